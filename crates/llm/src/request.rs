@@ -1,0 +1,143 @@
+use serde::{Deserialize, Serialize};
+
+/// Who said a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Instructions that frame the conversation.
+    System,
+    /// The person.
+    User,
+    /// The model.
+    Assistant,
+}
+
+impl Role {
+    /// The role name chat templates expect.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::System => "system",
+            Self::User => "user",
+            Self::Assistant => "assistant",
+        }
+    }
+}
+
+/// One chat message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Who said it.
+    pub role: Role,
+    /// What was said.
+    pub content: String,
+}
+
+impl Message {
+    /// A system message.
+    pub fn system(content: impl Into<String>) -> Self {
+        Self { role: Role::System, content: content.into() }
+    }
+    /// A user message.
+    pub fn user(content: impl Into<String>) -> Self {
+        Self { role: Role::User, content: content.into() }
+    }
+    /// An assistant message.
+    pub fn assistant(content: impl Into<String>) -> Self {
+        Self { role: Role::Assistant, content: content.into() }
+    }
+}
+
+/// How the next token is chosen.
+///
+/// Defaults follow llama.cpp's server defaults, so figures compare with `llama-server`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sampling {
+    /// 0 means greedy (always the most likely token).
+    pub temperature: f32,
+    /// Nucleus sampling: keep the smallest set of tokens whose probability sums to `top_p`.
+    pub top_p: f32,
+    /// Keep only the `top_k` most likely tokens (0 disables).
+    pub top_k: u32,
+    /// Drop tokens less likely than `min_p` × the most likely one (0 disables).
+    pub min_p: f32,
+    /// Penalty on tokens seen in the last 64 tokens (1.0 disables).
+    pub repeat_penalty: f32,
+    /// Fixed seed for reproducible output; `None` picks a random one.
+    pub seed: Option<u32>,
+}
+
+impl Default for Sampling {
+    fn default() -> Self {
+        Self { temperature: 0.8, top_p: 0.95, top_k: 40, min_p: 0.05, repeat_penalty: 1.0, seed: None }
+    }
+}
+
+/// A constraint on the shape of the output, enforced token by token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Constraint {
+    /// A GBNF grammar whose start rule is `root`.
+    Grammar(String),
+    /// A JSON Schema (as JSON text); the output is a JSON document valid against it.
+    JsonSchema(String),
+}
+
+/// One generation request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    /// The conversation so far; the engine applies the model's own chat template.
+    pub messages: Vec<Message>,
+    /// Upper bound on generated tokens.
+    pub max_tokens: u32,
+    /// Sampling settings.
+    pub sampling: Sampling,
+    /// Optional output constraint.
+    pub constraint: Option<Constraint>,
+}
+
+impl Request {
+    /// A request with default sampling and at most 512 new tokens.
+    pub fn new(messages: Vec<Message>) -> Self {
+        Self { messages, max_tokens: 512, sampling: Sampling::default(), constraint: None }
+    }
+
+    /// Sets the token limit.
+    pub fn with_max_tokens(mut self, max_tokens: u32) -> Self {
+        self.max_tokens = max_tokens;
+        self
+    }
+
+    /// Sets the sampling settings.
+    pub fn with_sampling(mut self, sampling: Sampling) -> Self {
+        self.sampling = sampling;
+        self
+    }
+
+    /// Sets an output constraint.
+    pub fn with_constraint(mut self, constraint: Constraint) -> Self {
+        self.constraint = Some(constraint);
+        self
+    }
+
+    /// Checks what every engine requires, so each reports the same error the same way.
+    pub fn validate(&self) -> crate::Result<()> {
+        use crate::{ErrorKind, ProviderError};
+        if self.messages.is_empty() {
+            return Err(ProviderError::new(ErrorKind::InvalidRequest, "the request has no messages"));
+        }
+        if self.max_tokens == 0 {
+            return Err(ProviderError::new(ErrorKind::InvalidRequest, "max_tokens must be at least 1"));
+        }
+        let s = &self.sampling;
+        if !(s.temperature.is_finite() && s.temperature >= 0.0) {
+            return Err(ProviderError::new(ErrorKind::InvalidRequest, "temperature must be a number ≥ 0"));
+        }
+        if !(s.top_p > 0.0 && s.top_p <= 1.0) {
+            return Err(ProviderError::new(ErrorKind::InvalidRequest, "top_p must be in (0, 1]"));
+        }
+        if !(s.repeat_penalty.is_finite() && s.repeat_penalty > 0.0) {
+            return Err(ProviderError::new(ErrorKind::InvalidRequest, "repeat_penalty must be > 0"));
+        }
+        Ok(())
+    }
+}
