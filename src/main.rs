@@ -1,1 +1,71 @@
-fn main(){}
+//! `frugal`: the command-line face of the assistant. Every command is a few lines over
+//! `frugal-core`; this file only parses flags, prints, and maps errors to one line.
+
+mod cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Personal hybrid AI assistance: a local model sized to this machine first.
+#[derive(Parser, Debug)]
+#[command(name = "frugal", version, about, propagate_version = true)]
+struct Cli {
+    /// Config file (default: the XDG config dir's frugal/config.toml).
+    #[arg(long, global = true, value_name = "FILE", env = "FRUGAL_CONFIG")]
+    config: Option<PathBuf>,
+    /// Use this GGUF model for this command instead of the configured one.
+    #[arg(long, global = true, value_name = "PATH")]
+    model: Option<PathBuf>,
+    /// Machine-readable JSON output.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// What this machine has and how the model will be loaded, with reasons.
+    Hw,
+    /// The model catalog: list, download, choose.
+    #[command(subcommand)]
+    Models(cmd::models::ModelsCmd),
+    /// Chat with the local model (one-shot with PROMPT or piped input, else a REPL).
+    Chat(cmd::chat::ChatArgs),
+    /// Measure prompt processing, generation, time to first token, load time and memory.
+    Bench(cmd::bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    // A panic is a bug; still, the user gets one line, not a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        eprintln!("frugal: internal error: {} (please report this)", one_line(&msg));
+    }));
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Hw => cmd::hw::run(cli.config.as_deref(), cli.model, cli.json),
+        Command::Models(c) => cmd::models::run(cli.config.as_deref(), cli.model, cli.json, c),
+        Command::Chat(a) => cmd::chat::run(cli.config.as_deref(), cli.model, cli.json, a),
+        Command::Bench(a) => cmd::bench::run(cli.config.as_deref(), cli.model, cli.json, a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("frugal: error: {}", one_line(&format!("{e:#}")));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Folds a message onto one line: the CLI's contract is one clear line on stderr.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}

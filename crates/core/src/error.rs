@@ -1,0 +1,53 @@
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the assistant, each with a one-line message.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CoreError {
+    /// The config file could not be read or parsed.
+    #[error("config {path}: {reason}")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong (one line).
+        reason: String,
+    },
+    /// No model is configured and the default one is not installed.
+    #[error("no model installed: run `frugal models pull {0}` (or pass --model PATH)")]
+    NoModel(String),
+    /// The model file is unusable.
+    #[error(transparent)]
+    Model(#[from] frugal_local::GgufError),
+    /// No load plan fits this machine.
+    #[error(transparent)]
+    Plan(#[from] frugal_local::PlanError),
+    /// The engine failed.
+    #[error(transparent)]
+    Provider(#[from] frugal_llm::ProviderError),
+    /// The catalog is malformed or lacks the name.
+    #[error("{0}")]
+    Catalog(String),
+    /// A download failed.
+    #[error("{0}")]
+    Download(String),
+    /// A file could not be read or written.
+    #[error("{what} {path}: {source}")]
+    Io {
+        /// What we were doing ("cannot write").
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+impl CoreError {
+    pub(crate) fn io(what: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| Self::Io { what, path, source }
+    }
+}
+
+/// `Result` with a [`CoreError`].
+pub type Result<T, E = CoreError> = std::result::Result<T, E>;

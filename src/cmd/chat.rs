@@ -1,0 +1,182 @@
+use std::io::{BufRead, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Args;
+use frugal_core::llm::{CancelToken, Completion, Event, FinishReason, Message, Request, Sampling};
+use frugal_core::Assistant;
+
+#[derive(Args, Debug)]
+pub struct ChatArgs {
+    /// The prompt; without it, piped stdin is the prompt, or a REPL starts on a terminal.
+    prompt: Option<String>,
+    /// Read the prompt from this file.
+    #[arg(long, short = 'f', value_name = "FILE", conflicts_with = "prompt")]
+    file: Option<PathBuf>,
+    /// A system prompt.
+    #[arg(long)]
+    system: Option<String>,
+    /// Most tokens to generate.
+    #[arg(long, default_value_t = 512)]
+    max_tokens: u32,
+    /// Sampling temperature (0 = greedy, deterministic).
+    #[arg(long, default_value_t = 0.7)]
+    temperature: f32,
+    /// Nucleus sampling threshold.
+    #[arg(long, default_value_t = 0.95)]
+    top_p: f32,
+    /// Repetition penalty (1 = off).
+    #[arg(long, default_value_t = 1.1)]
+    repeat_penalty: f32,
+    /// Seed for reproducible sampling.
+    #[arg(long)]
+    seed: Option<u32>,
+}
+
+/// The generation Ctrl-C should cancel; `None` while waiting for input (Ctrl-C then exits).
+type Current = Arc<Mutex<Option<CancelToken>>>;
+
+pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, args: ChatArgs) -> anyhow::Result<ExitCode> {
+    let assistant = super::open(config, model)?;
+    let current: Current = Arc::new(Mutex::new(None));
+    let handler_current = current.clone();
+    ctrlc::set_handler(move || match handler_current.lock().ok().and_then(|c| c.clone()) {
+        Some(token) => token.cancel(),
+        None => {
+            eprintln!();
+            std::process::exit(130);
+        }
+    })
+    .context("cannot install the Ctrl-C handler")?;
+
+    let prompt = match (&args.prompt, &args.file) {
+        (Some(p), _) => Some(p.clone()),
+        (None, Some(f)) => Some(read_prompt_file(f)?),
+        (None, None) if !std::io::stdin().is_terminal() => {
+            let mut s = String::new();
+            std::io::stdin().read_to_string(&mut s).context("cannot read the prompt from stdin")?;
+            Some(s)
+        }
+        (None, None) => None,
+    };
+    let mut history = Vec::new();
+    if let Some(system) = &args.system {
+        history.push(Message::system(system.clone()));
+    }
+    match prompt {
+        Some(p) => {
+            if p.trim().is_empty() {
+                anyhow::bail!("the prompt is empty");
+            }
+            history.push(Message::user(p));
+            let done = turn(&assistant, &args, &history, &current, json)?;
+            if json {
+                super::print_json(&serde_json::json!({
+                    "text": done.text,
+                    "finish_reason": done.reason,
+                    "usage": done.usage,
+                }))?;
+            }
+            Ok(if done.reason == FinishReason::Cancelled { ExitCode::from(130) } else { ExitCode::SUCCESS })
+        }
+        None => repl(&assistant, &args, history, &current),
+    }
+}
+
+fn read_prompt_file(path: &Path) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read prompt file {}", path.display()))?;
+    if bytes.contains(&0) {
+        anyhow::bail!("{} looks like a binary file, not a prompt", path.display());
+    }
+    match String::from_utf8(bytes) {
+        Ok(s) => Ok(s),
+        Err(e) => {
+            eprintln!("frugal: warning: {} is not valid UTF-8; invalid bytes were replaced", path.display());
+            Ok(String::from_utf8_lossy(e.as_bytes()).into_owned())
+        }
+    }
+}
+
+fn turn(assistant: &Assistant, args: &ChatArgs, history: &[Message], current: &Current, json: bool) -> anyhow::Result<Completion> {
+    let request = Request::new(history.to_vec()).with_max_tokens(args.max_tokens).with_sampling(Sampling {
+        temperature: args.temperature,
+        top_p: args.top_p,
+        repeat_penalty: args.repeat_penalty,
+        seed: args.seed,
+        ..Sampling::default()
+    });
+    let cancel = CancelToken::new();
+    if let Ok(mut c) = current.lock() {
+        *c = Some(cancel.clone());
+    }
+    let started = Instant::now();
+    let mut first_token = None;
+    let stdout = std::io::stdout();
+    let result = assistant.chat(request, cancel).collect_blocking_with(|event| match event {
+        Event::Text(t) => {
+            first_token.get_or_insert_with(|| started.elapsed());
+            if !json {
+                let mut out = stdout.lock();
+                let _ = out.write_all(t.as_bytes());
+                let _ = out.flush();
+            }
+        }
+        Event::Status(s) => eprintln!("frugal: {s}"),
+        _ => {}
+    });
+    if let Ok(mut c) = current.lock() {
+        *c = None;
+    }
+    let done = result?;
+    if !json {
+        println!();
+        if done.reason == FinishReason::Cancelled {
+            eprintln!("frugal: cancelled");
+        }
+        if std::io::stderr().is_terminal() {
+            let gen_s = started.elapsed().saturating_sub(first_token.unwrap_or_default()).as_secs_f64();
+            eprintln!(
+                "[local · {} prompt + {} generated tokens · first token {} ms · {:.1} tok/s]",
+                done.usage.prompt_tokens,
+                done.usage.completion_tokens,
+                first_token.unwrap_or_default().as_millis(),
+                f64::from(done.usage.completion_tokens) / gen_s.max(1e-3)
+            );
+        }
+    }
+    Ok(done)
+}
+
+fn repl(assistant: &Assistant, args: &ChatArgs, mut history: Vec<Message>, current: &Current) -> anyhow::Result<ExitCode> {
+    eprintln!("frugal chat — local model. /reset clears the conversation, /exit or Ctrl-D quits, Ctrl-C stops an answer.");
+    let stdin = std::io::stdin();
+    loop {
+        eprint!("> ");
+        let _ = std::io::stderr().flush();
+        let mut line = String::new();
+        if stdin.lock().read_line(&mut line).context("cannot read input")? == 0 {
+            eprintln!();
+            return Ok(ExitCode::SUCCESS);
+        }
+        match line.trim() {
+            "" => continue,
+            "/exit" | "/quit" => return Ok(ExitCode::SUCCESS),
+            "/reset" => {
+                history.retain(|m| m.role == frugal_core::llm::Role::System);
+                eprintln!("(conversation cleared)");
+                continue;
+            }
+            text => history.push(Message::user(text)),
+        }
+        match turn(assistant, args, &history, current, false) {
+            Ok(done) => history.push(Message::assistant(done.text)),
+            Err(e) => {
+                eprintln!("frugal: error: {}", format!("{e:#}").split_whitespace().collect::<Vec<_>>().join(" "));
+                history.pop();
+            }
+        }
+    }
+}

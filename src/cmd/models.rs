@@ -1,0 +1,80 @@
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use frugal_core::download::Phase;
+use frugal_core::local::human_bytes;
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Subcommand, Debug)]
+pub enum ModelsCmd {
+    /// The catalog, with what is installed, in use, and fits this machine.
+    List,
+    /// Download a catalog model (resumes, verifies sha256).
+    Pull {
+        /// Catalog name, e.g. smollm2-135m or qwen3-4b.
+        name: String,
+    },
+    /// Make a catalog model (downloaded) or a GGUF file the model in use.
+    Use {
+        /// Catalog name or path to a .gguf file.
+        name: String,
+    },
+}
+
+pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, cmd: ModelsCmd) -> anyhow::Result<ExitCode> {
+    let mut assistant = super::open(config, model)?;
+    match cmd {
+        ModelsCmd::List => {
+            let list = assistant.catalog_fit()?;
+            if json {
+                super::print_json(&list)?;
+            } else {
+                println!("{:<14} {:<7} {:>8}  {:<10} {}", "NAME", "TIER", "SIZE", "STATUS", "FIT");
+                for f in list {
+                    let status = if f.in_use { "in use" } else if f.installed { "installed" } else { "-" };
+                    println!("{:<14} {:<7} {:>8}  {:<10} {}", f.entry.name, f.entry.tier, human_bytes(f.entry.size), status, f.reason);
+                }
+            }
+        }
+        ModelsCmd::Pull { name } => {
+            let bar = ProgressBar::new(0);
+            bar.set_style(
+                ProgressStyle::with_template("{msg:<12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                    .map_err(|e| anyhow::anyhow!("{e}"))?
+                    .progress_chars("=> "),
+            );
+            let mut phase = None;
+            let path = assistant.pull(&name, &mut |p, done, total| {
+                if phase != Some(p) {
+                    phase = Some(p);
+                    bar.reset();
+                    bar.set_message(match p {
+                        Phase::Downloading => "downloading",
+                        Phase::Verifying => "verifying",
+                        Phase::Extracting => "extracting",
+                    });
+                }
+                bar.set_length(total);
+                bar.set_position(done);
+            });
+            bar.finish_and_clear();
+            let path = path?;
+            if json {
+                super::print_json(&serde_json::json!({ "name": name, "path": path }))?;
+            } else {
+                println!("{name}: verified and installed at {}", path.display());
+                println!("make it the model in use with: frugal models use {name}");
+            }
+        }
+        ModelsCmd::Use { name } => {
+            let path = assistant.use_model(&name)?;
+            if json {
+                super::print_json(&serde_json::json!({ "path": path, "config": assistant.paths().config_file }))?;
+            } else {
+                println!("now using {} (saved in {})", path.display(), assistant.paths().config_file.display());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,12 @@
+//! End-to-end tests of the `frugal` binary on the real default model.
+//!
+//! One test binary (fast to link) with a temp-dir harness: every test gets its own config,
+//! data and home folders, so nothing touches the developer's real config.
+
+mod harness;
+mod http;
+
+mod bench;
+mod chat;
+mod hw;
+mod models;
