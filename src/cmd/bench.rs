@@ -72,13 +72,17 @@ pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, args: Benc
         Request::new(messages).with_max_tokens(8).with_sampling(Sampling { temperature: 0.0, ..Sampling::default() })
     };
     // A typical short chat turn, model warm, nothing cached.
-    let (ttft_ms, _) = ttft(&engine, greedy(vec![Message::user("Summarize in one line: the meeting moved the launch to Friday.")]))?;
+    let (ttft_ms, _) =
+        ttft(&engine, greedy(vec![Message::user("Summarize in one line: the meeting moved the launch to Friday.")]))?;
     // Prefix reuse: two requests sharing a long instruction block.
-    let instructions = "You turn meeting transcripts into short, factual summaries. Keep names and dates exactly as written. \
+    let instructions =
+        "You turn meeting transcripts into short, factual summaries. Keep names and dates exactly as written. \
         Never invent owners or deadlines. Use plain sentences. "
-        .repeat(12);
-    let (first_ms, _) = ttft(&engine, greedy(vec![Message::system(instructions.clone()), Message::user("Alice: we ship Monday.")]))?;
-    let (second_ms, usage) = ttft(&engine, greedy(vec![Message::system(instructions), Message::user("Bob: budget is approved.")]))?;
+            .repeat(12);
+    let (first_ms, _) =
+        ttft(&engine, greedy(vec![Message::system(instructions.clone()), Message::user("Alice: we ship Monday.")]))?;
+    let (second_ms, usage) =
+        ttft(&engine, greedy(vec![Message::system(instructions), Message::user("Bob: budget is approved.")]))?;
 
     let peak = peak_rss_bytes().unwrap_or(0);
     // What the tray app holds once the idle timeout has unloaded the model.
@@ -116,7 +120,10 @@ pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, args: Benc
     if json {
         super::print_json(&out)?;
     } else {
-        println!("model            {} ({} threads, context {}, {} GPU layers)", out.model, out.threads, out.context, out.gpu_layers);
+        println!(
+            "model            {} ({} threads, context {}, {} GPU layers)",
+            out.model, out.threads, out.context, out.gpu_layers
+        );
         println!("prompt (pp{})    {:.1} tokens/s", out.pp_tokens, out.pp_tokens_per_s);
         println!("generation (tg{}) {:.1} tokens/s (sampled)", out.tg_tokens, out.tg_tokens_per_s);
         println!("first token      {:.0} ms (warm model, empty cache)", out.ttft_ms);

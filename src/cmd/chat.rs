@@ -100,7 +100,13 @@ fn read_prompt_file(path: &Path) -> anyhow::Result<String> {
     }
 }
 
-fn turn(assistant: &Assistant, args: &ChatArgs, history: &[Message], current: &Current, json: bool) -> anyhow::Result<Completion> {
+fn turn(
+    assistant: &Assistant,
+    args: &ChatArgs,
+    history: &[Message],
+    current: &Current,
+    json: bool,
+) -> anyhow::Result<Completion> {
     let request = Request::new(history.to_vec()).with_max_tokens(args.max_tokens).with_sampling(Sampling {
         temperature: args.temperature,
         top_p: args.top_p,
@@ -150,8 +156,15 @@ fn turn(assistant: &Assistant, args: &ChatArgs, history: &[Message], current: &C
     Ok(done)
 }
 
-fn repl(assistant: &Assistant, args: &ChatArgs, mut history: Vec<Message>, current: &Current) -> anyhow::Result<ExitCode> {
-    eprintln!("frugal chat — local model. /reset clears the conversation, /exit or Ctrl-D quits, Ctrl-C stops an answer.");
+fn repl(
+    assistant: &Assistant,
+    args: &ChatArgs,
+    mut history: Vec<Message>,
+    current: &Current,
+) -> anyhow::Result<ExitCode> {
+    eprintln!(
+        "frugal chat — local model. /reset clears the conversation, /exit or Ctrl-D quits, Ctrl-C stops an answer."
+    );
     let stdin = std::io::stdin();
     loop {
         eprint!("> ");

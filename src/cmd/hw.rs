@@ -48,7 +48,19 @@ pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool) -> anyhow:
     }
     println!();
     if let Some(i) = &info {
-        println!("Model       {} ({}, {} layers, trained context {}, {})", i.name, i.architecture, i.block_count, i.context_length, human_bytes(i.file_size));
+        // A catalog model is shown by its catalog name; any other GGUF by its own header name.
+        let file = i.path.file_name().map(|f| f.to_string_lossy().into_owned());
+        let name = catalog
+            .iter()
+            .find(|f| Some(&f.entry.file) == file.as_ref())
+            .map_or(i.name.as_str(), |f| f.entry.display.as_str());
+        println!(
+            "Model       {name} ({}, {} layers, trained context {}, {})",
+            i.architecture,
+            i.block_count,
+            i.context_length,
+            human_bytes(i.file_size)
+        );
         println!("            {}", i.path.display());
     }
     match (&plan, &plan_error) {

@@ -30,10 +30,23 @@ pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, cmd: Model
             if json {
                 super::print_json(&list)?;
             } else {
-                println!("{:<14} {:<7} {:>8}  {:<10} {}", "NAME", "TIER", "SIZE", "STATUS", "FIT");
+                println!("{:<14} {:<7} {:>8}  {:<10} FIT", "NAME", "TIER", "SIZE", "STATUS");
                 for f in list {
-                    let status = if f.in_use { "in use" } else if f.installed { "installed" } else { "-" };
-                    println!("{:<14} {:<7} {:>8}  {:<10} {}", f.entry.name, f.entry.tier, human_bytes(f.entry.size), status, f.reason);
+                    let status = if f.in_use {
+                        "in use"
+                    } else if f.installed {
+                        "installed"
+                    } else {
+                        "-"
+                    };
+                    println!(
+                        "{:<14} {:<7} {:>8}  {:<10} {}",
+                        f.entry.name,
+                        f.entry.tier,
+                        human_bytes(f.entry.size),
+                        status,
+                        f.reason
+                    );
                 }
             }
         }

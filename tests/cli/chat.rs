@@ -7,7 +7,8 @@ use crate::harness::*;
 #[test]
 fn chat_answers_on_the_default_model() {
     let env = Env::new();
-    let out = ok(&env.run_model(&["chat", "--temperature", "0", "--max-tokens", "24", "What is the capital of France?"]));
+    let out =
+        ok(&env.run_model(&["chat", "--temperature", "0", "--max-tokens", "24", "What is the capital of France?"]));
     assert!(out.contains("Paris"), "{out}");
 }
 

@@ -60,7 +60,8 @@ pub fn serve(routes: HashMap<String, Route>) -> Server {
                 continue;
             };
             if route.status != 200 {
-                let _ = write!(stream, "HTTP/1.1 {} Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", route.status);
+                let _ =
+                    write!(stream, "HTTP/1.1 {} Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", route.status);
                 continue;
             }
             let start = range

@@ -15,10 +15,7 @@ fn hw_json_describes_the_machine_the_plan_and_the_catalog() {
     let file_size = v["model"]["file_size"].as_u64().unwrap();
     assert!(plan["memory"]["total_ram_bytes"].as_u64().unwrap() > file_size);
     for topic in ["threads", "gpu", "context", "batch", "memory"] {
-        assert!(
-            plan["reasons"].as_array().unwrap().iter().any(|r| r["topic"] == topic),
-            "no reason for {topic}"
-        );
+        assert!(plan["reasons"].as_array().unwrap().iter().any(|r| r["topic"] == topic), "no reason for {topic}");
     }
     let catalog = v["catalog"].as_array().unwrap();
     assert!(catalog.len() >= 8);

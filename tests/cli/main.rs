@@ -3,6 +3,8 @@
 //! One test binary (fast to link) with a temp-dir harness: every test gets its own config,
 //! data and home folders, so nothing touches the developer's real config.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
 mod harness;
 mod http;
 

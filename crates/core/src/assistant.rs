@@ -157,7 +157,12 @@ impl Assistant {
                 let reason = if fits {
                     format!("fits: needs {}, {} {where_}", human(entry.min_memory), human(available))
                 } else {
-                    format!("{} won't fit: needs {}, {} {where_}", entry.display, human(entry.min_memory), human(available))
+                    format!(
+                        "{} won't fit: needs {}, {} {where_}",
+                        entry.display,
+                        human(entry.min_memory),
+                        human(available)
+                    )
                 };
                 CatalogFit {
                     installed: path.is_file(),

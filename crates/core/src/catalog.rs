@@ -67,8 +67,9 @@ impl Catalog {
     }
 
     fn parse(text: &str) -> Result<Self> {
-        let c: Catalog = toml::from_str(text)
-            .map_err(|e| CoreError::Catalog(format!("invalid catalog: {}", e.message().lines().next().unwrap_or(""))))?;
+        let c: Catalog = toml::from_str(text).map_err(|e| {
+            CoreError::Catalog(format!("invalid catalog: {}", e.message().lines().next().unwrap_or("")))
+        })?;
         for m in &c.models {
             if m.sha256.len() != 64 || !m.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(CoreError::Catalog(format!("catalog entry {} has an invalid sha256", m.name)));

@@ -90,9 +90,8 @@ pub fn fetch_verified(url: &str, part: &Path, size: u64, sha256: &str, on_progre
                 request = request.bearer_auth(token);
             }
         }
-        let mut response = request
-            .send()
-            .map_err(|e| fail(format!("cannot reach {}: {}", host_of(&url), e.without_url())))?;
+        let mut response =
+            request.send().map_err(|e| fail(format!("cannot reach {}: {}", host_of(&url), e.without_url())))?;
         let status = response.status();
         let append = match status.as_u16() {
             206 => true,
@@ -142,7 +141,10 @@ pub fn fetch_verified(url: &str, part: &Path, size: u64, sha256: &str, on_progre
             if done + n as u64 > size {
                 drop(file);
                 let _ = std::fs::remove_file(part);
-                return Err(fail(format!("{} sent more than the expected {size} bytes; the file was removed", host_of(&url))));
+                return Err(fail(format!(
+                    "{} sent more than the expected {size} bytes; the file was removed",
+                    host_of(&url)
+                )));
             }
             file.write_all(&buf[..n]).map_err(CoreError::io("cannot write", part))?;
             done += n as u64;
@@ -178,7 +180,9 @@ fn part_path(path: &Path) -> PathBuf {
 /// verified files are kept; interrupted downloads resume.
 pub fn pull(entry: &CatalogEntry, dir: &Path, on_progress: OnProgress<'_>) -> Result<PathBuf> {
     let dest = dir.join(&entry.file);
-    if std::fs::metadata(&dest).ok().map(|m| m.len()) == Some(entry.size) && sha256_file(&dest, on_progress)? == entry.sha256 {
+    if std::fs::metadata(&dest).ok().map(|m| m.len()) == Some(entry.size)
+        && sha256_file(&dest, on_progress)? == entry.sha256
+    {
         return Ok(dest);
     }
     std::fs::create_dir_all(dir).map_err(CoreError::io("cannot create", dir))?;
@@ -196,7 +200,12 @@ pub fn pull(entry: &CatalogEntry, dir: &Path, on_progress: OnProgress<'_>) -> Re
             }
             let _ = std::fs::remove_file(&archive);
         }
-        _ => return Err(fail(format!("catalog entry {} names an archive member without its size and sha256", entry.name))),
+        _ => {
+            return Err(fail(format!(
+                "catalog entry {} names an archive member without its size and sha256",
+                entry.name
+            )))
+        }
     }
     std::fs::rename(&part, &dest).map_err(CoreError::io("cannot write", &dest))?;
     Ok(dest)
@@ -204,7 +213,8 @@ pub fn pull(entry: &CatalogEntry, dir: &Path, on_progress: OnProgress<'_>) -> Re
 
 fn extract(archive: &Path, member: &str, out: &Path, size: u64, on_progress: OnProgress<'_>) -> Result<()> {
     let file = File::open(archive).map_err(CoreError::io("cannot read", archive))?;
-    let mut zip = zip::ZipArchive::new(file).map_err(|e| fail(format!("the downloaded archive is not a valid zip: {e}")))?;
+    let mut zip =
+        zip::ZipArchive::new(file).map_err(|e| fail(format!("the downloaded archive is not a valid zip: {e}")))?;
     let mut entry = zip.by_name(member).map_err(|_| fail(format!("the archive does not contain {member}")))?;
     if entry.size() != size {
         return Err(fail(format!("{member} in the archive is {} bytes, expected {size}", entry.size())));

@@ -24,8 +24,8 @@ pub use catalog::{Catalog, CatalogEntry};
 pub use config::{Config, Paths};
 pub use error::{CoreError, Result};
 
+/// The provider boundary, re-exported for the same reason.
+pub use frugal_llm as llm;
 /// The local engine's types (hardware profile, load plan, GGUF header), re-exported so the
 /// shells depend on `frugal-core` alone.
 pub use frugal_local as local;
-/// The provider boundary, re-exported for the same reason.
-pub use frugal_llm as llm;

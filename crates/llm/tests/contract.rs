@@ -1,5 +1,7 @@
 //! The provider contract, run against the fake provider.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
 use std::time::Duration;
 
 use frugal_llm::fake::FakeProvider;

@@ -54,7 +54,7 @@ pub struct BenchFigures {
 }
 
 enum Job {
-    Generate { request: Request, cancel: CancelToken, events: EventSender, submitted: Instant },
+    Generate { request: Request, cancel: CancelToken, events: EventSender },
     Bench { pp_tokens: u32, tg_tokens: u32, reps: u32, reply: mpsc::Sender<Result<BenchFigures, ProviderError>> },
     Unload,
 }
@@ -178,7 +178,7 @@ impl Provider for LocalEngine {
             return EventStream::failed(e);
         }
         let (events, stream) = channel();
-        match self.send(Job::Generate { request, cancel, events, submitted: Instant::now() }) {
+        match self.send(Job::Generate { request, cancel, events }) {
             Ok(()) => stream,
             Err(e) => EventStream::failed(e),
         }
@@ -208,7 +208,7 @@ impl Worker {
                 continue;
             }
             let load_started = Instant::now();
-            let (model, plan) = match self.load_model(backend) {
+            let (model, plan, mut load_notes) = match self.load_model(backend) {
                 Ok(m) => m,
                 Err(e) => {
                     fail_job(first, e);
@@ -226,7 +226,8 @@ impl Worker {
             self.loaded.store(true, Ordering::SeqCst);
             let mut session = session;
             let mut pending = Some(first);
-            let mut first_job_notes = notes;
+            load_notes.extend(notes);
+            let mut first_job_notes = load_notes;
             let mut first_load_ms = Some(load_ms);
             loop {
                 let job = match pending.take() {
@@ -243,11 +244,11 @@ impl Worker {
                 };
                 match job {
                     Job::Unload => break,
-                    Job::Generate { request, cancel, events, submitted } => {
+                    Job::Generate { request, cancel, events } => {
                         for note in first_job_notes.drain(..) {
                             events.send(Event::Status(note));
                         }
-                        session.generate(&request, &cancel, &events, submitted);
+                        session.generate(&request, &cancel, &events);
                     }
                     Job::Bench { pp_tokens, tg_tokens, reps, reply } => {
                         let figures = session.bench(pp_tokens, tg_tokens, reps).map(|mut f| {
@@ -265,18 +266,37 @@ impl Worker {
         }
     }
 
-    fn load_model(&self, backend: &LlamaBackend) -> Result<(LlamaModel, LoadPlan), ProviderError> {
+    /// Loads the weights. With GPU layers planned, a failure (most often VRAM that another
+    /// app took since planning) is retried once with fewer layers, and said.
+    fn load_model(&self, backend: &LlamaBackend) -> Result<(LlamaModel, LoadPlan, Vec<String>), ProviderError> {
         let path = &self.config.model_path;
         read_gguf(path).map_err(|e| ProviderError::new(ErrorKind::ModelUnavailable, e.to_string()))?;
         let plan = self.config.plan.clone();
-        let params = LlamaModelParams::default().with_n_gpu_layers(plan.gpu_layers);
-        let model = LlamaModel::load_from_file(backend, path, &params).map_err(|e| {
-            ProviderError::new(
-                ErrorKind::ModelUnavailable,
-                format!("llama.cpp could not load {}: {e}", path.display()),
-            )
-        })?;
-        Ok((model, plan))
+        let load = |plan: &LoadPlan| {
+            let params = LlamaModelParams::default().with_n_gpu_layers(plan.gpu_layers);
+            LlamaModel::load_from_file(backend, path, &params)
+        };
+        match load(&plan) {
+            Ok(model) => Ok((model, plan, Vec::new())),
+            Err(first) => {
+                let cannot = |e: &dyn std::fmt::Display| {
+                    ProviderError::new(
+                        ErrorKind::ModelUnavailable,
+                        format!("llama.cpp could not load {}: {e}", path.display()),
+                    )
+                };
+                let Some(smaller) = plan.smaller().filter(|s| s.gpu_layers < plan.gpu_layers) else {
+                    return Err(cannot(&first));
+                };
+                let model = load(&smaller).map_err(|e| cannot(&e))?;
+                let note = format!(
+                    "loading {} GPU layers failed; loaded with {} instead",
+                    plan.gpu_layers, smaller.gpu_layers
+                );
+                tracing::warn!("{note}");
+                Ok((model, smaller, vec![note]))
+            }
+        }
     }
 
     /// Creates the context; if llama.cpp cannot allocate it, retries once with a smaller
@@ -291,7 +311,10 @@ impl Worker {
             Ok(ctx) => Ok((Session { model, ctx, cached: Vec::new(), batch_size: plan.batch }, Vec::new())),
             Err(first) => {
                 let Some(smaller) = plan.smaller() else {
-                    return Err(ProviderError::new(ErrorKind::OutOfMemory, format!("cannot create the model context: {first}")));
+                    return Err(ProviderError::new(
+                        ErrorKind::OutOfMemory,
+                        format!("cannot create the model context: {first}"),
+                    ));
                 };
                 let note = format!(
                     "not enough memory for a {}-token context; retried with {} tokens",
@@ -355,8 +378,9 @@ fn sampler_for(model: &LlamaModel, request: &Request) -> Result<LlamaSampler, Pr
             let g = llama_cpp_2::json_schema_to_grammar(schema)
                 .map_err(|e| ProviderError::new(ErrorKind::InvalidRequest, format!("unsupported JSON schema: {e}")))?;
             chain.push(
-                LlamaSampler::grammar(model, &g, "root")
-                    .map_err(|e| ProviderError::new(ErrorKind::InvalidRequest, format!("invalid schema grammar: {e}")))?,
+                LlamaSampler::grammar(model, &g, "root").map_err(|e| {
+                    ProviderError::new(ErrorKind::InvalidRequest, format!("invalid schema grammar: {e}"))
+                })?,
             );
         }
     }
@@ -475,8 +499,8 @@ impl Session<'_> {
         ProviderError::new(ErrorKind::Internal, format!("llama.cpp decode failed: {e}"))
     }
 
-    fn generate(&mut self, request: &Request, cancel: &CancelToken, events: &EventSender, submitted: Instant) {
-        match self.try_generate(request, cancel, events, submitted) {
+    fn generate(&mut self, request: &Request, cancel: &CancelToken, events: &EventSender) {
+        match self.try_generate(request, cancel, events) {
             Ok(()) => {}
             Err(e) => events.fail(e),
         }
@@ -487,7 +511,6 @@ impl Session<'_> {
         request: &Request,
         cancel: &CancelToken,
         events: &EventSender,
-        _submitted: Instant,
     ) -> Result<(), ProviderError> {
         let prompt = self.prompt_text(request)?;
         let tokens = self.model.vocab().tokenize(prompt.as_bytes(), true, true);
@@ -564,7 +587,11 @@ impl Session<'_> {
         if pp_tokens + tg_tokens + 16 > n_ctx || pp_tokens > self.batch_size {
             return Err(ProviderError::new(
                 ErrorKind::ContextOverflow,
-                format!("bench needs {} tokens of context and batch ≥ {pp_tokens}; the plan has {n_ctx} / {}", pp_tokens + tg_tokens + 16, self.batch_size),
+                format!(
+                    "bench needs {} tokens of context and batch ≥ {pp_tokens}; the plan has {n_ctx} / {}",
+                    pp_tokens + tg_tokens + 16,
+                    self.batch_size
+                ),
             ));
         }
         // Deterministic pseudo-random tokens, as llama-bench uses random tokens.

@@ -1,5 +1,7 @@
 //! The planner on literal machines and literal model headers: no hardware needed.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
 use std::path::PathBuf;
 
 use frugal_local::plan::{kv_cache_bytes, MIN_CONTEXT};
@@ -42,7 +44,17 @@ fn workstation_64gb_24gb_vram() -> HardwareProfile {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn model(name: &str, layers: u32, embd: u32, heads: u32, kv_heads: u32, head_dim: u32, ctx: u32, vocab: u32, bytes: u64) -> GgufInfo {
+fn model(
+    name: &str,
+    layers: u32,
+    embd: u32,
+    heads: u32,
+    kv_heads: u32,
+    head_dim: u32,
+    ctx: u32,
+    vocab: u32,
+    bytes: u64,
+) -> GgufInfo {
     GgufInfo {
         path: PathBuf::from(format!("/models/{name}.gguf")),
         version: 3,
@@ -144,7 +156,9 @@ fn six_gb_gpu_takes_part_of_8b_and_the_cpu_the_rest() {
 
 #[test]
 fn workstation_offloads_8b_fully_with_a_long_context() {
-    let p = plan(&workstation_64gb_24gb_vram(), &qwen3_8b(), &PlanOptions { context: Some(32768), ..Default::default() }).unwrap();
+    let p =
+        plan(&workstation_64gb_24gb_vram(), &qwen3_8b(), &PlanOptions { context: Some(32768), ..Default::default() })
+            .unwrap();
     assert_eq!(p.gpu_layers, 37);
     assert_eq!(p.context, 32768);
     assert_eq!(p.threads, 16);
@@ -192,6 +206,13 @@ fn smaller_plan_halves_context_and_stops_at_the_floor() {
         q = n;
     }
     assert_eq!(q.context, MIN_CONTEXT);
+}
+
+#[test]
+fn smaller_plan_gives_up_gpu_layers_too() {
+    let p = plan(&desktop_16gb_6gb_vram(), &qwen3_4b(), &PlanOptions::default()).unwrap();
+    let s = p.smaller().unwrap();
+    assert!(s.gpu_layers < p.gpu_layers && s.gpu_layers > 0, "{} -> {}", p.gpu_layers, s.gpu_layers);
 }
 
 #[test]
