@@ -45,11 +45,10 @@ fi
 say "building frugal (release)"
 cargo build --release --locked --workspace --all-targets
 
-# 4. The main job on the default model.
+# 4. The main job on the default model: summarize a meeting.
 if [ -z "${FRUGAL_SKIP_RUN:-}" ]; then
   BIN="${CARGO_TARGET_DIR:-target}/release/frugal"
-  say "frugal chat on the default model"
-  "$BIN" --model "$MODEL" chat --temperature 0 --max-tokens 120 \
-    "Write a short, friendly email to Sam saying the project review moved to Friday at 10am."
-  say "done. Try: $BIN --model $MODEL chat   (or: $BIN models use $MODEL, then just: $BIN chat)"
+  say "frugal summarize tests/fixtures/meetings/standup.vtt (default model)"
+  "$BIN" --model "$MODEL" summarize tests/fixtures/meetings/standup.vtt
+  say "done. Try: $BIN --model $MODEL chat   (or: $BIN models use $MODEL, then just: $BIN summarize FILE)"
 fi

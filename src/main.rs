@@ -34,6 +34,8 @@ enum Command {
     Models(cmd::models::ModelsCmd),
     /// Chat with the local model (one-shot with PROMPT or piped input, else a REPL).
     Chat(cmd::chat::ChatArgs),
+    /// Summarize a meeting transcript: summary, decisions, action items, open questions.
+    Summarize(cmd::summarize::SummarizeArgs),
     /// Measure prompt processing, generation, time to first token, load time and memory.
     Bench(cmd::bench::BenchArgs),
 }
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Command::Hw => cmd::hw::run(cli.config.as_deref(), cli.model, cli.json),
         Command::Models(c) => cmd::models::run(cli.config.as_deref(), cli.model, cli.json, c),
         Command::Chat(a) => cmd::chat::run(cli.config.as_deref(), cli.model, cli.json, a),
+        Command::Summarize(a) => cmd::summarize::run(cli.config.as_deref(), cli.model, cli.json, a),
         Command::Bench(a) => cmd::bench::run(cli.config.as_deref(), cli.model, cli.json, a),
     };
     match result {

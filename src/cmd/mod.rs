@@ -2,6 +2,7 @@ pub mod bench;
 pub mod chat;
 pub mod hw;
 pub mod models;
+pub mod summarize;
 
 use std::path::{Path, PathBuf};
 

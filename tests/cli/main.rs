@@ -12,3 +12,4 @@ mod bench;
 mod chat;
 mod hw;
 mod models;
+mod summarize;

@@ -10,6 +10,8 @@ use serde::Serialize;
 use crate::catalog::{Catalog, CatalogEntry};
 use crate::config::{self, Config, Paths};
 use crate::download::{self, OnProgress};
+use crate::input::InputText;
+use crate::tasks::{summarize, TaskError};
 use crate::{CoreError, Result};
 
 /// Whether a catalog model fits this machine, and why.
@@ -36,7 +38,7 @@ pub struct Assistant {
     config: Config,
     model_override: Option<PathBuf>,
     hardware: OnceLock<HardwareProfile>,
-    engine: Mutex<Option<Arc<LocalEngine>>>,
+    engine: Mutex<Option<(Arc<LocalEngine>, LoadPlan)>>,
 }
 
 impl std::fmt::Debug for Assistant {
@@ -111,6 +113,11 @@ impl Assistant {
 
     /// The local engine, started on first call (the model itself loads on first request).
     pub fn engine(&self) -> Result<Arc<LocalEngine>> {
+        Ok(self.engine_and_plan()?.0)
+    }
+
+    /// The engine and the plan it runs with (planned once per process).
+    fn engine_and_plan(&self) -> Result<(Arc<LocalEngine>, LoadPlan)> {
         let mut slot = self.engine.lock().map_err(|_| CoreError::Catalog("engine lock poisoned".into()))?;
         if let Some(e) = slot.as_ref() {
             return Ok(e.clone());
@@ -118,11 +125,39 @@ impl Assistant {
         let (info, plan) = self.plan()?;
         let engine = Arc::new(LocalEngine::start(EngineConfig {
             model_path: info.path,
-            plan,
+            plan: plan.clone(),
             idle_unload: self.config.idle_unload(),
         })?);
-        *slot = Some(engine.clone());
-        Ok(engine)
+        *slot = Some((engine.clone(), plan.clone()));
+        Ok((engine, plan))
+    }
+
+    /// Summarizes a meeting transcript on the local model, splitting it to fit the planned
+    /// context. `on_progress` sees chunks done; `on_event` sees the model's raw stream.
+    pub fn summarize(
+        &self,
+        input: &InputText,
+        cancel: &CancelToken,
+        on_progress: &mut dyn FnMut(summarize::Progress),
+        on_event: &mut dyn FnMut(&frugal_llm::Event),
+    ) -> Result<summarize::SummaryReport> {
+        let transcript = crate::transcript::parse(&input.text, input.extension.as_deref());
+        if transcript.turns.is_empty() {
+            return Err(CoreError::Input("the transcript has no text once timestamps and markup are removed".into()));
+        }
+        let (engine, plan) = self.engine_and_plan()?;
+        let mut count = |s: &str| engine.count_tokens(s).map_err(TaskError::from);
+        let mut report = summarize::summarize(
+            engine.as_ref(),
+            &transcript,
+            plan.context,
+            &mut count,
+            cancel,
+            on_progress,
+            on_event,
+        )?;
+        report.notes.splice(0..0, input.warnings.iter().cloned());
+        Ok(report)
     }
 
     /// Runs a chat request. Today always local; the router decides here once cloud

@@ -27,6 +27,12 @@ pub enum CoreError {
     /// The catalog is malformed or lacks the name.
     #[error("{0}")]
     Catalog(String),
+    /// The input (transcript, email, notes) is unusable.
+    #[error("{0}")]
+    Input(String),
+    /// A task failed (or was cancelled).
+    #[error(transparent)]
+    Task(#[from] crate::tasks::TaskError),
     /// A download failed.
     #[error("{0}")]
     Download(String),

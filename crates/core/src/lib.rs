@@ -18,6 +18,9 @@ pub mod catalog;
 pub mod config;
 pub mod download;
 mod error;
+pub mod input;
+pub mod tasks;
+pub mod transcript;
 
 pub use assistant::{Assistant, CatalogFit};
 pub use catalog::{Catalog, CatalogEntry};

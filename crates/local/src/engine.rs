@@ -56,6 +56,7 @@ pub struct BenchFigures {
 enum Job {
     Generate { request: Request, cancel: CancelToken, events: EventSender },
     Bench { pp_tokens: u32, tg_tokens: u32, reps: u32, reply: mpsc::Sender<Result<BenchFigures, ProviderError>> },
+    Tokenize { text: String, reply: mpsc::Sender<Result<usize, ProviderError>> },
     Unload,
 }
 
@@ -138,6 +139,14 @@ impl LocalEngine {
     fn send(&self, job: Job) -> Result<(), ProviderError> {
         let jobs = self.jobs.lock().map_err(|_| stopped())?;
         jobs.send(job).map_err(|_| stopped())
+    }
+
+    /// Counts the tokens of `text` with the model's own tokenizer (loads the model if needed),
+    /// so tasks can split long inputs to fit the planned context exactly.
+    pub fn count_tokens(&self, text: &str) -> Result<usize, ProviderError> {
+        let (reply, rx) = mpsc::channel();
+        self.send(Job::Tokenize { text: text.to_string(), reply })?;
+        rx.recv().map_err(|_| stopped())?
     }
 
     /// Measures prompt processing (`pp_tokens` random tokens in one batch, like
@@ -250,6 +259,9 @@ impl Worker {
                         }
                         session.generate(&request, &cancel, &events);
                     }
+                    Job::Tokenize { text, reply } => {
+                        let _ = reply.send(Ok(session.model.vocab().tokenize(text.as_bytes(), false, false).len()));
+                    }
                     Job::Bench { pp_tokens, tg_tokens, reps, reply } => {
                         let figures = session.bench(pp_tokens, tg_tokens, reps).map(|mut f| {
                             f.load_ms = first_load_ms.unwrap_or(0.0);
@@ -353,6 +365,9 @@ fn fail_job(job: Job, error: ProviderError) {
     match job {
         Job::Generate { events, .. } => events.fail(error),
         Job::Bench { reply, .. } => {
+            let _ = reply.send(Err(error));
+        }
+        Job::Tokenize { reply, .. } => {
             let _ = reply.send(Err(error));
         }
         Job::Unload => {}

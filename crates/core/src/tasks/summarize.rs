@@ -1,0 +1,675 @@
+//! `frugal summarize`: meeting transcript → summary, decisions, action items, open questions.
+//!
+//! The structure is guaranteed by a JSON schema turned into a grammar, so even the 135M
+//! default model cannot return a malformed result. Long meetings are split on speaker turns
+//! by token count (with overlap), summarized chunk by chunk, and merged: lists are united and
+//! de-duplicated in code, and the model writes one summary of the partial summaries.
+
+use std::collections::BTreeSet;
+
+use frugal_llm::{CancelToken, Completion, Constraint, Event, Message, Provider, Request, Sampling};
+use serde::{Deserialize, Serialize};
+
+use super::{repeated_ngram, run, Check, Quality, Task, TaskError};
+use crate::transcript::{render_turns, Format, Transcript, Turn};
+
+const SYSTEM: &str = include_str!("../../prompts/summarize.system.md");
+const USER: &str = include_str!("../../prompts/summarize.user.md");
+const MERGE: &str = include_str!("../../prompts/summarize-merge.user.md");
+/// A worked example (an invented meeting): small models follow a shown answer far better
+/// than a described one. It sits before the transcript, so the KV cache reuses it.
+const EXAMPLE_USER: &str = include_str!("../../prompts/summarize.example.user.md");
+const EXAMPLE_ANSWER: &str = include_str!("../../prompts/summarize.example.assistant.json");
+
+/// Tokens reserved for the JSON answer of one chunk.
+pub const ANSWER_TOKENS: u32 = 768;
+
+/// One action item.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionItem {
+    /// Who will do it (a speaker or a name from the transcript).
+    pub owner: String,
+    /// What they will do.
+    pub task: String,
+    /// When, if a date was stated.
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub due: Option<String>,
+}
+
+fn empty_is_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s: Option<String> = Option::deserialize(d)?;
+    Ok(s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()))
+}
+
+/// The structured summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeetingSummary {
+    /// A few sentences.
+    pub summary: String,
+    /// Decisions made.
+    pub decisions: Vec<String>,
+    /// Who does what by when.
+    pub action_items: Vec<ActionItem>,
+    /// Questions left open.
+    pub open_questions: Vec<String>,
+}
+
+/// An item removed by a grounding check, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Dropped {
+    /// The item.
+    pub item: ActionItem,
+    /// Why it was dropped.
+    pub reason: String,
+}
+
+/// What `summarize` returns.
+#[derive(Clone, Debug, Serialize)]
+pub struct SummaryReport {
+    /// The summary.
+    #[serde(flatten)]
+    pub summary: MeetingSummary,
+    /// Checks and whether they passed.
+    pub quality: Quality,
+    /// Action items removed by grounding checks.
+    pub dropped: Vec<Dropped>,
+    /// How the transcript was read.
+    pub format: Format,
+    /// Speakers found.
+    pub speakers: Vec<String>,
+    /// Chunks the transcript was split into (1 = single pass).
+    pub chunks: usize,
+    /// Notes for the user (format guesses, decoding warnings).
+    pub notes: Vec<String>,
+}
+
+impl SummaryReport {
+    /// The summary as Markdown.
+    pub fn to_markdown(&self) -> String {
+        let s = &self.summary;
+        let mut out = format!("## Summary\n\n{}\n\n## Decisions\n\n", s.summary.trim());
+        list(&mut out, &s.decisions);
+        out.push_str("\n## Action items\n\n");
+        if s.action_items.is_empty() {
+            out.push_str("- none\n");
+        }
+        for a in &s.action_items {
+            match &a.due {
+                Some(d) => out.push_str(&format!("- **{}**: {} (due {d})\n", a.owner, a.task)),
+                None => out.push_str(&format!("- **{}**: {}\n", a.owner, a.task)),
+            }
+        }
+        out.push_str("\n## Open questions\n\n");
+        list(&mut out, &s.open_questions);
+        out
+    }
+}
+
+fn list(out: &mut String, items: &[String]) {
+    if items.is_empty() {
+        out.push_str("- none\n");
+    }
+    for i in items {
+        out.push_str(&format!("- {i}\n"));
+    }
+}
+
+/// The JSON schema the model's answer must follow. Lengths are capped so a looping small
+/// model cannot fill the context with one field.
+pub fn schema() -> String {
+    serde_json::json!({
+        "type": "object",
+        "properties": {
+            "summary": {"type": "string", "minLength": 20, "maxLength": 600},
+            "decisions": {"type": "array", "maxItems": 6, "items": {"type": "string", "minLength": 3, "maxLength": 200}},
+            "action_items": {"type": "array", "maxItems": 8, "items": {
+                "type": "object",
+                "properties": {
+                    "owner": {"type": "string", "minLength": 1, "maxLength": 40},
+                    "task": {"type": "string", "minLength": 3, "maxLength": 200},
+                    "due": {"type": "string", "maxLength": 40}
+                },
+                "required": ["owner", "task", "due"]
+            }},
+            "open_questions": {"type": "array", "maxItems": 5, "items": {"type": "string", "minLength": 3, "maxLength": 200}}
+        },
+        "required": ["summary", "decisions", "action_items", "open_questions"]
+    })
+    .to_string()
+}
+
+fn sampling(attempt: u32) -> Sampling {
+    if attempt == 0 {
+        Sampling { temperature: 0.2, repeat_penalty: 1.1, seed: Some(1), ..Sampling::default() }
+    } else {
+        // The retry: more randomness and a stronger repetition penalty to break loops.
+        Sampling { temperature: 0.7, repeat_penalty: 1.3, seed: Some(97), ..Sampling::default() }
+    }
+}
+
+/// The summarize task for one chunk of a transcript.
+pub struct SummarizeChunk<'a> {
+    /// The chunk, as `Name: text` lines.
+    pub text: String,
+    /// Every speaker of the meeting.
+    pub speakers: &'a [String],
+    /// The whole transcript text, for grounding.
+    pub source: &'a str,
+}
+
+fn normalize(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+}
+
+/// Whether `owner` is a speaker (full name or first name) or a name written in the source.
+pub fn owner_grounded(owner: &str, speakers: &[String], source: &str) -> bool {
+    let o = normalize(owner);
+    if o.is_empty() {
+        return false;
+    }
+    let first = o.split(' ').next().unwrap_or("");
+    speakers.iter().any(|s| {
+        let s = normalize(s);
+        s == o || s.split(' ').next() == Some(first) && o.split(' ').count() == 1
+    }) || (owner.chars().next().is_some_and(char::is_uppercase) && contains_word(source, owner.trim()))
+}
+
+/// Whether `due` looks like a date or a deadline at all ("Friday", "July 18", "next week",
+/// "12/05", "3rd", "2026", "9am"). A bare number is not a date.
+pub fn looks_like_date(due: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "today",
+        "tomorrow",
+        "tonight",
+        "week",
+        "month",
+        "quarter",
+        "year",
+        "eod",
+        "eow",
+        "asap",
+        "morning",
+        "afternoon",
+        "evening",
+        "weekend",
+    ];
+    due.to_lowercase().split_whitespace().any(|token| {
+        let w = token.trim_matches(|c: char| !c.is_alphanumeric());
+        let digits = w.chars().filter(char::is_ascii_digit).count();
+        WORDS.contains(&w)
+            || (w.len() == 2 && w.starts_with('q') && digits == 1)
+            || (digits > 0 && w.contains(['/', '-', '.', ':']))
+            || (digits > 0 && ["st", "nd", "rd", "th", "am", "pm"].iter().any(|s| w.ends_with(s)))
+            || (w.len() == 4 && digits == 4 && (w.starts_with("19") || w.starts_with("20")))
+    })
+}
+
+/// Whether `due` is a date stated in the source: the phrase itself, or all its words.
+pub fn date_grounded(due: &str, source: &str) -> bool {
+    if !looks_like_date(due) {
+        return false;
+    }
+    let src = source.to_lowercase();
+    let d = normalize(due);
+    if src.contains(&d) {
+        return true;
+    }
+    let words: Vec<&str> = d
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty() && !matches!(*w, "by" | "on" | "the" | "of" | "at" | "before" | "end"))
+        .collect();
+    !words.is_empty() && words.iter().all(|w| contains_word(&src, w))
+}
+
+/// Whether a task is about something the meeting discussed: at least half of its content
+/// words (four letters or more, not filler) occur in the source. Catches tasks copied from the
+/// prompt's example or made up whole, while allowing paraphrase.
+pub fn task_grounded(task: &str, source: &str) -> bool {
+    const FILLER: &[&str] = &[
+        "will", "with", "that", "this", "from", "have", "make", "need", "should", "about", "their", "them", "they",
+        "what", "when", "into", "next", "your", "also", "then", "some",
+    ];
+    let src = source.to_lowercase();
+    let words: Vec<String> = task
+        .split(|c: char| !c.is_alphanumeric())
+        .map(str::to_lowercase)
+        .filter(|w| w.chars().count() >= 4 && !FILLER.contains(&w.as_str()))
+        .collect();
+    let found = words.iter().filter(|w| contains_word(&src, w)).count();
+    !words.is_empty() && found * 2 >= words.len()
+}
+
+fn contains_word(haystack: &str, word: &str) -> bool {
+    haystack.match_indices(word).any(|(i, _)| {
+        let before = haystack[..i].chars().next_back().is_none_or(|c| !c.is_alphanumeric());
+        let after = haystack[i + word.len()..].chars().next().is_none_or(|c| !c.is_alphanumeric());
+        before && after
+    })
+}
+
+impl Task for SummarizeChunk<'_> {
+    type Output = (MeetingSummary, Vec<Dropped>);
+
+    fn request(&self, attempt: u32) -> Request {
+        let user = USER.replace("{speakers}", &self.speakers.join(", ")).replace("{transcript}", self.text.trim());
+        Request::new(vec![
+            Message::system(SYSTEM.trim()),
+            Message::user(EXAMPLE_USER.trim()),
+            Message::assistant(EXAMPLE_ANSWER.trim()),
+            Message::user(user),
+        ])
+        .with_max_tokens(ANSWER_TOKENS)
+        .with_sampling(sampling(attempt))
+        .with_constraint(Constraint::JsonSchema(schema()))
+    }
+
+    fn parse(&self, done: &Completion) -> Result<Self::Output, String> {
+        let s: MeetingSummary =
+            serde_json::from_str(&done.text).map_err(|e| format!("the answer is not complete JSON ({e})"))?;
+        Ok((tidy(s), Vec::new()))
+    }
+
+    fn degenerate(&self, (s, _): &Self::Output) -> Option<String> {
+        degenerate(s)
+    }
+
+    fn check(&self, (s, dropped): &mut Self::Output) -> Vec<Check> {
+        ground(s, dropped, self.speakers, self.source)
+    }
+}
+
+/// Trims fields and removes duplicates and empty entries.
+fn tidy(mut s: MeetingSummary) -> MeetingSummary {
+    // An item of fewer than three words ("Ben Okafor") says nothing: drop it.
+    let says_something = |x: &str| x.split_whitespace().count() >= 3;
+    let dedupe = |v: &mut Vec<String>| {
+        let mut seen = BTreeSet::new();
+        v.retain(|x| says_something(x) && seen.insert(normalize(x)));
+        for x in v.iter_mut() {
+            *x = x.trim().to_string();
+        }
+    };
+    s.summary = s.summary.trim().to_string();
+    dedupe(&mut s.decisions);
+    dedupe(&mut s.open_questions);
+    let mut seen = BTreeSet::new();
+    s.action_items.retain(|a| says_something(&a.task) && seen.insert((normalize(&a.owner), normalize(&a.task))));
+    for a in &mut s.action_items {
+        a.owner = a.owner.trim().to_string();
+        a.task = a.task.trim().to_string();
+    }
+    s
+}
+
+fn degenerate(s: &MeetingSummary) -> Option<String> {
+    if s.summary.split_whitespace().count() < 4 {
+        return Some("the summary is empty".into());
+    }
+    if s.summary.contains("{{") || s.summary.contains("}}") {
+        return Some("the summary is template placeholders, not text".into());
+    }
+    let all = std::iter::once(s.summary.clone())
+        .chain(s.decisions.iter().cloned())
+        .chain(s.action_items.iter().map(|a| a.task.clone()))
+        .chain(s.open_questions.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    repeated_ngram(&all, 4, 3).map(|p| format!("the answer repeats \"{p}\""))
+}
+
+/// The grounding checks: owners must be speakers or names in the transcript (else the item is
+/// dropped), due dates must appear in it (else the date is removed).
+fn ground(s: &mut MeetingSummary, dropped: &mut Vec<Dropped>, speakers: &[String], source: &str) -> Vec<Check> {
+    let mut owner_fail = Vec::new();
+    let mut task_fail = Vec::new();
+    let mut date_fail = Vec::new();
+    let mut kept = Vec::new();
+    for mut a in std::mem::take(&mut s.action_items) {
+        if !task_grounded(&a.task, source) {
+            task_fail.push(a.task.clone());
+            dropped.push(Dropped {
+                reason: format!("task \"{}\" is not about anything in the transcript", a.task),
+                item: a,
+            });
+            continue;
+        }
+        if !owner_grounded(&a.owner, speakers, source) {
+            owner_fail.push(a.owner.clone());
+            dropped.push(Dropped { reason: format!("owner \"{}\" is not in the transcript", a.owner), item: a });
+            continue;
+        }
+        if let Some(d) = &a.due {
+            if !date_grounded(d, source) {
+                date_fail.push(d.clone());
+                a.due = None;
+            }
+        }
+        kept.push(a);
+    }
+    s.action_items = kept;
+    vec![
+        Check {
+            name: "owners_grounded",
+            passed: owner_fail.is_empty(),
+            detail: if owner_fail.is_empty() {
+                String::new()
+            } else {
+                format!("dropped items owned by {}", owner_fail.join(", "))
+            },
+        },
+        Check {
+            name: "tasks_grounded",
+            passed: task_fail.is_empty(),
+            detail: if task_fail.is_empty() {
+                String::new()
+            } else {
+                format!("dropped tasks not in the transcript: {}", task_fail.join("; "))
+            },
+        },
+        Check {
+            name: "dates_grounded",
+            passed: date_fail.is_empty(),
+            detail: if date_fail.is_empty() {
+                String::new()
+            } else {
+                format!("removed due dates not in the transcript: {}", date_fail.join(", "))
+            },
+        },
+    ]
+}
+
+/// Splits turns into chunks of at most `budget` tokens (counted by `count`), carrying about
+/// a tenth of the budget of trailing turns into the next chunk so no exchange is cut blind.
+/// A single turn longer than the budget is split on word boundaries.
+pub fn chunk_turns(
+    turns: &[Turn],
+    budget: usize,
+    count: &mut dyn FnMut(&str) -> Result<usize, TaskError>,
+) -> Result<Vec<Vec<Turn>>, TaskError> {
+    let budget = budget.max(64);
+    let mut sized: Vec<(Turn, usize)> = Vec::new();
+    for t in turns {
+        let n = count(&render_turns(std::slice::from_ref(t)))?;
+        if n <= budget {
+            sized.push((t.clone(), n));
+            continue;
+        }
+        // Split an over-long turn into pieces of about `budget` tokens.
+        let words: Vec<&str> = t.text.split_whitespace().collect();
+        let per_piece = (words.len() * budget / n.max(1)).max(1) * 9 / 10;
+        for piece in words.chunks(per_piece.max(1)) {
+            let turn = Turn { speaker: t.speaker.clone(), text: piece.join(" ") };
+            let n = count(&render_turns(std::slice::from_ref(&turn)))?;
+            sized.push((turn, n));
+        }
+    }
+    let mut chunks = Vec::new();
+    let mut current: Vec<(Turn, usize)> = Vec::new();
+    let mut used = 0;
+    for (turn, n) in sized {
+        if used + n > budget && !current.is_empty() {
+            let overlap_budget = budget / 10;
+            let mut carry = Vec::new();
+            let mut carried = 0;
+            for (t, k) in current.iter().rev() {
+                if carried + k > overlap_budget {
+                    break;
+                }
+                carried += k;
+                carry.push((t.clone(), *k));
+            }
+            carry.reverse();
+            chunks.push(current.into_iter().map(|(t, _)| t).collect());
+            current = carry;
+            used = carried;
+        }
+        used += n;
+        current.push((turn, n));
+    }
+    if !current.is_empty() {
+        chunks.push(current.into_iter().map(|(t, _)| t).collect());
+    }
+    Ok(chunks)
+}
+
+/// Progress of a summary, for progress bars and UI events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// Chunk `done` of `total` summarized.
+    Chunk {
+        /// Chunks finished.
+        done: usize,
+        /// All chunks.
+        total: usize,
+    },
+    /// Merging the partial summaries.
+    Merging,
+}
+
+/// Summarizes a transcript with `provider`, splitting it to fit `context` tokens.
+pub fn summarize(
+    provider: &dyn Provider,
+    transcript: &Transcript,
+    context: u32,
+    count: &mut dyn FnMut(&str) -> Result<usize, TaskError>,
+    cancel: &CancelToken,
+    on_progress: &mut dyn FnMut(Progress),
+    on_event: &mut dyn FnMut(&Event),
+) -> Result<SummaryReport, TaskError> {
+    let speakers = transcript.speakers();
+    let source = transcript.render();
+    // What the prompt costs without the transcript, plus the answer and a margin.
+    let empty = SummarizeChunk { text: String::new(), speakers: &speakers, source: &source };
+    let overhead: usize = empty.request(0).messages.iter().map(|m| count(&m.content)).sum::<Result<usize, _>>()?;
+    let budget = (context as usize).saturating_sub(overhead + ANSWER_TOKENS as usize + 64);
+    let chunks = chunk_turns(&transcript.turns, budget, count)?;
+    let total = chunks.len();
+    let mut parts = Vec::with_capacity(total);
+    let mut qualities = Vec::with_capacity(total);
+    let mut dropped = Vec::new();
+    on_progress(Progress::Chunk { done: 0, total });
+    for (i, chunk) in chunks.iter().enumerate() {
+        let task = SummarizeChunk { text: render_turns(chunk), speakers: &speakers, source: &source };
+        let ((part, d), q) = run(provider, &task, cancel, on_event)?;
+        parts.push(part);
+        dropped.extend(d);
+        qualities.push(q);
+        on_progress(Progress::Chunk { done: i + 1, total });
+    }
+    let summary = if parts.len() == 1 {
+        parts.pop().unwrap_or_default()
+    } else {
+        on_progress(Progress::Merging);
+        merge(provider, parts, cancel, on_event)?
+    };
+    Ok(SummaryReport {
+        summary,
+        quality: Quality::combine(&qualities),
+        dropped,
+        format: transcript.format,
+        speakers,
+        chunks: total,
+        notes: transcript.notes.clone(),
+    })
+}
+
+/// The reduce step: lists are united and de-duplicated in code (exact, free); the model only
+/// writes one summary of the partial summaries, falling back to joining them.
+fn merge(
+    provider: &dyn Provider,
+    parts: Vec<MeetingSummary>,
+    cancel: &CancelToken,
+    on_event: &mut dyn FnMut(&Event),
+) -> Result<MeetingSummary, TaskError> {
+    let mut merged = MeetingSummary::default();
+    let listing: Vec<String> = parts.iter().enumerate().map(|(i, p)| format!("{}. {}", i + 1, p.summary)).collect();
+    for p in parts {
+        merged.decisions.extend(p.decisions);
+        merged.action_items.extend(p.action_items);
+        merged.open_questions.extend(p.open_questions);
+    }
+    let schema = serde_json::json!({
+        "type": "object",
+        "properties": {"summary": {"type": "string", "minLength": 20, "maxLength": 800}},
+        "required": ["summary"]
+    })
+    .to_string();
+    let request = Request::new(vec![
+        Message::system(SYSTEM.trim()),
+        Message::user(MERGE.replace("{parts}", &listing.join("\n"))),
+    ])
+    .with_max_tokens(400)
+    .with_sampling(sampling(0))
+    .with_constraint(Constraint::JsonSchema(schema));
+    let done = provider.stream(request, cancel.clone()).collect_blocking_with(&mut *on_event)?;
+    if done.reason == frugal_llm::FinishReason::Cancelled {
+        return Err(TaskError::Cancelled);
+    }
+    #[derive(Deserialize)]
+    struct Only {
+        summary: String,
+    }
+    merged.summary = serde_json::from_str::<Only>(&done.text)
+        .ok()
+        .map(|o| o.summary.trim().to_string())
+        .filter(|s| repeated_ngram(s, 4, 3).is_none() && s.split_whitespace().count() >= 4)
+        .unwrap_or_else(|| {
+            listing.iter().map(|l| l.split_once(". ").map_or(l.as_str(), |(_, s)| s)).collect::<Vec<_>>().join(" ")
+        });
+    Ok(tidy(merged))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn speakers() -> Vec<String> {
+        vec!["Ana Ruiz".into(), "Bo Chen".into()]
+    }
+
+    #[test]
+    fn owners_must_be_speakers_or_names_in_the_transcript() {
+        let src = "Ana Ruiz: Priya from legal will review it.\nBo Chen: ok";
+        assert!(owner_grounded("Ana Ruiz", &speakers(), src));
+        assert!(owner_grounded("ana", &speakers(), src));
+        assert!(owner_grounded("Priya", &speakers(), src));
+        assert!(!owner_grounded("John Smith", &speakers(), src));
+        assert!(!owner_grounded("Pri", &speakers(), src));
+        assert!(!owner_grounded("", &speakers(), src));
+    }
+
+    #[test]
+    fn dates_must_appear_in_the_transcript() {
+        let src = "Bo Chen: I'll send it by Friday, March 14.";
+        assert!(date_grounded("Friday", src));
+        assert!(date_grounded("by March 14", src));
+        assert!(!date_grounded("Monday", src));
+        assert!(!date_grounded("March 15", src));
+        assert!(!date_grounded("Bo Chen", "Bo Chen: hi"), "a name is not a date");
+        assert!(looks_like_date("next week") && looks_like_date("Q3") && looks_like_date("12/05"));
+        assert!(looks_like_date("the 3rd") && looks_like_date("9am") && looks_like_date("2026"));
+        assert!(!looks_like_date(",.12,") && !looks_like_date("12") && !looks_like_date("Ben Okafor"));
+    }
+
+    #[test]
+    fn grounding_drops_invented_owners_and_dates() {
+        let mut s = MeetingSummary {
+            summary: "A meeting.".into(),
+            action_items: vec![
+                ActionItem { owner: "Bo".into(), task: "send the deck".into(), due: Some("Friday".into()) },
+                ActionItem { owner: "Zed".into(), task: "buy cake".into(), due: None },
+                ActionItem { owner: "Ana Ruiz".into(), task: "book room".into(), due: Some("June 3".into()) },
+            ],
+            ..MeetingSummary::default()
+        };
+        let mut dropped = Vec::new();
+        let checks =
+            ground(&mut s, &mut dropped, &speakers(), "Bo Chen: I'll send the deck Friday. Ana: book a room, cake?");
+        assert_eq!(s.action_items.len(), 2);
+        assert_eq!(s.action_items[1].due, None);
+        assert_eq!(dropped[0].item.owner, "Zed");
+        assert!(!checks[0].passed && checks[1].passed && !checks[2].passed);
+    }
+
+    #[test]
+    fn tasks_copied_from_elsewhere_are_not_grounded() {
+        let src = "Maria: I finished the invoice export. Tom: staging database is down.";
+        assert!(task_grounded("Fix the staging database", src));
+        assert!(!task_grounded("Order a new printer", src));
+        assert!(!task_grounded("Order a new printer and update the staging database staff in London", src));
+    }
+
+    #[test]
+    fn chunks_respect_the_budget_and_overlap() {
+        let turns: Vec<Turn> = (0..40)
+            .map(|i| Turn { speaker: Some(format!("S{}", i % 3)), text: format!("point number {i} about the plan") })
+            .collect();
+        let mut count = |s: &str| Ok::<_, TaskError>(s.split_whitespace().count());
+        let chunks = chunk_turns(&turns, 70, &mut count).unwrap();
+        assert!(chunks.len() > 3);
+        for c in &chunks {
+            let n: usize = c.iter().map(|t| render_turns(std::slice::from_ref(t)).split_whitespace().count()).sum();
+            assert!(n <= 70, "{n}");
+        }
+        // Overlap: each chunk starts with the end of the previous one.
+        assert_eq!(chunks[1].first(), chunks[0].last());
+        // Nothing is lost.
+        let all: BTreeSet<String> = chunks.iter().flatten().map(|t| t.text.clone()).collect();
+        assert_eq!(all.len(), 40);
+    }
+
+    #[test]
+    fn an_over_long_turn_is_split() {
+        let turns = vec![Turn { speaker: Some("A".into()), text: "word ".repeat(500) }];
+        let mut count = |s: &str| Ok::<_, TaskError>(s.split_whitespace().count());
+        let chunks = chunk_turns(&turns, 100, &mut count).unwrap();
+        assert!(chunks.len() >= 5);
+    }
+
+    #[test]
+    fn degenerate_answers_are_caught() {
+        let looping = MeetingSummary { summary: "we agreed to agree ".repeat(5), ..MeetingSummary::default() };
+        assert!(degenerate(&looping).is_some());
+        assert!(degenerate(&MeetingSummary::default()).is_some());
+        let fine =
+            MeetingSummary { summary: "The team moved the launch to Friday.".into(), ..MeetingSummary::default() };
+        assert!(degenerate(&fine).is_none());
+    }
+
+    #[test]
+    fn the_schema_is_valid_json() {
+        let v: serde_json::Value = serde_json::from_str(&schema()).unwrap();
+        assert_eq!(v["required"].as_array().unwrap().len(), 4);
+    }
+}

@@ -1,0 +1,85 @@
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use frugal_core::input::read_input;
+use frugal_core::llm::{CancelToken, Event};
+use frugal_core::tasks::summarize::Progress;
+use frugal_core::tasks::TaskError;
+use frugal_core::CoreError;
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Args, Debug)]
+pub struct SummarizeArgs {
+    /// Transcript file (WebVTT, SRT, `Name: line` text, Markdown), or - for stdin.
+    file: PathBuf,
+    /// Write the result to this file instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, args: SummarizeArgs) -> anyhow::Result<ExitCode> {
+    let input = read_input(&args.file)?;
+    for w in &input.warnings {
+        eprintln!("frugal: warning: {w}");
+    }
+    let assistant = super::open(config, model)?;
+    let cancel = CancelToken::new();
+    let handler = cancel.clone();
+    ctrlc::set_handler(move || handler.cancel()).context("cannot install the Ctrl-C handler")?;
+
+    let bar = if std::io::stderr().is_terminal() { ProgressBar::new(1) } else { ProgressBar::hidden() };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{bar:20}] {pos}/{len} parts · {elapsed}")
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar.set_message("reading the transcript");
+    let mut tokens = 0u64;
+    let result = assistant.summarize(
+        &input,
+        &cancel,
+        &mut |p| match p {
+            Progress::Chunk { done, total } => {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+                bar.set_message(if total > 1 { "summarizing each part" } else { "summarizing" });
+            }
+            Progress::Merging => bar.set_message("merging the parts"),
+        },
+        &mut |e| {
+            if let Event::Text(_) = e {
+                tokens += 1;
+                bar.set_message(format!("writing ({tokens} pieces)"));
+            }
+        },
+    );
+    bar.finish_and_clear();
+    let report = match result {
+        Ok(r) => r,
+        Err(CoreError::Task(TaskError::Cancelled)) => {
+            eprintln!("frugal: cancelled");
+            return Ok(ExitCode::from(130));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    for n in report.notes.iter().filter(|n| !input.warnings.contains(n)) {
+        eprintln!("frugal: note: {n}");
+    }
+    let text = if json { serde_json::to_string_pretty(&report)? + "\n" } else { report.to_markdown() };
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("frugal: summary written to {}", path.display());
+        }
+        None => print!("{text}"),
+    }
+    if !report.quality.passed {
+        let failed: Vec<&str> = report.quality.checks.iter().filter(|c| !c.passed).map(|c| c.name).collect();
+        eprintln!("frugal: quality checks failed: {} (see --json for details)", failed.join(", "));
+    }
+    Ok(ExitCode::SUCCESS)
+}
