@@ -36,6 +36,8 @@ enum Command {
     Chat(cmd::chat::ChatArgs),
     /// Summarize a meeting transcript: summary, decisions, action items, open questions.
     Summarize(cmd::summarize::SummarizeArgs),
+    /// Draft an email from bullet points, or a reply to an email.
+    Draft(cmd::draft::DraftArgs),
     /// Measure prompt processing, generation, time to first token, load time and memory.
     Bench(cmd::bench::BenchArgs),
 }
@@ -51,12 +53,26 @@ fn main() -> ExitCode {
             .unwrap_or_else(|| "unknown panic".into());
         eprintln!("frugal: internal error: {} (please report this)", one_line(&msg));
     }));
-    let cli = Cli::parse();
+    // Usage errors keep the one-line contract too; help and --version print as usual.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
+            eprintln!("frugal: error: {} (see frugal --help)", one_line(first));
+            return ExitCode::from(2);
+        }
+    };
     let result = match cli.command {
         Command::Hw => cmd::hw::run(cli.config.as_deref(), cli.model, cli.json),
         Command::Models(c) => cmd::models::run(cli.config.as_deref(), cli.model, cli.json, c),
         Command::Chat(a) => cmd::chat::run(cli.config.as_deref(), cli.model, cli.json, a),
         Command::Summarize(a) => cmd::summarize::run(cli.config.as_deref(), cli.model, cli.json, a),
+        Command::Draft(a) => cmd::draft::run(cli.config.as_deref(), cli.model, cli.json, a),
         Command::Bench(a) => cmd::bench::run(cli.config.as_deref(), cli.model, cli.json, a),
     };
     match result {

@@ -1,5 +1,6 @@
 pub mod bench;
 pub mod chat;
+pub mod draft;
 pub mod hw;
 pub mod models;
 pub mod summarize;

@@ -50,6 +50,16 @@ fn a_config_with_a_typo_is_one_clear_line() {
 }
 
 #[test]
+fn usage_errors_are_one_line_and_help_still_works() {
+    let env = Env::new();
+    let line = one_line_error(&env.run(&["chat", "--max-tokens", "lots", "hi"]));
+    assert!(line.contains("invalid value 'lots'"), "{line}");
+    one_line_error(&env.run(&["frobnicate"]));
+    let help = ok(&env.run(&["--help"]));
+    assert!(help.contains("summarize") && help.contains("draft"), "{help}");
+}
+
+#[test]
 fn configured_context_and_threads_reach_the_plan() {
     let env = Env::new();
     env.write_config("[model]\ncontext = 2048\nthreads = 1\n");

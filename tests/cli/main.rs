@@ -10,6 +10,7 @@ mod http;
 
 mod bench;
 mod chat;
+mod draft;
 mod hw;
 mod models;
 mod summarize;

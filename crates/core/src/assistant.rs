@@ -11,7 +11,7 @@ use crate::catalog::{Catalog, CatalogEntry};
 use crate::config::{self, Config, Paths};
 use crate::download::{self, OnProgress};
 use crate::input::InputText;
-use crate::tasks::{summarize, TaskError};
+use crate::tasks::{draft, summarize, TaskError};
 use crate::{CoreError, Result};
 
 /// Whether a catalog model fits this machine, and why.
@@ -158,6 +158,19 @@ impl Assistant {
         )?;
         report.notes.splice(0..0, input.warnings.iter().cloned());
         Ok(report)
+    }
+
+    /// Drafts an email (or a reply) on the local model. `on_event` sees the stream, for live
+    /// display (pass the text through [`draft::ChatterFilter`]).
+    pub fn draft(
+        &self,
+        task: &draft::DraftTask,
+        cancel: &CancelToken,
+        on_event: &mut dyn FnMut(&frugal_llm::Event),
+    ) -> Result<(draft::Draft, crate::tasks::Quality)> {
+        let engine = self.engine()?;
+        let ((draft, _), quality) = crate::tasks::run(engine.as_ref(), task, cancel, on_event)?;
+        Ok((draft, quality))
     }
 
     /// Runs a chat request. Today always local; the router decides here once cloud

@@ -17,6 +17,7 @@ pub mod assistant;
 pub mod catalog;
 pub mod config;
 pub mod download;
+pub mod email;
 mod error;
 pub mod input;
 pub mod tasks;

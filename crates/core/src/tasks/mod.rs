@@ -5,6 +5,7 @@
 //! degenerate output, retry once with different sampling, and report a [`Quality`] signal that
 //! the router will use to decide escalation.
 
+pub mod draft;
 pub mod summarize;
 
 use frugal_llm::{CancelToken, Completion, Event, FinishReason, Provider, ProviderError, Request};
@@ -100,6 +101,9 @@ pub fn run<T: Task>(
     let mut last_problem = String::new();
     let mut fallback = None;
     for attempt in 0..2 {
+        if attempt > 0 {
+            on_event(&Event::Status(format!("the first answer was unusable ({last_problem}); trying again")));
+        }
         let done = provider.stream(task.request(attempt), cancel.clone()).collect_blocking_with(&mut *on_event)?;
         if done.reason == FinishReason::Cancelled {
             return Err(TaskError::Cancelled);

@@ -1,0 +1,556 @@
+//! `frugal draft`: an email from bullet points, or a reply to an email.
+//!
+//! The output is a subject line (new mails) and a body, with no chatter ("Sure! Here is your
+//! email:") — a grammar forces the `Subject:` line first, and a chatter filter drops a
+//! preamble line or a closing offer the model adds anyway. Names, dates and amounts in the
+//! draft are checked against the input; anything the model invented is reported.
+
+use frugal_llm::{Completion, Constraint, Message, Request, Sampling};
+use serde::Serialize;
+
+use super::{repeated_ngram, Check, Task};
+use crate::email::Email;
+
+const SYSTEM: &str = include_str!("../../prompts/draft.system.md");
+const NEW: &str = include_str!("../../prompts/draft.new.user.md");
+const REPLY: &str = include_str!("../../prompts/draft.reply.user.md");
+
+/// How the email should sound.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tone {
+    /// Plain and polite.
+    #[default]
+    Neutral,
+    /// Warm, personal.
+    Friendly,
+    /// Formal, for clients and officials.
+    Formal,
+    /// Clear and insistent, for deadlines and refusals.
+    Firm,
+}
+
+impl Tone {
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Neutral => "neutral and polite",
+            Self::Friendly => "friendly and warm",
+            Self::Formal => "formal and courteous",
+            Self::Firm => "firm, clear and direct, without being rude",
+        }
+    }
+}
+
+/// How long the email should be.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Length {
+    /// Two to four sentences.
+    Short,
+    /// One or two short paragraphs.
+    #[default]
+    Medium,
+    /// Several paragraphs.
+    Long,
+}
+
+impl Length {
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Short => "short: two to four sentences",
+            Self::Medium => "medium: one or two short paragraphs",
+            Self::Long => "long: three or four paragraphs",
+        }
+    }
+    fn max_tokens(self) -> u32 {
+        match self {
+            Self::Short => 160,
+            Self::Medium => 320,
+            Self::Long => 560,
+        }
+    }
+}
+
+impl std::str::FromStr for Tone {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "neutral" => Ok(Self::Neutral),
+            "friendly" => Ok(Self::Friendly),
+            "formal" => Ok(Self::Formal),
+            "firm" => Ok(Self::Firm),
+            _ => Err(format!("unknown tone {s:?} (neutral, friendly, formal, firm)")),
+        }
+    }
+}
+
+impl std::str::FromStr for Length {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "short" => Ok(Self::Short),
+            "medium" => Ok(Self::Medium),
+            "long" => Ok(Self::Long),
+            _ => Err(format!("unknown length {s:?} (short, medium, long)")),
+        }
+    }
+}
+
+/// A finished draft.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Draft {
+    /// Subject line (`Re: …` for replies).
+    pub subject: String,
+    /// The email body.
+    pub body: String,
+}
+
+/// The draft task.
+pub struct DraftTask {
+    /// The user's notes or bullet points (may be empty for a reply).
+    pub notes: String,
+    /// The email being answered.
+    pub reply_to: Option<Email>,
+    /// Tone.
+    pub tone: Tone,
+    /// Length.
+    pub length: Length,
+}
+
+impl DraftTask {
+    /// Everything the draft may take facts from.
+    pub fn source(&self) -> String {
+        let mut s = self.notes.clone();
+        if let Some(e) = &self.reply_to {
+            for part in [e.from.as_deref(), e.subject.as_deref()].into_iter().flatten() {
+                s.push('\n');
+                s.push_str(part);
+            }
+            for t in &e.to {
+                s.push('\n');
+                s.push_str(t);
+            }
+            s.push('\n');
+            s.push_str(&e.body);
+        }
+        s
+    }
+}
+
+/// Opening or closing lines that talk about the email instead of being it.
+pub fn is_chatter(line: &str) -> bool {
+    let l = line.trim().to_lowercase();
+    const OPENERS: &[&str] = &[
+        "sure",
+        "certainly",
+        "of course",
+        "here is",
+        "here's",
+        "below is",
+        "i hope this",
+        "this email",
+        "here is a draft",
+        "absolutely",
+    ];
+    const CLOSERS: &[&str] =
+        &["let me know if you", "feel free to adjust", "i hope this helps", "note:", "please note that this"];
+    (OPENERS.iter().any(|o| l.starts_with(o))
+        && (l.contains("email") || l.contains("draft") || l.ends_with(':') || l.ends_with('!')))
+        || CLOSERS.iter().any(|c| {
+            l.starts_with(c)
+                && (l.contains("change") || l.contains("adjust") || l.contains("help") || l.contains("draft"))
+        })
+}
+
+const CHATTER_STARTS: &[&str] = &[
+    "sure",
+    "certainly",
+    "of course",
+    "here is",
+    "here's",
+    "below is",
+    "i hope this",
+    "this email",
+    "absolutely",
+    "let me know if you",
+    "feel free to adjust",
+    "note:",
+    "please note that this",
+];
+
+/// Filters chatter out of a streamed draft without delaying the rest: text streams as it
+/// arrives, except a line that starts like chatter, which is held until it is complete. Chatter
+/// lines are dropped at the start and the end; in the middle they are released once real text
+/// follows them.
+#[derive(Debug, Default)]
+pub struct ChatterFilter {
+    line: String,
+    line_streaming: bool,
+    held: Vec<String>,
+    started: bool,
+}
+
+impl ChatterFilter {
+    /// Feeds a piece of text; returns what can be shown now.
+    pub fn push(&mut self, text: &str) -> String {
+        let mut out = String::new();
+        for c in text.chars() {
+            self.line.push(c);
+            if c == '\n' {
+                let line = std::mem::take(&mut self.line);
+                if self.line_streaming {
+                    out.push('\n');
+                } else if is_chatter(&line) && !line.trim_start().to_lowercase().starts_with("subject:") {
+                    self.held.push(line);
+                } else if line.trim().is_empty() && !self.started {
+                    // Leading blank lines are dropped.
+                } else {
+                    self.release_held(&mut out, &line);
+                    out.push_str(&line);
+                }
+                self.line_streaming = false;
+                continue;
+            }
+            if self.line_streaming {
+                out.push(c);
+            } else {
+                let prefix = self.line.trim_start().to_lowercase();
+                let may_be_chatter = !prefix.is_empty()
+                    && CHATTER_STARTS.iter().any(|p| p.starts_with(prefix.as_str()) || prefix.starts_with(p));
+                if !prefix.is_empty() && !may_be_chatter {
+                    let line = self.line.clone();
+                    self.release_held(&mut out, &line);
+                    out.push_str(&line);
+                    self.line_streaming = true;
+                }
+            }
+        }
+        out
+    }
+
+    fn release_held(&mut self, out: &mut String, next: &str) {
+        if !next.trim().is_empty() {
+            if self.started {
+                for h in self.held.drain(..) {
+                    out.push_str(&h);
+                }
+            } else {
+                self.held.clear();
+            }
+            self.started = true;
+        }
+    }
+
+    /// The end of the stream: a held chatter line at the end is dropped.
+    pub fn finish(&mut self) -> String {
+        let line = std::mem::take(&mut self.line);
+        if self.line_streaming || (!is_chatter(&line) && !line.trim().is_empty()) {
+            let mut out = String::new();
+            if !self.line_streaming {
+                self.release_held(&mut out, &line);
+                out.push_str(&line);
+            }
+            return out;
+        }
+        String::new()
+    }
+}
+
+/// Drops chatter lines at the start and end of a body.
+pub fn strip_chatter(body: &str) -> (String, bool) {
+    let mut lines: Vec<&str> = body.lines().collect();
+    let mut stripped = false;
+    while lines.first().is_some_and(|l| l.trim().is_empty() || is_chatter(l)) {
+        stripped |= lines.first().is_some_and(|l| is_chatter(l));
+        lines.remove(0);
+    }
+    while lines.last().is_some_and(|l| l.trim().is_empty() || is_chatter(l)) {
+        stripped |= lines.last().is_some_and(|l| is_chatter(l));
+        lines.pop();
+    }
+    (lines.join("\n"), stripped)
+}
+
+/// Words in the draft that state facts — capitalised names (not at a sentence start),
+/// numbers and amounts, month and day names — and are not in `source`.
+pub fn unsupported_facts(draft: &str, source: &str) -> Vec<String> {
+    const COMMON: &[&str] = &[
+        "i",
+        "hi",
+        "hello",
+        "dear",
+        "thanks",
+        "thank",
+        "best",
+        "regards",
+        "sincerely",
+        "kind",
+        "cheers",
+        "please",
+        "subject",
+        "re",
+        "team",
+        "all",
+        "everyone",
+        "the",
+        "a",
+        "we",
+        "you",
+        "my",
+        "our",
+        "let",
+        "looking",
+        "warm",
+        "warmest",
+        "yours",
+        "ok",
+        "okay",
+        "fw",
+        "fwd",
+        "am",
+        "pm",
+        "mr",
+        "ms",
+        "mrs",
+        "dr",
+    ];
+    const CALENDAR: &[&str] = &[
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "january",
+        "february",
+        "march",
+        "april",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ];
+    let src = source.to_lowercase();
+    let mut out: Vec<String> = Vec::new();
+    let mut sentence_start = true;
+    // Placeholders ("[Your Name]") are not facts; `placeholders` reports them separately.
+    let draft = without_placeholders(draft);
+    for raw in draft.split_whitespace() {
+        let word = raw.trim_matches(|c: char| !c.is_alphanumeric() && c != '$' && c != '%' && c != '€' && c != '£');
+        let ends_sentence = raw.ends_with(['.', '!', '?', ':']) || raw.ends_with(",\n");
+        if word.is_empty() || raw.starts_with('[') {
+            sentence_start = ends_sentence || sentence_start;
+            continue;
+        }
+        let lower = word.to_lowercase();
+        if lower.starts_with("i'") || lower.starts_with("i’") {
+            sentence_start = ends_sentence;
+            continue;
+        }
+        let digits: String = word.chars().filter(char::is_ascii_digit).collect();
+        let is_fact = if !digits.is_empty() {
+            !src.contains(&digits) && !src.contains(&lower)
+        } else if CALENDAR.contains(&lower.as_str()) {
+            !src.contains(&lower)
+        } else {
+            let capital = word.chars().next().is_some_and(char::is_uppercase);
+            capital && !sentence_start && !COMMON.contains(&lower.as_str()) && !src.contains(&lower)
+        };
+        if is_fact && !out.contains(&word.to_string()) {
+            out.push(word.to_string());
+        }
+        sentence_start = ends_sentence;
+    }
+    out
+}
+
+fn without_placeholders(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut depth = 0usize;
+    for c in s.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' if depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Fill-in-the-blank placeholders ("[Your Name]", "[Date]") left in a draft.
+pub fn placeholders(draft: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut rest = draft;
+    while let Some(start) = rest.find('[') {
+        let Some(len) = rest[start..].find(']') else { break };
+        let p = rest[start..start + len + 1].to_string();
+        if len > 1 && len < 40 && !out.contains(&p) {
+            out.push(p);
+        }
+        rest = &rest[start + len + 1..];
+    }
+    out
+}
+
+impl Task for DraftTask {
+    type Output = (Draft, bool);
+
+    fn request(&self, attempt: u32) -> Request {
+        let user = match &self.reply_to {
+            None => NEW.replace("{notes}", self.notes.trim()),
+            Some(e) => REPLY
+                .replace("{from}", &e.from.as_ref().map_or(String::new(), |f| format!(" from {f}")))
+                .replace("{subject}", &e.subject.as_ref().map_or(String::new(), |s| format!(" (subject: {s})")))
+                .replace("{email}", e.body.trim())
+                .replace(
+                    "{notes}",
+                    &if self.notes.trim().is_empty() {
+                        String::new()
+                    } else {
+                        format!("What the reply should say:\n{}\n\n", self.notes.trim())
+                    },
+                ),
+        }
+        .replace("{tone}", self.tone.describe())
+        .replace("{length}", self.length.describe());
+        // New mails must open with the subject line: no room for a chatty preamble.
+        let grammar = match self.reply_to {
+            None => r#"root ::= "Subject: " [^\n]{3,90} "\n\n" [^\n] [^\x00]*"#,
+            Some(_) => r#"root ::= [^\n] [^\x00]*"#,
+        };
+        let sampling = if attempt == 0 {
+            Sampling { temperature: 0.4, repeat_penalty: 1.1, ..Sampling::default() }
+        } else {
+            Sampling { temperature: 0.8, repeat_penalty: 1.3, ..Sampling::default() }
+        };
+        Request::new(vec![Message::system(SYSTEM.trim()), Message::user(user)])
+            .with_max_tokens(self.length.max_tokens())
+            .with_sampling(sampling)
+            .with_constraint(Constraint::Grammar(grammar.to_string()))
+    }
+
+    fn parse(&self, done: &Completion) -> Result<Self::Output, String> {
+        let text = done.text.trim();
+        let (subject, body) = match text.strip_prefix("Subject:") {
+            Some(rest) => {
+                let (s, b) = rest.split_once('\n').unwrap_or((rest, ""));
+                (s.trim().to_string(), b.to_string())
+            }
+            None => (String::new(), text.to_string()),
+        };
+        let subject = match &self.reply_to {
+            Some(e) => {
+                let original = e.subject.clone().unwrap_or_default();
+                if original.to_lowercase().starts_with("re:") || original.is_empty() {
+                    original
+                } else {
+                    format!("Re: {original}")
+                }
+            }
+            None => subject,
+        };
+        // Small models sometimes wrap the whole email in quotes.
+        let body = body.trim().trim_matches(|c| c == '"' || c == '“' || c == '”').to_string();
+        let (body, stripped) = strip_chatter(&body);
+        Ok((Draft { subject, body: body.trim().to_string() }, stripped))
+    }
+
+    fn degenerate(&self, (draft, _): &Self::Output) -> Option<String> {
+        if draft.body.split_whitespace().count() < 5 {
+            return Some("the draft is empty".into());
+        }
+        repeated_ngram(&draft.body, 4, 3).map(|p| format!("the draft repeats \"{p}\""))
+    }
+
+    fn check(&self, (draft, stripped): &mut Self::Output) -> Vec<Check> {
+        let text = format!("{}\n{}", draft.subject, draft.body);
+        let invented = unsupported_facts(&text, &self.source());
+        // The user's own name is unknown: one sign-off placeholder is expected, more are gaps.
+        let blanks: Vec<String> =
+            placeholders(&text).into_iter().filter(|p| !p.eq_ignore_ascii_case("[your name]")).collect();
+        vec![
+            Check {
+                name: "no_placeholders",
+                passed: blanks.is_empty(),
+                detail: if blanks.is_empty() {
+                    String::new()
+                } else {
+                    format!("blanks left to fill: {}", blanks.join(", "))
+                },
+            },
+            Check {
+                name: "no_chatter",
+                passed: true,
+                detail: if *stripped { "removed a preamble or closing offer".into() } else { String::new() },
+            },
+            Check {
+                name: "facts_grounded",
+                passed: invented.is_empty(),
+                detail: if invented.is_empty() {
+                    String::new()
+                } else {
+                    format!("not in your input: {}", invented.join(", "))
+                },
+            },
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chatter_is_stripped_and_real_text_kept() {
+        let (b, s) = strip_chatter("Sure! Here is your email:\n\nHi Sam,\n\nThe review moved to Friday.\n\nLet me know if you'd like any changes.");
+        assert!(s);
+        assert_eq!(b, "Hi Sam,\n\nThe review moved to Friday.");
+        let (b, s) = strip_chatter("Hi Sam,\nHere is the report you asked for.");
+        assert!(!s);
+        assert!(b.contains("Here is the report"));
+    }
+
+    #[test]
+    fn the_stream_filter_drops_chatter_and_streams_the_rest() {
+        let mut f = ChatterFilter::default();
+        let mut shown = String::new();
+        for piece in [
+            "Sure",
+            "! Here is",
+            " your email:\n",
+            "\nHi ",
+            "Sam,\nThe rev",
+            "iew moved.\n",
+            "Let me know if you",
+            " want changes.",
+        ] {
+            shown.push_str(&f.push(piece));
+        }
+        shown.push_str(&f.finish());
+        assert_eq!(shown, "Hi Sam,\nThe review moved.\n");
+        // Text that is not chatter shows before its line ends.
+        let mut f = ChatterFilter::default();
+        assert_eq!(f.push("Hi Sam"), "Hi Sam");
+    }
+
+    #[test]
+    fn placeholders_are_gaps_not_facts() {
+        let d = "Dear [Recipient],\nSee you on [Date] at [Your Company Name].\n[Your Name]";
+        assert!(unsupported_facts(d, "").is_empty(), "{:?}", unsupported_facts(d, ""));
+        assert_eq!(placeholders(d), vec!["[Recipient]", "[Date]", "[Your Company Name]", "[Your Name]"]);
+    }
+
+    #[test]
+    fn invented_names_dates_and_amounts_are_found() {
+        let src = "- tell Sam the review moved to Friday 10am\n- budget is $4,000";
+        let draft = "Hi Sam,\nThe review moved to Friday at 10am. The budget is $4,000, approved by Karen on Tuesday. Best, [Your Name]";
+        assert_eq!(unsupported_facts(draft, src), vec!["Karen", "Tuesday"]);
+        assert!(unsupported_facts("Hi Sam,\nSee you Friday. I'm glad, and I'll bring it.", src).is_empty());
+        assert_eq!(unsupported_facts("We need $9,000 by then.", src), vec!["$9,000"]);
+    }
+}

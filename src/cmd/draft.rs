@@ -1,0 +1,113 @@
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use frugal_core::email::parse_email;
+use frugal_core::input::{decode, read_input};
+use frugal_core::llm::{CancelToken, Event};
+use frugal_core::tasks::draft::{ChatterFilter, DraftTask, Length, Tone};
+use frugal_core::tasks::TaskError;
+use frugal_core::CoreError;
+
+#[derive(Args, Debug)]
+pub struct DraftArgs {
+    /// Bullet points or notes for the email (or piped on stdin).
+    #[arg(allow_hyphen_values = true)]
+    text: Option<String>,
+    /// Answer this email (.eml or pasted text in a file); TEXT then says what to reply.
+    #[arg(long, value_name = "FILE")]
+    reply_to: Option<PathBuf>,
+    /// neutral, friendly, formal or firm.
+    #[arg(long, default_value = "neutral")]
+    tone: Tone,
+    /// short, medium or long.
+    #[arg(long, default_value = "medium")]
+    length: Length,
+}
+
+pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, args: DraftArgs) -> anyhow::Result<ExitCode> {
+    let notes = match &args.text {
+        Some(t) => t.clone(),
+        None if args.reply_to.is_none() || !std::io::stdin().is_terminal() => {
+            if std::io::stdin().is_terminal() {
+                anyhow::bail!("give the email's points as an argument, on stdin, or --reply-to FILE");
+            }
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .take(frugal_core::input::MAX_INPUT_BYTES + 1)
+                .read_to_end(&mut buf)
+                .context("cannot read stdin")?;
+            if buf.iter().all(u8::is_ascii_whitespace) && args.reply_to.is_some() {
+                String::new()
+            } else {
+                let input = decode(&buf, "standard input")?;
+                input.warnings.iter().for_each(|w| eprintln!("frugal: warning: {w}"));
+                input.text
+            }
+        }
+        None => String::new(),
+    };
+    let reply_to = match &args.reply_to {
+        Some(path) => {
+            let input = read_input(path)?;
+            input.warnings.iter().for_each(|w| eprintln!("frugal: warning: {w}"));
+            let email = parse_email(&input.text);
+            if email.body.trim().is_empty() {
+                anyhow::bail!("{} has no message text to reply to", path.display());
+            }
+            Some(email)
+        }
+        None => None,
+    };
+    if notes.trim().is_empty() && reply_to.is_none() {
+        anyhow::bail!("the notes are empty: say what the email should contain");
+    }
+    let task = DraftTask { notes, reply_to, tone: args.tone, length: args.length };
+    let assistant = super::open(config, model)?;
+    let cancel = CancelToken::new();
+    let handler = cancel.clone();
+    ctrlc::set_handler(move || handler.cancel()).context("cannot install the Ctrl-C handler")?;
+
+    if !json {
+        if let Some(e) = &task.reply_to {
+            let subject = e.subject.clone().unwrap_or_default();
+            let re = if subject.to_lowercase().starts_with("re:") { subject } else { format!("Re: {subject}") };
+            println!("Subject: {re}\n");
+        }
+    }
+    let stdout = std::io::stdout();
+    let mut filter = ChatterFilter::default();
+    let result = assistant.draft(&task, &cancel, &mut |e| match e {
+        Event::Text(t) if !json => {
+            let mut out = stdout.lock();
+            let _ = out.write_all(filter.push(t).as_bytes());
+            let _ = out.flush();
+        }
+        Event::Status(s) => {
+            eprintln!("\nfrugal: {s}");
+            filter = ChatterFilter::default();
+        }
+        _ => {}
+    });
+    if !json {
+        print!("{}", filter.finish());
+        println!();
+    }
+    let (draft, quality) = match result {
+        Ok(r) => r,
+        Err(CoreError::Task(TaskError::Cancelled)) => {
+            eprintln!("frugal: cancelled");
+            return Ok(ExitCode::from(130));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if json {
+        super::print_json(&serde_json::json!({ "subject": draft.subject, "body": draft.body, "quality": quality }))?;
+    }
+    for c in quality.checks.iter().filter(|c| !c.passed) {
+        eprintln!("frugal: check {} failed: {}", c.name, c.detail);
+    }
+    Ok(ExitCode::SUCCESS)
+}
