@@ -25,6 +25,8 @@ use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::data::LlamaTokenData;
+use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 use llama_cpp_2::token::LlamaToken;
 
 use crate::gguf::read_gguf;
@@ -378,27 +380,59 @@ fn internal(what: &str, e: impl std::fmt::Display) -> ProviderError {
     ProviderError::new(ErrorKind::Internal, format!("{what}: {e}"))
 }
 
+/// Picks tokens the way llama.cpp's common sampler does: the sampling chain chooses, and a
+/// grammar (when the output is constrained) only *vetoes* that one token; the full grammar
+/// pass over the vocabulary runs only on a veto. Applying the grammar to all 49k–150k
+/// candidates first, on every token, made constrained generation several times slower.
+struct TokenSampler {
+    chain: LlamaSampler,
+    grammar: Option<LlamaSampler>,
+}
+
+impl TokenSampler {
+    fn sample(&mut self, ctx: &LlamaContext<'_>) -> LlamaToken {
+        let Some(grammar) = self.grammar.as_mut() else {
+            // -1: the logits of the last token decoded. `sample` also accepts the token.
+            return self.chain.sample(ctx, -1);
+        };
+        let mut candidates = ctx.token_data_array_ith(-1);
+        candidates.apply_sampler(&mut self.chain);
+        let mut token = candidates.selected_token().unwrap_or(LlamaToken(0));
+        let mut single = LlamaTokenDataArray::new(vec![LlamaTokenData::new(token, 1.0, 0.0)], false);
+        single.apply_sampler(grammar);
+        if !single.data.first().is_some_and(|d| d.logit().is_finite()) {
+            let mut candidates = ctx.token_data_array_ith(-1);
+            candidates.apply_sampler(grammar);
+            candidates.apply_sampler(&mut self.chain);
+            token = candidates.selected_token().unwrap_or(token);
+        }
+        grammar.accept(token);
+        self.chain.accept(token);
+        token
+    }
+}
+
 /// Builds the sampler chain llama-server uses by default (penalties → top-k → top-p →
-/// min-p → temperature → random pick), with the grammar first when the output is constrained.
-fn sampler_for(model: &LlamaModel, request: &Request) -> Result<LlamaSampler, ProviderError> {
+/// min-p → temperature → random pick), plus the grammar when the output is constrained.
+fn sampler_for(model: &LlamaModel, request: &Request) -> Result<TokenSampler, ProviderError> {
     let s = &request.sampling;
-    let mut chain = Vec::new();
-    match &request.constraint {
-        None => {}
-        Some(Constraint::Grammar(g)) => chain.push(
+    let grammar = match &request.constraint {
+        None => None,
+        Some(Constraint::Grammar(g)) => Some(
             LlamaSampler::grammar(model, g, "root")
                 .map_err(|e| ProviderError::new(ErrorKind::InvalidRequest, format!("invalid grammar: {e}")))?,
         ),
         Some(Constraint::JsonSchema(schema)) => {
             let g = llama_cpp_2::json_schema_to_grammar(schema)
                 .map_err(|e| ProviderError::new(ErrorKind::InvalidRequest, format!("unsupported JSON schema: {e}")))?;
-            chain.push(
+            Some(
                 LlamaSampler::grammar(model, &g, "root").map_err(|e| {
                     ProviderError::new(ErrorKind::InvalidRequest, format!("invalid schema grammar: {e}"))
                 })?,
-            );
+            )
         }
-    }
+    };
+    let mut chain = Vec::new();
     if (s.repeat_penalty - 1.0).abs() > f32::EPSILON {
         chain.push(LlamaSampler::penalties(model.n_vocab(), 64, s.repeat_penalty, 0.0, 0.0));
     }
@@ -417,7 +451,7 @@ fn sampler_for(model: &LlamaModel, request: &Request) -> Result<LlamaSampler, Pr
         chain.push(LlamaSampler::temp(s.temperature));
         chain.push(LlamaSampler::dist(s.seed.unwrap_or_else(rand_seed)));
     }
-    Ok(LlamaSampler::chain_simple(chain))
+    Ok(TokenSampler { chain: LlamaSampler::chain_simple(chain), grammar })
 }
 
 fn rand_seed() -> u32 {
@@ -571,8 +605,7 @@ impl Session<'_> {
             if produced >= limit {
                 break FinishReason::Length;
             }
-            // -1: the logits of the last token decoded (prompt end or previous sample).
-            let token = sampler.sample(&self.ctx, -1);
+            let token = sampler.sample(&self.ctx);
             if vocab.is_eog(token) {
                 break FinishReason::Stop;
             }
@@ -642,7 +675,7 @@ impl Session<'_> {
             let mut batch = LlamaBatch::new(1, 1);
             let t = Instant::now();
             for _ in 0..tg_tokens {
-                let token = sampler.sample(&self.ctx, -1);
+                let token = sampler.sample(&self.ctx);
                 batch.clear();
                 let pos = i32::try_from(self.cached.len()).map_err(|e| internal("position", e))?;
                 batch.add(token, pos, &[0], true).map_err(|e| internal("batch", e))?;

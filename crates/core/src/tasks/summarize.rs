@@ -21,8 +21,9 @@ const MERGE: &str = include_str!("../../prompts/summarize-merge.user.md");
 const EXAMPLE_USER: &str = include_str!("../../prompts/summarize.example.user.md");
 const EXAMPLE_ANSWER: &str = include_str!("../../prompts/summarize.example.assistant.json");
 
-/// Tokens reserved for the JSON answer of one chunk.
-pub const ANSWER_TOKENS: u32 = 768;
+/// Tokens reserved for the JSON answer of one chunk: enough for the longest answer the schema
+/// allows (≈ 3,300 characters of fields plus JSON syntax), so a valid answer is never cut.
+pub const ANSWER_TOKENS: u32 = 1200;
 
 /// One action item.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +82,10 @@ pub struct SummaryReport {
     pub chunks: usize,
     /// Notes for the user (format guesses, decoding warnings).
     pub notes: Vec<String>,
+    /// Milliseconds from the start to the model's first token (first visible progress).
+    pub first_token_ms: u64,
+    /// Milliseconds for the whole summary.
+    pub total_ms: u64,
 }
 
 impl SummaryReport {
@@ -120,18 +125,18 @@ pub fn schema() -> String {
     serde_json::json!({
         "type": "object",
         "properties": {
-            "summary": {"type": "string", "minLength": 20, "maxLength": 600},
-            "decisions": {"type": "array", "maxItems": 6, "items": {"type": "string", "minLength": 3, "maxLength": 200}},
-            "action_items": {"type": "array", "maxItems": 8, "items": {
+            "summary": {"type": "string", "minLength": 20, "maxLength": 450},
+            "decisions": {"type": "array", "maxItems": 5, "items": {"type": "string", "minLength": 3, "maxLength": 150}},
+            "action_items": {"type": "array", "maxItems": 6, "items": {
                 "type": "object",
                 "properties": {
                     "owner": {"type": "string", "minLength": 1, "maxLength": 40},
-                    "task": {"type": "string", "minLength": 3, "maxLength": 200},
-                    "due": {"type": "string", "maxLength": 40}
+                    "task": {"type": "string", "minLength": 3, "maxLength": 150},
+                    "due": {"type": "string", "maxLength": 30}
                 },
                 "required": ["owner", "task", "due"]
             }},
-            "open_questions": {"type": "array", "maxItems": 5, "items": {"type": "string", "minLength": 3, "maxLength": 200}}
+            "open_questions": {"type": "array", "maxItems": 4, "items": {"type": "string", "minLength": 3, "maxLength": 150}}
         },
         "required": ["summary", "decisions", "action_items", "open_questions"]
     })
@@ -487,6 +492,14 @@ pub fn summarize(
     on_progress: &mut dyn FnMut(Progress),
     on_event: &mut dyn FnMut(&Event),
 ) -> Result<SummaryReport, TaskError> {
+    let started = std::time::Instant::now();
+    let mut first_token_ms = None;
+    let on_event = &mut |e: &Event| {
+        if matches!(e, Event::Text(_)) {
+            first_token_ms.get_or_insert_with(|| started.elapsed().as_millis() as u64);
+        }
+        on_event(e);
+    };
     let speakers = transcript.speakers();
     let source = transcript.render();
     // What the prompt costs without the transcript, plus the answer and a margin.
@@ -499,14 +512,34 @@ pub fn summarize(
     let mut qualities = Vec::with_capacity(total);
     let mut dropped = Vec::new();
     on_progress(Progress::Chunk { done: 0, total });
+    let mut failed = Vec::new();
     for (i, chunk) in chunks.iter().enumerate() {
         let task = SummarizeChunk { text: render_turns(chunk), speakers: &speakers, source: &source };
-        let ((part, d), q) = run(provider, &task, cancel, on_event)?;
-        parts.push(part);
-        dropped.extend(d);
-        qualities.push(q);
+        match run(provider, &task, cancel, on_event) {
+            Ok(((part, d), q)) => {
+                parts.push(part);
+                dropped.extend(d);
+                qualities.push(q);
+            }
+            // One unusable part of a long meeting must not cost the whole summary: it is
+            // reported as a failed check instead (the router will escalate on it).
+            Err(TaskError::Provider(e)) if total > 1 && e.kind() == frugal_llm::ErrorKind::Protocol => {
+                failed.push(format!("part {} of {total}: {e}", i + 1));
+            }
+            Err(e) => return Err(e),
+        }
         on_progress(Progress::Chunk { done: i + 1, total });
     }
+    if parts.is_empty() {
+        return Err(TaskError::Provider(frugal_llm::ProviderError::new(
+            frugal_llm::ErrorKind::Protocol,
+            format!("no part of the meeting could be summarized ({})", failed.join("; ")),
+        )));
+    }
+    qualities.push(Quality::from_checks(
+        vec![Check { name: "chunks_summarized", passed: failed.is_empty(), detail: failed.join("; ") }],
+        false,
+    ));
     let summary = if parts.len() == 1 {
         parts.pop().unwrap_or_default()
     } else {
@@ -521,6 +554,8 @@ pub fn summarize(
         speakers,
         chunks: total,
         notes: transcript.notes.clone(),
+        first_token_ms: first_token_ms.unwrap_or(0),
+        total_ms: started.elapsed().as_millis() as u64,
     })
 }
 
