@@ -339,9 +339,14 @@ pub fn unsupported_facts(draft: &str, source: &str) -> Vec<String> {
     let mut sentence_start = true;
     // Placeholders ("[Your Name]") are not facts; `placeholders` reports them separately.
     let draft = without_placeholders(draft);
-    for raw in draft.split_whitespace() {
+    // Each line starts a sentence: greetings ("Hi Sam,") end lines, not sentences.
+    for raw in draft.lines().flat_map(|line| std::iter::once("\n").chain(line.split_whitespace())) {
+        if raw == "\n" {
+            sentence_start = true;
+            continue;
+        }
         let word = raw.trim_matches(|c: char| !c.is_alphanumeric() && c != '$' && c != '%' && c != '€' && c != '£');
-        let ends_sentence = raw.ends_with(['.', '!', '?', ':']) || raw.ends_with(",\n");
+        let ends_sentence = raw.ends_with(['.', '!', '?', ':']);
         if word.is_empty() || raw.starts_with('[') {
             sentence_start = ends_sentence || sentence_start;
             continue;
