@@ -25,6 +25,9 @@ pub struct DraftArgs {
     /// short, medium or long.
     #[arg(long, default_value = "medium")]
     length: Length,
+    /// Sampling seed: another seed gives another version of the draft.
+    #[arg(long, default_value_t = 1)]
+    seed: u32,
 }
 
 pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, args: DraftArgs) -> anyhow::Result<ExitCode> {
@@ -64,7 +67,7 @@ pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, args: Draf
     if notes.trim().is_empty() && reply_to.is_none() {
         anyhow::bail!("the notes are empty: say what the email should contain");
     }
-    let task = DraftTask { notes, reply_to, tone: args.tone, length: args.length };
+    let task = DraftTask { notes, reply_to, tone: args.tone, length: args.length, seed: args.seed };
     let assistant = super::open(config, model)?;
     let cancel = CancelToken::new();
     let handler = cancel.clone();

@@ -12,14 +12,17 @@ fn draft_json(env: &Env, args: &[&str]) -> serde_json::Value {
     json(&env.run_model(&all))
 }
 
+/// The draft contract: a body, or a degenerate answer that the quality signal reports;
+/// never chatter on the first line; every check present.
 fn assert_clean(v: &serde_json::Value) {
     let body = v["body"].as_str().unwrap();
-    assert!(body.split_whitespace().count() >= 5, "empty draft: {v}");
+    let checks = v["quality"]["checks"].as_array().unwrap();
+    let degenerate = checks.iter().any(|c| c["name"] == "not_degenerate" && c["passed"] == false);
+    assert!(body.split_whitespace().count() >= 5 || degenerate, "an empty draft was not reported: {v}");
     let first = body.lines().next().unwrap_or("").to_lowercase();
     for chatter in ["sure", "here is", "here's", "certainly"] {
         assert!(!first.starts_with(chatter), "chatter left in: {first}");
     }
-    let checks = v["quality"]["checks"].as_array().unwrap();
     for name in ["not_degenerate", "no_placeholders", "no_chatter", "facts_grounded"] {
         assert!(checks.iter().any(|c| c["name"] == name), "missing check {name}");
     }
@@ -63,6 +66,13 @@ fn invented_facts_are_reported_not_hidden() {
         v["quality"]["passed"].as_bool().unwrap(),
         v["quality"]["checks"].as_array().unwrap().iter().all(|c| c["passed"] == true)
     );
+}
+
+#[test]
+fn the_same_seed_gives_the_same_draft() {
+    let env = Env::new();
+    let args = ["--length", "short", "--seed", "5", "- thank Nora for the venue idea"];
+    assert_eq!(draft_json(&env, &args)["body"], draft_json(&env, &args)["body"]);
 }
 
 #[test]

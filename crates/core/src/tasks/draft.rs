@@ -115,6 +115,8 @@ pub struct DraftTask {
     pub tone: Tone,
     /// Length.
     pub length: Length,
+    /// Sampling seed: the same seed gives the same draft; another seed another take.
+    pub seed: u32,
 }
 
 impl DraftTask {
@@ -429,9 +431,14 @@ impl Task for DraftTask {
             Some(_) => r#"root ::= [^\n] [^\x00]*"#,
         };
         let sampling = if attempt == 0 {
-            Sampling { temperature: 0.4, repeat_penalty: 1.1, ..Sampling::default() }
+            Sampling { temperature: 0.4, repeat_penalty: 1.1, seed: Some(self.seed), ..Sampling::default() }
         } else {
-            Sampling { temperature: 0.8, repeat_penalty: 1.3, ..Sampling::default() }
+            Sampling {
+                temperature: 0.8,
+                repeat_penalty: 1.3,
+                seed: Some(self.seed.wrapping_add(96)),
+                ..Sampling::default()
+            }
         };
         Request::new(vec![Message::system(SYSTEM.trim()), Message::user(user)])
             .with_max_tokens(self.length.max_tokens())
