@@ -21,6 +21,7 @@ pub mod email;
 mod error;
 pub mod input;
 pub mod tasks;
+mod text;
 pub mod transcript;
 
 pub use assistant::{Assistant, CatalogFit};

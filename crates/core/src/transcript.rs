@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+use crate::text::remove_between;
+
 /// The format a transcript was read as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -116,7 +118,7 @@ fn cues(text: &str, vtt: bool) -> Vec<Turn> {
         }
         let body = lines[ts + 1..].join(" ");
         let (voice, body) = voice_tag(&body);
-        let cleaned = clean(&strip_tags(&body));
+        let cleaned = clean(&remove_between(&body, '<', '>'));
         if cleaned.is_empty() {
             continue;
         }
@@ -146,34 +148,10 @@ fn voice_tag(body: &str) -> (Option<String>, String) {
     }
 }
 
-/// Removes `<...>` markup (styling, inline timestamps, voice closers).
-fn strip_tags(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut depth = 0;
-    for c in s.chars() {
-        match c {
-            '<' => depth += 1,
-            '>' if depth > 0 => depth -= 1,
-            _ if depth == 0 => out.push(c),
-            _ => {}
-        }
-    }
-    out
-}
-
 /// Removes annotation tokens (`{vocalsound}`, `[laughter]`, `(inaudible)`-style markers in
 /// braces), decodes the common HTML entities of caption files and squeezes whitespace.
 fn clean(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut in_brace = false;
-    for c in s.chars() {
-        match c {
-            '{' => in_brace = true,
-            '}' if in_brace => in_brace = false,
-            _ if !in_brace => out.push(c),
-            _ => {}
-        }
-    }
+    let out = remove_between(s, '{', '}');
     let out = out.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&nbsp;", " ");
     out.split_whitespace().collect::<Vec<_>>().join(" ")
 }

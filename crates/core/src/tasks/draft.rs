@@ -8,8 +8,9 @@
 use frugal_llm::{Completion, Constraint, Message, Request, Sampling};
 use serde::Serialize;
 
-use super::{repeated_ngram, Check, Task};
+use super::{repeated_ngram, Check, Task, CALENDAR_WORDS};
 use crate::email::Email;
+use crate::text::remove_between;
 
 const SYSTEM: &str = include_str!("../../prompts/draft.system.md");
 const NEW: &str = include_str!("../../prompts/draft.new.user.md");
@@ -316,31 +317,11 @@ pub fn unsupported_facts(draft: &str, source: &str) -> Vec<String> {
         "mrs",
         "dr",
     ];
-    const CALENDAR: &[&str] = &[
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-        "january",
-        "february",
-        "march",
-        "april",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-    ];
     let src = source.to_lowercase();
     let mut out: Vec<String> = Vec::new();
     let mut sentence_start = true;
     // Placeholders ("[Your Name]") are not facts; `placeholders` reports them separately.
-    let draft = without_placeholders(draft);
+    let draft = remove_between(draft, '[', ']');
     // Each line starts a sentence: greetings ("Hi Sam,") end lines, not sentences.
     for raw in draft.lines().flat_map(|line| std::iter::once("\n").chain(line.split_whitespace())) {
         if raw == "\n" {
@@ -361,7 +342,7 @@ pub fn unsupported_facts(draft: &str, source: &str) -> Vec<String> {
         let digits: String = word.chars().filter(char::is_ascii_digit).collect();
         let is_fact = if !digits.is_empty() {
             !src.contains(&digits) && !src.contains(&lower)
-        } else if CALENDAR.contains(&lower.as_str()) {
+        } else if CALENDAR_WORDS.contains(&lower.as_str()) {
             !src.contains(&lower)
         } else {
             let capital = word.chars().next().is_some_and(char::is_uppercase);
@@ -371,20 +352,6 @@ pub fn unsupported_facts(draft: &str, source: &str) -> Vec<String> {
             out.push(word.to_string());
         }
         sentence_start = ends_sentence;
-    }
-    out
-}
-
-fn without_placeholders(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut depth = 0usize;
-    for c in s.chars() {
-        match c {
-            '[' => depth += 1,
-            ']' if depth > 0 => depth -= 1,
-            _ if depth == 0 => out.push(c),
-            _ => {}
-        }
     }
     out
 }

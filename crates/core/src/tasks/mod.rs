@@ -136,6 +136,29 @@ pub fn run<T: Task>(
     }
 }
 
+/// Day and month names (without "may", which is mostly a verb): facts a draft may not invent
+/// and the words a due date is recognised by.
+pub const CALENDAR_WORDS: &[&str] = &[
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "january",
+    "february",
+    "march",
+    "april",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
 /// A phrase of `n` words repeated `times` or more: the signature of a looping small model.
 /// Digits count as one symbol, so counting loops ("20 today. 21 today. 22 today.") are caught.
 pub fn repeated_ngram(text: &str, n: usize, times: usize) -> Option<String> {

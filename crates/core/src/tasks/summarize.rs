@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use frugal_llm::{CancelToken, Completion, Constraint, Event, Message, Provider, Request, Sampling};
 use serde::{Deserialize, Serialize};
 
-use super::{repeated_ngram, run, Check, Quality, Task, TaskError};
+use super::{repeated_ngram, run, Check, Quality, Task, TaskError, CALENDAR_WORDS};
 use crate::transcript::{render_turns, Format, Transcript, Turn};
 
 const SYSTEM: &str = include_str!("../../prompts/summarize.system.md");
@@ -182,26 +182,9 @@ pub fn owner_grounded(owner: &str, speakers: &[String], source: &str) -> bool {
 /// Whether `due` looks like a date or a deadline at all ("Friday", "July 18", "next week",
 /// "12/05", "3rd", "2026", "9am"). A bare number is not a date.
 pub fn looks_like_date(due: &str) -> bool {
+    // Besides day and month names: abbreviations and relative deadlines.
     const WORDS: &[&str] = &[
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-        "january",
-        "february",
-        "march",
-        "april",
         "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
         "jan",
         "feb",
         "mar",
@@ -233,6 +216,7 @@ pub fn looks_like_date(due: &str) -> bool {
         let w = token.trim_matches(|c: char| !c.is_alphanumeric());
         let digits = w.chars().filter(char::is_ascii_digit).count();
         WORDS.contains(&w)
+            || CALENDAR_WORDS.contains(&w)
             || (w.len() == 2 && w.starts_with('q') && digits == 1)
             || (digits > 0 && w.contains(['/', '-', '.', ':']))
             || (digits > 0 && ["st", "nd", "rd", "th", "am", "pm"].iter().any(|s| w.ends_with(s)))
