@@ -290,7 +290,7 @@ impl Task for SummarizeChunk<'_> {
     }
 
     fn degenerate(&self, (s, _): &Self::Output) -> Option<String> {
-        degenerate(s)
+        degenerate(s).or_else(|| example_leak(s, self.source))
     }
 
     fn check(&self, (s, dropped): &mut Self::Output) -> Vec<Check> {
@@ -321,8 +321,22 @@ fn tidy(mut s: MeetingSummary) -> MeetingSummary {
     s
 }
 
+/// The worked example's speakers showing up in an answer about a meeting they were not in:
+/// the model copied the example instead of reading the transcript.
+fn example_leak(s: &MeetingSummary, source: &str) -> Option<String> {
+    let names = EXAMPLE_USER.lines().find_map(|l| l.strip_prefix("Speakers:"))?;
+    let answer = serde_json::to_string(s).unwrap_or_default().to_lowercase();
+    let src = source.to_lowercase();
+    names
+        .split(',')
+        .map(|n| n.trim().to_lowercase())
+        .find(|n| !n.is_empty() && answer.contains(n.as_str()) && !src.contains(n.as_str()))
+        .map(|n| format!("the answer copies the prompt's example ({n})"))
+}
+
 fn degenerate(s: &MeetingSummary) -> Option<String> {
-    if s.summary.split_whitespace().count() < 4 {
+    let real_words = s.summary.split_whitespace().filter(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 3);
+    if real_words.count() < 4 {
         return Some("the summary is empty".into());
     }
     if s.summary.contains("{{") || s.summary.contains("}}") {
