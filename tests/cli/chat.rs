@@ -129,3 +129,37 @@ fn ctrl_c_cancels_the_answer_cleanly() {
     assert!(err.contains("cancelled"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn the_repl_keeps_a_conversation_on_a_terminal() {
+    // `script` gives frugal a real pseudo-terminal, so it starts the REPL, not one-shot mode.
+    let env = Env::new();
+    let m = model();
+    let command = format!(
+        "{} --config {} --model {} chat --temperature 0 --max-tokens 24",
+        env!("CARGO_BIN_EXE_frugal"),
+        env.config().display(),
+        m.display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("HOME", env.path("home"))
+        .env("XDG_CONFIG_HOME", env.path("xdg-config"))
+        .env("XDG_DATA_HOME", env.path("xdg-data"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) is needed for the REPL test");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"What is the capital of France?\n").unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    stdin.write_all(b"/reset\n/exit\n").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("frugal chat"), "no REPL banner: {text}");
+    assert!(text.contains("Paris"), "{text}");
+    assert!(text.contains("(conversation cleared)"), "{text}");
+}
