@@ -118,7 +118,8 @@ impl Assistant {
 
     /// The engine and the plan it runs with (planned once per process).
     fn engine_and_plan(&self) -> Result<(Arc<LocalEngine>, LoadPlan)> {
-        let mut slot = self.engine.lock().map_err(|_| CoreError::Catalog("engine lock poisoned".into()))?;
+        // The slot only ever holds a finished value, so a poisoned lock is still consistent.
+        let mut slot = self.engine.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(e) = slot.as_ref() {
             return Ok(e.clone());
         }

@@ -453,29 +453,13 @@ impl Task for DraftTask {
         let blanks: Vec<String> =
             placeholders(&text).into_iter().filter(|p| !p.eq_ignore_ascii_case("[your name]")).collect();
         vec![
-            Check {
-                name: "no_placeholders",
-                passed: blanks.is_empty(),
-                detail: if blanks.is_empty() {
-                    String::new()
-                } else {
-                    format!("blanks left to fill: {}", blanks.join(", "))
-                },
-            },
+            Check::from_findings("no_placeholders", &blanks, "blanks left to fill"),
             Check {
                 name: "no_chatter",
                 passed: true,
                 detail: if *stripped { "removed a preamble or closing offer".into() } else { String::new() },
             },
-            Check {
-                name: "facts_grounded",
-                passed: invented.is_empty(),
-                detail: if invented.is_empty() {
-                    String::new()
-                } else {
-                    format!("not in your input: {}", invented.join(", "))
-                },
-            },
+            Check::from_findings("facts_grounded", &invented, "not in your input"),
         ]
     }
 }

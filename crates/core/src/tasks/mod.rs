@@ -22,6 +22,17 @@ pub struct Check {
     pub detail: String,
 }
 
+impl Check {
+    /// A check that passes when nothing was found; otherwise its detail is `what: a, b`.
+    pub fn from_findings(name: &'static str, findings: &[String], what: &str) -> Self {
+        Self {
+            name,
+            passed: findings.is_empty(),
+            detail: if findings.is_empty() { String::new() } else { format!("{what}: {}", findings.join("; ")) },
+        }
+    }
+}
+
 /// The quality signal of a task's result.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Quality {

@@ -382,33 +382,9 @@ fn ground(s: &mut MeetingSummary, dropped: &mut Vec<Dropped>, speakers: &[String
     }
     s.action_items = kept;
     vec![
-        Check {
-            name: "owners_grounded",
-            passed: owner_fail.is_empty(),
-            detail: if owner_fail.is_empty() {
-                String::new()
-            } else {
-                format!("dropped items owned by {}", owner_fail.join(", "))
-            },
-        },
-        Check {
-            name: "tasks_grounded",
-            passed: task_fail.is_empty(),
-            detail: if task_fail.is_empty() {
-                String::new()
-            } else {
-                format!("dropped tasks not in the transcript: {}", task_fail.join("; "))
-            },
-        },
-        Check {
-            name: "dates_grounded",
-            passed: date_fail.is_empty(),
-            detail: if date_fail.is_empty() {
-                String::new()
-            } else {
-                format!("removed due dates not in the transcript: {}", date_fail.join(", "))
-            },
-        },
+        Check::from_findings("owners_grounded", &owner_fail, "dropped items owned by"),
+        Check::from_findings("tasks_grounded", &task_fail, "dropped tasks not in the transcript"),
+        Check::from_findings("dates_grounded", &date_fail, "removed due dates not in the transcript"),
     ]
 }
 
@@ -535,7 +511,7 @@ pub fn summarize(
         )));
     }
     qualities.push(Quality::from_checks(
-        vec![Check { name: "chunks_summarized", passed: failed.is_empty(), detail: failed.join("; ") }],
+        vec![Check::from_findings("chunks_summarized", &failed, "parts that could not be summarized")],
         false,
     ));
     let summary = if parts.len() == 1 {
