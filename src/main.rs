@@ -38,6 +38,13 @@ enum Command {
     Summarize(cmd::summarize::SummarizeArgs),
     /// Draft an email from bullet points, or a reply to an email.
     Draft(cmd::draft::DraftArgs),
+    /// Index folders for search and grounding: add, remove, status, update, watch.
+    #[command(subcommand)]
+    Index(cmd::index::IndexCmd),
+    /// Search the indexed folders: ranked passages with paths and lines.
+    Search(cmd::search::SearchArgs),
+    /// Answer a question from the indexed files, with citations.
+    Ask(cmd::ask::AskArgs),
     /// Measure prompt processing, generation, time to first token, load time and memory.
     Bench(cmd::bench::BenchArgs),
 }
@@ -73,15 +80,33 @@ fn main() -> ExitCode {
         Command::Chat(a) => cmd::chat::run(cli.config.as_deref(), cli.model, cli.json, a),
         Command::Summarize(a) => cmd::summarize::run(cli.config.as_deref(), cli.model, cli.json, a),
         Command::Draft(a) => cmd::draft::run(cli.config.as_deref(), cli.model, cli.json, a),
+        Command::Index(c) => cmd::index::run(cli.config.as_deref(), cli.json, c),
+        Command::Search(a) => cmd::search::run(cli.config.as_deref(), cli.json, a),
+        Command::Ask(a) => cmd::ask::run(cli.config.as_deref(), cli.model, cli.json, a),
         Command::Bench(a) => cmd::bench::run(cli.config.as_deref(), cli.model, cli.json, a),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("frugal: error: {}", one_line(&format!("{e:#}")));
+            eprintln!("frugal: error: {}", one_line(&chain(&e)));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, each said once: library errors already quote their cause.
+fn chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
 }
 
 /// Folds a message onto one line: the CLI's contract is one clear line on stderr.

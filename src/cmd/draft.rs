@@ -67,8 +67,25 @@ pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, args: Draf
     if notes.trim().is_empty() && reply_to.is_none() {
         anyhow::bail!("the notes are empty: say what the email should contain");
     }
-    let task = DraftTask { notes, reply_to, tone: args.tone, length: args.length, seed: args.seed };
     let assistant = super::open(config, model)?;
+    let mut task = DraftTask {
+        notes,
+        reply_to,
+        tone: args.tone,
+        length: args.length,
+        seed: args.seed,
+        related: Default::default(),
+    };
+    if let Some(email) = &task.reply_to {
+        // Related notes help; their absence (or a broken index) must not stop the draft.
+        match assistant.draft_context(email, args.reply_to.as_deref()) {
+            Ok(g) => task.related = g,
+            Err(e) => eprintln!("frugal: warning: related notes skipped: {e}"),
+        }
+        if let Some(n) = assistant.take_index_notice() {
+            eprintln!("frugal: {n}");
+        }
+    }
     let cancel = CancelToken::new();
     let handler = cancel.clone();
     ctrlc::set_handler(move || handler.cancel()).context("cannot install the Ctrl-C handler")?;
@@ -107,7 +124,18 @@ pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, args: Draf
         Err(e) => return Err(e.into()),
     };
     if json {
-        super::print_json(&serde_json::json!({ "subject": draft.subject, "body": draft.body, "quality": quality }))?;
+        super::print_json(&serde_json::json!({
+            "subject": draft.subject,
+            "body": draft.body,
+            "quality": quality,
+            "related": task.related.sources,
+        }))?;
+    }
+    if !json && !task.related.sources.is_empty() {
+        eprintln!("frugal: used {} related passage(s) from your files:", task.related.sources.len());
+        for r in &task.related.sources {
+            eprintln!("  [{}] {}", r.n, r.location());
+        }
     }
     for c in quality.checks.iter().filter(|c| !c.passed) {
         eprintln!("frugal: check {} failed: {}", c.name, c.detail);

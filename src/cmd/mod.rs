@@ -1,8 +1,11 @@
+pub mod ask;
 pub mod bench;
 pub mod chat;
 pub mod draft;
 pub mod hw;
+pub mod index;
 pub mod models;
+pub mod search;
 pub mod summarize;
 
 use std::path::{Path, PathBuf};
@@ -18,4 +21,65 @@ pub fn open(config: Option<&Path>, model: Option<PathBuf>) -> anyhow::Result<Ass
 pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
+}
+
+/// `1536` → `1.5 KB`.
+pub fn human_bytes(b: u64) -> String {
+    frugal_core::local::human_bytes(b)
+}
+
+/// `YYYY-MM-DD` → Unix seconds at 00:00 UTC.
+pub fn parse_date(s: &str) -> Result<i64, String> {
+    let bad = || format!("`{s}` is not a date: use YYYY-MM-DD");
+    let mut parts = s.trim().splitn(3, '-').map(|p| p.parse::<i64>());
+    let (Some(Ok(y)), Some(Ok(m)), Some(Ok(d))) = (parts.next(), parts.next(), parts.next()) else { return Err(bad()) };
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return Err(bad());
+    }
+    Ok(days_from_civil(y, m, d) * 86_400)
+}
+
+/// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Unix seconds → `2026-11-22 10:04 UTC (5 min ago)`.
+pub fn describe_time(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let ago = now - secs;
+    let ago = match ago {
+        a if a < 60 => "just now".to_string(),
+        a if a < 3600 => format!("{} min ago", a / 60),
+        a if a < 86_400 => format!("{} h ago", a / 3600),
+        a => format!("{} days ago", a / 86_400),
+    };
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC ({ago})", rem / 3600, rem % 3600 / 60)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates_round_trip() {
+        assert_eq!(super::parse_date("1970-01-02"), Ok(86_400));
+        assert_eq!(super::parse_date("2026-11-22"), Ok(1_795_305_600));
+        assert!(super::describe_time(1_795_305_600 + 3_660).starts_with("2026-11-22 01:01 UTC"));
+        assert!(super::parse_date("22/11/2026").unwrap_err().contains("YYYY-MM-DD"));
+    }
 }

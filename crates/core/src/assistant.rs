@@ -3,15 +3,18 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use frugal_index::{Folder, Hit, Index, SearchQuery, Status, UpdateReport};
+
 use frugal_llm::{CancelToken, EventStream, Provider, Request};
 use frugal_local::{plan, read_gguf, EngineConfig, GgufInfo, HardwareProfile, LoadPlan, LocalEngine};
 use serde::Serialize;
 
 use crate::catalog::{Catalog, CatalogEntry};
-use crate::config::{self, Config, Paths};
+use crate::config::{self, Config, FolderEntry, Paths};
 use crate::download::{self, OnProgress};
+use crate::grounding::{self, Grounding};
 use crate::input::InputText;
-use crate::tasks::{draft, summarize, TaskError};
+use crate::tasks::{ask, draft, summarize, TaskError};
 use crate::{CoreError, Result};
 
 /// Whether a catalog model fits this machine, and why.
@@ -39,6 +42,8 @@ pub struct Assistant {
     model_override: Option<PathBuf>,
     hardware: OnceLock<HardwareProfile>,
     engine: Mutex<Option<(Arc<LocalEngine>, LoadPlan)>>,
+    index: Mutex<Option<Arc<Index>>>,
+    index_notice: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for Assistant {
@@ -53,7 +58,15 @@ impl Assistant {
     pub fn open(config_file: Option<&Path>, model: Option<PathBuf>) -> Result<Self> {
         let paths = Paths::resolve(config_file)?;
         let config = config::load(&paths.config_file)?;
-        Ok(Self { paths, config, model_override: model, hardware: OnceLock::new(), engine: Mutex::new(None) })
+        Ok(Self {
+            paths,
+            config,
+            model_override: model,
+            hardware: OnceLock::new(),
+            engine: Mutex::new(None),
+            index: Mutex::new(None),
+            index_notice: Mutex::new(None),
+        })
     }
 
     /// The resolved locations.
@@ -158,6 +171,16 @@ impl Assistant {
             on_event,
         )?;
         report.notes.splice(0..0, input.warnings.iter().cloned());
+        // Linking to project notes is a help: a missing or broken index only costs a note.
+        match self.related_notes(&report.summary, input.path.as_deref()) {
+            Ok(hits) => {
+                report.related = hits
+                    .into_iter()
+                    .map(|h| summarize::RelatedNote { path: h.path, line: h.line_start, title: h.title })
+                    .collect()
+            }
+            Err(e) => report.notes.push(format!("related notes skipped: {e}")),
+        }
         Ok(report)
     }
 
@@ -273,6 +296,234 @@ impl Assistant {
         self.config.model.path = Some(path.clone());
         config::save(&self.paths.config_file, &self.config)?;
         Ok(path)
+    }
+}
+
+impl Assistant {
+    /// Where the index lives.
+    pub fn index_dir(&self) -> PathBuf {
+        self.config.index.dir.clone().unwrap_or_else(|| self.paths.data_dir.join("index"))
+    }
+
+    /// The indexed folders, from the config.
+    pub fn folders(&self) -> Vec<Folder> {
+        self.config.index.folders.iter().map(|f| Folder { path: f.path.clone(), local_only: f.local_only }).collect()
+    }
+
+    /// The index, opened on first use. If it had to be rebuilt (corrupt, or from another
+    /// version), [`Assistant::take_index_notice`] says so once.
+    pub fn index(&self) -> Result<Arc<Index>> {
+        let mut slot = self.index.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(i) = slot.as_ref() {
+            return Ok(i.clone());
+        }
+        let mut settings = frugal_index::Settings::default();
+        if let Some(mb) = self.config.index.max_file_mb {
+            settings.max_file_bytes = mb.saturating_mul(1024 * 1024);
+        }
+        if let Some(t) = self.config.index.threads {
+            settings.threads = t.max(1);
+        }
+        let (index, notice) = Index::open(&self.index_dir(), settings)?;
+        if notice.is_some() {
+            *self.index_notice.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = notice;
+        }
+        let index = Arc::new(index);
+        *slot = Some(index.clone());
+        Ok(index)
+    }
+
+    /// A message about the index having been rebuilt, once.
+    pub fn take_index_notice(&self) -> Option<String> {
+        self.index_notice.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+    }
+
+    /// Adds a folder (or changes its local-only mark), saves the config and indexes it now.
+    pub fn index_add(
+        &mut self,
+        dir: &Path,
+        local_only: bool,
+        progress: &mut (dyn FnMut(&frugal_index::Progress) + Send),
+    ) -> Result<UpdateReport> {
+        let path = dir.canonicalize().map_err(CoreError::io("cannot open folder", dir))?;
+        if !path.is_dir() {
+            return Err(CoreError::Input(format!("{} is not a folder", path.display())));
+        }
+        if let Some(outer) = self.config.index.folders.iter().find(|f| path.starts_with(&f.path) && f.path != path) {
+            return Err(CoreError::Input(format!(
+                "{} is already indexed as part of {}",
+                path.display(),
+                outer.path.display()
+            )));
+        }
+        let index = self.index()?;
+        // A parent replaces the folders inside it.
+        let inner: Vec<PathBuf> = self
+            .config
+            .index
+            .folders
+            .iter()
+            .filter(|f| f.path.starts_with(&path) && f.path != path)
+            .map(|f| f.path.clone())
+            .collect();
+        for p in &inner {
+            index.remove_folder(p)?;
+        }
+        self.config.index.folders.retain(|f| !inner.contains(&f.path));
+        let changed_mark = match self.config.index.folders.iter_mut().find(|f| f.path == path) {
+            Some(f) => std::mem::replace(&mut f.local_only, local_only) != local_only,
+            None => {
+                self.config.index.folders.push(FolderEntry { path: path.clone(), local_only });
+                false
+            }
+        };
+        config::save(&self.paths.config_file, &self.config)?;
+        if changed_mark {
+            // The mark is stored with every passage: re-read the folder so it travels.
+            index.remove_folder(&path)?;
+        }
+        let folder = Folder { path, local_only };
+        Ok(index.update(std::slice::from_ref(&folder), progress)?)
+    }
+
+    /// Stops indexing a folder and drops its passages.
+    pub fn index_remove(&mut self, dir: &Path) -> Result<u64> {
+        let path = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        let before = self.config.index.folders.len();
+        self.config.index.folders.retain(|f| f.path != path && f.path != dir);
+        if self.config.index.folders.len() == before {
+            return Err(CoreError::Input(format!(
+                "{} is not an indexed folder (see `frugal index status`)",
+                dir.display()
+            )));
+        }
+        config::save(&self.paths.config_file, &self.config)?;
+        let index = self.index()?;
+        let mut removed = index.remove_folder(&path)?;
+        if path != dir {
+            removed += index.remove_folder(dir)?;
+        }
+        Ok(removed)
+    }
+
+    /// Re-reads what changed in every folder.
+    pub fn index_update(&self, progress: &mut (dyn FnMut(&frugal_index::Progress) + Send)) -> Result<UpdateReport> {
+        Ok(self.index()?.update(&self.folders(), progress)?)
+    }
+
+    /// Files, passages and skipped files.
+    pub fn index_status(&self) -> Result<Status> {
+        Ok(self.index()?.status(&self.folders())?)
+    }
+
+    /// Ranked passages.
+    pub fn search(&self, query: &SearchQuery) -> Result<Vec<Hit>> {
+        Ok(self.index()?.search(query)?)
+    }
+
+    /// Watches every folder; `on_event` hears about each batch of changes.
+    pub fn watch(
+        &self,
+        on_event: impl FnMut(frugal_index::WatchEvent) + Send + 'static,
+    ) -> Result<frugal_index::Watcher> {
+        Ok(frugal_index::watch(self.index()?, self.folders(), on_event)?)
+    }
+
+    /// Sources for a prompt: the best passages for `query`, pruned to `budget` tokens
+    /// (counted by the model's own tokenizer), leaving out passages from `exclude`.
+    pub fn ground(&self, query: &str, budget: usize, exclude: Option<&Path>) -> Result<Grounding> {
+        if self.config.index.folders.is_empty() || query.trim().is_empty() {
+            return Ok(Grounding::default());
+        }
+        let mut q = SearchQuery::new(query);
+        q.limit = 8;
+        let hits = match self.search(&q) {
+            Ok(h) => h,
+            // Grounding is a help, not a requirement: a query the index can't run means none.
+            Err(CoreError::Index(frugal_index::IndexError::Query(_))) => return Ok(Grounding::default()),
+            Err(e) => return Err(e),
+        };
+        let exclude = exclude.and_then(|p| p.canonicalize().ok());
+        let hits: Vec<Hit> = hits.into_iter().filter(|h| Some(&h.path) != exclude.as_ref()).collect();
+        let engine = self.engine()?;
+        let mut count = |s: &str| engine.count_tokens(s).unwrap_or(s.len() / 4);
+        Ok(grounding::prune(&hits, budget, &mut count))
+    }
+
+    /// Related passages for a reply: the thread and documents the email is about, in at most
+    /// 600 tokens, leaving out the email's own file.
+    pub fn draft_context(&self, email: &crate::email::Email, file: Option<&Path>) -> Result<Grounding> {
+        let mut query = email.subject.clone().unwrap_or_default().replace("Re:", " ").replace("RE:", " ");
+        query.push(' ');
+        query.extend(email.body.chars().take(400));
+        self.ground(&query, 600, file)
+    }
+
+    /// Notes in the index that a meeting summary relates to: found with the summary's title
+    /// and topics, no model call.
+    pub fn related_notes(&self, summary: &summarize::MeetingSummary, exclude: Option<&Path>) -> Result<Vec<Hit>> {
+        if self.config.index.folders.is_empty() {
+            return Ok(Vec::new());
+        }
+        let text = format!("{} {}", summary.summary, summary.decisions.join(" "));
+        let words: String = text.chars().take(600).collect();
+        let mut q = SearchQuery::new(words);
+        q.limit = 3;
+        q.per_file = 1;
+        let exclude = exclude.and_then(|p| p.canonicalize().ok());
+        match self.search(&q) {
+            Ok(hits) => Ok(hits.into_iter().filter(|h| Some(&h.path) != exclude.as_ref()).collect()),
+            Err(CoreError::Index(frugal_index::IndexError::Query(_))) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Answers a question from the indexed files, with citations, or says it is not there.
+    pub fn ask(
+        &self,
+        question: &str,
+        cancel: &CancelToken,
+        on_event: &mut dyn FnMut(&frugal_llm::Event),
+    ) -> Result<ask::AskReport> {
+        if self.config.index.folders.is_empty() {
+            return Err(CoreError::Input("no folders are indexed yet: run `frugal index add DIR` first".into()));
+        }
+        let (_, plan) = self.engine_and_plan()?;
+        let budget = ask::SOURCE_BUDGET.min(plan.context as usize / 2);
+        let grounding = self.ground(question, budget, None)?;
+        let mut report = ask::AskReport {
+            question: question.to_string(),
+            found: false,
+            answer: None,
+            cited: Vec::new(),
+            sources: grounding.sources.clone(),
+            rejected: None,
+            quality: crate::tasks::Quality::default(),
+            local_only: grounding.local_only(),
+        };
+        if grounding.sources.is_empty() {
+            report.quality = crate::tasks::Quality::from_checks(
+                vec![crate::tasks::Check {
+                    name: "found",
+                    passed: false,
+                    detail: "no passage matches the question".into(),
+                }],
+                false,
+            );
+            return Ok(report);
+        }
+        let engine = self.engine()?;
+        let task = ask::AskTask { question: question.to_string(), grounding };
+        let (answer, quality) = crate::tasks::run(engine.as_ref(), &task, cancel, on_event)?;
+        if quality.passed {
+            report.found = true;
+            report.cited = task.grounding.sources.iter().filter(|s| answer.cited.contains(&s.n)).cloned().collect();
+            report.answer = Some(answer.text);
+        } else if !answer.not_found {
+            report.rejected = Some(answer.text);
+        }
+        report.quality = quality;
+        Ok(report)
     }
 }
 

@@ -30,12 +30,39 @@ pub struct ModelSection {
     pub catalog: Option<PathBuf>,
 }
 
+/// One indexed folder (`[[index.folders]]`, written by `frugal index add`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FolderEntry {
+    /// The folder (absolute).
+    pub path: PathBuf,
+    /// Text from here never goes to a cloud model.
+    #[serde(default)]
+    pub local_only: bool,
+}
+
+/// `[index]`: which folders are searchable and how they are read.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IndexSection {
+    /// Indexed folders.
+    pub folders: Vec<FolderEntry>,
+    /// Where the index lives (default: `<data dir>/index`).
+    pub dir: Option<PathBuf>,
+    /// Files larger than this many MB are skipped (default 20).
+    pub max_file_mb: Option<u64>,
+    /// Threads reading files (default: cores, at most 4).
+    pub threads: Option<usize>,
+}
+
 /// The whole config file.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
     /// `[model]`.
     pub model: ModelSection,
+    /// `[index]`.
+    pub index: IndexSection,
 }
 
 impl Config {
@@ -118,6 +145,7 @@ mod tests {
         let mut c = Config::default();
         c.model.path = Some("/m/x.gguf".into());
         c.model.context = Some(4096);
+        c.index.folders.push(FolderEntry { path: "/notes".into(), local_only: true });
         save(&path, &c).unwrap();
         assert_eq!(load(&path).unwrap(), c);
         let e = Config::parse("[model]\npaht = 'x'\n", &path).unwrap_err();

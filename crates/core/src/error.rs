@@ -33,6 +33,9 @@ pub enum CoreError {
     /// A task failed (or was cancelled).
     #[error(transparent)]
     Task(#[from] crate::tasks::TaskError),
+    /// The index failed.
+    #[error(transparent)]
+    Index(#[from] frugal_index::IndexError),
     /// A download failed.
     #[error("{0}")]
     Download(String),

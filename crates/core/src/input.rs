@@ -20,6 +20,8 @@ pub struct InputText {
     pub warnings: Vec<String>,
     /// The file's extension, lower-case, when read from a file.
     pub extension: Option<String>,
+    /// The file it was read from (`None` for stdin).
+    pub path: Option<std::path::PathBuf>,
 }
 
 fn invalid(msg: impl Into<String>) -> CoreError {
@@ -54,6 +56,7 @@ pub fn read_input(path: &Path) -> Result<InputText> {
     };
     let mut input = decode(&bytes, &name)?;
     input.extension = extension;
+    input.path = (path.as_os_str() != "-").then(|| path.to_path_buf());
     Ok(input)
 }
 
@@ -79,7 +82,7 @@ pub fn decode(bytes: &[u8], name: &str) -> Result<InputText> {
     if text.trim().is_empty() {
         return Err(invalid(format!("{name} is empty")));
     }
-    Ok(InputText { text, warnings, extension: None })
+    Ok(InputText { text, warnings, extension: None, path: None })
 }
 
 #[cfg(test)]

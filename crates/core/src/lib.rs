@@ -17,18 +17,20 @@ pub mod assistant;
 pub mod catalog;
 pub mod config;
 pub mod download;
-pub mod email;
 mod error;
+pub mod grounding;
 pub mod input;
 pub mod tasks;
-mod text;
-pub mod transcript;
 
 pub use assistant::{Assistant, CatalogFit};
 pub use catalog::{Catalog, CatalogEntry};
 pub use config::{Config, Paths};
 pub use error::{CoreError, Result};
 
+/// The index of the user's folders, re-exported for the shells.
+pub use frugal_index as index;
+/// Email and transcript readers live with the other extractors in the index crate.
+pub use frugal_index::{email, transcript};
 /// The provider boundary, re-exported for the same reason.
 pub use frugal_llm as llm;
 /// The local engine's types (hardware profile, load plan, GGUF header), re-exported so the

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::{repeated_ngram, Check, Task, CALENDAR_WORDS};
 use crate::email::Email;
-use crate::text::remove_between;
+use frugal_index::text::remove_between;
 
 const SYSTEM: &str = include_str!("../../prompts/draft.system.md");
 const NEW: &str = include_str!("../../prompts/draft.new.user.md");
@@ -118,6 +118,9 @@ pub struct DraftTask {
     pub length: Length,
     /// Sampling seed: the same seed gives the same draft; another seed another take.
     pub seed: u32,
+    /// Passages from the user's files related to the email (see
+    /// [`crate::Assistant::draft_context`]); empty when nothing is indexed.
+    pub related: crate::grounding::Grounding,
 }
 
 impl DraftTask {
@@ -135,6 +138,10 @@ impl DraftTask {
             }
             s.push('\n');
             s.push_str(&e.body);
+        }
+        for r in &self.related.sources {
+            s.push('\n');
+            s.push_str(&r.text);
         }
         s
     }
@@ -390,6 +397,17 @@ impl Task for DraftTask {
                     },
                 ),
         }
+        .replace(
+            "{related}",
+            &if self.related.sources.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "Related notes from the user's files (use them only where they help):\n{}",
+                    self.related.render()
+                )
+            },
+        )
         .replace("{tone}", self.tone.describe())
         .replace("{length}", self.length.describe());
         // New mails must open with the subject line: no room for a chatty preamble.

@@ -1,10 +1,11 @@
-//! Tasks: one path for summarize, draft and (later) ask.
+//! Tasks: one path for summarize, draft and ask.
 //!
 //! A [`Task`] builds its request from prompt files, declares its output constraint, parses the
 //! answer and checks it against the input. [`run`] drives it: generate, parse, check for
 //! degenerate output, retry once with different sampling, and report a [`Quality`] signal that
 //! the router will use to decide escalation.
 
+pub mod ask;
 pub mod draft;
 pub mod summarize;
 

@@ -86,6 +86,19 @@ pub struct SummaryReport {
     pub first_token_ms: u64,
     /// Milliseconds for the whole summary.
     pub total_ms: u64,
+    /// Notes in the user's indexed folders that this meeting relates to.
+    pub related: Vec<RelatedNote>,
+}
+
+/// A note in the index a meeting relates to.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RelatedNote {
+    /// The file.
+    pub path: std::path::PathBuf,
+    /// Where the matching passage starts.
+    pub line: u32,
+    /// Its title.
+    pub title: String,
 }
 
 impl SummaryReport {
@@ -106,6 +119,12 @@ impl SummaryReport {
         }
         out.push_str("\n## Open questions\n\n");
         list(&mut out, &s.open_questions);
+        if !self.related.is_empty() {
+            out.push_str("\n## Related notes\n\n");
+            for r in &self.related {
+                out.push_str(&format!("- {} ({}:{})\n", r.title, r.path.display(), r.line));
+            }
+        }
         out
     }
 }
@@ -530,6 +549,7 @@ pub fn summarize(
         notes: transcript.notes.clone(),
         first_token_ms: first_token_ms.unwrap_or(0),
         total_ms: started.elapsed().as_millis() as u64,
+        related: Vec::new(),
     })
 }
 

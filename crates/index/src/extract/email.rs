@@ -95,6 +95,69 @@ fn has_numeric_date(s: &str) -> bool {
     })
 }
 
+/// One `.eml` message for the index: a header line (who, to whom) and the latest text, under
+/// the subject as heading; quoted history is left out so a thread is not indexed many times.
+pub fn extract_message(raw: &str) -> super::Extracted {
+    let header_lines = raw.lines().take_while(|l| !l.trim().is_empty()).count() as u32;
+    let blocks = message_blocks(raw, header_lines + 2);
+    let title = parse_email(raw).subject;
+    super::Extracted { title, blocks, note: None }
+}
+
+/// An mbox file: every message, each under its own subject.
+pub fn extract_mbox(raw: &str) -> super::Extracted {
+    let mut blocks = Vec::new();
+    let mut line = 1u32;
+    for message in split_mbox(raw) {
+        let header_lines = message.lines().take_while(|l| !l.trim().is_empty()).count() as u32;
+        blocks.extend(message_blocks(message, line + header_lines + 2));
+        line += message.lines().count() as u32 + 1;
+    }
+    super::Extracted { title: None, blocks, note: None }
+}
+
+/// mbox messages: each starts at a `From ` line at the start of a line.
+fn split_mbox(raw: &str) -> Vec<&str> {
+    let mut starts: Vec<usize> = raw.match_indices("\nFrom ").map(|(i, _)| i + 1).collect();
+    if raw.starts_with("From ") {
+        starts.insert(0, 0);
+    }
+    let mut out = Vec::new();
+    for (k, &s) in starts.iter().enumerate() {
+        let end = starts.get(k + 1).copied().unwrap_or(raw.len());
+        // Skip the `From ` envelope line itself.
+        let body = &raw[s..end];
+        out.push(body.split_once('\n').map_or("", |(_, rest)| rest));
+    }
+    if out.is_empty() {
+        out.push(raw);
+    }
+    out
+}
+
+fn message_blocks(raw: &str, body_line: u32) -> Vec<super::Block> {
+    let mail = parse_email(raw);
+    let subject = mail.subject.clone().unwrap_or_else(|| "(no subject)".into());
+    let mut who = String::new();
+    if let Some(from) = &mail.from {
+        who.push_str(&format!("From: {from}"));
+    }
+    if !mail.to.is_empty() {
+        who.push_str(&format!("{}To: {}", if who.is_empty() { "" } else { "; " }, mail.to.join(", ")));
+    }
+    let mut blocks = super::paragraphs(&mail.body, body_line);
+    if !who.is_empty() {
+        match blocks.first_mut() {
+            Some(first) => first.text = format!("{who}\n{}", first.text),
+            None => blocks.push(super::Block { text: who, line_start: 1, line_end: 1, ..Default::default() }),
+        }
+    }
+    for b in &mut blocks {
+        b.heading_path = vec![subject.clone()];
+    }
+    blocks
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,6 +187,16 @@ mod tests {
         let e = parse_email(raw);
         assert_eq!(e.subject.as_deref(), Some("Café order"));
         assert_eq!(e.body, "The café order of €240 ships Thursday.");
+    }
+
+    #[test]
+    fn mbox_messages_each_get_their_subject() {
+        let raw = "From a@x Mon Jan 1 00:00:00 2024\nFrom: Ana <a@x>\nSubject: Budget\n\nThe budget is 5k.\n\nFrom b@x Mon Jan 1 00:00:00 2024\nFrom: Ben <b@x>\nSubject: Venue\n\nLake house booked.\n";
+        let e = extract_mbox(raw);
+        assert_eq!(e.blocks.len(), 2);
+        assert_eq!(e.blocks[1].heading_path, vec!["Venue"]);
+        assert!(e.blocks[1].text.contains("Lake house booked."), "{:?}", e.blocks);
+        assert!(e.blocks[0].text.starts_with("From: Ana"));
     }
 
     #[test]

@@ -1,0 +1,256 @@
+//! Ask: a question answered from the user's files, with citations, or "not found".
+//!
+//! The model sees numbered sources (chosen and pruned by [`crate::grounding`]) and a grammar
+//! that allows only `NOT FOUND` or short claims each ending in a source number, so every
+//! answer carries citations by construction. Then the answer is checked: its content words
+//! must come from the sources it cites. An answer that fails is not shown as an answer — the
+//! user is told it was not found in their files, never given an invention.
+
+use frugal_llm::{Completion, Constraint, Message, Request, Sampling};
+use serde::Serialize;
+
+use super::{repeated_ngram, Check, Task};
+use crate::grounding::{Grounding, Source};
+
+const SYSTEM: &str = include_str!("../../prompts/ask.system.md");
+const USER: &str = include_str!("../../prompts/ask.user.md");
+
+/// Tokens of sources an answer may draw on.
+pub const SOURCE_BUDGET: usize = 1_500;
+/// Tokens for the answer itself.
+const ANSWER_TOKENS: u32 = 200;
+const NOT_FOUND: &str = "NOT FOUND";
+
+/// The model's answer, parsed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Answer {
+    /// The answer text with its `[n]` markers (empty when not found).
+    pub text: String,
+    /// The source numbers it cites, in order of first use.
+    pub cited: Vec<usize>,
+    /// The model said the sources do not answer the question.
+    pub not_found: bool,
+}
+
+/// The ask task.
+pub struct AskTask {
+    /// The question.
+    pub question: String,
+    /// The sources.
+    pub grounding: Grounding,
+}
+
+/// What `frugal ask` shows.
+#[derive(Clone, Debug, Serialize)]
+pub struct AskReport {
+    /// The question.
+    pub question: String,
+    /// Whether the answer was found in the files (and passed the checks).
+    pub found: bool,
+    /// The answer, when found.
+    pub answer: Option<String>,
+    /// The sources the answer cites, when found.
+    pub cited: Vec<Source>,
+    /// Every source the model was shown.
+    pub sources: Vec<Source>,
+    /// An answer that was rejected by the checks (not shown as an answer).
+    pub rejected: Option<String>,
+    /// The checks.
+    pub quality: super::Quality,
+    /// Any source came from a local-only folder.
+    pub local_only: bool,
+}
+
+impl Task for AskTask {
+    type Output = Answer;
+
+    fn request(&self, attempt: u32) -> Request {
+        let user = USER.replace("{sources}", &self.grounding.render()).replace("{question}", self.question.trim());
+        let n = self.grounding.sources.len().max(1);
+        let numbers: Vec<String> = (1..=n).map(|i| format!("\"{i}\"")).collect();
+        let grammar = format!(
+            "root ::= \"{NOT_FOUND}\" | claim (\" \" claim){{0,2}}\nclaim ::= [^\\[\\]\\n] [^\\[\\]\\n]{{7,240}} \"[\" num \"]\" \".\"?\nnum ::= {}",
+            numbers.join(" | ")
+        );
+        let sampling = if attempt == 0 {
+            Sampling { temperature: 0.2, repeat_penalty: 1.1, seed: Some(7), ..Sampling::default() }
+        } else {
+            Sampling { temperature: 0.7, repeat_penalty: 1.3, seed: Some(103), ..Sampling::default() }
+        };
+        Request::new(vec![Message::system(SYSTEM.trim()), Message::user(user)])
+            .with_max_tokens(ANSWER_TOKENS)
+            .with_sampling(sampling)
+            .with_constraint(Constraint::Grammar(grammar))
+    }
+
+    fn parse(&self, done: &Completion) -> Result<Answer, String> {
+        let text = done.text.trim();
+        if text.is_empty() {
+            return Err("empty answer".into());
+        }
+        if text.starts_with(NOT_FOUND) {
+            return Ok(Answer { text: String::new(), cited: Vec::new(), not_found: true });
+        }
+        let mut cited = Vec::new();
+        for part in text.split('[').skip(1) {
+            if let Some(n) = part.split(']').next().and_then(|d| d.trim().parse::<usize>().ok()) {
+                if (1..=self.grounding.sources.len()).contains(&n) && !cited.contains(&n) {
+                    cited.push(n);
+                }
+            }
+        }
+        Ok(Answer { text: text.to_string(), cited, not_found: false })
+    }
+
+    fn degenerate(&self, a: &Answer) -> Option<String> {
+        repeated_ngram(&a.text, 4, 3).map(|p| format!("the answer repeats \"{p}\""))
+    }
+
+    fn check(&self, a: &mut Answer) -> Vec<Check> {
+        if a.not_found {
+            return vec![Check {
+                name: "found",
+                passed: false,
+                detail: "the model found no answer in the sources".into(),
+            }];
+        }
+        let cited_text: String = self
+            .grounding
+            .sources
+            .iter()
+            .filter(|s| a.cited.contains(&s.n))
+            .map(|s| format!("{} {} ", s.title, s.text))
+            .collect();
+        let unsupported = unsupported_words(&a.text, &format!("{cited_text} {}", self.question));
+        let words = content_words(&a.text).len().max(1);
+        vec![
+            Check { name: "found", passed: true, detail: String::new() },
+            Check {
+                name: "cites_sources",
+                passed: !a.cited.is_empty(),
+                detail: if a.cited.is_empty() { "no valid source number".into() } else { String::new() },
+            },
+            Check {
+                name: "grounded",
+                // Small models paraphrase; a third of new words is the most we accept.
+                passed: unsupported.len() * 3 <= words,
+                detail: if unsupported.is_empty() {
+                    String::new()
+                } else {
+                    format!("words not in the cited sources: {}", unsupported.join(", "))
+                },
+            },
+        ]
+    }
+}
+
+/// Lower-cased words of four letters or more, markers and numbers kept (`[1]` dropped).
+fn content_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 4 || w.chars().any(|c| c.is_ascii_digit()) && !w.is_empty())
+        .map(str::to_lowercase)
+        .filter(|w| {
+            !matches!(
+                w.as_str(),
+                "that"
+                    | "this"
+                    | "with"
+                    | "from"
+                    | "have"
+                    | "will"
+                    | "were"
+                    | "they"
+                    | "their"
+                    | "there"
+                    | "about"
+                    | "which"
+                    | "would"
+                    | "should"
+                    | "could"
+                    | "been"
+                    | "into"
+                    | "also"
+                    | "than"
+                    | "then"
+                    | "when"
+                    | "what"
+            )
+        })
+        .collect()
+}
+
+/// Content words of `answer` that appear nowhere in `source` (prefix-matched on 5 letters,
+/// a crude stem: "booked" matches "booking").
+fn unsupported_words(answer: &str, source: &str) -> Vec<String> {
+    let known: std::collections::HashSet<String> =
+        content_words(source).into_iter().map(|w| w.chars().take(5).collect()).collect();
+    let mut out: Vec<String> = Vec::new();
+    for w in content_words(answer) {
+        let stem: String = w.chars().take(5).collect();
+        if !known.contains(&stem) && !out.contains(&w) {
+            out.push(w);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grounding::Source;
+
+    fn task() -> AskTask {
+        let source = |n: usize, text: &str| Source {
+            n,
+            path: format!("/notes/{n}.md").into(),
+            line_start: 3,
+            line_end: 4,
+            title: "Offsite".into(),
+            heading_path: String::new(),
+            text: text.into(),
+            local_only: false,
+        };
+        AskTask {
+            question: "Where is the offsite?".into(),
+            grounding: Grounding {
+                sources: vec![
+                    source(1, "The offsite is at the lake house, booked for May 12."),
+                    source(2, "Parking is free."),
+                ],
+                ..Grounding::default()
+            },
+        }
+    }
+
+    fn done(text: &str) -> Completion {
+        Completion {
+            text: text.into(),
+            usage: frugal_llm::Usage::default(),
+            reason: frugal_llm::FinishReason::Stop,
+            statuses: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn grounded_answers_pass_and_inventions_do_not() {
+        let t = task();
+        let mut a = t.parse(&done("The offsite is at the lake house on May 12 [1].")).unwrap();
+        assert_eq!(a.cited, vec![1]);
+        assert!(t.check(&mut a).iter().all(|c| c.passed));
+        let mut bad = t.parse(&done("The offsite moved to Barcelona with catering from Pierre [2].")).unwrap();
+        let checks = t.check(&mut bad);
+        let grounded = checks.iter().find(|c| c.name == "grounded").unwrap();
+        assert!(!grounded.passed && grounded.detail.contains("barcelona"), "{grounded:?}");
+        let mut nf = t.parse(&done("NOT FOUND")).unwrap();
+        assert!(nf.not_found && !t.check(&mut nf)[0].passed);
+        assert_eq!(t.parse(&done("It is there [9].")).unwrap().cited, Vec::<usize>::new());
+    }
+
+    #[test]
+    fn the_grammar_offers_one_number_per_source() {
+        let r = task().request(0);
+        let Some(Constraint::Grammar(g)) = r.constraint else { panic!("no grammar") };
+        assert!(g.contains("num ::= \"1\" | \"2\""), "{g}");
+        assert!(r.messages[1].content.contains("[1] Offsite\nThe offsite is at the lake house"));
+    }
+}

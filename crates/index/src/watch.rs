@@ -1,0 +1,120 @@
+//! Keeping the index fresh: `notify` events, debounced (editors that save by writing a
+//! temporary file and renaming it over the original produce one batch, not five), turned into
+//! [`Index::apply`] calls on a background thread.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify::RecursiveMode;
+use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, RecommendedCache};
+
+use crate::{Folder, Index, IndexError, Result, UpdateReport};
+
+/// How long the watcher waits for a burst of events to settle.
+pub const DEBOUNCE: Duration = Duration::from_millis(150);
+
+/// What one batch of changes did.
+#[derive(Debug)]
+pub enum WatchEvent {
+    /// The index was updated.
+    Updated {
+        /// The paths that changed.
+        paths: Vec<PathBuf>,
+        /// What the update did.
+        report: UpdateReport,
+    },
+    /// A batch could not be applied, or the watcher reported an error (one line).
+    Error(String),
+}
+
+/// A running watcher; dropping it stops watching.
+pub struct Watcher {
+    _debouncer: Debouncer<notify::RecommendedWatcher, RecommendedCache>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Watcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watcher").finish_non_exhaustive()
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        // The debouncer is dropped after this body: detach the thread, it ends when the
+        // channel closes.
+        drop(self.thread.take());
+    }
+}
+
+/// Watches `folders` and applies every change to `index`; `on_event` hears about each batch.
+pub fn watch(
+    index: Arc<Index>,
+    folders: Vec<Folder>,
+    mut on_event: impl FnMut(WatchEvent) + Send + 'static,
+) -> Result<Watcher> {
+    let (tx, rx) = mpsc::channel::<DebounceEventResult>();
+    let mut debouncer = new_debouncer(DEBOUNCE, None, tx).map_err(|e| IndexError::Watch {
+        path: PathBuf::from("."),
+        reason: crate::error::first_line(&e.to_string()),
+    })?;
+    for folder in &folders {
+        debouncer.watch(&folder.path, RecursiveMode::Recursive).map_err(|e| IndexError::Watch {
+            path: folder.path.clone(),
+            reason: crate::error::first_line(&e.to_string()),
+        })?;
+    }
+    let thread = std::thread::Builder::new()
+        .name("frugal-index-watch".into())
+        .spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let mut paths = BTreeSet::new();
+                let mut batch = vec![first];
+                // Take whatever else is queued: one commit for a burst.
+                while let Ok(more) = rx.try_recv() {
+                    batch.push(more);
+                }
+                for result in batch {
+                    match result {
+                        Ok(events) => {
+                            for e in events {
+                                paths.extend(e.event.paths.iter().cloned());
+                            }
+                        }
+                        Err(errors) => {
+                            for e in errors {
+                                on_event(WatchEvent::Error(crate::error::first_line(&e.to_string())));
+                            }
+                        }
+                    }
+                }
+                if paths.is_empty() {
+                    continue;
+                }
+                let paths: Vec<PathBuf> = paths.into_iter().collect();
+                // Another process may hold the writer for a moment (an `index add`): wait.
+                let mut attempt = 0;
+                loop {
+                    match index.apply(&folders, &paths) {
+                        Ok(report) => {
+                            on_event(WatchEvent::Updated { paths: paths.clone(), report });
+                            break;
+                        }
+                        Err(IndexError::Busy(_)) if attempt < 120 => {
+                            attempt += 1;
+                            std::thread::sleep(Duration::from_millis(500));
+                        }
+                        Err(e) => {
+                            on_event(WatchEvent::Error(e.to_string()));
+                            break;
+                        }
+                    }
+                }
+            }
+        })
+        .map_err(|e| IndexError::Watch { path: PathBuf::from("."), reason: e.to_string() })?;
+    Ok(Watcher { _debouncer: debouncer, thread: Some(thread) })
+}

@@ -1,0 +1,201 @@
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::mpsc;
+
+use anyhow::Context;
+use clap::Subcommand;
+use frugal_core::index::{Progress, Status, UpdateReport, WatchEvent};
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Subcommand, Debug)]
+pub enum IndexCmd {
+    /// Index a folder (and keep it in the config); re-running updates it.
+    Add {
+        /// The folder.
+        dir: PathBuf,
+        /// Never send text from this folder to a cloud model.
+        #[arg(long)]
+        local_only: bool,
+    },
+    /// Stop indexing a folder and forget its passages.
+    Remove {
+        /// The folder.
+        dir: PathBuf,
+    },
+    /// Files, passages, size, last update, and every skipped file with its reason.
+    Status,
+    /// Re-read what changed in every folder (only changed files are read).
+    Update,
+    /// Bring the index up to date, then keep it fresh as files change (Ctrl-C stops).
+    Watch,
+}
+
+pub fn run(config: Option<&Path>, json: bool, cmd: IndexCmd) -> anyhow::Result<ExitCode> {
+    let mut assistant = super::open(config, None)?;
+    match cmd {
+        IndexCmd::Add { dir, local_only } => {
+            let bar = bar("reading");
+            let report = assistant.index_add(&dir, local_only, &mut |p| tick(&bar, p));
+            bar.finish_and_clear();
+            notice(&assistant);
+            let report = report?;
+            print_report(json, &format!("indexed {}", dir.display()), &report)?;
+        }
+        IndexCmd::Remove { dir } => {
+            let removed = assistant.index_remove(&dir)?;
+            notice(&assistant);
+            if json {
+                super::print_json(&serde_json::json!({ "removed_files": removed, "folder": dir }))?;
+            } else {
+                println!("removed {} ({removed} files dropped from the index)", dir.display());
+            }
+        }
+        IndexCmd::Status => {
+            let status = assistant.index_status()?;
+            notice(&assistant);
+            if json {
+                super::print_json(&status)?;
+            } else {
+                print_status(&status);
+            }
+        }
+        IndexCmd::Update => {
+            let bar = bar("reading");
+            let report = assistant.index_update(&mut |p| tick(&bar, p));
+            bar.finish_and_clear();
+            notice(&assistant);
+            print_report(json, "updated", &report?)?;
+        }
+        IndexCmd::Watch => return watch(&assistant, json),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn watch(assistant: &frugal_core::Assistant, json: bool) -> anyhow::Result<ExitCode> {
+    let folders = assistant.folders();
+    if folders.is_empty() {
+        anyhow::bail!("no folders are indexed yet: run `frugal index add DIR` first");
+    }
+    let bar = bar("catching up");
+    let report = assistant.index_update(&mut |p| tick(&bar, p));
+    bar.finish_and_clear();
+    notice(assistant);
+    print_report(json, "up to date", &report?)?;
+    let (tx, rx) = mpsc::channel::<Option<WatchEvent>>();
+    let stop = tx.clone();
+    ctrlc::set_handler(move || {
+        let _ = stop.send(None);
+    })
+    .context("cannot install the Ctrl-C handler")?;
+    let _watcher = assistant.watch(move |e| {
+        let _ = tx.send(Some(e));
+    })?;
+    eprintln!("frugal: watching {} folder(s); Ctrl-C stops", folders.len());
+    while let Ok(Some(event)) = rx.recv() {
+        match event {
+            WatchEvent::Updated { paths, report } => {
+                if json {
+                    super::print_json(&serde_json::json!({ "paths": paths, "report": report }))?;
+                } else {
+                    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+                    println!(
+                        "updated: {} ({} indexed, {} removed, {} skipped, {} ms)",
+                        names.join(", "),
+                        report.files_indexed,
+                        report.files_removed,
+                        report.files_skipped,
+                        report.elapsed_ms
+                    );
+                }
+                for f in &report.missing_folders {
+                    eprintln!("frugal: warning: {} is gone; its passages were removed", f.display());
+                }
+            }
+            WatchEvent::Error(e) => eprintln!("frugal: warning: {e}"),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bar(msg: &'static str) -> ProgressBar {
+    let bar = if std::io::stderr().is_terminal() { ProgressBar::new(0) } else { ProgressBar::hidden() };
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} {msg} [{bar:24}] {pos}/{len} files · {binary_bytes} · {elapsed}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(msg);
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+fn tick(bar: &ProgressBar, p: &Progress) {
+    bar.set_length(p.files_total);
+    bar.set_position(p.files_done);
+}
+
+fn notice(assistant: &frugal_core::Assistant) {
+    if let Some(n) = assistant.take_index_notice() {
+        eprintln!("frugal: {n}");
+    }
+}
+
+fn print_report(json: bool, what: &str, r: &UpdateReport) -> anyhow::Result<()> {
+    if json {
+        return super::print_json(r);
+    }
+    let secs = r.elapsed_ms as f64 / 1000.0;
+    println!(
+        "{what}: {} files seen, {} read ({} passages, {}), {} unchanged, {} removed, {} skipped in {secs:.1} s",
+        r.files_seen,
+        r.files_indexed,
+        r.passages,
+        super::human_bytes(r.bytes_read),
+        r.files_unchanged,
+        r.files_removed,
+        r.files_skipped,
+    );
+    if r.files_skipped > 0 {
+        println!("see `frugal index status` for why files were skipped");
+    }
+    for f in &r.missing_folders {
+        eprintln!("frugal: warning: {} is not there; its passages were removed", f.display());
+    }
+    Ok(())
+}
+
+fn print_status(s: &Status) {
+    let when = s.last_update.map_or_else(|| "never".to_string(), super::describe_time);
+    println!("index: {} ({}), last update {when}", s.index_dir.display(), super::human_bytes(s.index_bytes));
+    if s.folders.is_empty() {
+        println!("no folders yet: `frugal index add DIR`");
+    }
+    for f in &s.folders {
+        let mark = if f.local_only { "  local-only" } else { "" };
+        if f.exists {
+            println!(
+                "  {}  {} files, {} passages, {}{mark}",
+                f.path.display(),
+                f.files,
+                f.passages,
+                super::human_bytes(f.bytes)
+            );
+        } else {
+            println!("  {}  missing (not found on disk){mark}", f.path.display());
+        }
+    }
+    println!("total: {} files, {} passages, {}", s.files, s.passages, super::human_bytes(s.bytes));
+    if !s.skipped.is_empty() {
+        println!("skipped ({}):", s.skipped.len());
+        for k in &s.skipped {
+            println!("  {}: {}", k.path.display(), k.reason);
+        }
+    }
+    if !s.notes.is_empty() {
+        println!("notes ({}):", s.notes.len());
+        for k in &s.notes {
+            println!("  {}: {}", k.path.display(), k.reason);
+        }
+    }
+}

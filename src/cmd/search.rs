@@ -1,0 +1,81 @@
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+use frugal_core::index::{Hit, Kind, SearchQuery};
+
+#[derive(Args, Debug)]
+pub struct SearchArgs {
+    /// What to look for; "quoted words" must appear together.
+    #[arg(required = true, num_args = 1..)]
+    query: Vec<String>,
+    /// Only this kind of file: text, markdown, code, html, pdf, docx, email, transcript.
+    #[arg(long)]
+    kind: Option<Kind>,
+    /// Only files in this folder.
+    #[arg(long = "in", value_name = "DIR")]
+    within: Option<PathBuf>,
+    /// Only files changed on or after this date (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE", value_parser = super::parse_date)]
+    since: Option<i64>,
+    /// How many passages.
+    #[arg(short = 'n', long, default_value_t = 10)]
+    limit: usize,
+}
+
+pub fn run(config: Option<&Path>, json: bool, args: SearchArgs) -> anyhow::Result<ExitCode> {
+    let assistant = super::open(config, None)?;
+    if assistant.folders().is_empty() {
+        anyhow::bail!("no folders are indexed yet: run `frugal index add DIR` first");
+    }
+    let mut q = SearchQuery::new(args.query.join(" "));
+    q.kind = args.kind;
+    q.within = args.within;
+    q.since = args.since;
+    q.limit = args.limit.max(1);
+    let hits = assistant.search(&q)?;
+    if let Some(n) = assistant.take_index_notice() {
+        eprintln!("frugal: {n}; run `frugal index update`");
+    }
+    if json {
+        super::print_json(&hits)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if hits.is_empty() {
+        println!("no matches");
+    }
+    let color = std::io::stdout().is_terminal();
+    for (i, h) in hits.iter().enumerate() {
+        let heading = if h.heading_path.is_empty() || h.heading_path == h.title {
+            String::new()
+        } else {
+            format!(" › {}", h.heading_path)
+        };
+        println!("{}. {}{heading}", i + 1, h.title);
+        println!("   {}:{}-{}  ({}, score {:.2})", h.path.display(), h.line_start, h.line_end, h.kind, h.score);
+        println!("   {}", highlight(h, color).replace('\n', " "));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The snippet with matches in bold on a terminal, plain otherwise.
+fn highlight(h: &Hit, color: bool) -> String {
+    if !color {
+        return h.snippet.clone();
+    }
+    let mut out = String::new();
+    let mut at = 0;
+    for &(s, e) in &h.highlights {
+        if s < at || e > h.snippet.len() || !h.snippet.is_char_boundary(s) || !h.snippet.is_char_boundary(e) {
+            continue;
+        }
+        out.push_str(&h.snippet[at..s]);
+        out.push_str("\x1b[1m");
+        out.push_str(&h.snippet[s..e]);
+        out.push_str("\x1b[0m");
+        at = e;
+    }
+    out.push_str(&h.snippet[at..]);
+    out
+}
