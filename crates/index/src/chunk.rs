@@ -8,8 +8,9 @@ use crate::extract::Block;
 pub const TARGET_CHARS: usize = 1_200;
 /// The most characters in one passage (≈ 400 tokens).
 pub const MAX_CHARS: usize = 1_600;
-/// A section shorter than this joins the next one instead of standing alone.
-const SMALL_CHARS: usize = 400;
+/// A section shorter than this (a heading with one line under it) joins the next one
+/// instead of standing alone; anything longer keeps its own heading path.
+const SMALL_CHARS: usize = 120;
 
 /// A piece of a file that search returns and prompts quote.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -39,7 +39,7 @@ impl Kind {
     /// The kind of a file by its name; `None` for files the index does not read
     /// (images, archives, binaries), which are passed over silently.
     pub fn of(path: &Path) -> Option<Kind> {
-        let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+        let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
         if matches!(name.as_str(), "makefile" | "dockerfile" | "justfile" | "cmakelists.txt") {
             return Some(Kind::Code);
         }

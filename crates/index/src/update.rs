@@ -455,13 +455,9 @@ fn process(job: &Job, folder: &Folder, previous: Option<&FileRecord>, max_bytes:
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Outcome::Gone(job.key.clone()),
         Err(e) => return skip(job.size, 0, crate::rules::io_reason(&e)),
     };
-    let limit_mb = max_bytes as f64 / 1_048_576.0;
     if meta.len() > max_bytes {
-        return skip(
-            meta.len(),
-            mtime_ns(&meta),
-            format!("larger than the {limit_mb:.0} MB limit ({:.1} MB)", meta.len() as f64 / 1_048_576.0),
-        );
+        let reason = format!("larger than the {} limit ({})", size_text(max_bytes), size_text(meta.len()));
+        return skip(meta.len(), mtime_ns(&meta), reason);
     }
     if let Some(p) = previous {
         if p.skipped.is_none() && p.size == meta.len() && p.mtime_ns == mtime_ns(&meta) {
@@ -494,7 +490,7 @@ fn process(job: &Job, folder: &Folder, previous: Option<&FileRecord>, max_bytes:
         return skip(size, mtime, "kept changing while being read; will retry on the next change".into());
     }
     if bytes.len() as u64 > max_bytes {
-        return skip(size, mtime, format!("larger than the {limit_mb:.0} MB limit"));
+        return skip(size, mtime, format!("larger than the {} limit", size_text(max_bytes)));
     }
     let hash = hex::encode(&Sha256::digest(&bytes)[..16]);
     let record = FileRecord {
@@ -534,6 +530,15 @@ fn process(job: &Job, folder: &Folder, previous: Option<&FileRecord>, max_bytes:
                 chunks,
             }
         }
+    }
+}
+
+/// `20 MB`, `200 KB`: sizes in skip reasons.
+fn size_text(bytes: u64) -> String {
+    if bytes >= 1024 * 1024 {
+        format!("{} MB", (bytes as f64 / 1_048_576.0).round())
+    } else {
+        format!("{} KB", bytes.div_ceil(1024))
     }
 }
 
