@@ -12,5 +12,6 @@ mod bench;
 mod chat;
 mod draft;
 mod hw;
+mod index;
 mod models;
 mod summarize;

@@ -153,6 +153,17 @@ impl Index {
                 Ok(_) => {}
             }
         }
+        // Debounced events can lose a path (a rename followed by a delete arrives as one
+        // delete of the *new* name): any record in a touched directory whose file is gone
+        // goes too.
+        let touched: HashSet<&Path> = paths.iter().filter_map(|p| p.parent()).collect();
+        for key in previous.keys() {
+            let p = Path::new(key);
+            if p.parent().is_some_and(|d| touched.contains(d)) && !paths.iter().any(|x| x == p) && !p.exists() {
+                self.delete_file(key, &mut work.deletes);
+                report.files_removed += 1;
+            }
+        }
         if work.jobs.is_empty() && work.deletes.is_empty() && work.skips.is_empty() {
             return Ok(report);
         }

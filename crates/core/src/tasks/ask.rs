@@ -123,6 +123,10 @@ impl Task for AskTask {
             .collect();
         let unsupported = unsupported_words(&a.text, &format!("{cited_text} {}", self.question));
         let words = content_words(&a.text).len().max(1);
+        // Numbers are facts: a date or amount that is not in the sources is an invention,
+        // however well the rest is worded.
+        let invented_numbers: Vec<&String> =
+            unsupported.iter().filter(|w| w.chars().any(|c| c.is_ascii_digit())).collect();
         vec![
             Check { name: "found", passed: true, detail: String::new() },
             Check {
@@ -133,7 +137,7 @@ impl Task for AskTask {
             Check {
                 name: "grounded",
                 // Small models paraphrase; a third of new words is the most we accept.
-                passed: unsupported.len() * 3 <= words,
+                passed: unsupported.len() * 3 <= words && invented_numbers.is_empty(),
                 detail: if unsupported.is_empty() {
                     String::new()
                 } else {
@@ -237,6 +241,8 @@ mod tests {
         let mut a = t.parse(&done("The offsite is at the lake house on May 12 [1].")).unwrap();
         assert_eq!(a.cited, vec![1]);
         assert!(t.check(&mut a).iter().all(|c| c.passed));
+        let mut year = t.parse(&done("The offsite is at the lake house on May 12, 2024 [1].")).unwrap();
+        assert!(!t.check(&mut year).iter().all(|c| c.passed), "an invented year passed");
         let mut bad = t.parse(&done("The offsite moved to Barcelona with catering from Pierre [2].")).unwrap();
         let checks = t.check(&mut bad);
         let grounded = checks.iter().find(|c| c.name == "grounded").unwrap();
