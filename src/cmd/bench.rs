@@ -19,6 +19,10 @@ pub struct BenchArgs {
     /// Repetitions; the median is reported.
     #[arg(long, default_value_t = 3)]
     reps: u32,
+    /// Benchmark the index instead of the engine: index DIR into a temporary index, time
+    /// queries against `grep -rl`, and measure freshness.
+    #[arg(long, value_name = "DIR")]
+    index: Option<PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -59,6 +63,9 @@ fn ttft(engine: &LocalEngine, request: Request) -> anyhow::Result<(f64, frugal_c
 }
 
 pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if let Some(dir) = &args.index {
+        return super::bench_index::run(dir, json, args.reps.max(5));
+    }
     let startup_rss = current_rss_bytes().unwrap_or(0);
     let assistant = super::open(config, model)?;
     let (info, plan) = assistant.plan()?;

@@ -1,5 +1,6 @@
 pub mod ask;
 pub mod bench;
+pub mod bench_index;
 pub mod chat;
 pub mod draft;
 pub mod hw;

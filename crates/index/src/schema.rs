@@ -9,7 +9,7 @@ use tantivy::schema::{
 
 /// Bump when the schema or what goes into it changes: an index with another version is
 /// rebuilt (with a message) instead of being misread.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 pub(crate) const PASSAGE: &str = "passage";
 pub(crate) const FILE: &str = "file";
@@ -26,6 +26,9 @@ pub(crate) struct Fields {
     /// Every ancestor directory of the file: `--in DIR` filters and deleting a removed
     /// directory's files are one term each.
     pub dirs: Field,
+    /// The file's directory, on file records: the watcher loads the records of the
+    /// directories an event touched, not all of them.
+    pub parent: Field,
     pub title: Field,
     pub headings: Field,
     pub body: Field,
@@ -57,6 +60,7 @@ pub(crate) fn build() -> (Schema, Fields) {
         record_of: b.add_text_field("record_of", STRING | STORED),
         folder: b.add_text_field("folder", STRING | STORED),
         dirs: b.add_text_field("dirs", STRING),
+        parent: b.add_text_field("parent", STRING),
         title: b.add_text_field("title", text.clone()),
         headings: b.add_text_field("headings", text.clone()),
         body: b.add_text_field("body", text),

@@ -154,10 +154,27 @@ impl Index {
 
     /// Every file record, by path.
     pub(crate) fn records(&self) -> Result<HashMap<String, FileRecord>> {
+        let query = TermQuery::new(Term::from_field_text(self.fields.doc_type, schema::FILE), IndexRecordOption::Basic);
+        self.records_for(&query)
+    }
+
+    /// The file records with any of `terms` (record_of, dirs or parent terms).
+    pub(crate) fn records_matching(&self, terms: Vec<Term>) -> Result<HashMap<String, FileRecord>> {
+        use tantivy::query::{BooleanQuery, Occur, Query};
+        let any: Vec<(Occur, Box<dyn Query>)> = terms
+            .into_iter()
+            .map(|t| (Occur::Should, Box::new(TermQuery::new(t, IndexRecordOption::Basic)) as Box<dyn Query>))
+            .collect();
+        let file = TermQuery::new(Term::from_field_text(self.fields.doc_type, schema::FILE), IndexRecordOption::Basic);
+        let query =
+            BooleanQuery::new(vec![(Occur::Must, Box::new(file)), (Occur::Must, Box::new(BooleanQuery::new(any)))]);
+        self.records_for(&query)
+    }
+
+    fn records_for(&self, query: &dyn tantivy::query::Query) -> Result<HashMap<String, FileRecord>> {
         let searcher = self.reader.searcher();
         let f = &self.fields;
-        let query = TermQuery::new(Term::from_field_text(f.doc_type, schema::FILE), IndexRecordOption::Basic);
-        let docs = searcher.search(&query, &DocSetCollector).map_err(IndexError::tantivy(&self.dir))?;
+        let docs = searcher.search(query, &DocSetCollector).map_err(IndexError::tantivy(&self.dir))?;
         let mut out = HashMap::with_capacity(docs.len());
         for address in docs {
             let doc: TantivyDocument = searcher.doc(address).map_err(IndexError::tantivy(&self.dir))?;

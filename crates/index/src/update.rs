@@ -107,7 +107,19 @@ impl Index {
     /// Re-reads the given paths (files or directories, existing or not): what the watcher
     /// calls with the paths of a debounced batch of events.
     pub fn apply(&self, folders: &[Folder], paths: &[PathBuf]) -> Result<UpdateReport> {
-        let previous = self.records()?;
+        // Only the records these paths can touch: the file itself, what was under it if it
+        // was a directory, and its siblings.
+        let f = &self.fields;
+        let mut terms = Vec::new();
+        for p in paths {
+            let key = p.to_string_lossy();
+            terms.push(Term::from_field_text(f.record_of, &key));
+            terms.push(Term::from_field_text(f.dirs, &key));
+            if let Some(parent) = p.parent() {
+                terms.push(Term::from_field_text(f.parent, &parent.to_string_lossy()));
+            }
+        }
+        let previous = self.records_matching(terms)?;
         let mut work = Work::default();
         let mut report = UpdateReport::default();
         for path in paths {
@@ -391,6 +403,9 @@ impl Index {
         let mut doc = TantivyDocument::new();
         doc.add_text(f.doc_type, FILE);
         doc.add_text(f.record_of, &record.path);
+        if let Some(parent) = Path::new(&record.path).parent() {
+            doc.add_text(f.parent, parent.to_string_lossy());
+        }
         self.common_fields(&mut doc, record);
         doc.add_u64(f.size, record.size);
         doc.add_i64(f.mtime_ns, record.mtime_ns);
