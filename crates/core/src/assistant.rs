@@ -530,3 +530,44 @@ impl Assistant {
 fn human(b: u64) -> String {
     frugal_local::human_bytes(b)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Grounding without a model: the index behind the facade, on real files.
+    #[test]
+    fn a_meeting_links_to_the_notes_it_mentions_and_not_to_itself() {
+        let tmp = tempfile::tempdir().unwrap();
+        let notes = tmp.path().join("notes");
+        std::fs::create_dir_all(&notes).unwrap();
+        std::fs::write(notes.join("offsite.md"), "# Offsite\n\nThe lake house is booked; catering by Green Fork.")
+            .unwrap();
+        std::fs::write(notes.join("unrelated.md"), "# Laptops\n\nRefresh every three years.").unwrap();
+        std::fs::write(
+            notes.join("call.vtt"),
+            "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v Ana>The lake house offsite catering is settled.\n",
+        )
+        .unwrap();
+        let config = tmp.path().join("config.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[index]\ndir = {:?}\n\n[[index.folders]]\npath = {:?}\nlocal_only = true\n",
+                tmp.path().join("index"),
+                notes.canonicalize().unwrap()
+            ),
+        )
+        .unwrap();
+        let assistant = Assistant::open(Some(&config), None).unwrap();
+        assistant.index_update(&mut |_| {}).unwrap();
+        let summary = summarize::MeetingSummary {
+            summary: "The team confirmed the lake house offsite and its catering.".into(),
+            ..Default::default()
+        };
+        let related = assistant.related_notes(&summary, Some(&notes.join("call.vtt"))).unwrap();
+        let names: Vec<_> = related.iter().map(|h| h.path.file_name().unwrap().to_string_lossy().to_string()).collect();
+        assert_eq!(names, vec!["offsite.md"]);
+        assert!(related[0].local_only, "the local-only mark must travel with the passage");
+    }
+}

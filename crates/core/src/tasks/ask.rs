@@ -121,8 +121,10 @@ impl Task for AskTask {
             .filter(|s| a.cited.contains(&s.n))
             .map(|s| format!("{} {} ", s.title, s.text))
             .collect();
-        let unsupported = unsupported_words(&a.text, &format!("{cited_text} {}", self.question));
-        let words = content_words(&a.text).len().max(1);
+        // Citation markers are not claims.
+        let claims = frugal_index::text::remove_between(&a.text, '[', ']');
+        let unsupported = unsupported_words(&claims, &format!("{cited_text} {}", self.question));
+        let words = content_words(&claims).len().max(1);
         // Numbers are facts: a date or amount that is not in the sources is an invention,
         // however well the rest is worded.
         let invented_numbers: Vec<&String> =
@@ -148,7 +150,7 @@ impl Task for AskTask {
     }
 }
 
-/// Lower-cased words of four letters or more, markers and numbers kept (`[1]` dropped).
+/// Lower-cased words of four letters or more, and every number.
 fn content_words(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.chars().count() >= 4 || w.chars().any(|c| c.is_ascii_digit()) && !w.is_empty())
