@@ -355,3 +355,31 @@ fn the_watcher_sees_create_edit_rename_and_delete() {
     wait_for(&rx, &index, "quokka", 0);
     eprintln!("create → searchable in {} ms", created.as_millis());
 }
+
+#[test]
+fn searches_run_while_an_update_is_writing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("docs");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("first.md"), "the ocelot memo").unwrap();
+    let index = Arc::new(open(tmp.path()));
+    let f = vec![folder(&d)];
+    index.update(&f, &mut |_| {}).unwrap();
+    for i in 0..6_000 {
+        std::fs::write(d.join(format!("n{i}.md")), format!("# Note {i}\n\n{}", "tapir words ".repeat(80))).unwrap();
+    }
+    let writer = {
+        let (index, f) = (index.clone(), f.clone());
+        std::thread::spawn(move || index.update(&f, &mut |_| {}).unwrap())
+    };
+    // Queries keep answering from the last commit while the writer works.
+    let mut during = 0;
+    while !writer.is_finished() {
+        assert_eq!(paths(&index, "ocelot").len(), 1);
+        during += 1;
+    }
+    let report = writer.join().unwrap();
+    assert_eq!(report.files_indexed, 6_000);
+    assert!(during > 0, "the update finished before any search ran");
+    eprintln!("{during} searches answered during the update");
+}
