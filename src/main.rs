@@ -88,25 +88,10 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("frugal: error: {}", one_line(&chain(&e)));
+            eprintln!("frugal: error: {}", one_line(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }
-}
-
-/// The error and its causes, each said once: library errors already quote their cause.
-fn chain(e: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if !out.contains(&text) {
-            if !out.is_empty() {
-                out.push_str(": ");
-            }
-            out.push_str(&text);
-        }
-    }
-    out
 }
 
 /// Folds a message onto one line: the CLI's contract is one clear line on stderr.

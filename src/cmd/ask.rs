@@ -5,8 +5,6 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use frugal_core::llm::CancelToken;
-use frugal_core::tasks::TaskError;
-use frugal_core::CoreError;
 use indicatif::ProgressBar;
 
 #[derive(Args, Debug)]
@@ -27,17 +25,8 @@ pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, args: AskA
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
     let result = assistant.ask(&question, &cancel, &mut |_| spinner.set_message("answering"));
     spinner.finish_and_clear();
-    if let Some(n) = assistant.take_index_notice() {
-        eprintln!("frugal: {n}; run `frugal index update`");
-    }
-    let report = match result {
-        Ok(r) => r,
-        Err(CoreError::Task(TaskError::Cancelled)) => {
-            eprintln!("frugal: cancelled");
-            return Ok(ExitCode::from(130));
-        }
-        Err(e) => return Err(e.into()),
-    };
+    super::index_notice(&assistant);
+    let Some(report) = super::unless_cancelled(result)? else { return Ok(ExitCode::from(super::CANCELLED)) };
     if json {
         super::print_json(&report)?;
         return Ok(ExitCode::SUCCESS);

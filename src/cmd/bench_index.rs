@@ -104,11 +104,10 @@ pub fn run(dir: &Path, json: bool, reps: u32) -> anyhow::Result<ExitCode> {
         }
         grep.push(t.elapsed().as_secs_f64() * 1000.0);
     }
-    let fresh = freshness(Arc::new(index), tmp.path())?;
+    let mut fresh = freshness(Arc::new(index), tmp.path())?;
 
     let (q50, q95) = (percentile(&mut times, 50.0), percentile(&mut times, 95.0));
-    let (g50, g95) = (percentile(&mut grep, 50.0), percentile(&mut grep.clone(), 95.0));
-    let mut fresh_sorted = fresh.clone();
+    let (g50, g95) = (percentile(&mut grep, 50.0), percentile(&mut grep, 95.0));
     let f = IndexFigures {
         dir: dir.display().to_string(),
         files: status.files,
@@ -126,7 +125,7 @@ pub fn run(dir: &Path, json: bool, reps: u32) -> anyhow::Result<ExitCode> {
         grep_p50_ms: g50,
         grep_p95_ms: g95,
         grep_over_search_p50: g50 / q50.max(1e-9),
-        freshness_p50_ms: percentile(&mut fresh_sorted, 50.0),
+        freshness_p50_ms: percentile(&mut fresh, 50.0),
         freshness_max_ms: fresh.iter().cloned().fold(0.0, f64::max),
     };
     if json {

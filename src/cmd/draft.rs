@@ -8,8 +8,6 @@ use frugal_core::email::parse_email;
 use frugal_core::input::{decode, read_input};
 use frugal_core::llm::{CancelToken, Event};
 use frugal_core::tasks::draft::{ChatterFilter, DraftTask, Length, Tone};
-use frugal_core::tasks::TaskError;
-use frugal_core::CoreError;
 
 #[derive(Args, Debug)]
 pub struct DraftArgs {
@@ -82,9 +80,7 @@ pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, args: Draf
             Ok(g) => task.related = g,
             Err(e) => eprintln!("frugal: warning: related notes skipped: {e}"),
         }
-        if let Some(n) = assistant.take_index_notice() {
-            eprintln!("frugal: {n}");
-        }
+        super::index_notice(&assistant);
     }
     let cancel = CancelToken::new();
     let handler = cancel.clone();
@@ -115,13 +111,8 @@ pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, args: Draf
         print!("{}", filter.finish());
         println!();
     }
-    let (draft, quality) = match result {
-        Ok(r) => r,
-        Err(CoreError::Task(TaskError::Cancelled)) => {
-            eprintln!("frugal: cancelled");
-            return Ok(ExitCode::from(130));
-        }
-        Err(e) => return Err(e.into()),
+    let Some((draft, quality)) = super::unless_cancelled(result)? else {
+        return Ok(ExitCode::from(super::CANCELLED));
     };
     if json {
         super::print_json(&serde_json::json!({

@@ -6,6 +6,7 @@ use std::sync::mpsc;
 use anyhow::Context;
 use clap::Subcommand;
 use frugal_core::index::{Progress, Status, UpdateReport, WatchEvent};
+use frugal_core::local::human_bytes;
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Subcommand, Debug)]
@@ -38,13 +39,13 @@ pub fn run(config: Option<&Path>, json: bool, cmd: IndexCmd) -> anyhow::Result<E
             let bar = bar("reading");
             let report = assistant.index_add(&dir, local_only, &mut |p| tick(&bar, p));
             bar.finish_and_clear();
-            notice(&assistant);
+            super::index_notice(&assistant);
             let report = report?;
             print_report(json, &format!("indexed {}", dir.display()), &report)?;
         }
         IndexCmd::Remove { dir } => {
             let removed = assistant.index_remove(&dir)?;
-            notice(&assistant);
+            super::index_notice(&assistant);
             if json {
                 super::print_json(&serde_json::json!({ "removed_files": removed, "folder": dir }))?;
             } else {
@@ -53,7 +54,7 @@ pub fn run(config: Option<&Path>, json: bool, cmd: IndexCmd) -> anyhow::Result<E
         }
         IndexCmd::Status => {
             let status = assistant.index_status()?;
-            notice(&assistant);
+            super::index_notice(&assistant);
             if json {
                 super::print_json(&status)?;
             } else {
@@ -64,7 +65,7 @@ pub fn run(config: Option<&Path>, json: bool, cmd: IndexCmd) -> anyhow::Result<E
             let bar = bar("reading");
             let report = assistant.index_update(&mut |p| tick(&bar, p));
             bar.finish_and_clear();
-            notice(&assistant);
+            super::index_notice(&assistant);
             print_report(json, "updated", &report?)?;
         }
         IndexCmd::Watch => return watch(&assistant, json),
@@ -80,7 +81,7 @@ fn watch(assistant: &frugal_core::Assistant, json: bool) -> anyhow::Result<ExitC
     let bar = bar("catching up");
     let report = assistant.index_update(&mut |p| tick(&bar, p));
     bar.finish_and_clear();
-    notice(assistant);
+    super::index_notice(assistant);
     print_report(json, "up to date", &report?)?;
     let (tx, rx) = mpsc::channel::<Option<WatchEvent>>();
     let stop = tx.clone();
@@ -135,12 +136,6 @@ fn tick(bar: &ProgressBar, p: &Progress) {
     bar.set_position(p.files_done);
 }
 
-fn notice(assistant: &frugal_core::Assistant) {
-    if let Some(n) = assistant.take_index_notice() {
-        eprintln!("frugal: {n}");
-    }
-}
-
 fn print_report(json: bool, what: &str, r: &UpdateReport) -> anyhow::Result<()> {
     if json {
         return super::print_json(r);
@@ -151,7 +146,7 @@ fn print_report(json: bool, what: &str, r: &UpdateReport) -> anyhow::Result<()> 
         r.files_seen,
         r.files_indexed,
         r.passages,
-        super::human_bytes(r.bytes_read),
+        human_bytes(r.bytes_read),
         r.files_unchanged,
         r.files_removed,
         r.files_skipped,
@@ -167,7 +162,7 @@ fn print_report(json: bool, what: &str, r: &UpdateReport) -> anyhow::Result<()> 
 
 fn print_status(s: &Status) {
     let when = s.last_update.map_or_else(|| "never".to_string(), super::describe_time);
-    println!("index: {} ({}), last update {when}", s.index_dir.display(), super::human_bytes(s.index_bytes));
+    println!("index: {} ({}), last update {when}", s.index_dir.display(), human_bytes(s.index_bytes));
     if s.folders.is_empty() {
         println!("no folders yet: `frugal index add DIR`");
     }
@@ -179,13 +174,13 @@ fn print_status(s: &Status) {
                 f.path.display(),
                 f.files,
                 f.passages,
-                super::human_bytes(f.bytes)
+                human_bytes(f.bytes)
             );
         } else {
             println!("  {}  missing (not found on disk){mark}", f.path.display());
         }
     }
-    println!("total: {} files, {} passages, {}", s.files, s.passages, super::human_bytes(s.bytes));
+    println!("total: {} files, {} passages, {}", s.files, s.passages, human_bytes(s.bytes));
     if !s.skipped.is_empty() {
         println!("skipped ({}):", s.skipped.len());
         for k in &s.skipped {

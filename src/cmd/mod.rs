@@ -18,15 +18,33 @@ pub fn open(config: Option<&Path>, model: Option<PathBuf>) -> anyhow::Result<Ass
     Ok(Assistant::open(config, model)?)
 }
 
+/// A task's result, or `None` after telling the user it was cancelled (exit with
+/// [`CANCELLED`]).
+pub fn unless_cancelled<T>(result: frugal_core::Result<T>) -> anyhow::Result<Option<T>> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(frugal_core::CoreError::Task(frugal_core::tasks::TaskError::Cancelled)) => {
+            eprintln!("frugal: cancelled");
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The exit code after Ctrl-C, as shells expect.
+pub const CANCELLED: u8 = 130;
+
+/// Says once that the index was rebuilt (corrupt, or from another version).
+pub fn index_notice(assistant: &Assistant) {
+    if let Some(n) = assistant.take_index_notice() {
+        eprintln!("frugal: {n}");
+    }
+}
+
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
-}
-
-/// `1536` → `1.5 KB`.
-pub fn human_bytes(b: u64) -> String {
-    frugal_core::local::human_bytes(b)
 }
 
 /// `YYYY-MM-DD` → Unix seconds at 00:00 UTC.

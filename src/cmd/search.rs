@@ -35,9 +35,7 @@ pub fn run(config: Option<&Path>, json: bool, args: SearchArgs) -> anyhow::Resul
     q.since = args.since;
     q.limit = args.limit.max(1);
     let hits = assistant.search(&q)?;
-    if let Some(n) = assistant.take_index_notice() {
-        eprintln!("frugal: {n}; run `frugal index update`");
-    }
+    super::index_notice(&assistant);
     if json {
         super::print_json(&hits)?;
         return Ok(ExitCode::SUCCESS);

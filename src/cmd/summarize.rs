@@ -7,8 +7,6 @@ use clap::Args;
 use frugal_core::input::read_input;
 use frugal_core::llm::{CancelToken, Event};
 use frugal_core::tasks::summarize::Progress;
-use frugal_core::tasks::TaskError;
-use frugal_core::CoreError;
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Args, Debug)]
@@ -58,14 +56,7 @@ pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, args: Summ
         },
     );
     bar.finish_and_clear();
-    let report = match result {
-        Ok(r) => r,
-        Err(CoreError::Task(TaskError::Cancelled)) => {
-            eprintln!("frugal: cancelled");
-            return Ok(ExitCode::from(130));
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let Some(report) = super::unless_cancelled(result)? else { return Ok(ExitCode::from(super::CANCELLED)) };
     for n in report.notes.iter().filter(|n| !input.warnings.contains(n)) {
         eprintln!("frugal: note: {n}");
     }

@@ -429,22 +429,32 @@ impl Assistant {
         Ok(frugal_index::watch(self.index()?, self.folders(), on_event)?)
     }
 
+    /// Passages for grounding a task: none when nothing is indexed or the text is not a
+    /// usable query (grounding helps, it is not required), never from `exclude` (the task's
+    /// own input file).
+    fn passages_for(&self, mut q: SearchQuery, exclude: Option<&Path>) -> Result<Vec<Hit>> {
+        if self.config.index.folders.is_empty() || q.text.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        let wanted = q.limit;
+        let exclude = exclude.and_then(|p| p.canonicalize().ok());
+        q.limit += usize::from(exclude.is_some());
+        match self.search(&q) {
+            Ok(hits) => Ok(hits.into_iter().filter(|h| Some(&h.path) != exclude.as_ref()).take(wanted).collect()),
+            Err(CoreError::Index(frugal_index::IndexError::Query(_))) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Sources for a prompt: the best passages for `query`, pruned to `budget` tokens
     /// (counted by the model's own tokenizer), leaving out passages from `exclude`.
     pub fn ground(&self, query: &str, budget: usize, exclude: Option<&Path>) -> Result<Grounding> {
-        if self.config.index.folders.is_empty() || query.trim().is_empty() {
-            return Ok(Grounding::default());
-        }
         let mut q = SearchQuery::new(query);
         q.limit = 8;
-        let hits = match self.search(&q) {
-            Ok(h) => h,
-            // Grounding is a help, not a requirement: a query the index can't run means none.
-            Err(CoreError::Index(frugal_index::IndexError::Query(_))) => return Ok(Grounding::default()),
-            Err(e) => return Err(e),
-        };
-        let exclude = exclude.and_then(|p| p.canonicalize().ok());
-        let hits: Vec<Hit> = hits.into_iter().filter(|h| Some(&h.path) != exclude.as_ref()).collect();
+        let hits = self.passages_for(q, exclude)?;
+        if hits.is_empty() {
+            return Ok(Grounding::default());
+        }
         let engine = self.engine()?;
         let mut count = |s: &str| engine.count_tokens(s).unwrap_or(s.len() / 4);
         Ok(grounding::prune(&hits, budget, &mut count))
@@ -459,23 +469,14 @@ impl Assistant {
         self.ground(&query, 600, file)
     }
 
-    /// Notes in the index that a meeting summary relates to: found with the summary's title
-    /// and topics, no model call.
+    /// Notes in the index that a meeting summary relates to: found with the summary's text
+    /// and decisions, no model call.
     pub fn related_notes(&self, summary: &summarize::MeetingSummary, exclude: Option<&Path>) -> Result<Vec<Hit>> {
-        if self.config.index.folders.is_empty() {
-            return Ok(Vec::new());
-        }
         let text = format!("{} {}", summary.summary, summary.decisions.join(" "));
-        let words: String = text.chars().take(600).collect();
-        let mut q = SearchQuery::new(words);
+        let mut q = SearchQuery::new(text.chars().take(600).collect::<String>());
         q.limit = 3;
         q.per_file = 1;
-        let exclude = exclude.and_then(|p| p.canonicalize().ok());
-        match self.search(&q) {
-            Ok(hits) => Ok(hits.into_iter().filter(|h| Some(&h.path) != exclude.as_ref()).collect()),
-            Err(CoreError::Index(frugal_index::IndexError::Query(_))) => Ok(Vec::new()),
-            Err(e) => Err(e),
-        }
+        self.passages_for(q, exclude)
     }
 
     /// Answers a question from the indexed files, with citations, or says it is not there.

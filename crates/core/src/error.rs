@@ -40,21 +40,21 @@ pub enum CoreError {
     #[error("{0}")]
     Download(String),
     /// A file could not be read or written.
-    #[error("{what} {path}: {source}")]
+    #[error("{what} {path}: {error}")]
     Io {
         /// What we were doing ("cannot write").
         what: &'static str,
         /// The file.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error, quoted in the message (not a `source()`, or it would print twice).
+        error: std::io::Error,
     },
 }
 
 impl CoreError {
     pub(crate) fn io(what: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
-        move |source| Self::Io { what, path, source }
+        move |error| Self::Io { what, path, error }
     }
 }
 

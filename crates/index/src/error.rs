@@ -5,14 +5,14 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum IndexError {
     /// A file or folder could not be read or written.
-    #[error("{what} {path}: {source}")]
+    #[error("{what} {path}: {error}")]
     Io {
         /// What we were doing ("cannot create").
         what: &'static str,
         /// The file or folder.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error, quoted in the message (not a `source()`, or it would print twice).
+        error: std::io::Error,
     },
     /// Another process (usually `frugal index watch` or the tray app) is writing the index.
     #[error("the index at {0} is being updated by another frugal process; try again when it is done")]
@@ -41,7 +41,7 @@ pub enum IndexError {
 impl IndexError {
     pub(crate) fn io(what: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
-        move |source| Self::Io { what, path, source }
+        move |error| Self::Io { what, path, error }
     }
 
     pub(crate) fn tantivy(path: impl Into<PathBuf>) -> impl FnOnce(tantivy::TantivyError) -> Self {

@@ -82,6 +82,7 @@ impl std::fmt::Debug for Index {
 }
 
 const VERSION_FILE: &str = "schema-version";
+const REBUILT: &str = "rebuilt it empty; the next update re-reads the folders";
 
 impl Index {
     /// Opens the index in `dir`, creating it when missing. A corrupt index, or one from
@@ -93,21 +94,25 @@ impl Index {
         let version = std::fs::read_to_string(dir.join(VERSION_FILE)).ok().and_then(|v| v.trim().parse::<u32>().ok());
         let mut message = None;
         if data.join("meta.json").exists() && version != Some(SCHEMA_VERSION) {
-            message = Some(format!(
-                "the index at {} was built by another version of frugal; rebuilt it (folders are re-read)",
-                dir.display()
-            ));
+            message = Some(format!("the index at {} was built by another version of frugal; {REBUILT}", dir.display()));
             set_aside(&data)?;
         }
-        match Self::open_existing(dir, &data, settings.clone()) {
-            Ok(index) => Ok((index, message)),
+        let opened = match Self::open_existing(dir, &data, settings.clone()) {
+            Ok(index) => (index, message),
             Err(e) => {
                 let reason = e.to_string();
                 set_aside(&data)?;
                 let index = Self::open_existing(dir, &data, settings)?;
-                Ok((index, Some(format!("the index was unreadable ({reason}); rebuilt it (folders are re-read)"))))
+                let note = format!("the index was unreadable ({reason}); {REBUILT}");
+                (index, Some(note))
             }
+        };
+        // Written once per (re)build, not on every open: a search stays read-only.
+        if version != Some(SCHEMA_VERSION) || opened.1.is_some() {
+            std::fs::write(dir.join(VERSION_FILE), SCHEMA_VERSION.to_string())
+                .map_err(IndexError::io("cannot write", dir.join(VERSION_FILE)))?;
         }
+        Ok(opened)
     }
 
     fn open_existing(dir: &Path, data: &Path, settings: Settings) -> Result<Index> {
@@ -118,8 +123,6 @@ impl Index {
             reason: crate::error::first_line(&e.to_string()),
         })?;
         let index = tantivy::Index::open_or_create(mmap, schema).map_err(IndexError::tantivy(data))?;
-        std::fs::write(dir.join(VERSION_FILE), SCHEMA_VERSION.to_string())
-            .map_err(IndexError::io("cannot write", dir.join(VERSION_FILE)))?;
         Self::finish(dir, index, fields, settings)
     }
 

@@ -97,7 +97,7 @@ impl Index {
             }
             let seen = self.walk(&folder.path, i, folder, &mut work);
             for r in previous.values().filter(|r| r.folder == key && !seen.contains(&r.path)) {
-                self.delete_file(&r.path, &mut work.deletes);
+                work.deletes.extend(self.file_terms(&r.path));
                 report.files_removed += 1;
             }
         }
@@ -140,7 +140,7 @@ impl Index {
                     let prefix = format!("{key}/");
                     let gone = previous.keys().filter(|p| **p == key || p.starts_with(&prefix)).count() as u64;
                     if gone > 0 || path == &folder.path {
-                        self.delete_file(&key, &mut work.deletes);
+                        work.deletes.extend(self.file_terms(&key));
                         work.deletes.push(Term::from_field_text(self.fields.dirs, &key));
                         report.files_removed += gone;
                     }
@@ -152,7 +152,7 @@ impl Index {
                     let seen = self.walk(path, i, folder, &mut work);
                     let prefix = format!("{key}/");
                     for p in previous.keys().filter(|p| p.starts_with(&prefix) && !seen.contains(*p)) {
-                        self.delete_file(p, &mut work.deletes);
+                        work.deletes.extend(self.file_terms(p));
                         report.files_removed += 1;
                     }
                 }
@@ -172,7 +172,7 @@ impl Index {
         for key in previous.keys() {
             let p = Path::new(key);
             if p.parent().is_some_and(|d| touched.contains(d)) && !paths.iter().any(|x| x == p) && !p.exists() {
-                self.delete_file(key, &mut work.deletes);
+                work.deletes.extend(self.file_terms(key));
                 report.files_removed += 1;
             }
         }
@@ -193,9 +193,19 @@ impl Index {
         Ok(removed)
     }
 
-    fn delete_file(&self, key: &str, deletes: &mut Vec<Term>) {
-        deletes.push(Term::from_field_text(self.fields.path, key));
-        deletes.push(Term::from_field_text(self.fields.record_of, key));
+    /// The terms that remove a file: its passages and its record.
+    fn file_terms(&self, key: &str) -> [Term; 2] {
+        [Term::from_field_text(self.fields.path, key), Term::from_field_text(self.fields.record_of, key)]
+    }
+
+    fn forget(&self, writer: &IndexWriter, key: &str) {
+        for t in self.file_terms(key) {
+            writer.delete_term(t);
+        }
+    }
+
+    fn add(&self, writer: &IndexWriter, doc: TantivyDocument) -> Result<()> {
+        writer.add_document(doc).map(|_| ()).map_err(IndexError::tantivy(&self.dir))
     }
 
     /// Walks `root` (the folder or a directory inside it); returns the paths seen.
@@ -305,9 +315,8 @@ impl Index {
                     writer.delete_term(term);
                 }
                 for record in skips {
-                    writer.delete_term(Term::from_field_text(self.fields.path, &record.path));
-                    writer.delete_term(Term::from_field_text(self.fields.record_of, &record.path));
-                    writer.add_document(self.record_doc(&record, folders)).map_err(IndexError::tantivy(&self.dir))?;
+                    self.forget(&writer, &record.path);
+                    self.add(&writer, self.record_doc(&record))?;
                     report.files_skipped += 1;
                 }
                 let mut p = Progress { files_total: total, ..Progress::default() };
@@ -320,39 +329,30 @@ impl Index {
                             report.files_unchanged += 1;
                             p.bytes_read += record.size;
                             writer.delete_term(Term::from_field_text(self.fields.record_of, &record.path));
-                            writer
-                                .add_document(self.record_doc(&record, folders))
-                                .map_err(IndexError::tantivy(&self.dir))?;
+                            self.add(&writer, self.record_doc(&record))?;
                             since_commit += 1;
                         }
                         Outcome::Skipped(record) => {
                             report.files_skipped += 1;
                             writer.delete_term(Term::from_field_text(self.fields.path, &record.path));
                             writer.delete_term(Term::from_field_text(self.fields.record_of, &record.path));
-                            writer
-                                .add_document(self.record_doc(&record, folders))
-                                .map_err(IndexError::tantivy(&self.dir))?;
+                            self.add(&writer, self.record_doc(&record))?;
                             since_commit += 1;
                         }
                         Outcome::Gone(path) => {
                             report.files_removed += 1;
-                            writer.delete_term(Term::from_field_text(self.fields.path, &path));
-                            writer.delete_term(Term::from_field_text(self.fields.record_of, &path));
+                            self.forget(&writer, &path);
                             since_commit += 1;
                         }
                         Outcome::Indexed { record, title, kind, modified, chunks } => {
                             report.files_indexed += 1;
                             report.passages += chunks.len() as u64;
                             p.bytes_read += record.size;
-                            writer.delete_term(Term::from_field_text(self.fields.path, &record.path));
-                            writer.delete_term(Term::from_field_text(self.fields.record_of, &record.path));
+                            self.forget(&writer, &record.path);
                             for c in &chunks {
-                                let doc = self.passage_doc(&record, &title, kind, modified, c, folders);
-                                writer.add_document(doc).map_err(IndexError::tantivy(&self.dir))?;
+                                self.add(&writer, self.passage_doc(&record, &title, kind, modified, c, folders))?;
                             }
-                            writer
-                                .add_document(self.record_doc(&record, folders))
-                                .map_err(IndexError::tantivy(&self.dir))?;
+                            self.add(&writer, self.record_doc(&record))?;
                             since_commit += 1;
                         }
                     }
@@ -398,7 +398,7 @@ impl Index {
         doc.add_text(f.dirs, &record.path);
     }
 
-    fn record_doc(&self, record: &FileRecord, _folders: &[Folder]) -> TantivyDocument {
+    fn record_doc(&self, record: &FileRecord) -> TantivyDocument {
         let f = &self.fields;
         let mut doc = TantivyDocument::new();
         doc.add_text(f.doc_type, FILE);

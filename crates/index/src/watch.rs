@@ -30,23 +30,15 @@ pub enum WatchEvent {
     Error(String),
 }
 
-/// A running watcher; dropping it stops watching.
+/// A running watcher; dropping it stops watching (the debouncer goes, its channel closes and
+/// the applying thread ends on its own).
 pub struct Watcher {
     _debouncer: Debouncer<notify::RecommendedWatcher, RecommendedCache>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Watcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Watcher").finish_non_exhaustive()
-    }
-}
-
-impl Drop for Watcher {
-    fn drop(&mut self) {
-        // The debouncer is dropped after this body: detach the thread, it ends when the
-        // channel closes.
-        drop(self.thread.take());
     }
 }
 
@@ -67,7 +59,7 @@ pub fn watch(
             reason: crate::error::first_line(&e.to_string()),
         })?;
     }
-    let thread = std::thread::Builder::new()
+    std::thread::Builder::new()
         .name("frugal-index-watch".into())
         .spawn(move || {
             while let Ok(first) = rx.recv() {
@@ -116,5 +108,5 @@ pub fn watch(
             }
         })
         .map_err(|e| IndexError::Watch { path: PathBuf::from("."), reason: e.to_string() })?;
-    Ok(Watcher { _debouncer: debouncer, thread: Some(thread) })
+    Ok(Watcher { _debouncer: debouncer })
 }

@@ -15,12 +15,12 @@ pub enum GgufError {
     #[error("model file not found: {0}")]
     NotFound(PathBuf),
     /// The file could not be read.
-    #[error("cannot read model file {path}: {source}")]
+    #[error("cannot read model file {path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// The OS error.
-        source: io::Error,
+        /// The OS error, quoted in the message (not a `source()`, or it would print twice).
+        error: io::Error,
     },
     /// The file does not start with the GGUF magic.
     #[error("{0} is not a GGUF model file")]
@@ -163,7 +163,7 @@ impl<R: Read + Seek> Reader<R> {
         if e.kind() == io::ErrorKind::UnexpectedEof {
             GgufError::Truncated { path: self.path.clone(), expected: self.pos + 1, actual: self.len }
         } else {
-            GgufError::Io { path: self.path.clone(), source: e }
+            GgufError::Io { path: self.path.clone(), error: e }
         }
     }
     fn bytes<const N: usize>(&mut self) -> Result<[u8; N], GgufError> {
@@ -260,9 +260,9 @@ impl<R: Read + Seek> Reader<R> {
 pub fn read_gguf(path: &Path) -> Result<GgufInfo, GgufError> {
     let file = File::open(path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => GgufError::NotFound(path.to_path_buf()),
-        _ => GgufError::Io { path: path.to_path_buf(), source: e },
+        _ => GgufError::Io { path: path.to_path_buf(), error: e },
     })?;
-    let meta = file.metadata().map_err(|e| GgufError::Io { path: path.to_path_buf(), source: e })?;
+    let meta = file.metadata().map_err(|e| GgufError::Io { path: path.to_path_buf(), error: e })?;
     if meta.is_dir() {
         return Err(GgufError::NotGguf(path.to_path_buf()));
     }

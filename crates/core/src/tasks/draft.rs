@@ -147,23 +147,16 @@ impl DraftTask {
     }
 }
 
+/// How chatter opens ("Sure! Here is your email:").
+const OPENERS: &[&str] =
+    &["sure", "certainly", "of course", "here is", "here's", "below is", "i hope this", "this email", "absolutely"];
+/// How chatter closes ("Let me know if you want changes").
+const CLOSERS: &[&str] =
+    &["let me know if you", "feel free to adjust", "i hope this helps", "note:", "please note that this"];
+
 /// Opening or closing lines that talk about the email instead of being it.
 pub fn is_chatter(line: &str) -> bool {
     let l = line.trim().to_lowercase();
-    const OPENERS: &[&str] = &[
-        "sure",
-        "certainly",
-        "of course",
-        "here is",
-        "here's",
-        "below is",
-        "i hope this",
-        "this email",
-        "here is a draft",
-        "absolutely",
-    ];
-    const CLOSERS: &[&str] =
-        &["let me know if you", "feel free to adjust", "i hope this helps", "note:", "please note that this"];
     (OPENERS.iter().any(|o| l.starts_with(o))
         && (l.contains("email") || l.contains("draft") || l.ends_with(':') || l.ends_with('!')))
         || CLOSERS.iter().any(|c| {
@@ -172,21 +165,10 @@ pub fn is_chatter(line: &str) -> bool {
         })
 }
 
-const CHATTER_STARTS: &[&str] = &[
-    "sure",
-    "certainly",
-    "of course",
-    "here is",
-    "here's",
-    "below is",
-    "i hope this",
-    "this email",
-    "absolutely",
-    "let me know if you",
-    "feel free to adjust",
-    "note:",
-    "please note that this",
-];
+/// Whether a line's start could still become chatter: such a line is held until complete.
+fn may_be_chatter(prefix: &str) -> bool {
+    OPENERS.iter().chain(CLOSERS).any(|p| p.starts_with(prefix) || prefix.starts_with(p))
+}
 
 /// Filters chatter out of a streamed draft without delaying the rest: text streams as it
 /// arrives, except a line that starts like chatter, which is held until it is complete. Chatter
@@ -225,9 +207,7 @@ impl ChatterFilter {
                 out.push(c);
             } else {
                 let prefix = self.line.trim_start().to_lowercase();
-                let may_be_chatter = !prefix.is_empty()
-                    && CHATTER_STARTS.iter().any(|p| p.starts_with(prefix.as_str()) || prefix.starts_with(p));
-                if !prefix.is_empty() && !may_be_chatter {
+                if !prefix.is_empty() && !may_be_chatter(&prefix) {
                     let line = self.line.clone();
                     self.release_held(&mut out, &line);
                     out.push_str(&line);

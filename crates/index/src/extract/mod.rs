@@ -89,15 +89,20 @@ pub fn paragraphs(text: &str, first_line: u32) -> Vec<Block> {
             blocks.extend(current.take());
             continue;
         }
-        let b = current.get_or_insert_with(|| Block { line_start: n, ..Default::default() });
-        if !b.text.is_empty() {
-            b.text.push('\n');
-        }
-        b.text.push_str(line.trim_end());
-        b.line_end = n;
+        append_line(&mut current, Vec::new, n, line);
     }
     blocks.extend(current);
     blocks
+}
+
+/// Adds a line to the open block, opening one (with the heading path `path()`) if needed.
+fn append_line(current: &mut Option<Block>, path: impl FnOnce() -> Vec<String>, n: u32, line: &str) {
+    let b = current.get_or_insert_with(|| Block { heading_path: path(), line_start: n, ..Default::default() });
+    if !b.text.is_empty() {
+        b.text.push('\n');
+    }
+    b.text.push_str(line.trim_end());
+    b.line_end = n;
 }
 
 /// Markdown: ATX headings (`#`…`######`) set the heading path; fenced code stays one block.
@@ -129,16 +134,7 @@ fn markdown(text: &str) -> Extracted {
             out.blocks.extend(current.take());
             continue;
         }
-        let b = current.get_or_insert_with(|| Block {
-            heading_path: path_of(&headings),
-            line_start: n,
-            ..Default::default()
-        });
-        if !b.text.is_empty() {
-            b.text.push('\n');
-        }
-        b.text.push_str(line.trim_end());
-        b.line_end = n;
+        append_line(&mut current, || path_of(&headings), n, line);
     }
     out.blocks.extend(current);
     out
