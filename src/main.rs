@@ -21,6 +21,18 @@ struct Cli {
     /// Machine-readable JSON output.
     #[arg(long, global = true)]
     json: bool,
+    /// Never send anything to a cloud model, whatever the policy says.
+    #[arg(long, global = true, conflicts_with = "cloud")]
+    local_only: bool,
+    /// Skip the local model: ask the economy cloud model (within the budget).
+    #[arg(long, global = true)]
+    cloud: bool,
+    /// Treat the input as private: it may be answered locally, never sent out.
+    #[arg(long, global = true)]
+    private: bool,
+    /// Show the exact request a cloud model would get and its estimated cost; send nothing.
+    #[arg(long, global = true)]
+    dry_run: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -45,6 +57,14 @@ enum Command {
     Search(cmd::search::SearchArgs),
     /// Answer a question from the indexed files, with citations.
     Ask(cmd::ask::AskArgs),
+    /// API keys for cloud providers, kept in the OS keychain: set, remove, list.
+    #[command(subcommand)]
+    Keys(cmd::keys::KeysCmd),
+    /// The monthly cloud budget: set it, or show it.
+    #[command(subcommand)]
+    Budget(cmd::budget::BudgetCmd),
+    /// What this month cost: spent, reserved, remaining, by provider, model and task.
+    Spend(cmd::spend::SpendArgs),
     /// Measure prompt processing, generation, time to first token, load time and memory.
     Bench(cmd::bench::BenchArgs),
 }
@@ -74,16 +94,26 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let route = frugal_core::RouteOptions {
+        cloud: cli.cloud,
+        local_only: cli.local_only,
+        private: cli.private,
+        dry_run: cli.dry_run,
+    };
+    let g = cmd::Globals { config: cli.config, model: cli.model, json: cli.json, route };
     let result = match cli.command {
-        Command::Hw => cmd::hw::run(cli.config.as_deref(), cli.model, cli.json),
-        Command::Models(c) => cmd::models::run(cli.config.as_deref(), cli.model, cli.json, c),
-        Command::Chat(a) => cmd::chat::run(cli.config.as_deref(), cli.model, cli.json, a),
-        Command::Summarize(a) => cmd::summarize::run(cli.config.as_deref(), cli.model, cli.json, a),
-        Command::Draft(a) => cmd::draft::run(cli.config.as_deref(), cli.model, cli.json, a),
-        Command::Index(c) => cmd::index::run(cli.config.as_deref(), cli.json, c),
-        Command::Search(a) => cmd::search::run(cli.config.as_deref(), cli.json, a),
-        Command::Ask(a) => cmd::ask::run(cli.config.as_deref(), cli.model, cli.json, a),
-        Command::Bench(a) => cmd::bench::run(cli.config.as_deref(), cli.model, cli.json, a),
+        Command::Hw => cmd::hw::run(g.config.as_deref(), g.model, g.json),
+        Command::Models(c) => cmd::models::run(g.config.as_deref(), g.model, g.json, c),
+        Command::Chat(a) => cmd::chat::run(&g, a),
+        Command::Summarize(a) => cmd::summarize::run(&g, a),
+        Command::Draft(a) => cmd::draft::run(&g, a),
+        Command::Index(c) => cmd::index::run(g.config.as_deref(), g.json, c),
+        Command::Search(a) => cmd::search::run(g.config.as_deref(), g.json, a),
+        Command::Ask(a) => cmd::ask::run(&g, a),
+        Command::Keys(c) => cmd::keys::run(&g, c),
+        Command::Budget(c) => cmd::budget::run(&g, c),
+        Command::Spend(a) => cmd::spend::run(&g, a),
+        Command::Bench(a) => cmd::bench::run(g.config.as_deref(), g.model, g.json, a),
     };
     match result {
         Ok(code) => code,

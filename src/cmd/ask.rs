@@ -1,10 +1,10 @@
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use frugal_core::llm::CancelToken;
+use frugal_core::llm::{CancelToken, Event};
+use frugal_core::Routed;
 use indicatif::ProgressBar;
 
 #[derive(Args, Debug)]
@@ -14,8 +14,9 @@ pub struct AskArgs {
     question: Vec<String>,
 }
 
-pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, args: AskArgs) -> anyhow::Result<ExitCode> {
-    let assistant = super::open(config, model)?;
+pub fn run(g: &super::Globals, args: AskArgs) -> anyhow::Result<ExitCode> {
+    let json = g.json;
+    let assistant = g.open()?;
     let question = args.question.join(" ");
     let cancel = CancelToken::new();
     let handler = cancel.clone();
@@ -23,14 +24,22 @@ pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, args: AskA
     let spinner = if std::io::stderr().is_terminal() { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
     spinner.set_message("reading your files");
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
-    let result = assistant.ask(&question, &cancel, &mut |_| spinner.set_message("answering"));
+    let result = assistant.ask(&question, &g.route, &cancel, &mut |e| match e {
+        Event::Status(s) => spinner.set_message(s.clone()),
+        _ => spinner.set_message("answering"),
+    });
     spinner.finish_and_clear();
     super::index_notice(&assistant);
-    let Some(report) = super::unless_cancelled(result)? else { return Ok(ExitCode::from(super::CANCELLED)) };
+    let Some(routed) = super::unless_cancelled(result)? else { return Ok(ExitCode::from(super::CANCELLED)) };
+    let (report, route) = match routed {
+        Routed::Done(report, route) => (report, route),
+        Routed::DryRun(d) => return super::print_dry_run(&d),
+    };
     if json {
-        super::print_json(&report)?;
+        super::print_json(&super::with_route(&report, &route)?)?;
         return Ok(ExitCode::SUCCESS);
     }
+    super::print_route(&assistant, &route);
     match &report.answer {
         Some(answer) => {
             println!("{answer}\n");
@@ -41,7 +50,7 @@ pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, args: AskA
         None => {
             println!("Not found in your files.");
             if let Some(r) = &report.rejected {
-                eprintln!("frugal: the local model's answer was not supported by the passages it cited: {r}");
+                eprintln!("frugal: the model's answer was not supported by the passages it cited: {r}");
             }
             if !report.sources.is_empty() {
                 println!("\nClosest passages:");

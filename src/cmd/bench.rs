@@ -23,6 +23,10 @@ pub struct BenchArgs {
     /// queries against `grep -rl`, and measure freshness.
     #[arg(long, value_name = "DIR")]
     index: Option<PathBuf>,
+    /// Benchmark the router instead: decision + budget reservation + settlement overhead per
+    /// request (µs) and ledger writes per second, on a temporary ledger.
+    #[arg(long, conflicts_with = "index")]
+    router: bool,
 }
 
 #[derive(Serialize)]
@@ -65,6 +69,9 @@ fn ttft(engine: &LocalEngine, request: Request) -> anyhow::Result<(f64, frugal_c
 pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, args: BenchArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &args.index {
         return super::bench_index::run(dir, json, args.reps.max(5));
+    }
+    if args.router {
+        return super::bench_router::run(json, args.reps);
     }
     let startup_rss = current_rss_bytes().unwrap_or(0);
     let assistant = super::open(config, model)?;

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 use frugal_core::llm::{CancelToken, Completion, Event, FinishReason, Message, Request, Sampling};
-use frugal_core::Assistant;
+use frugal_core::{Assistant, RouteReport, Routed};
 
 #[derive(Args, Debug)]
 pub struct ChatArgs {
@@ -39,8 +39,9 @@ pub struct ChatArgs {
 /// The generation Ctrl-C should cancel; `None` while waiting for input (Ctrl-C then exits).
 type Current = Arc<Mutex<Option<CancelToken>>>;
 
-pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, args: ChatArgs) -> anyhow::Result<ExitCode> {
-    let assistant = super::open(config, model)?;
+pub fn run(g: &super::Globals, args: ChatArgs) -> anyhow::Result<ExitCode> {
+    let json = g.json;
+    let assistant = g.open()?;
     let current: Current = Arc::new(Mutex::new(None));
     let handler_current = current.clone();
     ctrlc::set_handler(move || match handler_current.lock().ok().and_then(|c| c.clone()) {
@@ -72,17 +73,20 @@ pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, args: Chat
                 anyhow::bail!("the prompt is empty");
             }
             history.push(Message::user(p));
-            let done = turn(&assistant, &args, &history, &current, json)?;
+            let Some((done, route)) = turn(&assistant, g, &args, &history, &current)? else {
+                return Ok(ExitCode::SUCCESS); // a dry run, already shown
+            };
             if json {
                 super::print_json(&serde_json::json!({
                     "text": done.text,
                     "finish_reason": done.reason,
                     "usage": done.usage,
+                    "route": route,
                 }))?;
             }
             Ok(if done.reason == FinishReason::Cancelled { ExitCode::from(130) } else { ExitCode::SUCCESS })
         }
-        None => repl(&assistant, &args, history, &current),
+        None => repl(&assistant, g, &args, history, &current),
     }
 }
 
@@ -100,13 +104,15 @@ fn read_prompt_file(path: &Path) -> anyhow::Result<String> {
     }
 }
 
+/// One answer; `None` after a dry run (the request was shown, not sent).
 fn turn(
     assistant: &Assistant,
+    g: &super::Globals,
     args: &ChatArgs,
     history: &[Message],
     current: &Current,
-    json: bool,
-) -> anyhow::Result<Completion> {
+) -> anyhow::Result<Option<(Completion, RouteReport)>> {
+    let json = g.json;
     let request = Request::new(history.to_vec()).with_max_tokens(args.max_tokens).with_sampling(Sampling {
         temperature: args.temperature,
         top_p: args.top_p,
@@ -121,7 +127,14 @@ fn turn(
     let started = Instant::now();
     let mut first_token = None;
     let stdout = std::io::stdout();
-    let result = assistant.chat(request, cancel).collect_blocking_with(|event| match event {
+    let (stream, meter, mut route) = match assistant.chat(request, &g.route, cancel)? {
+        Routed::Done((stream, meter), route) => (stream, meter, route),
+        Routed::DryRun(d) => {
+            super::print_dry_run(&d)?;
+            return Ok(None);
+        }
+    };
+    let result = stream.collect_blocking_with(|event| match event {
         Event::Text(t) => {
             first_token.get_or_insert_with(|| started.elapsed());
             if !json {
@@ -137,12 +150,17 @@ fn turn(
         *c = None;
     }
     let done = result?;
+    // The meter settles the ledger row before the stream's end reaches us.
+    route.cost_micros = meter.spent();
+    route.cost_usd = frugal_core::ledger::usd(route.cost_micros);
     if !json {
         println!();
         if done.reason == FinishReason::Cancelled {
             eprintln!("frugal: cancelled");
         }
-        if std::io::stderr().is_terminal() {
+        if route.route == "cloud" || route.note.is_some() {
+            super::print_route(assistant, &route);
+        } else if std::io::stderr().is_terminal() {
             let gen_s = started.elapsed().saturating_sub(first_token.unwrap_or_default()).as_secs_f64();
             eprintln!(
                 "[local · {} prompt + {} generated tokens · first token {} ms · {:.1} tok/s]",
@@ -153,11 +171,12 @@ fn turn(
             );
         }
     }
-    Ok(done)
+    Ok(Some((done, route)))
 }
 
 fn repl(
     assistant: &Assistant,
+    g: &super::Globals,
     args: &ChatArgs,
     mut history: Vec<Message>,
     current: &Current,
@@ -184,8 +203,11 @@ fn repl(
             }
             text => history.push(Message::user(text)),
         }
-        match turn(assistant, args, &history, current, false) {
-            Ok(done) => history.push(Message::assistant(done.text)),
+        match turn(assistant, g, args, &history, current) {
+            Ok(Some((done, _))) => history.push(Message::assistant(done.text)),
+            Ok(None) => {
+                history.pop();
+            }
             Err(e) => {
                 eprintln!("frugal: error: {}", format!("{e:#}").split_whitespace().collect::<Vec<_>>().join(" "));
                 history.pop();

@@ -1,5 +1,5 @@
 use std::io::{IsTerminal, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -8,6 +8,7 @@ use frugal_core::email::parse_email;
 use frugal_core::input::{decode, read_input};
 use frugal_core::llm::{CancelToken, Event};
 use frugal_core::tasks::draft::{ChatterFilter, DraftTask, Length, Tone};
+use frugal_core::Routed;
 
 #[derive(Args, Debug)]
 pub struct DraftArgs {
@@ -28,7 +29,8 @@ pub struct DraftArgs {
     seed: u32,
 }
 
-pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, args: DraftArgs) -> anyhow::Result<ExitCode> {
+pub fn run(g: &super::Globals, args: DraftArgs) -> anyhow::Result<ExitCode> {
+    let json = g.json;
     let notes = match &args.text {
         Some(t) => t.clone(),
         None if args.reply_to.is_none() || !std::io::stdin().is_terminal() => {
@@ -65,7 +67,7 @@ pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, args: Draf
     if notes.trim().is_empty() && reply_to.is_none() {
         anyhow::bail!("the notes are empty: say what the email should contain");
     }
-    let assistant = super::open(config, model)?;
+    let assistant = g.open()?;
     let mut task = DraftTask {
         notes,
         reply_to,
@@ -86,7 +88,7 @@ pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, args: Draf
     let handler = cancel.clone();
     ctrlc::set_handler(move || handler.cancel()).context("cannot install the Ctrl-C handler")?;
 
-    if !json {
+    if !json && !g.route.dry_run {
         if let Some(e) = &task.reply_to {
             let subject = e.subject.clone().unwrap_or_default();
             let re = if subject.to_lowercase().starts_with("re:") { subject } else { format!("Re: {subject}") };
@@ -95,7 +97,7 @@ pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, args: Draf
     }
     let stdout = std::io::stdout();
     let mut filter = ChatterFilter::default();
-    let result = assistant.draft(&task, &cancel, &mut |e| match e {
+    let result = assistant.draft(&task, args.reply_to.as_deref(), &g.route, &cancel, &mut |e| match e {
         Event::Text(t) if !json => {
             let mut out = stdout.lock();
             let _ = out.write_all(filter.push(t).as_bytes());
@@ -107,12 +109,16 @@ pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, args: Draf
         }
         _ => {}
     });
-    if !json {
+    if !json && !g.route.dry_run {
         print!("{}", filter.finish());
         println!();
     }
-    let Some((draft, quality)) = super::unless_cancelled(result)? else {
+    let Some(routed) = super::unless_cancelled(result)? else {
         return Ok(ExitCode::from(super::CANCELLED));
+    };
+    let ((draft, quality), route) = match routed {
+        Routed::Done(done, route) => (done, route),
+        Routed::DryRun(d) => return super::print_dry_run(&d),
     };
     if json {
         super::print_json(&serde_json::json!({
@@ -120,8 +126,10 @@ pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, args: Draf
             "body": draft.body,
             "quality": quality,
             "related": task.related.sources,
+            "route": route,
         }))?;
     }
+    super::print_route(&assistant, &route);
     if !json && !task.related.sources.is_empty() {
         eprintln!("frugal: used {} related passage(s) from your files:", task.related.sources.len());
         for r in &task.related.sources {

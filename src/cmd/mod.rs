@@ -1,17 +1,79 @@
 pub mod ask;
 pub mod bench;
 pub mod bench_index;
+pub mod bench_router;
+pub mod budget;
 pub mod chat;
 pub mod draft;
 pub mod hw;
 pub mod index;
+pub mod keys;
 pub mod models;
 pub mod search;
+pub mod spend;
 pub mod summarize;
 
 use std::path::{Path, PathBuf};
 
-use frugal_core::Assistant;
+use frugal_core::{Assistant, DryRun, RouteOptions, RouteReport};
+
+/// The global flags.
+#[derive(Debug)]
+pub struct Globals {
+    pub config: Option<PathBuf>,
+    pub model: Option<PathBuf>,
+    pub json: bool,
+    pub route: RouteOptions,
+}
+
+impl Globals {
+    /// Opens the assistant and says once if the ledger settled requests a crash left open.
+    pub fn open(&self) -> anyhow::Result<Assistant> {
+        open(self.config.as_deref(), self.model.clone())
+    }
+}
+
+/// Says how an answer was served when it matters: a cloud answer (who, what it cost, why)
+/// or a note about the cloud not being used. A plain local answer says nothing.
+pub fn print_route(assistant: &Assistant, route: &RouteReport) {
+    if let Some(n) = assistant.take_ledger_notice() {
+        eprintln!("frugal: {n}");
+    }
+    if route.route == "cloud" {
+        eprintln!(
+            "frugal: answered by {} ({}) for ${:.4}{}",
+            route.provider,
+            route.model,
+            route.cost_usd,
+            route.escalated.as_ref().map(|w| format!(" — escalated: {w}")).unwrap_or_default()
+        );
+    }
+    if let Some(n) = &route.note {
+        eprintln!("frugal: note: {n}");
+    }
+}
+
+/// Prints what `--dry-run` would send: the request as JSON on stdout, the cost on stderr.
+pub fn print_dry_run(d: &DryRun) -> anyhow::Result<std::process::ExitCode> {
+    print_json(d)?;
+    eprintln!(
+        "frugal: dry run — would send to {} ({}): ≈ ${:.4} (≈ {} prompt tokens, up to {} output tokens; worst case ${:.4}); nothing was sent",
+        d.provider, d.model, d.estimated_usd, d.prompt_tokens_estimate, d.max_output_tokens, d.worst_case_usd
+    );
+    if let Some(n) = &d.note {
+        eprintln!("frugal: note: {n}");
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// A JSON object with `route` added.
+pub fn with_route<T: serde::Serialize>(value: &T, route: &RouteReport) -> anyhow::Result<serde_json::Value> {
+    let mut v = serde_json::to_value(value)?;
+    if let Some(o) = v.as_object_mut() {
+        o.insert("route".into(), serde_json::to_value(route)?);
+    }
+    Ok(v)
+}
 
 /// Opens the assistant with the global flags.
 pub fn open(config: Option<&Path>, model: Option<PathBuf>) -> anyhow::Result<Assistant> {

@@ -1,5 +1,5 @@
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -7,6 +7,7 @@ use clap::Args;
 use frugal_core::input::read_input;
 use frugal_core::llm::{CancelToken, Event};
 use frugal_core::tasks::summarize::Progress;
+use frugal_core::Routed;
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Args, Debug)]
@@ -18,12 +19,13 @@ pub struct SummarizeArgs {
     out: Option<PathBuf>,
 }
 
-pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, args: SummarizeArgs) -> anyhow::Result<ExitCode> {
+pub fn run(g: &super::Globals, args: SummarizeArgs) -> anyhow::Result<ExitCode> {
+    let json = g.json;
     let input = read_input(&args.file)?;
     for w in &input.warnings {
         eprintln!("frugal: warning: {w}");
     }
-    let assistant = super::open(config, model)?;
+    let assistant = g.open()?;
     let cancel = CancelToken::new();
     let handler = cancel.clone();
     ctrlc::set_handler(move || handler.cancel()).context("cannot install the Ctrl-C handler")?;
@@ -39,6 +41,7 @@ pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, args: Summ
     let mut tokens = 0u64;
     let result = assistant.summarize(
         &input,
+        &g.route,
         &cancel,
         &mut |p| match p {
             Progress::Chunk { done, total } => {
@@ -48,19 +51,29 @@ pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, args: Summ
             }
             Progress::Merging => bar.set_message("merging the parts"),
         },
-        &mut |e| {
-            if let Event::Text(_) = e {
+        &mut |e| match e {
+            Event::Text(_) => {
                 tokens += 1;
                 bar.set_message(format!("writing ({tokens} pieces)"));
             }
+            Event::Status(s) => bar.suspend(|| eprintln!("frugal: {s}")),
+            _ => {}
         },
     );
     bar.finish_and_clear();
-    let Some(report) = super::unless_cancelled(result)? else { return Ok(ExitCode::from(super::CANCELLED)) };
+    let Some(routed) = super::unless_cancelled(result)? else { return Ok(ExitCode::from(super::CANCELLED)) };
+    let (report, route) = match routed {
+        Routed::Done(report, route) => (report, route),
+        Routed::DryRun(d) => return super::print_dry_run(&d),
+    };
     for n in report.notes.iter().filter(|n| !input.warnings.contains(n)) {
         eprintln!("frugal: note: {n}");
     }
-    let text = if json { serde_json::to_string_pretty(&report)? + "\n" } else { report.to_markdown() };
+    let text = if json {
+        serde_json::to_string_pretty(&super::with_route(&report, &route)?)? + "\n"
+    } else {
+        report.to_markdown()
+    };
     match &args.out {
         Some(path) => {
             std::fs::write(path, &text).with_context(|| format!("cannot write {}", path.display()))?;
@@ -68,6 +81,7 @@ pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, args: Summ
         }
         None => print!("{text}"),
     }
+    super::print_route(&assistant, &route);
     if !report.quality.passed {
         let failed: Vec<&str> = report.quality.checks.iter().filter(|c| !c.passed).map(|c| c.name).collect();
         eprintln!("frugal: quality checks failed: {} (see --json for details)", failed.join(", "));

@@ -1,19 +1,27 @@
 //! The facade the CLI and the tray app share.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use frugal_cloud::CloudClient;
+use frugal_ledger::{Ledger, PriceTable};
 
 use frugal_index::{Folder, Hit, Index, SearchQuery, Status, UpdateReport};
 
-use frugal_llm::{CancelToken, EventStream, Provider, Request};
+use std::cell::RefCell;
+
+use frugal_llm::{CancelToken, Event, EventStream, Provider, Request};
 use frugal_local::{plan, read_gguf, EngineConfig, GgufInfo, HardwareProfile, LoadPlan, LocalEngine};
 use serde::Serialize;
 
 use crate::catalog::{Catalog, CatalogEntry};
 use crate::config::{self, Config, FolderEntry, Paths};
+use crate::config::{Escalate, Tier};
 use crate::download::{self, OnProgress};
 use crate::grounding::{self, Grounding};
 use crate::input::InputText;
+use crate::router::{Job, Metered, RouteOptions, RouteReport, Routed};
 use crate::tasks::{ask, draft, summarize, TaskError};
 use crate::{CoreError, Result};
 
@@ -44,6 +52,10 @@ pub struct Assistant {
     engine: Mutex<Option<(Arc<LocalEngine>, LoadPlan)>>,
     index: Mutex<Option<Arc<Index>>>,
     index_notice: Mutex<Option<String>>,
+    ledger: Mutex<Option<Arc<Ledger>>>,
+    ledger_notice: Mutex<Option<String>>,
+    prices: OnceLock<PriceTable>,
+    pub(crate) clients: Mutex<HashMap<String, Arc<CloudClient>>>,
 }
 
 impl std::fmt::Debug for Assistant {
@@ -66,6 +78,10 @@ impl Assistant {
             engine: Mutex::new(None),
             index: Mutex::new(None),
             index_notice: Mutex::new(None),
+            ledger: Mutex::new(None),
+            ledger_notice: Mutex::new(None),
+            prices: OnceLock::new(),
+            clients: Mutex::new(HashMap::new()),
         })
     }
 
@@ -146,30 +162,56 @@ impl Assistant {
         Ok((engine, plan))
     }
 
-    /// Summarizes a meeting transcript on the local model, splitting it to fit the planned
-    /// context. `on_progress` sees chunks done; `on_event` sees the model's raw stream.
+    /// Summarizes a meeting transcript, locally first (split to fit the planned context),
+    /// escalating as [`RouteOptions`] and `[policy.summarize]` allow. `on_progress` sees
+    /// chunks done; `on_event` sees the raw stream of whichever model answers.
     pub fn summarize(
         &self,
         input: &InputText,
+        opts: &RouteOptions,
         cancel: &CancelToken,
         on_progress: &mut dyn FnMut(summarize::Progress),
         on_event: &mut dyn FnMut(&frugal_llm::Event),
-    ) -> Result<summarize::SummaryReport> {
+    ) -> Result<Routed<summarize::SummaryReport>> {
         let transcript = crate::transcript::parse(&input.text, input.extension.as_deref());
         if transcript.turns.is_empty() {
             return Err(CoreError::Input("the transcript has no text once timestamps and markup are removed".into()));
         }
-        let (engine, plan) = self.engine_and_plan()?;
-        let mut count = |s: &str| engine.count_tokens(s).map_err(TaskError::from);
-        let mut report = summarize::summarize(
-            engine.as_ref(),
-            &transcript,
-            plan.context,
-            &mut count,
-            cancel,
-            on_progress,
-            on_event,
+        let private = self.private_reason(opts, input.path.as_deref(), false);
+        // Both closures report through the same callbacks; they never run at the same time.
+        let on_progress = RefCell::new(on_progress);
+        let on_event = RefCell::new(on_event);
+        let run =
+            |p: &dyn Provider, context: u32, count: &mut dyn FnMut(&str) -> std::result::Result<usize, TaskError>| {
+                let report = summarize::summarize(
+                    p,
+                    &transcript,
+                    context,
+                    count,
+                    cancel,
+                    &mut **on_progress.borrow_mut(),
+                    &mut **on_event.borrow_mut(),
+                )?;
+                let quality = report.quality.clone();
+                Ok((report, quality))
+            };
+        let routed = self.route(
+            opts,
+            Job {
+                task: "summarize",
+                policy: self.config.policy.summarize,
+                private,
+                local: &mut |p| {
+                    let (engine, plan) = self.engine_and_plan()?;
+                    run(p, plan.context, &mut |s| engine.count_tokens(s).map_err(TaskError::from))
+                },
+                cloud: &mut |p, entry| {
+                    on_event.borrow_mut()(&Event::Status(format!("asking {} ({})", entry.name, entry.model)));
+                    run(p, entry.context(), &mut |s| Ok(s.len().div_ceil(3)))
+                },
+            },
         )?;
+        let Routed::Done(mut report, route) = routed else { return Ok(routed) };
         report.notes.splice(0..0, input.warnings.iter().cloned());
         // Linking to project notes is a help: a missing or broken index only costs a note.
         match self.related_notes(&report.summary, input.path.as_deref()) {
@@ -181,33 +223,114 @@ impl Assistant {
             }
             Err(e) => report.notes.push(format!("related notes skipped: {e}")),
         }
-        Ok(report)
+        Ok(Routed::Done(report, route))
     }
 
-    /// Drafts an email (or a reply) on the local model. `on_event` sees the stream, for live
-    /// display (pass the text through [`draft::ChatterFilter`]).
+    /// Drafts an email (or a reply to the email in `source`), locally first. `on_event` sees
+    /// the stream, for live display (pass the text through [`draft::ChatterFilter`]).
     pub fn draft(
         &self,
         task: &draft::DraftTask,
+        source: Option<&Path>,
+        opts: &RouteOptions,
         cancel: &CancelToken,
         on_event: &mut dyn FnMut(&frugal_llm::Event),
-    ) -> Result<(draft::Draft, crate::tasks::Quality)> {
-        let engine = self.engine()?;
-        let ((draft, _), quality) = crate::tasks::run(engine.as_ref(), task, cancel, on_event)?;
-        Ok((draft, quality))
+    ) -> Result<Routed<(draft::Draft, crate::tasks::Quality)>> {
+        let private = self.private_reason(opts, source, task.related.local_only());
+        let on_event = RefCell::new(on_event);
+        let run = |p: &dyn Provider| {
+            let ((draft, _), quality) = crate::tasks::run(p, task, cancel, &mut **on_event.borrow_mut())?;
+            Ok(((draft, quality.clone()), quality))
+        };
+        self.route(
+            opts,
+            Job {
+                task: "draft",
+                policy: self.config.policy.draft,
+                private,
+                local: &mut |p| run(p),
+                cloud: &mut |p, entry| {
+                    on_event.borrow_mut()(&Event::Status(format!("asking {} ({})", entry.name, entry.model)));
+                    run(p)
+                },
+            },
+        )
     }
 
-    /// Runs a chat request. Today always local; the router decides here once cloud
-    /// providers exist.
-    pub fn chat(&self, request: Request, cancel: CancelToken) -> EventStream {
-        match self.engine() {
-            Ok(engine) => engine.stream(request, cancel),
-            Err(CoreError::Provider(e)) => EventStream::failed(e),
-            Err(e) => EventStream::failed(frugal_llm::ProviderError::new(
-                frugal_llm::ErrorKind::ModelUnavailable,
-                e.to_string(),
-            )),
+    /// Starts a chat answer: on the local model, or on the economy cloud model when asked
+    /// (`--cloud`, `[policy.chat] escalate = "always"`), when no local model is installed, or
+    /// when the conversation does not fit the local context. Chat has no checks to fail, so
+    /// it never escalates after answering. The returned meter counts what the answer cost.
+    pub fn chat(
+        &self,
+        request: Request,
+        opts: &RouteOptions,
+        cancel: CancelToken,
+    ) -> Result<Routed<(EventStream, Arc<Metered>)>> {
+        let policy = self.config.policy.chat;
+        let mut escalate = if opts.cloud || opts.dry_run || policy.escalate == Escalate::Always {
+            Some("asked (--cloud)".to_string())
+        } else {
+            None
+        };
+        let private = self.private_reason(opts, None, false);
+        let allowed = !opts.local_only && policy.escalate != Escalate::Never && private.is_none();
+        if escalate.is_some() && (opts.local_only || private.is_some()) {
+            return Err(CoreError::Route(format!(
+                "not sent to a cloud: {}",
+                private.unwrap_or_else(|| "--local-only".into())
+            )));
         }
+        let run_id = crate::router::new_run_id();
+        if escalate.is_none() {
+            match self.engine_and_plan() {
+                Ok((engine, plan)) => {
+                    let text: String =
+                        request.messages.iter().map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n");
+                    let needed = engine.count_tokens(&text).unwrap_or(0) + request.messages.len() * 8;
+                    if allowed && needed + request.max_tokens as usize > plan.context as usize {
+                        escalate = Some(format!(
+                            "the conversation ({needed} tokens) does not fit the local context ({})",
+                            plan.context
+                        ));
+                    } else {
+                        let meter = Arc::new(self.metered_local("chat", &run_id)?);
+                        let report = RouteReport {
+                            route: "local",
+                            provider: "local".into(),
+                            model: meter.model().to_string(),
+                            run_id,
+                            ..RouteReport::default()
+                        };
+                        return Ok(Routed::Done((meter.stream(request, cancel), meter), report));
+                    }
+                }
+                Err(e) if allowed && !self.config.providers.is_empty() => {
+                    escalate = Some(format!("no local model ({e})"));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let reason = escalate.unwrap_or_default();
+        let Some(entry) = self.config.provider_for(Tier::Economy).or(self.config.providers.first()).cloned() else {
+            return Err(CoreError::Route(format!("{reason}, but no cloud provider is configured ([[providers]])")));
+        };
+        let (client, price) = self.cloud_client(&entry)?;
+        let meter = self.metered_cloud(client, "chat", &run_id, &entry, price, reason.clone())?;
+        if opts.dry_run {
+            return Ok(Routed::DryRun(Box::new(meter.dry_run_of(&request))));
+        }
+        let meter = Arc::new(meter);
+        let report = RouteReport {
+            route: "cloud",
+            provider: entry.name.clone(),
+            model: entry.model.clone(),
+            tier: Some(entry.tier),
+            escalated: Some(reason),
+            run_id,
+            ..RouteReport::default()
+        };
+        Ok(Routed::Done((meter.stream(request, cancel), meter), report))
     }
 
     /// Every catalog model with whether it fits here and why.
@@ -455,8 +578,9 @@ impl Assistant {
         if hits.is_empty() {
             return Ok(Grounding::default());
         }
-        let engine = self.engine()?;
-        let mut count = |s: &str| engine.count_tokens(s).unwrap_or(s.len() / 4);
+        // The local tokenizer counts best; without a local model (cloud-only use), 4 chars a token.
+        let engine = self.engine().ok();
+        let mut count = |s: &str| engine.as_ref().and_then(|e| e.count_tokens(s).ok()).unwrap_or(s.len().div_ceil(4));
         Ok(grounding::prune(&hits, budget, &mut count))
     }
 
@@ -480,17 +604,19 @@ impl Assistant {
     }
 
     /// Answers a question from the indexed files, with citations, or says it is not there.
+    /// A question whose sources include a local-only folder is never escalated.
     pub fn ask(
         &self,
         question: &str,
+        opts: &RouteOptions,
         cancel: &CancelToken,
         on_event: &mut dyn FnMut(&frugal_llm::Event),
-    ) -> Result<ask::AskReport> {
+    ) -> Result<Routed<ask::AskReport>> {
         if self.config.index.folders.is_empty() {
             return Err(CoreError::Input("no folders are indexed yet: run `frugal index add DIR` first".into()));
         }
-        let (_, plan) = self.engine_and_plan()?;
-        let budget = ask::SOURCE_BUDGET.min(plan.context as usize / 2);
+        let context = self.engine_and_plan().map_or(4096, |(_, plan)| plan.context);
+        let budget = ask::SOURCE_BUDGET.min(context as usize / 2);
         let grounding = self.ground(question, budget, None)?;
         let mut report = ask::AskReport {
             question: question.to_string(),
@@ -503,6 +629,7 @@ impl Assistant {
             local_only: grounding.local_only(),
         };
         if grounding.sources.is_empty() {
+            // Nothing to read: no model, local or cloud, can answer from the user's files.
             report.quality = crate::tasks::Quality::from_checks(
                 vec![crate::tasks::Check {
                     name: "found",
@@ -511,11 +638,33 @@ impl Assistant {
                 }],
                 false,
             );
-            return Ok(report);
+            let route = RouteReport { route: "local", provider: "local".into(), ..RouteReport::default() };
+            return Ok(Routed::Done(report, route));
         }
-        let engine = self.engine()?;
+        let private = self.private_reason(opts, None, grounding.local_only());
         let task = ask::AskTask { question: question.to_string(), grounding };
-        let (answer, quality) = crate::tasks::run(engine.as_ref(), &task, cancel, on_event)?;
+        let on_event = RefCell::new(on_event);
+        let run = |p: &dyn Provider| {
+            let (answer, quality) = crate::tasks::run(p, &task, cancel, &mut **on_event.borrow_mut())?;
+            Ok(((answer, quality.clone()), quality))
+        };
+        let routed = self.route(
+            opts,
+            Job {
+                task: "ask",
+                policy: self.config.policy.ask,
+                private,
+                local: &mut |p| run(p),
+                cloud: &mut |p, entry| {
+                    on_event.borrow_mut()(&Event::Status(format!("asking {} ({})", entry.name, entry.model)));
+                    run(p)
+                },
+            },
+        )?;
+        let ((answer, quality), route) = match routed {
+            Routed::Done(done, route) => (done, route),
+            Routed::DryRun(d) => return Ok(Routed::DryRun(d)),
+        };
         if quality.passed {
             report.found = true;
             report.cited = task.grounding.sources.iter().filter(|s| answer.cited.contains(&s.n)).cloned().collect();
@@ -524,7 +673,86 @@ impl Assistant {
             report.rejected = Some(answer.text);
         }
         report.quality = quality;
-        Ok(report)
+        Ok(Routed::Done(report, route))
+    }
+
+    /// Why this request must not leave the machine, if it must not: `--private`, a source
+    /// file inside a local-only folder, or grounding that holds local-only passages.
+    fn private_reason(&self, opts: &RouteOptions, source: Option<&Path>, local_only_passages: bool) -> Option<String> {
+        if opts.private {
+            return Some("the input is marked private (--private)".into());
+        }
+        if let Some(folder) = source
+            .and_then(|p| p.canonicalize().ok())
+            .and_then(|p| self.config.index.folders.iter().find(|f| f.local_only && p.starts_with(&f.path)))
+        {
+            return Some(format!("the file is in a local-only folder ({})", folder.path.display()));
+        }
+        local_only_passages.then(|| "it holds passages from a local-only folder".to_string())
+    }
+
+    /// Where the spend ledger lives.
+    pub fn ledger_path(&self) -> PathBuf {
+        self.config.ledger.clone().unwrap_or_else(|| self.paths.data_dir.join("ledger.sqlite3"))
+    }
+
+    /// The spend ledger, opened on first use (which settles reservations a crashed process
+    /// left behind: [`Assistant::take_ledger_notice`] says so once).
+    pub fn ledger(&self) -> Result<Arc<Ledger>> {
+        let mut slot = self.ledger.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(l) = slot.as_ref() {
+            return Ok(l.clone());
+        }
+        let (ledger, notice) = Ledger::open(self.ledger_path())?;
+        if notice.is_some() {
+            *self.ledger_notice.lock().unwrap_or_else(PoisonError::into_inner) = notice;
+        }
+        let ledger = Arc::new(ledger);
+        *slot = Some(ledger.clone());
+        Ok(ledger)
+    }
+
+    /// A message about interrupted requests settled at their worst case, once.
+    pub fn take_ledger_notice(&self) -> Option<String> {
+        self.ledger_notice.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+
+    /// Prices: `models/prices.toml` with the config's `[[prices]]` on top.
+    pub fn prices(&self) -> Result<&PriceTable> {
+        if let Some(p) = self.prices.get() {
+            return Ok(p);
+        }
+        let mut table = PriceTable::builtin()?;
+        for o in &self.config.prices {
+            let m = frugal_ledger::micros_from_usd;
+            let price = frugal_ledger::Price {
+                input: m(o.input)?,
+                cached_input: m(o.cached_input.unwrap_or(o.input))?,
+                cache_write: m(o.cache_write.unwrap_or(o.input))?,
+                output: m(o.output)?,
+            };
+            table.with_override(&o.model, o.vendor.as_deref(), price);
+        }
+        Ok(self.prices.get_or_init(|| table))
+    }
+
+    /// Sets the monthly cap and saves the config.
+    pub fn set_budget(&mut self, monthly_usd: f64) -> Result<()> {
+        frugal_ledger::micros_from_usd(monthly_usd)?;
+        self.config.budget.monthly_usd = Some(monthly_usd);
+        config::save(&self.paths.config_file, &self.config)
+    }
+
+    /// The month's spend report.
+    pub fn spend(&self, month: frugal_ledger::Month) -> Result<frugal_ledger::MonthReport> {
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        Ok(self.ledger()?.report(month, &self.limits()?, now)?)
+    }
+
+    /// Every ledger row of a month (for CSV export).
+    pub fn spend_rows(&self, month: frugal_ledger::Month) -> Result<Vec<frugal_ledger::Row>> {
+        Ok(self.ledger()?.rows(month)?)
     }
 }
 

@@ -55,6 +55,167 @@ pub struct IndexSection {
     pub threads: Option<usize>,
 }
 
+/// Cloud tiers, cheapest first: escalation climbs them one at a time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    /// A cheap, capable model (gpt-4o-mini, Claude Haiku, DeepSeek).
+    #[default]
+    Economy,
+    /// The best model, for what the economy one could not do.
+    Premium,
+}
+
+/// One cloud provider (`[[providers]]`). Its key is never here: it lives in the OS keychain
+/// under `name`, or in the environment variable `FRUGAL_KEY_<NAME>` for headless use.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderEntry {
+    /// The user's name for it; keychain entries and ledger rows use it.
+    pub name: String,
+    /// `openai` (any OpenAI-compatible server) or `anthropic`.
+    pub kind: frugal_cloud::Kind,
+    /// API root, e.g. `https://api.openai.com/v1`.
+    pub base_url: String,
+    /// Model id.
+    pub model: String,
+    /// `economy` (default) or `premium`.
+    #[serde(default)]
+    pub tier: Tier,
+    /// The model's context in tokens (default 128,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<u32>,
+    /// Self-hosted servers (llama.cpp, vLLM, Ollama) may need no key.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub needs_key: bool,
+    /// Seconds to wait for the first byte of an answer (default 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
+    /// Seconds a streamed answer may stall (default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_secs: Option<u64>,
+    /// Retries on 429/5xx/network errors (default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retries: Option<u32>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+impl ProviderEntry {
+    /// The client's view of this entry.
+    pub fn cloud_config(&self) -> frugal_cloud::CloudConfig {
+        let mut t = frugal_cloud::Timeouts::default();
+        if let Some(s) = self.timeout_secs {
+            t.first_byte = Duration::from_secs(s.max(1));
+        }
+        if let Some(s) = self.idle_secs {
+            t.idle = Duration::from_secs(s.max(1));
+        }
+        if let Some(n) = self.max_retries {
+            t.max_retries = n;
+        }
+        frugal_cloud::CloudConfig {
+            name: self.name.clone(),
+            kind: self.kind,
+            base_url: self.base_url.clone(),
+            model: self.model.clone(),
+            timeouts: t,
+        }
+    }
+
+    /// The context the cloud model offers.
+    pub fn context(&self) -> u32 {
+        self.context.unwrap_or(128_000)
+    }
+}
+
+/// `[budget]`: the caps. Without `monthly_usd` nothing is sent to a cloud: never a surprise bill.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BudgetSection {
+    /// The monthly cap in USD (`frugal budget set USD`).
+    pub monthly_usd: Option<f64>,
+    /// An optional daily cap.
+    pub daily_usd: Option<f64>,
+    /// An optional cap on any one request's worst case.
+    pub per_request_usd: Option<f64>,
+    /// The provider whose model prices the savings of local work (default: the premium one,
+    /// else the first).
+    pub reference: Option<String>,
+}
+
+/// A price set by the user (`[[prices]]`), winning over `models/prices.toml`: for a model the
+/// built-in table lacks (unknown models are never called) or a negotiated rate. USD per million
+/// tokens.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceOverride {
+    /// Model id, as in `[[providers]] model`.
+    pub model: String,
+    /// Limit it to one provider name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<String>,
+    /// Input.
+    pub input: f64,
+    /// Cached input (default: input).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_input: Option<f64>,
+    /// Cache writes (default: input).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write: Option<f64>,
+    /// Output.
+    pub output: f64,
+}
+
+/// When a task may leave the machine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Escalate {
+    /// Local first; cloud when the local answer fails its checks or cannot fit (default).
+    #[default]
+    WhenNeeded,
+    /// Always local.
+    Never,
+    /// Straight to the cloud.
+    Always,
+}
+
+/// `[policy.<task>]`: how one task escalates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TaskPolicy {
+    /// When to escalate.
+    pub escalate: Escalate,
+    /// The highest tier it may reach.
+    pub max_tier: Tier,
+}
+
+impl Default for TaskPolicy {
+    fn default() -> Self {
+        Self { escalate: Escalate::WhenNeeded, max_tier: Tier::Premium }
+    }
+}
+
+/// `[policy]`: per-task escalation.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicySection {
+    /// `frugal summarize`.
+    pub summarize: TaskPolicy,
+    /// `frugal draft`.
+    pub draft: TaskPolicy,
+    /// `frugal ask`.
+    pub ask: TaskPolicy,
+    /// `frugal chat`.
+    pub chat: TaskPolicy,
+}
+
 /// The whole config file.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -63,15 +224,54 @@ pub struct Config {
     pub model: ModelSection,
     /// `[index]`.
     pub index: IndexSection,
+    /// `[budget]`.
+    pub budget: BudgetSection,
+    /// `[policy]`.
+    pub policy: PolicySection,
+    /// `[[providers]]`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub providers: Vec<ProviderEntry>,
+    /// `[[prices]]`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub prices: Vec<PriceOverride>,
+    /// Where the spend ledger lives (default: `<data dir>/ledger.sqlite3`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ledger: Option<PathBuf>,
 }
 
 impl Config {
-    /// Parses TOML text.
+    /// Parses TOML text and checks what serde cannot (duplicate provider names, bad sums).
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
-        toml::from_str(text).map_err(|e| CoreError::Config {
-            path: path.to_path_buf(),
-            reason: e.message().lines().next().unwrap_or("invalid TOML").to_string(),
-        })
+        let bad = |reason: String| CoreError::Config { path: path.to_path_buf(), reason };
+        let config: Self =
+            toml::from_str(text).map_err(|e| bad(e.message().lines().next().unwrap_or("invalid TOML").to_string()))?;
+        for (i, p) in config.providers.iter().enumerate() {
+            if p.name.trim().is_empty() || p.model.trim().is_empty() || p.base_url.trim().is_empty() {
+                return Err(bad(format!("provider #{} needs a name, a base_url and a model", i + 1)));
+            }
+            if config.providers[..i].iter().any(|q| q.name.eq_ignore_ascii_case(&p.name)) {
+                return Err(bad(format!("two providers are named `{}`", p.name)));
+            }
+        }
+        let b = &config.budget;
+        for (what, v) in
+            [("monthly_usd", b.monthly_usd), ("daily_usd", b.daily_usd), ("per_request_usd", b.per_request_usd)]
+        {
+            if v.is_some_and(|v| !(v.is_finite() && v >= 0.0)) {
+                return Err(bad(format!("budget {what} must be a number of dollars ≥ 0")));
+            }
+        }
+        Ok(config)
+    }
+
+    /// The provider used at `tier` (the first configured one).
+    pub fn provider_for(&self, tier: Tier) -> Option<&ProviderEntry> {
+        self.providers.iter().find(|p| p.tier == tier)
+    }
+
+    /// A provider by name (case-insensitive).
+    pub fn provider(&self, name: &str) -> Option<&ProviderEntry> {
+        self.providers.iter().find(|p| p.name.eq_ignore_ascii_case(name))
     }
 
     /// Idle time before unloading the model.

@@ -36,6 +36,15 @@ pub enum CoreError {
     /// The index failed.
     #[error(transparent)]
     Index(#[from] frugal_index::IndexError),
+    /// The OS keychain failed.
+    #[error("{0}")]
+    Keychain(String),
+    /// The spend ledger failed.
+    #[error(transparent)]
+    Ledger(#[from] frugal_ledger::LedgerError),
+    /// The router cannot send this request anywhere (no provider, no key, no price, privacy).
+    #[error("{0}")]
+    Route(String),
     /// A download failed.
     #[error("{0}")]
     Download(String),

@@ -20,17 +20,24 @@ pub mod download;
 mod error;
 pub mod grounding;
 pub mod input;
+pub mod router;
+pub mod secrets;
 pub mod tasks;
 
 pub use assistant::{Assistant, CatalogFit};
 pub use catalog::{Catalog, CatalogEntry};
 pub use config::{Config, Paths};
 pub use error::{CoreError, Result};
+pub use router::{DryRun, RouteOptions, RouteReport, Routed};
 
+/// Cloud clients, re-exported for the shells.
+pub use frugal_cloud as cloud;
 /// The index of the user's folders, re-exported for the shells.
 pub use frugal_index as index;
 /// Email and transcript readers live with the other extractors in the index crate.
 pub use frugal_index::{email, transcript};
+/// The spend ledger, re-exported for the shells.
+pub use frugal_ledger as ledger;
 /// The provider boundary, re-exported for the same reason.
 pub use frugal_llm as llm;
 /// The local engine's types (hardware profile, load plan, GGUF header), re-exported so the

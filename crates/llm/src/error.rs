@@ -25,6 +25,8 @@ pub enum ErrorKind {
     Network,
     /// The provider answered something we could not understand.
     Protocol,
+    /// A policy refused the request before it was sent (budget cap, privacy rule).
+    Refused,
     /// A bug or an unexpected state inside the engine.
     Internal,
 }
@@ -44,6 +46,7 @@ impl ErrorKind {
 pub struct ProviderError {
     kind: ErrorKind,
     message: String,
+    billable: bool,
 }
 
 impl ProviderError {
@@ -51,7 +54,20 @@ impl ProviderError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         let message: String = message.into();
         let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
-        Self { kind, message }
+        Self { kind, message, billable: false }
+    }
+
+    /// Marks an error that happened after the provider accepted the request (a stream cut
+    /// halfway, malformed data mid-answer): the provider may bill for it, so the ledger
+    /// charges the worst case rather than nothing.
+    pub fn billable(mut self) -> Self {
+        self.billable = true;
+        self
+    }
+
+    /// Whether the provider may have billed for the failed request.
+    pub fn is_billable(&self) -> bool {
+        self.billable
     }
 
     /// The error's kind.

@@ -10,10 +10,17 @@ pub struct Usage {
     pub prompt_tokens: u32,
     /// Prompt tokens served from a cache (KV reuse locally, prompt caching in the cloud).
     pub cached_prompt_tokens: u32,
+    /// Prompt tokens written to a provider's prompt cache (billed at their own price).
+    #[serde(default)]
+    pub cache_write_tokens: u32,
     /// Tokens generated.
     pub completion_tokens: u32,
     /// Of the generated tokens, those spent on hidden reasoning.
     pub reasoning_tokens: u32,
+    /// The engine did not report counts (a provider that sent no usage block); these are
+    /// upper-bound estimates, and whoever turns usage into money should not trust them.
+    #[serde(default)]
+    pub estimated: bool,
 }
 
 /// Why a stream finished.
@@ -54,6 +61,12 @@ impl EventSender {
     /// Sends an event; returns false once the consumer has gone away (so the engine can stop).
     pub fn send(&self, event: Event) -> bool {
         self.0.send(Ok(event)).is_ok()
+    }
+
+    /// Forwards an item from another stream (a wrapper passing events through); false once
+    /// the consumer has gone away.
+    pub fn send_item(&self, item: crate::Result<Event>) -> bool {
+        self.0.send(item).is_ok()
     }
 
     /// Sends the terminal error.

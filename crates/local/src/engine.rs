@@ -579,7 +579,7 @@ impl Session<'_> {
                 prompt_tokens,
                 cached_prompt_tokens: cached,
                 completion_tokens: completion,
-                reasoning_tokens: 0,
+                ..Usage::default()
             }));
             events.send(Event::Done { reason });
         };

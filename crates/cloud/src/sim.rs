@@ -1,0 +1,360 @@
+//! A cloud provider on 127.0.0.1 for tests and benchmarks: it speaks OpenAI Chat
+//! Completions or Anthropic Messages (streamed), records every request it receives, and
+//! misbehaves on demand — 429 with `Retry-After`, 500, slow and hung answers, malformed JSON,
+//! a stream cut halfway, no usage block, a rejected key.
+//!
+//! Plain threads and `std::net`, one thread per connection, `Connection: close`: the point
+//! is to exercise the real client over real sockets, not to be fast.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::Kind;
+
+/// One way to misbehave.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fault {
+    /// HTTP 429 with `Retry-After: secs`.
+    RateLimited {
+        /// Seconds the client is asked to wait.
+        retry_after: u64,
+    },
+    /// HTTP 500.
+    ServerError,
+    /// HTTP 401, as for a wrong key; the body echoes the key like some providers do.
+    Unauthorized,
+    /// Headers sent, then nothing, forever (until the server is dropped).
+    Hang,
+    /// A valid start, then a payload that is not JSON.
+    Malformed,
+    /// Half the answer, then the connection closes.
+    CutHalfway,
+    /// A complete answer without any usage numbers.
+    NoUsage,
+    /// Each token waits this long.
+    Slow(Duration),
+}
+
+/// A request as the server received it.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    /// Request path (`/v1/chat/completions`).
+    pub path: String,
+    /// Header names (lower-cased) and values.
+    pub headers: Vec<(String, String)>,
+    /// The raw body.
+    pub body: String,
+}
+
+impl Recorded {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Produces the answer text for a request body.
+pub type Responder = Arc<dyn Fn(&Value) -> String + Send + Sync>;
+
+struct State {
+    queued: VecDeque<Fault>,
+    sticky: Option<Fault>,
+    requests: Vec<Recorded>,
+    responder: Responder,
+    token_delay: Duration,
+    cached_tokens: u32,
+}
+
+/// The server; stops when dropped.
+pub struct SimServer {
+    kind: Kind,
+    addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for SimServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimServer").field("kind", &self.kind).field("addr", &self.addr).finish()
+    }
+}
+
+/// The default answer: counting, one number per token, so limits and cancellation show.
+fn counting(_: &Value) -> String {
+    (1..=100).map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+impl SimServer {
+    /// Starts a server speaking `kind` on a free port.
+    pub fn start(kind: Kind) -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(Mutex::new(State {
+            queued: VecDeque::new(),
+            sticky: None,
+            requests: Vec::new(),
+            responder: Arc::new(counting),
+            token_delay: Duration::from_millis(2),
+            cached_tokens: 0,
+        }));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (st, sp) = (state.clone(), stop.clone());
+        std::thread::Builder::new().name("sim-cloud".into()).spawn(move || {
+            for conn in listener.incoming() {
+                if sp.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                let (st, sp) = (st.clone(), sp.clone());
+                let _ = std::thread::Builder::new().spawn(move || {
+                    let _ = serve(kind, conn, &st, &sp);
+                });
+            }
+        })?;
+        Ok(Self { kind, addr, state, stop })
+    }
+
+    /// The `base_url` to configure (`http://127.0.0.1:PORT/v1`).
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The next request (only) gets this fault; several calls queue several.
+    pub fn push_fault(&self, fault: Fault) {
+        self.state().queued.push_back(fault);
+    }
+
+    /// Every request gets this fault until cleared with `None`.
+    pub fn set_fault(&self, fault: Option<Fault>) {
+        self.state().sticky = fault;
+    }
+
+    /// How the answer text is made from the request body.
+    pub fn respond_with(&self, f: impl Fn(&Value) -> String + Send + Sync + 'static) {
+        self.state().responder = Arc::new(f);
+    }
+
+    /// Pause between streamed tokens (default 2 ms).
+    pub fn set_token_delay(&self, d: Duration) {
+        self.state().token_delay = d;
+    }
+
+    /// Prompt tokens reported as served from the provider's cache.
+    pub fn set_cached_tokens(&self, n: u32) {
+        self.state().cached_tokens = n;
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state().requests.clone()
+    }
+}
+
+impl Drop for SimServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr); // wakes the accept loop
+    }
+}
+
+fn serve(kind: Kind, conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool) -> std::io::Result<()> {
+    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let mut headers = Vec::new();
+    let mut length = 0usize;
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h)? == 0 || h.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_string());
+            if k == "content-length" {
+                length = v.parse().unwrap_or(0);
+            }
+            headers.push((k, v));
+        }
+    }
+    let mut body = vec![0; length.min(64 << 20)];
+    reader.read_exact(&mut body)?;
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let request: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    let (fault, responder, delay, cached) = {
+        let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
+        s.requests.push(Recorded { path, headers: headers.clone(), body: body.clone() });
+        let fault = s.queued.pop_front().or_else(|| s.sticky.clone());
+        (fault, s.responder.clone(), s.token_delay, s.cached_tokens)
+    };
+    let request_headers = headers;
+    let mut out = conn;
+    match fault {
+        Some(Fault::RateLimited { retry_after }) => {
+            return plain(
+                &mut out,
+                "429 Too Many Requests",
+                &format!("Retry-After: {retry_after}\r\n"),
+                r#"{"error":{"message":"Rate limit reached, slow down"}}"#,
+            )
+        }
+        Some(Fault::ServerError) => {
+            return plain(&mut out, "500 Internal Server Error", "", r#"{"error":{"message":"upstream overloaded"}}"#)
+        }
+        Some(Fault::Unauthorized) => {
+            // Like real providers, echo (part of) the key back: the client must scrub it.
+            let key = state_key(&request_headers);
+            let body = json!({"error": {"message": format!("Incorrect API key provided: {key}")}}).to_string();
+            return plain(&mut out, "401 Unauthorized", "", &body);
+        }
+        _ => {}
+    }
+    out.write_all(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
+    )?;
+    if fault == Some(Fault::Hang) {
+        for _ in 0..1200 {
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        return Ok(());
+    }
+    let text = responder(&request);
+    let max = request.get("max_tokens").and_then(Value::as_u64).unwrap_or(4096) as usize;
+    let mut tokens = split_tokens(&text);
+    let truncated = tokens.len() > max;
+    tokens.truncate(max);
+    let prompt_tokens = prompt_size(&request);
+    let with_usage = fault != Some(Fault::NoUsage);
+    let delay = match fault {
+        Some(Fault::Slow(d)) => d,
+        _ => delay,
+    };
+    let cut_at = (fault == Some(Fault::CutHalfway)).then_some(tokens.len() / 2);
+    let events = sse_events(kind, &tokens, truncated, prompt_tokens, cached.min(prompt_tokens), with_usage);
+    let n_text = tokens.len();
+    for (i, event) in events.iter().enumerate() {
+        if stop.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        if cut_at.is_some_and(|c| i > c) {
+            return out.flush(); // closes mid-answer
+        }
+        if fault == Some(Fault::Malformed) && i == n_text / 2 + 1 {
+            out.write_all(b"data: {\"choices\": [{\"delta\": {\"content\": \"oops\"\n\n")?;
+            return out.flush();
+        }
+        out.write_all(event.as_bytes())?;
+        out.flush()?;
+        if i > 0 && i <= n_text && !delay.is_zero() {
+            std::thread::sleep(delay);
+        }
+    }
+    Ok(())
+}
+
+fn state_key(headers: &[(String, String)]) -> String {
+    headers
+        .iter()
+        .find(|(k, _)| k == "authorization" || k == "x-api-key")
+        .map(|(_, v)| v.trim_start_matches("Bearer ").to_string())
+        .unwrap_or_default()
+}
+
+fn plain(out: &mut TcpStream, status: &str, extra: &str, body: &str) -> std::io::Result<()> {
+    write!(
+        out,
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    out.flush()
+}
+
+/// Tokens as a model would stream them: words with their trailing space.
+fn split_tokens(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for c in text.chars() {
+        cur.push(c);
+        if c == ' ' || c == '\n' {
+            out.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Prompt tokens as ~4 characters each, the usual ratio for English.
+fn prompt_size(request: &Value) -> u32 {
+    let mut chars = 0usize;
+    if let Some(s) = request.get("system").and_then(Value::as_str) {
+        chars += s.chars().count();
+    }
+    for m in request.get("messages").and_then(Value::as_array).into_iter().flatten() {
+        chars += m.get("content").and_then(Value::as_str).map_or(0, |c| c.chars().count()) + 16;
+    }
+    u32::try_from(chars / 4 + 1).unwrap_or(u32::MAX)
+}
+
+fn data(v: &Value) -> String {
+    format!("data: {v}\n\n")
+}
+
+fn sse_events(kind: Kind, tokens: &[String], truncated: bool, prompt: u32, cached: u32, usage: bool) -> Vec<String> {
+    let n = u32::try_from(tokens.len()).unwrap_or(u32::MAX);
+    let mut out = Vec::new();
+    match kind {
+        Kind::OpenAi => {
+            out.push(data(&json!({"id":"sim","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]})));
+            for t in tokens {
+                out.push(data(&json!({"id":"sim","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":t},"finish_reason":null}]})));
+            }
+            let reason = if truncated { "length" } else { "stop" };
+            out.push(data(&json!({"id":"sim","choices":[{"index":0,"delta":{},"finish_reason":reason}]})));
+            if usage {
+                out.push(data(&json!({"id":"sim","choices":[],"usage":{
+                    "prompt_tokens": prompt, "completion_tokens": n, "total_tokens": prompt + n,
+                    "prompt_tokens_details": {"cached_tokens": cached},
+                    "completion_tokens_details": {"reasoning_tokens": 0}}})));
+            }
+            out.push("data: [DONE]\n\n".to_string());
+        }
+        Kind::Anthropic => {
+            let start_usage = if usage {
+                json!({"input_tokens": prompt - cached, "cache_read_input_tokens": cached, "cache_creation_input_tokens": 0, "output_tokens": 1})
+            } else {
+                json!({})
+            };
+            out.push(format!("event: message_start\n{}", data(&json!({"type":"message_start","message":{"id":"msg_sim","type":"message","role":"assistant","content":[],"model":"sim","usage":start_usage}}))));
+            for t in tokens {
+                out.push(format!(
+                    "event: content_block_delta\n{}",
+                    data(&json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":t}}))
+                ));
+            }
+            let reason = if truncated { "max_tokens" } else { "end_turn" };
+            let delta_usage = if usage { json!({"output_tokens": n}) } else { json!({}) };
+            out.push(format!(
+                "event: message_delta\n{}",
+                data(&json!({"type":"message_delta","delta":{"stop_reason":reason},"usage":delta_usage}))
+            ));
+            out.push(format!("event: message_stop\n{}", data(&json!({"type":"message_stop"}))));
+        }
+    }
+    out
+}

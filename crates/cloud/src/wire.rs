@@ -1,0 +1,330 @@
+//! The two wire protocols: request bodies out, streamed events in. Pure functions, so each
+//! shape is unit-tested without a socket.
+
+use frugal_llm::{Constraint, FinishReason, Request, Role, Usage};
+use serde_json::{json, Value};
+
+use crate::Kind;
+
+/// The JSON body of a streamed request.
+pub fn body(kind: Kind, model: &str, request: &Request) -> Value {
+    match kind {
+        Kind::OpenAi => openai_body(model, request),
+        Kind::Anthropic => anthropic_body(model, request),
+    }
+}
+
+fn openai_body(model: &str, request: &Request) -> Value {
+    let mut messages: Vec<Value> =
+        request.messages.iter().map(|m| json!({ "role": m.role.as_str(), "content": m.content })).collect();
+    let mut body = json!({
+        "model": model,
+        "stream": true,
+        "stream_options": { "include_usage": true },
+        "max_tokens": request.max_tokens,
+        "temperature": request.sampling.temperature,
+        "top_p": request.sampling.top_p,
+    });
+    if let Some(seed) = request.sampling.seed {
+        body["seed"] = json!(seed);
+    }
+    match &request.constraint {
+        Some(Constraint::JsonSchema(schema)) => match serde_json::from_str::<Value>(schema) {
+            // Not `strict`: strict mode demands schema features (every property required, no
+            // extra keys) that the tasks' schemas need not follow.
+            Ok(schema) => {
+                body["response_format"] =
+                    json!({ "type": "json_schema", "json_schema": { "name": "answer", "schema": schema } })
+            }
+            Err(_) => body["response_format"] = json!({ "type": "json_object" }),
+        },
+        // GBNF grammars are a llama.cpp feature; cloud models get the format from the prompt,
+        // which every task states in words too. Sending `grammar` would make OpenAI refuse.
+        Some(Constraint::Grammar(_)) | None => {}
+    }
+    body["messages"] = Value::Array(std::mem::take(&mut messages));
+    body
+}
+
+fn anthropic_body(model: &str, request: &Request) -> Value {
+    let mut system: Vec<&str> =
+        request.messages.iter().filter(|m| m.role == Role::System).map(|m| m.content.as_str()).collect();
+    let schema_note;
+    if let Some(Constraint::JsonSchema(schema)) = &request.constraint {
+        schema_note =
+            format!("Reply with one JSON document and nothing else, valid against this JSON Schema:\n{schema}");
+        system.push(&schema_note);
+    }
+    let messages: Vec<Value> = request
+        .messages
+        .iter()
+        .filter(|m| m.role != Role::System)
+        .map(|m| json!({ "role": m.role.as_str(), "content": m.content }))
+        .collect();
+    // Newer Claude models refuse `temperature` and `top_p` together: temperature alone.
+    let mut body = json!({
+        "model": model,
+        "stream": true,
+        "max_tokens": request.max_tokens,
+        "temperature": request.sampling.temperature.min(1.0),
+        "messages": messages,
+    });
+    if !system.is_empty() {
+        body["system"] = json!(system.join("\n\n"));
+    }
+    body
+}
+
+/// What one SSE `data:` payload meant.
+#[derive(Debug, Default, PartialEq)]
+pub struct Parsed {
+    /// Answer text.
+    pub text: Option<String>,
+    /// Usage seen in this payload (merged into what came before).
+    pub usage: Option<PartialUsage>,
+    /// The model's reason to stop, if this payload carried it.
+    pub finish: Option<FinishReason>,
+    /// The stream's end marker (`[DONE]`, `message_stop`).
+    pub end: bool,
+    /// An error the provider reported inside the stream.
+    pub error: Option<String>,
+}
+
+/// Usage fields as they trickle in (Anthropic splits them across two events).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PartialUsage {
+    /// Uncached input (Anthropic) or all input (OpenAI).
+    pub input: Option<u32>,
+    /// Cache reads.
+    pub cached: Option<u32>,
+    /// Cache writes.
+    pub cache_write: Option<u32>,
+    /// Output.
+    pub output: Option<u32>,
+    /// Reasoning, part of output.
+    pub reasoning: Option<u32>,
+}
+
+impl PartialUsage {
+    /// Later values win; absent ones keep what was known.
+    pub fn merge(&mut self, other: PartialUsage) {
+        self.input = other.input.or(self.input);
+        self.cached = other.cached.or(self.cached);
+        self.cache_write = other.cache_write.or(self.cache_write);
+        self.output = other.output.or(self.output);
+        self.reasoning = other.reasoning.or(self.reasoning);
+    }
+
+    /// The final counts, or `None` if the provider never said how many tokens it used.
+    pub fn finish(self, kind: Kind) -> Option<Usage> {
+        let (input, output) = (self.input?, self.output?);
+        let cached = self.cached.unwrap_or(0);
+        let cache_write = self.cache_write.unwrap_or(0);
+        // Anthropic's `input_tokens` excludes cache reads and writes; OpenAI's includes reads.
+        let prompt = match kind {
+            Kind::OpenAi => input,
+            Kind::Anthropic => input.saturating_add(cached).saturating_add(cache_write),
+        };
+        Some(Usage {
+            prompt_tokens: prompt,
+            cached_prompt_tokens: cached.min(prompt),
+            cache_write_tokens: cache_write,
+            completion_tokens: output,
+            reasoning_tokens: self.reasoning.unwrap_or(0).min(output),
+            estimated: false,
+        })
+    }
+}
+
+fn count(v: &Value) -> Option<u32> {
+    v.as_u64().map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+/// Parses one `data:` payload. `Err` means it was not the JSON the protocol promises.
+pub fn parse(kind: Kind, data: &str) -> Result<Parsed, String> {
+    let data = data.trim();
+    if kind == Kind::OpenAi && data == "[DONE]" {
+        return Ok(Parsed { end: true, ..Parsed::default() });
+    }
+    let v: Value = serde_json::from_str(data).map_err(|e| format!("malformed JSON in the stream ({e})"))?;
+    if !v.is_object() {
+        return Err("the stream sent JSON that is not an object".into());
+    }
+    Ok(match kind {
+        Kind::OpenAi => parse_openai(&v),
+        Kind::Anthropic => parse_anthropic(&v),
+    })
+}
+
+fn parse_openai(v: &Value) -> Parsed {
+    let mut out = Parsed::default();
+    if let Some(err) = v.get("error") {
+        out.error = Some(err.get("message").and_then(Value::as_str).unwrap_or("unknown error").to_string());
+        return out;
+    }
+    if let Some(choice) = v.get("choices").and_then(|c| c.get(0)) {
+        if let Some(t) = choice.pointer("/delta/content").and_then(Value::as_str) {
+            if !t.is_empty() {
+                out.text = Some(t.to_string());
+            }
+        }
+        out.finish = match choice.get("finish_reason").and_then(Value::as_str) {
+            Some("length") => Some(FinishReason::Length),
+            Some(_) => Some(FinishReason::Stop),
+            None => None,
+        };
+    }
+    if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
+        out.usage = Some(PartialUsage {
+            input: u.get("prompt_tokens").and_then(count),
+            // OpenAI reports cache hits under prompt_tokens_details; DeepSeek at the top level.
+            cached: u
+                .pointer("/prompt_tokens_details/cached_tokens")
+                .and_then(count)
+                .or_else(|| u.get("prompt_cache_hit_tokens").and_then(count)),
+            cache_write: None,
+            output: u.get("completion_tokens").and_then(count),
+            reasoning: u.pointer("/completion_tokens_details/reasoning_tokens").and_then(count),
+        });
+    }
+    out
+}
+
+fn parse_anthropic(v: &Value) -> Parsed {
+    let mut out = Parsed::default();
+    let usage_of = |u: &Value| PartialUsage {
+        input: u.get("input_tokens").and_then(count),
+        cached: u.get("cache_read_input_tokens").and_then(count),
+        cache_write: u.get("cache_creation_input_tokens").and_then(count),
+        output: u.get("output_tokens").and_then(count),
+        reasoning: None,
+    };
+    match v.get("type").and_then(Value::as_str) {
+        Some("message_start") => out.usage = v.pointer("/message/usage").map(usage_of),
+        Some("content_block_delta") => {
+            if let Some(t) = v.pointer("/delta/text").and_then(Value::as_str) {
+                out.text = Some(t.to_string());
+            }
+        }
+        Some("message_delta") => {
+            out.usage = v.get("usage").map(usage_of);
+            out.finish = match v.pointer("/delta/stop_reason").and_then(Value::as_str) {
+                Some("max_tokens") => Some(FinishReason::Length),
+                Some(_) => Some(FinishReason::Stop),
+                None => None,
+            };
+        }
+        Some("message_stop") => out.end = true,
+        Some("error") => {
+            out.error = Some(v.pointer("/error/message").and_then(Value::as_str).unwrap_or("unknown error").to_string())
+        }
+        _ => {}
+    }
+    out
+}
+
+/// Splits a byte stream into SSE `data:` payloads. Lines may arrive split across chunks, so
+/// bytes are buffered until a newline; multi-line `data:` fields are joined as the spec says.
+#[derive(Debug, Default)]
+pub struct SseDecoder {
+    buf: Vec<u8>,
+    data: Vec<String>,
+}
+
+impl SseDecoder {
+    /// Feeds bytes; returns the payloads of the events they completed.
+    pub fn push(&mut self, bytes: &[u8]) -> Vec<String> {
+        self.buf.extend_from_slice(bytes);
+        let mut out = Vec::new();
+        while let Some(nl) = self.buf.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.buf.drain(..=nl).collect();
+            let line = String::from_utf8_lossy(&line);
+            let line = line.trim_end_matches(['\n', '\r']);
+            if line.is_empty() {
+                if !self.data.is_empty() {
+                    out.push(std::mem::take(&mut self.data).join("\n"));
+                }
+            } else if let Some(d) = line.strip_prefix("data:") {
+                self.data.push(d.strip_prefix(' ').unwrap_or(d).to_string());
+            }
+            // `event:`, `id:`, `retry:` and comments (`: ping`) carry nothing we need: the
+            // payloads name their own type.
+        }
+        out
+    }
+
+    /// The last event if the stream ended without its blank line.
+    pub fn finish(&mut self) -> Option<String> {
+        let rest = String::from_utf8_lossy(&std::mem::take(&mut self.buf)).to_string();
+        if let Some(d) = rest.trim_end().strip_prefix("data:") {
+            self.data.push(d.trim_start().to_string());
+        }
+        (!self.data.is_empty()).then(|| std::mem::take(&mut self.data).join("\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use frugal_llm::Message;
+
+    #[test]
+    fn sse_lines_split_across_chunks() {
+        let mut d = SseDecoder::default();
+        assert!(d.push(b"event: x\r\ndata: {\"a\"").is_empty());
+        assert_eq!(d.push(b":1}\r\n\r\n: ping\n\ndata: [DONE]\n\n"), vec!["{\"a\":1}", "[DONE]"]);
+    }
+
+    #[test]
+    fn openai_usage_with_cache_and_reasoning() {
+        let p = parse(
+            Kind::OpenAi,
+            r#"{"choices":[],"usage":{"prompt_tokens":100,"completion_tokens":20,"prompt_tokens_details":{"cached_tokens":64},"completion_tokens_details":{"reasoning_tokens":5}}}"#,
+        )
+        .unwrap();
+        let u = p.usage.unwrap().finish(Kind::OpenAi).unwrap();
+        assert_eq!(
+            (u.prompt_tokens, u.cached_prompt_tokens, u.completion_tokens, u.reasoning_tokens),
+            (100, 64, 20, 5)
+        );
+    }
+
+    #[test]
+    fn anthropic_usage_spans_two_events() {
+        let mut u = PartialUsage::default();
+        let start = parse(
+            Kind::Anthropic,
+            r#"{"type":"message_start","message":{"usage":{"input_tokens":10,"cache_read_input_tokens":30,"cache_creation_input_tokens":5,"output_tokens":1}}}"#,
+        )
+        .unwrap();
+        u.merge(start.usage.unwrap());
+        let delta = parse(
+            Kind::Anthropic,
+            r#"{"type":"message_delta","delta":{"stop_reason":"max_tokens"},"usage":{"output_tokens":42}}"#,
+        )
+        .unwrap();
+        assert_eq!(delta.finish, Some(FinishReason::Length));
+        u.merge(delta.usage.unwrap());
+        let u = u.finish(Kind::Anthropic).unwrap();
+        assert_eq!(
+            (u.prompt_tokens, u.cached_prompt_tokens, u.cache_write_tokens, u.completion_tokens),
+            (45, 30, 5, 42)
+        );
+    }
+
+    #[test]
+    fn anthropic_body_lifts_the_system_prompt() {
+        let r = Request::new(vec![Message::system("be brief"), Message::user("hi")]);
+        let b = body(Kind::Anthropic, "claude", &r);
+        assert_eq!(b["system"], "be brief");
+        assert_eq!(b["messages"].as_array().unwrap().len(), 1);
+        assert!(b.get("top_p").is_none());
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        assert!(parse(Kind::OpenAi, "{not json").is_err());
+        assert!(parse(Kind::Anthropic, "[1,2]").is_err());
+        assert!(parse(Kind::OpenAi, r#"{"choices":[{"delta":{"content":null}}]}"#).unwrap().text.is_none());
+    }
+}

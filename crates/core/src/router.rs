@@ -1,0 +1,632 @@
+//! The router: which engine serves a task, and what it costs.
+//!
+//! Every request goes through a [`Metered`] provider, local or cloud, which writes its ledger
+//! row: a cloud request first reserves its worst case against the caps (refused if it could
+//! cross one), then settles to the real usage. [`Assistant::route`] runs a task locally
+//! first and climbs the tiers (economy, then premium) only when the local answer fails its
+//! checks, cannot be produced (no model, too long for the context), or the user asked — and
+//! never with text from a local-only folder or an input marked private.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use frugal_cloud::{prompt_token_bound, CloudClient, Outbound};
+use frugal_ledger::{Ledger, Limits, NewRequest, Outcome, Price, Settlement, TokenCounts};
+use frugal_llm::{CancelToken, ErrorKind, Event, EventStream, Provider, ProviderError, Request, Usage};
+use serde::Serialize;
+
+use crate::config::{Escalate, ProviderEntry, TaskPolicy, Tier};
+use crate::tasks::{Quality, TaskError};
+use crate::{Assistant, CoreError, Result};
+
+/// What the user asked of the router for one command.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RouteOptions {
+    /// `--cloud`: skip the local model and go to the economy tier.
+    pub cloud: bool,
+    /// `--local-only`: never leave the machine.
+    pub local_only: bool,
+    /// `--private`: this input must never be sent out.
+    pub private: bool,
+    /// `--dry-run`: show what would be sent and its cost; send nothing.
+    pub dry_run: bool,
+}
+
+/// How a task run was served: printed after an answer and in `--json` as `route`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RouteReport {
+    /// `local` or `cloud`.
+    pub route: &'static str,
+    /// `local` or the provider's name.
+    pub provider: String,
+    /// The model that wrote the answer.
+    pub model: String,
+    /// The cloud tier, if any.
+    pub tier: Option<Tier>,
+    /// What the run cost (all its requests, failed ones included), in micro-dollars.
+    pub cost_micros: i64,
+    /// The same in USD.
+    pub cost_usd: f64,
+    /// Why it left the machine.
+    pub escalated: Option<String>,
+    /// Why it did not (or why the cloud answer is not shown), when that matters to the user.
+    pub note: Option<String>,
+    /// Groups this run's ledger rows.
+    pub run_id: String,
+}
+
+/// What `--dry-run` shows: the exact request and what it may cost.
+#[derive(Clone, Debug, Serialize)]
+pub struct DryRun {
+    /// Provider name.
+    pub provider: String,
+    /// Model.
+    pub model: String,
+    /// The request, key masked.
+    pub outbound: Outbound,
+    /// Prompt tokens, estimated at 4 characters each.
+    pub prompt_tokens_estimate: u32,
+    /// The answer's token limit.
+    pub max_output_tokens: u32,
+    /// Typical cost: the estimated prompt and half the output limit.
+    pub estimated_usd: f64,
+    /// What would be reserved: the prompt's upper bound and the whole output limit.
+    pub worst_case_usd: f64,
+    /// Later requests of the same task (the parts of a long meeting) depend on this one's
+    /// answer, so only the first is shown.
+    pub note: Option<String>,
+}
+
+/// A task's result, or what would have been sent.
+#[derive(Debug)]
+pub enum Routed<T> {
+    /// The answer and how it was served.
+    Done(T, RouteReport),
+    /// `--dry-run`.
+    DryRun(Box<DryRun>),
+}
+
+/// A provider that writes a ledger row for every request, reserving first for the cloud.
+pub struct Metered {
+    inner: Arc<dyn Provider>,
+    ledger: Arc<Ledger>,
+    limits: Limits,
+    task: &'static str,
+    run_id: String,
+    model: String,
+    /// The cloud price; `None` for the local engine.
+    price: Option<Price>,
+    /// The reference cloud price, for the savings of a local row.
+    reference: Option<Price>,
+    escalation: Option<String>,
+    spent: Arc<AtomicI64>,
+    /// Set by a dry run: the first request is captured here instead of sent.
+    dry_run: Option<Arc<Mutex<Option<DryRun>>>>,
+    /// The cloud client (for `--dry-run` previews); `None` for the local engine.
+    client: Option<Arc<CloudClient>>,
+}
+
+/// The error a dry run ends the task with, once its request is captured.
+const DRY_RUN: &str = "dry run: nothing was sent";
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+fn counts(u: &Usage) -> TokenCounts {
+    TokenCounts {
+        prompt: u64::from(u.prompt_tokens),
+        cached: u64::from(u.cached_prompt_tokens),
+        cache_write: u64::from(u.cache_write_tokens),
+        completion: u64::from(u.completion_tokens),
+        reasoning: u64::from(u.reasoning_tokens),
+    }
+}
+
+impl Metered {
+    /// The micro-dollars this run's requests have cost so far.
+    pub fn spent(&self) -> i64 {
+        self.spent.load(Ordering::SeqCst)
+    }
+
+    /// The model's name, as the ledger records it.
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// What sending `request` would mean: the payload and its cost. Sends nothing.
+    pub fn dry_run_of(&self, request: &Request) -> DryRun {
+        let price = self.price.unwrap_or_default();
+        let prompt_bound = prompt_token_bound(request);
+        let chars: usize = request.messages.iter().map(|m| m.content.chars().count()).sum();
+        let prompt_est = u32::try_from(chars / 4 + 1).unwrap_or(u32::MAX);
+        let typical = price.cost(&TokenCounts {
+            prompt: u64::from(prompt_est),
+            completion: u64::from(request.max_tokens / 2),
+            ..TokenCounts::default()
+        });
+        let worst = price.worst_case(u64::from(prompt_bound), u64::from(request.max_tokens));
+        let outbound = match &self.client {
+            Some(c) => c.outbound(request),
+            None => Outbound {
+                method: "POST",
+                url: "(local engine)".into(),
+                headers: Vec::new(),
+                body: serde_json::Value::Null,
+            },
+        };
+        DryRun {
+            provider: self.inner.name().to_string(),
+            model: self.model.clone(),
+            outbound,
+            prompt_tokens_estimate: prompt_est,
+            max_output_tokens: request.max_tokens,
+            estimated_usd: frugal_ledger::usd(typical),
+            worst_case_usd: frugal_ledger::usd(worst),
+            note: None,
+        }
+    }
+}
+
+impl Provider for Metered {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn stream(&self, request: Request, cancel: CancelToken) -> EventStream {
+        if let Err(e) = request.validate() {
+            return EventStream::failed(e);
+        }
+        if let Some(slot) = &self.dry_run {
+            let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+            if slot.is_none() {
+                *slot = Some(self.dry_run_of(&request));
+            }
+            return EventStream::failed(ProviderError::new(ErrorKind::Refused, DRY_RUN));
+        }
+        let reserved = self
+            .price
+            .map_or(0, |p| p.worst_case(u64::from(prompt_token_bound(&request)), u64::from(request.max_tokens)));
+        let started = Instant::now();
+        let new = NewRequest {
+            at_ms: now_ms(),
+            run_id: self.run_id.clone(),
+            task: self.task.to_string(),
+            route: if self.price.is_some() { frugal_ledger::Route::Cloud } else { frugal_ledger::Route::Local },
+            provider: self.inner.name().to_string(),
+            model: self.model.clone(),
+            reserved_micros: reserved,
+            escalation: self.escalation.clone(),
+        };
+        let ticket = match self.ledger.begin(new, &self.limits) {
+            Ok(t) => t,
+            Err(frugal_ledger::LedgerError::Refused(r)) => {
+                return EventStream::failed(ProviderError::new(ErrorKind::Refused, r.to_string()))
+            }
+            Err(e) => {
+                return EventStream::failed(ProviderError::new(
+                    ErrorKind::Internal,
+                    format!("the spend ledger failed, so nothing was sent: {e}"),
+                ))
+            }
+        };
+        let mut upstream = self.inner.stream(request, cancel);
+        let (tx, rx) = frugal_llm::channel();
+        let (ledger, price, reference, spent) = (self.ledger.clone(), self.price, self.reference, self.spent.clone());
+
+        // One thread per request forwards events and settles the row whatever happens: a
+        // request whose row is never settled would stay reserved until the next start.
+        let spawned = std::thread::Builder::new().name("frugal-meter".into()).spawn(move || {
+            let mut usage = None;
+            let mut outcome = Outcome::Failed;
+            let mut note = None;
+            let mut billable = false;
+            let mut saw_text = false;
+            // The last item (Done or an error) is held back until the row is settled, so a
+            // caller that has seen the end of the stream also sees the cost in the ledger.
+            let mut last = None;
+            while let Some(item) = upstream.blocking_next() {
+                match &item {
+                    Ok(Event::Usage(u)) => usage = Some(*u),
+                    Ok(Event::Text(_)) => saw_text = true,
+                    Ok(Event::Done { reason }) => {
+                        outcome = if *reason == frugal_llm::FinishReason::Cancelled {
+                            Outcome::Cancelled
+                        } else {
+                            Outcome::Ok
+                        }
+                    }
+                    Ok(Event::Status(_)) => {}
+                    Err(e) => {
+                        note = Some(e.message().to_string());
+                        billable = e.is_billable();
+                    }
+                }
+                if matches!(item, Ok(Event::Done { .. }) | Err(_)) {
+                    last = Some(item);
+                    break;
+                }
+                if !tx.send_item(item) {
+                    // The caller went away: the provider may still bill what it generated.
+                    note = Some("the caller stopped reading".into());
+                    billable = true;
+                    outcome = Outcome::Cancelled;
+                    break;
+                }
+            }
+            if outcome == Outcome::Failed && note.is_none() {
+                note = Some("the engine stopped before the answer was complete".into());
+                billable = saw_text;
+            }
+            let tokens = usage.as_ref().map(counts).unwrap_or_default();
+            // Never under-count: when the provider's numbers are missing or untrustworthy,
+            // the request is charged what was reserved for it.
+            let cost = match price {
+                None => 0,
+                Some(_) if usage.is_some_and(|u| u.estimated) => reserved,
+                Some(p) if usage.is_some() && outcome != Outcome::Failed => p.cost(&tokens).max(0),
+                Some(_) if billable => reserved,
+                Some(_) => 0,
+            };
+            let reference_cost = match (price, reference, usage) {
+                (None, Some(r), Some(_)) => Some(r.cost(&tokens)),
+                _ => None,
+            };
+            let settlement = Settlement {
+                finished_ms: now_ms(),
+                tokens,
+                cost_micros: cost,
+                reference_cost_micros: reference_cost,
+                latency_ms: started.elapsed().as_millis() as i64,
+                outcome,
+                note,
+            };
+            spent.fetch_add(cost, Ordering::SeqCst);
+            if let Err(e) = ledger.settle(ticket, settlement) {
+                tx.send(Event::Status(format!("could not record this request in the spend ledger: {e}")));
+            }
+            if let Some(last) = last {
+                tx.send_item(last);
+            }
+        });
+        if let Err(e) = spawned {
+            return EventStream::failed(ProviderError::new(ErrorKind::Internal, format!("cannot start a thread: {e}")));
+        }
+        rx
+    }
+}
+
+/// The tiers a task may climb, cheapest first.
+fn tiers(policy: &TaskPolicy) -> Vec<Tier> {
+    [Tier::Economy, Tier::Premium].into_iter().filter(|t| *t <= policy.max_tier).collect()
+}
+
+fn failed_checks(q: &Quality) -> String {
+    q.checks.iter().filter(|c| !c.passed).map(|c| c.name).collect::<Vec<_>>().join(", ")
+}
+
+/// Whether a local failure is one the cloud can fix (rather than a cancel or a bug).
+fn local_unavailable(e: &CoreError) -> Option<String> {
+    match e {
+        CoreError::NoModel(_) | CoreError::Model(_) | CoreError::Plan(_) => Some(format!("no local model ({e})")),
+        CoreError::Provider(p) | CoreError::Task(TaskError::Provider(p)) => match p.kind() {
+            ErrorKind::ContextOverflow => Some("too long for the local model's context".into()),
+            ErrorKind::ModelUnavailable | ErrorKind::OutOfMemory | ErrorKind::EngineStopped => {
+                Some(format!("the local model failed ({p})"))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn is_dry_run(e: &CoreError) -> bool {
+    matches!(e, CoreError::Provider(p) | CoreError::Task(TaskError::Provider(p)) if p.kind() == ErrorKind::Refused && p.message() == DRY_RUN)
+}
+
+fn is_refusal(e: &CoreError) -> bool {
+    matches!(e, CoreError::Provider(p) | CoreError::Task(TaskError::Provider(p)) if p.kind() == ErrorKind::Refused)
+}
+
+/// A fresh id for one task run: time and a process-wide counter, unique enough for grouping.
+pub(crate) fn new_run_id() -> String {
+    static COUNTER: AtomicI64 = AtomicI64::new(0);
+    format!("{:x}-{:x}-{}", now_ms(), std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+}
+
+/// One run of a task on one provider: its output and the quality signal that decides escalation.
+pub type Attempt<T> = Result<(T, Quality)>;
+
+/// One task for [`Assistant::route`]: how to run it on a provider, locally or in the cloud.
+/// The shells use the built-in tasks (`summarize`, `draft`, `ask`); this is the seam they and
+/// the tests share.
+pub struct Job<'a, T> {
+    pub task: &'static str,
+    pub policy: TaskPolicy,
+    /// Why this input must stay here (local-only passages, a private file), if it must.
+    pub private: Option<String>,
+    /// Runs the task on the local engine (wrapped in its meter).
+    pub local: &'a mut dyn FnMut(&dyn Provider) -> Attempt<T>,
+    /// Runs the task on a cloud provider of the given entry.
+    pub cloud: &'a mut dyn FnMut(&dyn Provider, &ProviderEntry) -> Attempt<T>,
+}
+
+impl Assistant {
+    /// The caps in micro-dollars.
+    pub fn limits(&self) -> Result<Limits> {
+        let b = &self.config().budget;
+        let m = |v: Option<f64>| v.map(frugal_ledger::micros_from_usd).transpose();
+        Ok(Limits {
+            monthly_micros: m(b.monthly_usd)?,
+            daily_micros: m(b.daily_usd)?,
+            per_request_micros: m(b.per_request_usd)?,
+        })
+    }
+
+    /// The price of `entry`'s model: config overrides, then `models/prices.toml`.
+    pub fn price_of(&self, entry: &ProviderEntry) -> Result<Price> {
+        let prices = self.prices()?;
+        let vendor = entry.cloud_config().vendor_hint();
+        let mut vendors = vec![entry.name.as_str()];
+        if let Some(v) = vendor.as_deref() {
+            vendors.push(v);
+        }
+        prices
+            .lookup(&vendors, &entry.model, chrono::Local::now().date_naive())
+            .map(|p| p.price)
+            .ok_or_else(|| {
+                CoreError::Route(format!(
+                    "no price is known for {} on {}: add it under [[prices]] in the config (a model without a price is never called)",
+                    entry.model, entry.name
+                ))
+            })
+    }
+
+    /// The reference price for the savings of local work.
+    fn reference_price(&self) -> Option<Price> {
+        let c = self.config();
+        let entry = match &c.budget.reference {
+            Some(name) => c.provider(name),
+            None => c.provider_for(Tier::Premium).or(c.providers.first()),
+        }?;
+        self.price_of(entry).ok()
+    }
+
+    /// A ready client for `entry`: its key found, its price known, a budget set.
+    pub fn cloud_client(&self, entry: &ProviderEntry) -> Result<(Arc<CloudClient>, Price)> {
+        if self.config().budget.monthly_usd.is_none() {
+            return Err(CoreError::Route(
+                "no monthly budget is set, so nothing is sent to a cloud: run `frugal budget set USD`".into(),
+            ));
+        }
+        let price = self.price_of(entry)?;
+        let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(c) = clients.get(&entry.name) {
+            return Ok((c.clone(), price));
+        }
+        let key = if entry.needs_key {
+            match crate::secrets::key_for(&entry.name)? {
+                Some((k, _)) => Some(k),
+                None => {
+                    return Err(CoreError::Route(format!(
+                        "no API key for {0}: run `frugal keys set {0}` (or set {1})",
+                        entry.name,
+                        crate::secrets::env_var(&entry.name)
+                    )))
+                }
+            }
+        } else {
+            None
+        };
+        let client = Arc::new(CloudClient::new(entry.cloud_config(), key)?);
+        clients.insert(entry.name.clone(), client.clone());
+        Ok((client, price))
+    }
+
+    fn metered(
+        &self,
+        inner: Arc<dyn Provider>,
+        task: &'static str,
+        run_id: &str,
+        model: String,
+        price: Option<Price>,
+        escalation: Option<String>,
+    ) -> Result<Metered> {
+        Ok(Metered {
+            inner,
+            ledger: self.ledger()?,
+            limits: self.limits()?,
+            task,
+            run_id: run_id.to_string(),
+            model,
+            price,
+            reference: if price.is_none() { self.reference_price() } else { None },
+            escalation,
+            spent: Arc::new(AtomicI64::new(0)),
+            dry_run: None,
+            client: None,
+        })
+    }
+
+    /// A cloud client behind a meter that reserves before each request.
+    pub(crate) fn metered_cloud(
+        &self,
+        client: Arc<CloudClient>,
+        task: &'static str,
+        run_id: &str,
+        entry: &ProviderEntry,
+        price: Price,
+        escalation: String,
+    ) -> Result<Metered> {
+        let mut m = self.metered(client.clone(), task, run_id, entry.model.clone(), Some(price), Some(escalation))?;
+        m.client = Some(client);
+        Ok(m)
+    }
+
+    /// Any provider behind a meter for `task`: priced as `entry`'s model when given (a cloud
+    /// request that reserves first), else as local work (cost 0, savings at the reference
+    /// price). For the tray app's own streams and for benchmarks.
+    pub fn meter(
+        &self,
+        inner: Arc<dyn Provider>,
+        task: &'static str,
+        entry: Option<&ProviderEntry>,
+    ) -> Result<Metered> {
+        let run_id = new_run_id();
+        match entry {
+            Some(e) => {
+                let price = self.price_of(e)?;
+                self.metered(inner, task, &run_id, e.model.clone(), Some(price), None)
+            }
+            None => self.metered(inner, task, &run_id, "local".into(), None, None),
+        }
+    }
+
+    /// The local engine behind a meter.
+    pub(crate) fn metered_local(&self, task: &'static str, run_id: &str) -> Result<Metered> {
+        let engine = self.engine()?;
+        let model = self.model_path()?.file_stem().map_or_else(|| "local".into(), |s| s.to_string_lossy().into_owned());
+        self.metered(engine, task, run_id, model, None, None)
+    }
+
+    /// Runs `job`: local first, then up the tiers as the policy, the checks, privacy and the
+    /// budget allow. If the cloud fails or refuses, the local answer comes back with a note.
+    pub fn route<T>(&self, opts: &RouteOptions, job: Job<'_, T>) -> Result<Routed<T>> {
+        let run_id = new_run_id();
+        let mut report =
+            RouteReport { route: "local", provider: "local".into(), run_id: run_id.clone(), ..RouteReport::default() };
+        let asked = opts.cloud || opts.dry_run || (job.policy.escalate == Escalate::Always && !opts.local_only);
+        if asked && opts.local_only {
+            return Err(CoreError::Route("--cloud and --local-only cannot be used together".into()));
+        }
+        if asked {
+            if let Some(why) = &job.private {
+                return Err(CoreError::Route(format!("not sent to a cloud: {why}")));
+            }
+        }
+        let mut local: Option<(T, Quality)> = None;
+        let mut reason =
+            if opts.cloud || opts.dry_run { "asked (--cloud)".to_string() } else { "policy: always".to_string() };
+        if !asked {
+            let attempt = self.metered_local(job.task, &run_id).and_then(|m| {
+                report.model = m.model.clone();
+                (job.local)(&m)
+            });
+            match attempt {
+                Ok((out, q)) if q.passed => {
+                    return Ok(Routed::Done(out, report));
+                }
+                Ok((out, q)) => {
+                    reason = format!("the local answer failed its checks ({})", failed_checks(&q));
+                    local = Some((out, q));
+                }
+                Err(e) => match local_unavailable(&e) {
+                    Some(why) => reason = why,
+                    None => return Err(e),
+                },
+            }
+            let blocked = if opts.local_only {
+                Some("--local-only".to_string())
+            } else if job.policy.escalate == Escalate::Never {
+                Some(format!("[policy.{}] escalate = \"never\"", job.task))
+            } else {
+                job.private.as_ref().map(|why| format!("kept on this machine: {why}"))
+            };
+            if let Some(blocked) = blocked {
+                return match local {
+                    Some((out, _)) => {
+                        report.note = Some(format!("not escalated ({reason}): {blocked}"));
+                        Ok(Routed::Done(out, report))
+                    }
+                    None => Err(CoreError::Route(format!("{reason}, and the cloud is not allowed: {blocked}"))),
+                };
+            }
+        }
+        let entries: Vec<(Tier, ProviderEntry)> = tiers(&job.policy)
+            .into_iter()
+            .filter_map(|t| self.config().provider_for(t).map(|e| (t, e.clone())))
+            .collect();
+        let mut problems = Vec::new();
+        let mut fallback_cloud: Option<(T, RouteReport)> = None;
+        for (i, (tier, entry)) in entries.iter().enumerate() {
+            let (client, price) = match self.cloud_client(entry) {
+                Ok(c) => c,
+                Err(e) => {
+                    problems.push(e.to_string());
+                    continue;
+                }
+            };
+            let mut meter = self.metered_cloud(client, job.task, &run_id, entry, price, reason.clone())?;
+            if opts.dry_run {
+                let slot = Arc::new(Mutex::new(None));
+                meter.dry_run = Some(slot.clone());
+                let result = (job.cloud)(&meter, entry);
+                let captured = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+                return match (captured, result) {
+                    (Some(mut d), _) => {
+                        if job.task == "summarize" {
+                            d.note = Some("a meeting longer than the model's context is sent in parts; each later part depends on the answer to this one".into());
+                        }
+                        Ok(Routed::DryRun(Box::new(d)))
+                    }
+                    (None, Err(e)) if !is_dry_run(&e) => Err(e),
+                    (None, _) => Err(CoreError::Route("nothing would be sent".into())),
+                };
+            }
+            let result = (job.cloud)(&meter, entry);
+            let spent = meter.spent();
+            let this = RouteReport {
+                route: "cloud",
+                provider: entry.name.clone(),
+                model: entry.model.clone(),
+                tier: Some(*tier),
+                cost_micros: spent,
+                cost_usd: 0.0,
+                escalated: Some(reason.clone()),
+                note: None,
+                run_id: run_id.clone(),
+            };
+            match result {
+                Ok((out, q)) => {
+                    if q.passed || i + 1 == entries.len() {
+                        let mut this = this;
+                        this.cost_micros += fallback_cloud.as_ref().map_or(0, |(_, r)| r.cost_micros);
+                        if !q.passed {
+                            this.note =
+                                Some(format!("the cloud answer also failed its checks ({})", failed_checks(&q)));
+                        }
+                        return Ok(Routed::Done(out, finish(this)));
+                    }
+                    reason = format!("the {} answer failed its checks ({})", entry.name, failed_checks(&q));
+                    fallback_cloud = Some((out, this));
+                }
+                Err(CoreError::Task(TaskError::Cancelled)) => return Err(CoreError::Task(TaskError::Cancelled)),
+                Err(e) => {
+                    let refused = is_refusal(&e);
+                    problems.push(e.to_string());
+                    if refused {
+                        break; // a dearer tier would be refused too
+                    }
+                }
+            }
+        }
+        if let Some((out, mut r)) = fallback_cloud {
+            r.note = Some(problems.join("; "));
+            return Ok(Routed::Done(out, finish(r)));
+        }
+        let why = if problems.is_empty() { "no cloud provider is configured".to_string() } else { problems.join("; ") };
+        match local {
+            Some((out, _)) => {
+                report.note = Some(format!("wanted the cloud ({reason}) but {why}; showing the local answer"));
+                Ok(Routed::Done(out, report))
+            }
+            None => Err(CoreError::Route(format!("{reason}, and the cloud could not answer: {why}"))),
+        }
+    }
+}
+
+fn finish(mut r: RouteReport) -> RouteReport {
+    r.cost_usd = frugal_ledger::usd(r.cost_micros);
+    r
+}

@@ -1,0 +1,694 @@
+//! The SQLite spend ledger: every request is a row, reserved at its worst case before a cloud
+//! call and settled to the real cost after. Reservation and cap check happen in one
+//! `BEGIN IMMEDIATE` transaction, so the cap holds across threads and processes.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{first_line, LedgerError, Result};
+use crate::month::{day_bounds_ms, Month};
+use crate::prices::{usd, TokenCounts};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` is how many have run. Append
+/// only: a shipped migration is never edited, because users' files already ran it.
+pub const MIGRATIONS: &[&str] = &["CREATE TABLE requests (
+        id INTEGER PRIMARY KEY,
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        run_id TEXT NOT NULL,
+        task TEXT NOT NULL,
+        route TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        prompt_tokens INTEGER NOT NULL DEFAULT 0,
+        cached_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+        completion_tokens INTEGER NOT NULL DEFAULT 0,
+        reasoning_tokens INTEGER NOT NULL DEFAULT 0,
+        reserved_micros INTEGER NOT NULL DEFAULT 0,
+        cost_micros INTEGER NOT NULL DEFAULT 0,
+        reference_cost_micros INTEGER,
+        latency_ms INTEGER,
+        state TEXT NOT NULL,
+        outcome TEXT,
+        escalation TEXT,
+        note TEXT,
+        owner_pid INTEGER NOT NULL
+    );
+    CREATE INDEX requests_started_at ON requests (started_at);
+    CREATE INDEX requests_run_id ON requests (run_id);
+    CREATE INDEX requests_pending ON requests (state) WHERE state = 'pending';"];
+
+/// How long a writer waits for another (thread or process) before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where pending rows of dead processes are presumed dead on systems without a process probe.
+#[cfg(not(unix))]
+const STALE_AFTER_MS: i64 = 24 * 3_600_000;
+
+const INTERRUPTED_NOTE: &str = "interrupted (the process ended before the answer); charged at its worst case";
+
+/// The first bytes of every SQLite 3 file.
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// Where a request ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Route {
+    /// On this machine: free, but its reference cost counts as savings.
+    Local,
+    /// At a cloud provider: reserved and capped.
+    Cloud,
+}
+
+impl Route {
+    /// The name stored in the ledger.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Route::Local => "local",
+            Route::Cloud => "cloud",
+        }
+    }
+
+    fn from_db(s: &str) -> Option<Route> {
+        [Route::Local, Route::Cloud].into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// How a request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// An answer came back.
+    Ok,
+    /// The provider or engine failed.
+    Failed,
+    /// The user cancelled.
+    Cancelled,
+    /// The budget refused it before it was sent.
+    Refused,
+    /// The process ended before the answer; charged at the worst case.
+    Interrupted,
+}
+
+impl Outcome {
+    /// The name stored in the ledger.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Failed => "failed",
+            Outcome::Cancelled => "cancelled",
+            Outcome::Refused => "refused",
+            Outcome::Interrupted => "interrupted",
+        }
+    }
+
+    fn from_db(s: &str) -> Option<Outcome> {
+        [Outcome::Ok, Outcome::Failed, Outcome::Cancelled, Outcome::Refused, Outcome::Interrupted]
+            .into_iter()
+            .find(|o| o.as_str() == s)
+    }
+}
+
+/// Whether a row still holds a reservation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Reserved, not yet settled: its reservation counts against the budget.
+    Pending,
+    /// Final: its cost counts against the budget.
+    Settled,
+}
+
+impl State {
+    /// The name stored in the ledger.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Settled => "settled",
+        }
+    }
+
+    fn from_db(s: &str) -> Option<State> {
+        [State::Pending, State::Settled].into_iter().find(|o| o.as_str() == s)
+    }
+}
+
+/// Spending caps in micro-dollars; `None` means no cap. The ledger applies exactly these: the
+/// caller decides what an unset monthly cap means for the cloud.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Per local calendar month.
+    pub monthly_micros: Option<i64>,
+    /// Per local calendar day.
+    pub daily_micros: Option<i64>,
+    /// Per request (its worst case).
+    pub per_request_micros: Option<i64>,
+}
+
+/// A request about to be sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRequest {
+    /// When it starts (unix ms); also picks the month and day it is charged to.
+    pub at_ms: i64,
+    /// Groups the requests of one user-level task run (escalations, retries).
+    pub run_id: String,
+    /// The task (`ask`, `summarize`, …).
+    pub task: String,
+    /// Local or cloud.
+    pub route: Route,
+    /// The provider's configured name.
+    pub provider: String,
+    /// The model name.
+    pub model: String,
+    /// The worst-case cost to hold until settled; 0 for local requests (no cap check).
+    pub reserved_micros: i64,
+    /// Why the router escalated to this route, if it did.
+    pub escalation: Option<String>,
+}
+
+/// A granted reservation. Not `Clone`: it is settled exactly once. A ticket dropped without
+/// [`Ledger::settle`] keeps its reservation until this process ends and the next open
+/// charges it at the worst case, so always settle, also on failure or cancel.
+#[derive(Debug, PartialEq, Eq)]
+#[must_use = "settle the ticket, or its worst case stays reserved"]
+pub struct Ticket {
+    id: i64,
+    reserved_micros: i64,
+}
+
+impl Ticket {
+    /// The ledger row id.
+    pub fn id(&self) -> i64 {
+        self.id
+    }
+
+    /// What was reserved.
+    pub fn reserved_micros(&self) -> i64 {
+        self.reserved_micros
+    }
+}
+
+/// How a request ended, with its real cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settlement {
+    /// When it finished (unix ms).
+    pub finished_ms: i64,
+    /// The provider's token counts.
+    pub tokens: TokenCounts,
+    /// What it cost (`Price::cost`); 0 for local requests.
+    pub cost_micros: i64,
+    /// What the same tokens would cost on the reference cloud model: the savings of a local row.
+    pub reference_cost_micros: Option<i64>,
+    /// Time to the full answer.
+    pub latency_ms: i64,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// A one-line error, if any (only the first line is kept).
+    pub note: Option<String>,
+}
+
+/// Which cap refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitKind {
+    /// The monthly budget.
+    Monthly,
+    /// The daily budget.
+    Daily,
+    /// The per-request limit.
+    PerRequest,
+}
+
+/// Why a request was refused, in numbers; its `Display` is the sentence the user sees.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// The cap that refused it.
+    pub limit: LimitKind,
+    /// That cap.
+    pub cap_micros: i64,
+    /// Settled spend in the period (0 for the per-request limit).
+    pub spent_micros: i64,
+    /// Pending reservations in the period (0 for the per-request limit).
+    pub reserved_micros: i64,
+    /// This request's worst case.
+    pub needed_micros: i64,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let needed = dollars(self.needed_micros, false);
+        let period = match self.limit {
+            LimitKind::PerRequest => {
+                let cap = dollars(self.cap_micros, true);
+                return write!(f, "this request could cost up to {needed}, over the per-request limit of {cap}");
+            }
+            LimitKind::Monthly => "monthly",
+            LimitKind::Daily => "daily",
+        };
+        let left = (self.cap_micros - self.spent_micros - self.reserved_micros).max(0);
+        write!(
+            f,
+            "the {period} budget of {} has {} left (spent {}, {} reserved); this request could cost up to {needed}",
+            dollars(self.cap_micros, true),
+            dollars(left, false),
+            dollars(self.spent_micros, false),
+            dollars(self.reserved_micros, false),
+        )
+    }
+}
+
+/// Dollars for a sentence: 4 decimals (6 when that would hide a non-zero amount); a cap in
+/// whole cents reads as one (`$5.00`).
+fn dollars(micros: i64, cap: bool) -> String {
+    let decimals = if cap && micros % 10_000 == 0 {
+        2
+    } else if micros != 0 && micros.abs() < 100 {
+        6
+    } else {
+        4
+    };
+    format!("${:.*}", decimals, usd(micros))
+}
+
+/// The spend ledger. `Send + Sync`: share one in an `Arc`; other processes may open the same
+/// file at the same time.
+#[derive(Debug)]
+pub struct Ledger {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+    pid: u32,
+}
+
+impl Ledger {
+    /// Opens (or creates) the ledger at `path`, migrating it, and settles the reservations
+    /// of processes that died before settling them, at their worst case. The notice says
+    /// what was settled, for the user. A file that is not a ledger is never changed.
+    pub fn open(path: impl AsRef<Path>) -> Result<(Ledger, Option<String>)> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(LedgerError::io("create the folder", parent))?;
+        }
+        check_magic(&path)?;
+        let mut conn = Connection::open(&path).map_err(|e| LedgerError::sqlite(&path, e))?;
+        // Switching a new file to WAL takes an exclusive lock without waiting on the busy
+        // handler, so two processes creating the ledger at once retry here instead.
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        loop {
+            match prepare(&mut conn, &path) {
+                Err(LedgerError::Busy(_)) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                other => break other?,
+            }
+        }
+        let ledger = Ledger { conn: Mutex::new(conn), path, pid: std::process::id() };
+        let notice = ledger.settle_stale()?;
+        Ok((ledger, notice))
+    }
+
+    /// A ledger that lives in memory, for tests and examples.
+    pub fn in_memory() -> Result<Ledger> {
+        let path = PathBuf::from(":memory:");
+        let mut conn = Connection::open_in_memory().map_err(|e| LedgerError::sqlite(&path, e))?;
+        prepare(&mut conn, &path)?;
+        Ok(Ledger { conn: Mutex::new(conn), path, pid: std::process::id() })
+    }
+
+    /// The ledger file (`:memory:` for an in-memory one).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection; a panic in another thread leaves it usable (its transaction rolled back).
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn db(&self) -> impl Fn(rusqlite::Error) -> LedgerError + '_ {
+        move |e| LedgerError::sqlite(&self.path, e)
+    }
+
+    /// Charges the pending rows of processes that are gone at their worst case: we cannot know
+    /// what the provider billed, and under-counting would let the cap be crossed.
+    fn settle_stale(&self) -> Result<Option<String>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(self.db())?;
+        let pending: Vec<(i64, i64, i64, i64)> = {
+            let mut stmt = tx
+                .prepare("SELECT id, owner_pid, started_at, reserved_micros FROM requests WHERE state = 'pending'")
+                .map_err(self.db())?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).map_err(self.db())?;
+            rows.collect::<rusqlite::Result<_>>().map_err(self.db())?
+        };
+        let now = now_ms();
+        let (mut count, mut total) = (0u64, 0i64);
+        for (id, pid, started_at, reserved) in pending {
+            if pid == i64::from(self.pid) || process_alive(pid, started_at, now) {
+                continue;
+            }
+            tx.execute(
+                "UPDATE requests SET state = 'settled', outcome = 'interrupted', cost_micros = reserved_micros,
+                    finished_at = ?2, note = ?3 WHERE id = ?1 AND state = 'pending'",
+                params![id, now, INTERRUPTED_NOTE],
+            )
+            .map_err(self.db())?;
+            count += 1;
+            total = total.saturating_add(reserved);
+        }
+        tx.commit().map_err(self.db())?;
+        Ok((count > 0).then(|| {
+            let (s, its) = if count == 1 { ("", "its") } else { ("s", "their") };
+            format!("settled {count} interrupted request{s} at {its} worst case ({})", dollars(total, false))
+        }))
+    }
+
+    /// Reserves `req.reserved_micros` against `limits`, atomically across threads and
+    /// processes. Refused: a `refused` row is recorded (so the report can show it) and
+    /// [`LedgerError::Refused`] says why. Local requests (nothing reserved) are just recorded.
+    pub fn begin(&self, req: NewRequest, limits: &Limits) -> Result<Ticket> {
+        if req.reserved_micros < 0 {
+            return Err(LedgerError::Invalid(format!("a reservation cannot be negative ({})", req.reserved_micros)));
+        }
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(self.db())?;
+        let refusal = if req.reserved_micros > 0 { check_limits(&tx, &req, limits).map_err(self.db())? } else { None };
+        let (state, outcome, reserved, note) = match &refusal {
+            Some(r) => ("settled", Some(Outcome::Refused.as_str()), 0, Some(r.to_string())),
+            None => ("pending", None, req.reserved_micros, None),
+        };
+        tx.execute(
+            "INSERT INTO requests (started_at, finished_at, run_id, task, route, provider, model, reserved_micros,
+                cost_micros, state, outcome, escalation, note, owner_pid)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?11, ?12, ?13)",
+            params![
+                req.at_ms,
+                refusal.as_ref().map(|_| req.at_ms),
+                req.run_id,
+                req.task,
+                req.route.as_str(),
+                req.provider,
+                req.model,
+                reserved,
+                state,
+                outcome,
+                req.escalation.as_deref().map(first_line),
+                note,
+                i64::from(self.pid),
+            ],
+        )
+        .map_err(self.db())?;
+        let id = tx.last_insert_rowid();
+        tx.commit().map_err(self.db())?;
+        match refusal {
+            Some(r) => Err(LedgerError::Refused(r)),
+            None => Ok(Ticket { id, reserved_micros: req.reserved_micros }),
+        }
+    }
+
+    /// Records the real outcome and cost, releasing the unused part of the reservation. Only a
+    /// pending row is changed; otherwise [`LedgerError::NotPending`] and the row stays as it was.
+    pub fn settle(&self, ticket: Ticket, s: Settlement) -> Result<()> {
+        if s.cost_micros < 0 || s.reference_cost_micros.is_some_and(|r| r < 0) {
+            return Err(LedgerError::Invalid(format!("request {}: a cost cannot be negative", ticket.id)));
+        }
+        let t = s.tokens;
+        let changed = self
+            .conn()
+            .execute(
+                "UPDATE requests SET state = 'settled', finished_at = ?2, prompt_tokens = ?3, cached_tokens = ?4,
+                    cache_write_tokens = ?5, completion_tokens = ?6, reasoning_tokens = ?7, cost_micros = ?8,
+                    reference_cost_micros = ?9, latency_ms = ?10, outcome = ?11, note = ?12
+                 WHERE id = ?1 AND state = 'pending'",
+                params![
+                    ticket.id,
+                    s.finished_ms,
+                    db_u64(t.prompt),
+                    db_u64(t.cached),
+                    db_u64(t.cache_write),
+                    db_u64(t.completion),
+                    db_u64(t.reasoning),
+                    s.cost_micros,
+                    s.reference_cost_micros,
+                    s.latency_ms,
+                    s.outcome.as_str(),
+                    s.note.as_deref().map(first_line),
+                ],
+            )
+            .map_err(self.db())?;
+        if changed == 0 {
+            return Err(LedgerError::NotPending(ticket.id));
+        }
+        Ok(())
+    }
+
+    /// One row by id (a ticket's), if it exists.
+    pub fn row(&self, id: i64) -> Result<Option<Row>> {
+        let conn = self.conn();
+        conn.query_row(&format!("SELECT {ROW_COLUMNS} FROM requests WHERE id = ?1"), [id], Row::from_sql)
+            .optional()
+            .map_err(self.db())
+    }
+}
+
+/// Sets the connection up and migrates the schema; safe to retry.
+fn prepare(conn: &mut Connection, path: &Path) -> Result<()> {
+    let db = |e| LedgerError::sqlite(path, e);
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
+    // Read-only first: a file from a newer Frugal must not even get its journal mode changed.
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(db)?;
+    check_version(path, version)?;
+    // WAL: readers (the tray app's report) never block the writer reserving a request.
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).map_err(db)?;
+    if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
+        conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)).map_err(db)?;
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL").map_err(db)?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+    // Again inside the lock: another process may have migrated meanwhile.
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(db)?;
+    check_version(path, version)?;
+    let done = usize::try_from(version).unwrap_or(0);
+    for migration in &MIGRATIONS[done..] {
+        tx.execute_batch(migration).map_err(db)?;
+    }
+    if done < MIGRATIONS.len() {
+        tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64).map_err(db)?;
+    }
+    tx.commit().map_err(db)
+}
+
+/// Refuses a file that exists, is not empty and is not SQLite, before SQLite opens it.
+fn check_magic(path: &Path) -> Result<()> {
+    use std::io::Read;
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(LedgerError::Io { what: "open", path: path.to_path_buf(), error: e }),
+    };
+    let mut head = Vec::with_capacity(16);
+    file.by_ref().take(16).read_to_end(&mut head).map_err(LedgerError::io("read", path))?;
+    if !head.is_empty() && head.as_slice() != SQLITE_MAGIC {
+        return Err(LedgerError::Corrupt { path: path.to_path_buf(), reason: "not an SQLite database".into() });
+    }
+    Ok(())
+}
+
+fn check_version(path: &Path, version: i64) -> Result<()> {
+    if version > MIGRATIONS.len() as i64 || version < 0 {
+        return Err(LedgerError::Newer { path: path.to_path_buf(), found: version });
+    }
+    Ok(())
+}
+
+/// The cap that this request would cross, if any. Spend in a period is settled cost plus
+/// pending reservations of requests started in it.
+fn check_limits(tx: &Connection, req: &NewRequest, limits: &Limits) -> rusqlite::Result<Option<Refusal>> {
+    let needed = req.reserved_micros;
+    if let Some(cap) = limits.per_request_micros.filter(|&cap| needed > cap) {
+        return Ok(Some(Refusal {
+            limit: LimitKind::PerRequest,
+            cap_micros: cap,
+            spent_micros: 0,
+            reserved_micros: 0,
+            needed_micros: needed,
+        }));
+    }
+    let periods = [
+        (LimitKind::Monthly, limits.monthly_micros, Month::containing(req.at_ms).bounds_ms()),
+        (LimitKind::Daily, limits.daily_micros, day_bounds_ms(req.at_ms)),
+    ];
+    for (limit, cap, (start, end)) in periods {
+        let Some(cap) = cap else { continue };
+        let (spent, reserved) = spent_and_reserved(tx, start, end)?;
+        if spent.saturating_add(reserved).saturating_add(needed) > cap {
+            return Ok(Some(Refusal {
+                limit,
+                cap_micros: cap,
+                spent_micros: spent,
+                reserved_micros: reserved,
+                needed_micros: needed,
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// Settled cost and pending reservations of requests started in `[start, end)`.
+fn spent_and_reserved(conn: &Connection, start: i64, end: i64) -> rusqlite::Result<(i64, i64)> {
+    conn.query_row(
+        "SELECT COALESCE(SUM(CASE WHEN state = 'settled' THEN cost_micros ELSE 0 END), 0),
+                COALESCE(SUM(CASE WHEN state = 'pending' THEN reserved_micros ELSE 0 END), 0)
+         FROM requests WHERE started_at >= ?1 AND started_at < ?2",
+        params![start, end],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+}
+
+/// Token counts are stored as SQLite integers (i64).
+fn db_u64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Whether the process that owns a pending row may still settle it. Unsure means alive: a
+/// held reservation only blocks spending, a wrongly charged one misstates history.
+#[cfg(unix)]
+fn process_alive(pid: i64, _started_at: i64, _now: i64) -> bool {
+    use rustix::io::Errno;
+    let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) else {
+        return false;
+    };
+    match rustix::process::test_kill_process(pid) {
+        Ok(()) => true,
+        Err(e) => e != Errno::SRCH,
+    }
+}
+
+/// Without a portable process probe, a reservation older than a day is presumed orphaned.
+#[cfg(not(unix))]
+fn process_alive(_pid: i64, started_at: i64, now: i64) -> bool {
+    now - started_at < STALE_AFTER_MS
+}
+
+/// A ledger row as stored, for reports and export.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Row {
+    /// Row id.
+    pub id: i64,
+    /// Start, unix ms UTC.
+    pub started_at_ms: i64,
+    /// Start, local ISO-8601.
+    pub started_at: String,
+    /// End, unix ms UTC.
+    pub finished_at_ms: Option<i64>,
+    /// End, local ISO-8601.
+    pub finished_at: Option<String>,
+    /// The task run it belongs to.
+    pub run_id: String,
+    /// The task.
+    pub task: String,
+    /// Local or cloud.
+    pub route: Route,
+    /// Provider name.
+    pub provider: String,
+    /// Model name.
+    pub model: String,
+    /// Input tokens.
+    pub prompt_tokens: u64,
+    /// Cached input tokens.
+    pub cached_tokens: u64,
+    /// Cache-write input tokens.
+    pub cache_write_tokens: u64,
+    /// Output tokens.
+    pub completion_tokens: u64,
+    /// Reasoning tokens (part of output).
+    pub reasoning_tokens: u64,
+    /// Reservation held while pending.
+    pub reserved_micros: i64,
+    /// Real cost once settled.
+    pub cost_micros: i64,
+    /// The same tokens on the reference cloud model.
+    pub reference_cost_micros: Option<i64>,
+    /// Time to the full answer.
+    pub latency_ms: Option<i64>,
+    /// Pending or settled.
+    pub state: State,
+    /// How it ended, once settled.
+    pub outcome: Option<Outcome>,
+    /// Why it escalated.
+    pub escalation: Option<String>,
+    /// One-line error or refusal reason.
+    pub note: Option<String>,
+    /// The process that reserved it.
+    pub owner_pid: i64,
+}
+
+pub(crate) const ROW_COLUMNS: &str = "id, started_at, finished_at, run_id, task, route, provider, model, prompt_tokens,
+    cached_tokens, cache_write_tokens, completion_tokens, reasoning_tokens, reserved_micros, cost_micros,
+    reference_cost_micros, latency_ms, state, outcome, escalation, note, owner_pid";
+
+impl Row {
+    /// Reads a row selected with [`ROW_COLUMNS`].
+    pub(crate) fn from_sql(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+        let text = |i: usize, s: String| {
+            rusqlite::Error::FromSqlConversionFailure(
+                i,
+                rusqlite::types::Type::Text,
+                format!("unknown value `{s}`").into(),
+            )
+        };
+        let tokens = |i: usize| -> rusqlite::Result<u64> { Ok(u64::try_from(r.get::<_, i64>(i)?).unwrap_or(0)) };
+        let route: String = r.get(5)?;
+        let state: String = r.get(17)?;
+        let outcome: Option<String> = r.get(18)?;
+        let started_at_ms: i64 = r.get(1)?;
+        let finished_at_ms: Option<i64> = r.get(2)?;
+        Ok(Row {
+            id: r.get(0)?,
+            started_at_ms,
+            started_at: crate::month::local_iso(started_at_ms),
+            finished_at_ms,
+            finished_at: finished_at_ms.map(crate::month::local_iso),
+            run_id: r.get(3)?,
+            task: r.get(4)?,
+            route: Route::from_db(&route).ok_or_else(|| text(5, route))?,
+            provider: r.get(6)?,
+            model: r.get(7)?,
+            prompt_tokens: tokens(8)?,
+            cached_tokens: tokens(9)?,
+            cache_write_tokens: tokens(10)?,
+            completion_tokens: tokens(11)?,
+            reasoning_tokens: tokens(12)?,
+            reserved_micros: r.get(13)?,
+            cost_micros: r.get(14)?,
+            reference_cost_micros: r.get(15)?,
+            latency_ms: r.get(16)?,
+            state: State::from_db(&state).ok_or_else(|| text(17, state))?,
+            outcome: match outcome {
+                Some(o) => Some(Outcome::from_db(&o).ok_or_else(|| text(18, o))?),
+                None => None,
+            },
+            escalation: r.get(19)?,
+            note: r.get(20)?,
+            owner_pid: r.get(21)?,
+        })
+    }
+}
+
+/// Every row that started in `[start, end)`, oldest first.
+pub(crate) fn rows_between(conn: &Connection, start: i64, end: i64) -> rusqlite::Result<Vec<Row>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {ROW_COLUMNS} FROM requests WHERE started_at >= ?1 AND started_at < ?2 ORDER BY started_at, id"
+    ))?;
+    let rows = stmt.query_map(params![start, end], Row::from_sql)?;
+    rows.collect()
+}

@@ -1,0 +1,147 @@
+use std::process::ExitCode;
+
+use clap::Args;
+use frugal_core::ledger::{usd, write_csv, Month, MonthReport};
+use serde_json::Value;
+
+#[derive(Args, Debug)]
+pub struct SpendArgs {
+    /// The month to report (default: this month).
+    #[arg(long, value_name = "YYYY-MM")]
+    month: Option<String>,
+    /// Every ledger row of the month as CSV.
+    #[arg(long, conflicts_with = "json")]
+    csv: bool,
+}
+
+/// Adds a `…_usd` twin next to every `…_micros` field, recursively: the ledger counts in
+/// integer micro-dollars, people and spreadsheets read dollars.
+fn with_dollars(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            let twins: Vec<(String, Value)> = map
+                .iter()
+                .filter_map(|(k, v)| {
+                    let base = k.strip_suffix("_micros")?;
+                    let dollars = match v {
+                        Value::Number(n) => n.as_i64().map(|m| Value::from(usd(m)))?,
+                        Value::Null => Value::Null,
+                        _ => return None,
+                    };
+                    Some((format!("{base}_usd"), dollars))
+                })
+                .collect();
+            map.extend(twins);
+            map.values_mut().for_each(with_dollars);
+        }
+        Value::Array(items) => items.iter_mut().for_each(with_dollars),
+        _ => {}
+    }
+}
+
+fn money(micros: i64) -> String {
+    let d = usd(micros);
+    if micros != 0 && d.abs() < 0.01 {
+        format!("${d:.4}")
+    } else {
+        format!("${d:.2}")
+    }
+}
+
+pub fn run(g: &super::Globals, args: SpendArgs) -> anyhow::Result<ExitCode> {
+    let assistant = g.open()?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let month = match &args.month {
+        Some(m) => Month::parse(m)?,
+        None => Month::containing(now),
+    };
+    if let Some(n) = assistant.take_ledger_notice() {
+        eprintln!("frugal: {n}");
+    }
+    if args.csv {
+        let rows = assistant.spend_rows(month)?;
+        let mut out = std::io::stdout().lock();
+        write_csv(&rows, &mut out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let report = assistant.spend(month)?;
+    if g.json {
+        let mut v = serde_json::to_value(&report)?;
+        with_dollars(&mut v);
+        super::print_json(&v)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    print_report(&report);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(r: &MonthReport) {
+    println!("Spend for {}", r.month);
+    match (r.cap_micros, r.remaining_micros) {
+        (Some(cap), Some(left)) => println!(
+            "  cloud: {} spent of {} ({} reserved), {} left",
+            money(r.spent_micros),
+            money(cap),
+            money(r.reserved_micros),
+            money(left)
+        ),
+        _ => println!("  cloud: {} spent (no monthly budget set: the cloud is off)", money(r.spent_micros)),
+    }
+    if let Some(p) = r.projected_micros {
+        println!("  projected month end: {}", money(p));
+    }
+    println!(
+        "  requests: {} ({} local, {} cloud; {:.0}% local){}{}",
+        r.requests,
+        r.local_requests,
+        r.cloud_requests,
+        r.local_share * 100.0,
+        if r.refused > 0 { format!(", {} refused by the budget", r.refused) } else { String::new() },
+        if r.failed > 0 { format!(", {} failed", r.failed) } else { String::new() },
+    );
+    println!(
+        "  saved by working locally: {} (all-cloud would have cost {})",
+        money(r.saved_micros),
+        money(r.all_cloud_micros)
+    );
+    if let Some(c) = r.cost_per_completed_run_micros {
+        println!("  cost per completed task: {} over {} tasks", money(c), r.completed_runs);
+    }
+    if !r.by_provider.is_empty() {
+        println!("\n  {:<8} {:<16} {:<30} {:>8} {:>10}", "route", "provider", "model", "requests", "cost");
+        for p in &r.by_provider {
+            println!(
+                "  {:<8} {:<16} {:<30} {:>8} {:>10}",
+                p.route.as_str(),
+                p.provider,
+                p.model,
+                p.requests,
+                money(p.cost_micros)
+            );
+        }
+    }
+    if !r.by_task.is_empty() {
+        println!(
+            "\n  {:<10} {:>6} {:>9} {:>7} {:>7} {:>10} {:>10}",
+            "task", "runs", "requests", "local", "cloud", "cost", "per task"
+        );
+        for t in &r.by_task {
+            println!(
+                "  {:<10} {:>6} {:>9} {:>7} {:>7} {:>10} {:>10}",
+                t.task,
+                t.runs,
+                t.requests,
+                t.local_requests,
+                t.cloud_requests,
+                money(t.cost_micros),
+                money(t.cost_per_run_micros)
+            );
+        }
+    }
+    if !r.escalations.is_empty() {
+        println!("\n  why tasks escalated:");
+        for e in &r.escalations {
+            println!("  {:>5}  {}", e.count, e.reason);
+        }
+    }
+}
