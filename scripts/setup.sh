@@ -12,7 +12,7 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 # 1. System packages: llama.cpp builds from source with cmake and a C/C++ compiler;
 #    bindgen needs libclang.
 need=()
-for pkg in build-essential cmake clang libclang-dev pkg-config python3 python3-pip; do
+for pkg in build-essential cmake clang libclang-dev pkg-config python3 python3-pip dbus gnome-keyring; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then

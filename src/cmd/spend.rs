@@ -55,6 +55,8 @@ pub fn run(g: &super::Globals, args: SpendArgs) -> anyhow::Result<ExitCode> {
         Some(m) => Month::parse(m)?,
         None => Month::containing(now),
     };
+    // Opening the ledger settles what a crashed process left reserved; say so first.
+    assistant.ledger()?;
     if let Some(n) = assistant.take_ledger_notice() {
         eprintln!("frugal: {n}");
     }

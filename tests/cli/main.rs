@@ -10,6 +10,7 @@ mod http;
 
 mod bench;
 mod chat;
+mod cloud;
 mod draft;
 mod hw;
 mod index;

@@ -406,7 +406,14 @@ impl Assistant {
             return Ok((c.clone(), price));
         }
         let key = if entry.needs_key {
-            match crate::secrets::key_for(&entry.name)? {
+            let found = crate::secrets::key_for(&entry.name).map_err(|e| {
+                CoreError::Route(format!(
+                    "no API key for {}: {e}; or set {}",
+                    entry.name,
+                    crate::secrets::env_var(&entry.name)
+                ))
+            })?;
+            match found {
                 Some((k, _)) => Some(k),
                 None => {
                     return Err(CoreError::Route(format!(
