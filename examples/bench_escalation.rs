@@ -141,6 +141,10 @@ fn main() -> anyhow::Result<()> {
     let premium_dir = tempfile::tempdir()?;
     let all_premium =
         Assistant::open(Some(&config(premium_dir.path(), &model, &[("economy", &premium, "sim-premium")])), None)?;
+    // Run 3, for scale: every task straight to the economy model.
+    let economy_dir = tempfile::tempdir()?;
+    let all_economy =
+        Assistant::open(Some(&config(economy_dir.path(), &model, &[("economy", &economy, "sim-economy")])), None)?;
 
     println!("{:<44} {:<9} {:<60} {}", "input", "task", "served by (why)", "checks");
     let started = Instant::now();
@@ -156,14 +160,17 @@ fn main() -> anyhow::Result<()> {
             }
             Err(e) => println!("{label:<44} {task:<9} error: {e}"),
         }
-        if let Err(e) = run(&all_premium, job, &RouteOptions { cloud: true, ..Default::default() }) {
-            println!("  (all-premium run failed: {e})");
+        for (name, a) in [("all-premium", &all_premium), ("all-economy", &all_economy)] {
+            if let Err(e) = run(a, job, &RouteOptions { cloud: true, ..Default::default() }) {
+                println!("  ({name} run failed: {e})");
+            }
         }
     }
     let month =
         Month::containing(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64);
     let a = routed.spend(month)?;
     let b = all_premium.spend(month)?;
+    let c = all_economy.spend(month)?;
     let runs = jobs.len() as f64;
     let escalated_runs = routed
         .spend_rows(month)?
@@ -184,6 +191,7 @@ fn main() -> anyhow::Result<()> {
         usd(a.spent_micros)
     );
     println!("  all-premium: {} requests, cost ${:.4}", b.requests, usd(b.spent_micros));
+    println!("  all-economy: {} requests, cost ${:.4}", c.requests, usd(c.spent_micros));
     if b.spent_micros > 0 {
         println!(
             "  routed / all-premium = {:.3} ({:.1}× cheaper)",

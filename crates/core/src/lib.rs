@@ -1,15 +1,18 @@
 //! The assistant behind the `frugal` CLI and the tray app: config, model catalog and
-//! downloads, and the engines behind one [`Assistant`] facade.
+//! downloads, the tasks, grounding in the index, and the router that sends each request to
+//! the local engine or a cloud model within the budget, behind one [`Assistant`] facade.
 //!
 //! ```no_run
-//! use frugal_core::Assistant;
+//! use frugal_core::{Assistant, RouteOptions, Routed};
 //! use frugal_llm::{CancelToken, Message, Request};
 //!
 //! let assistant = Assistant::open(None, None)?;
-//! let answer = assistant
-//!     .chat(Request::new(vec![Message::user("Say hi")]), CancelToken::new())
-//!     .collect_blocking()?;
-//! println!("{}", answer.text);
+//! let request = Request::new(vec![Message::user("Say hi")]);
+//! // Local first; `RouteOptions { cloud: true, .. }` would ask the economy cloud model.
+//! if let Routed::Done((stream, meter), route) = assistant.chat(request, &RouteOptions::default(), CancelToken::new())? {
+//!     let answer = stream.collect_blocking()?;
+//!     println!("{} ({} via {}, ${:.4})", answer.text, route.model, route.route, frugal_core::ledger::usd(meter.spent()));
+//! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
