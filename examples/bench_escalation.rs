@@ -146,7 +146,7 @@ fn main() -> anyhow::Result<()> {
     let all_economy =
         Assistant::open(Some(&config(economy_dir.path(), &model, &[("economy", &economy, "sim-economy")])), None)?;
 
-    println!("{:<44} {:<9} {:<60} {}", "input", "task", "served by (why)", "checks");
+    println!("{:<44} {:<9} {:<60} checks", "input", "task", "served by (why)");
     let started = Instant::now();
     for job in &jobs {
         let (name, task) = match job {

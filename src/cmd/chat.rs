@@ -127,7 +127,7 @@ fn turn(
     let started = Instant::now();
     let mut first_token = None;
     let stdout = std::io::stdout();
-    let (stream, meter, mut route) = match assistant.chat(request, &g.route, cancel)? {
+    let (stream, meter, mut route) = match assistant.chat(request, args.file.as_deref(), &g.route, cancel)? {
         Routed::Done((stream, meter), route) => (stream, meter, route),
         Routed::DryRun(d) => {
             super::print_dry_run(&d)?;

@@ -91,9 +91,7 @@ fn chat_in_the_cloud_is_billed_in_the_ledger_and_reported_by_spend() {
     assert!(text.contains("1 cloud") && text.contains("sim-small"), "{text}");
 
     // The key appears in no output, no config and no ledger byte.
-    for o in [&out] {
-        assert!(!stdout(o).contains(CANARY_KEY) && !stderr(o).contains(CANARY_KEY));
-    }
+    assert!(!stdout(&out).contains(CANARY_KEY) && !stderr(&out).contains(CANARY_KEY));
     assert_absent(env.dir.path(), CANARY_KEY);
 }
 
@@ -236,6 +234,7 @@ fn a_canary_in_a_local_only_folder_never_leaves_the_machine() {
         vec!["summarize", vault.to_str().unwrap(), "--cloud"],
         vec!["draft", "--reply-to", mail.to_str().unwrap(), "--cloud", "say it works"],
         vec!["chat", "--cloud", "--private", "The vault code is CANARY-7731-PRIVATE"],
+        vec!["chat", "--cloud", "-f", private.join("vault.md").to_str().unwrap()],
     ] {
         let line = one_line_error(&with_key(&env, &args));
         assert!(line.contains("not sent to a cloud"), "{args:?}: {line}");
@@ -244,7 +243,21 @@ fn a_canary_in_a_local_only_folder_never_leaves_the_machine() {
     let out = with_key(&env, &["ask", "--cloud", "When are parking permits renewed?", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
     assert_eq!(v["route"]["route"], "cloud", "{v}");
+    // Marking a folder local-only in the config counts at once, before any re-index.
+    let config = std::fs::read_to_string(env.config()).unwrap();
+    let marked = config.replacen(
+        &format!("path = \"{}\"\nlocal_only = false", toml_path(&public.canonicalize().unwrap())),
+        &format!("path = \"{}\"\nlocal_only = true", toml_path(&public.canonicalize().unwrap())),
+        1,
+    );
+    assert_ne!(marked, config, "the public folder entry was found in {config}");
+    std::fs::write(env.config(), &marked).unwrap();
+    let line = one_line_error(&with_key(&env, &["ask", "--cloud", "When are parking permits renewed?"]));
+    assert!(line.contains("not sent to a cloud"), "{line}");
+    std::fs::write(env.config(), &config).unwrap();
+    let before = server.requests().len();
     let requests = server.requests();
+    assert_eq!(requests.len(), before, "the refused ask sent nothing");
     assert!(!requests.is_empty());
     assert!(requests.iter().any(|r| r.body.contains("front desk")), "the public passage was sent");
     for r in &requests {

@@ -56,16 +56,18 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime, ProviderError> {
 }
 
 /// An upper bound on the prompt tokens of `request` for any provider's tokenizer, without the
-/// tokenizer: byte-level BPE tokens average ≥ 3 bytes on prose and code, so one token per two
-/// bytes plus the chat template's few tokens per message is safely above the real count.
-/// Budget reservations use it so that the settled cost never exceeds what was reserved.
+/// tokenizer: no tokenizer makes more than one token per byte of UTF-8 (byte-level BPE and
+/// SentencePiece's byte fallback both bottom out at one byte), plus the chat template's few
+/// tokens per message and the format instruction some protocols add. Budget reservations use
+/// it so that the settled cost stays within what was reserved; on English prose it is about
+/// four times the real count, which only matters for input, the cheap side of a price.
 pub fn prompt_token_bound(request: &Request) -> u32 {
     let bytes: usize = request.messages.iter().map(|m| m.content.len()).sum();
     let schema = match &request.constraint {
-        Some(frugal_llm::Constraint::JsonSchema(s)) => s.len(),
+        Some(frugal_llm::Constraint::JsonSchema(s)) => s.len() + 128,
         _ => 0,
     };
-    u32::try_from((bytes + schema).div_ceil(2) + 8 * request.messages.len() + 16).unwrap_or(u32::MAX)
+    u32::try_from(bytes + schema + 8 * request.messages.len() + 16).unwrap_or(u32::MAX)
 }
 
 impl CloudClient {
@@ -148,20 +150,25 @@ impl CloudClient {
             let send = self.http.post(self.config.endpoint()).headers(self.headers(false)).body(body.clone()).send();
             let sent = tokio::select! {
                 r = tokio::time::timeout(t.first_byte, send) => r,
-                () = cancelled(&cancel, tx) => return finish(tx, Usage::default(), FinishReason::Cancelled),
+                // The request may have reached the provider: its bill is unknown.
+                () = cancelled(&cancel, tx) => return finish(tx, unknown_usage(&request), FinishReason::Cancelled),
             };
             let (failure, retry_after) = match sent {
-                Err(_) => {
-                    (self.error(ErrorKind::Network, format!("no answer within {} s", t.first_byte.as_secs())), None)
-                }
-                Ok(Err(e)) => (self.error(ErrorKind::Network, describe(&e)), None),
+                // No answer in time, or the connection broke after the request went out: the
+                // provider may be generating (and billing) it, so it is not sent twice.
+                Err(_) => (
+                    self.error(ErrorKind::Network, format!("no answer within {} s", t.first_byte.as_secs())).billable(),
+                    None,
+                ),
+                Ok(Err(e)) if e.is_connect() => (self.error(ErrorKind::Network, describe(&e)), None),
+                Ok(Err(e)) => (self.error(ErrorKind::Network, describe(&e)).billable(), None),
                 Ok(Ok(resp)) if resp.status().is_success() => break resp,
                 Ok(Ok(resp)) => {
                     let retry_after = retry_after(resp.headers());
                     (self.status_error(resp).await, retry_after)
                 }
             };
-            if !failure.kind().is_transient() || attempt >= t.max_retries {
+            if !failure.kind().is_transient() || failure.is_billable() || attempt >= t.max_retries {
                 return Err(failure);
             }
             let delay = retry_after.unwrap_or_else(|| backoff(attempt));
@@ -323,6 +330,12 @@ impl Provider for CloudClient {
         });
         rx
     }
+}
+
+/// Usage of a request that may have reached the provider but whose answer we never read:
+/// marked estimated, so the ledger charges what it reserved.
+fn unknown_usage(request: &Request) -> Usage {
+    Usage { prompt_tokens: prompt_token_bound(request), estimated: true, ..Usage::default() }
 }
 
 /// Ends a stream properly: usage, then done.

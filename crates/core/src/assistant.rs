@@ -16,8 +16,8 @@ use frugal_local::{plan, read_gguf, EngineConfig, GgufInfo, HardwareProfile, Loa
 use serde::Serialize;
 
 use crate::catalog::{Catalog, CatalogEntry};
+use crate::config::Escalate;
 use crate::config::{self, Config, FolderEntry, Paths};
-use crate::config::{Escalate, Tier};
 use crate::download::{self, OnProgress};
 use crate::grounding::{self, Grounding};
 use crate::input::InputText;
@@ -236,17 +236,37 @@ impl Assistant {
         cancel: &CancelToken,
         on_event: &mut dyn FnMut(&frugal_llm::Event),
     ) -> Result<Routed<(draft::Draft, crate::tasks::Quality)>> {
-        let private = self.private_reason(opts, source, task.related.local_only());
+        let private = self.private_reason(opts, source, self.grounding_is_private(&task.related));
+        let routed = self.route_task("draft", self.config.policy.draft, private, task, opts, cancel, on_event)?;
+        Ok(match routed {
+            Routed::Done(((draft, _), quality), route) => Routed::Done((draft, quality), route),
+            Routed::DryRun(d) => Routed::DryRun(d),
+        })
+    }
+
+    /// Routes one [`crate::tasks::Task`] (run with [`crate::tasks::run`]) locally or in the
+    /// cloud, saying on `on_event` when it goes out.
+    #[allow(clippy::too_many_arguments)]
+    fn route_task<T: crate::tasks::Task>(
+        &self,
+        name: &'static str,
+        policy: crate::config::TaskPolicy,
+        private: Option<String>,
+        task: &T,
+        opts: &RouteOptions,
+        cancel: &CancelToken,
+        on_event: &mut dyn FnMut(&frugal_llm::Event),
+    ) -> Result<Routed<(T::Output, crate::tasks::Quality)>> {
         let on_event = RefCell::new(on_event);
         let run = |p: &dyn Provider| {
-            let ((draft, _), quality) = crate::tasks::run(p, task, cancel, &mut **on_event.borrow_mut())?;
-            Ok(((draft, quality.clone()), quality))
+            let (output, quality) = crate::tasks::run(p, task, cancel, &mut **on_event.borrow_mut())?;
+            Ok(((output, quality.clone()), quality))
         };
         self.route(
             opts,
             Job {
-                task: "draft",
-                policy: self.config.policy.draft,
+                task: name,
+                policy,
                 private,
                 local: &mut |p| run(p),
                 cloud: &mut |p, entry| {
@@ -264,22 +284,25 @@ impl Assistant {
     pub fn chat(
         &self,
         request: Request,
+        source: Option<&Path>,
         opts: &RouteOptions,
         cancel: CancelToken,
     ) -> Result<Routed<(EventStream, Arc<Metered>)>> {
         let policy = self.config.policy.chat;
-        let mut escalate = if opts.cloud || opts.dry_run || policy.escalate == Escalate::Always {
+        if (opts.cloud || opts.dry_run) && opts.local_only {
+            return Err(CoreError::Route("--cloud and --local-only cannot be used together".into()));
+        }
+        let mut escalate = if opts.cloud || opts.dry_run {
             Some("asked (--cloud)".to_string())
+        } else if policy.escalate == Escalate::Always && !opts.local_only {
+            Some("policy: always".to_string())
         } else {
             None
         };
-        let private = self.private_reason(opts, None, false);
+        let private = self.private_reason(opts, source, false);
         let allowed = !opts.local_only && policy.escalate != Escalate::Never && private.is_none();
-        if escalate.is_some() && (opts.local_only || private.is_some()) {
-            return Err(CoreError::Route(format!(
-                "not sent to a cloud: {}",
-                private.unwrap_or_else(|| "--local-only".into())
-            )));
+        if let (Some(_), Some(why)) = (&escalate, &private) {
+            return Err(CoreError::Route(format!("not sent to a cloud: {why}")));
         }
         let run_id = crate::router::new_run_id();
         if escalate.is_none() {
@@ -312,8 +335,11 @@ impl Assistant {
             }
         }
         let reason = escalate.unwrap_or_default();
-        let Some(entry) = self.config.provider_for(Tier::Economy).or(self.config.providers.first()).cloned() else {
-            return Err(CoreError::Route(format!("{reason}, but no cloud provider is configured ([[providers]])")));
+        let Some(entry) = crate::router::tiers(&policy).into_iter().find_map(|t| self.config.provider_for(t)).cloned()
+        else {
+            return Err(CoreError::Route(format!(
+                "{reason}, but no cloud provider is configured at a tier [policy.chat] allows"
+            )));
         };
         let (client, price) = self.cloud_client(&entry)?;
         let meter = self.metered_cloud(client, "chat", &run_id, &entry, price, reason.clone())?;
@@ -641,26 +667,9 @@ impl Assistant {
             let route = RouteReport { route: "local", provider: "local".into(), ..RouteReport::default() };
             return Ok(Routed::Done(report, route));
         }
-        let private = self.private_reason(opts, None, grounding.local_only());
+        let private = self.private_reason(opts, None, self.grounding_is_private(&grounding));
         let task = ask::AskTask { question: question.to_string(), grounding };
-        let on_event = RefCell::new(on_event);
-        let run = |p: &dyn Provider| {
-            let (answer, quality) = crate::tasks::run(p, &task, cancel, &mut **on_event.borrow_mut())?;
-            Ok(((answer, quality.clone()), quality))
-        };
-        let routed = self.route(
-            opts,
-            Job {
-                task: "ask",
-                policy: self.config.policy.ask,
-                private,
-                local: &mut |p| run(p),
-                cloud: &mut |p, entry| {
-                    on_event.borrow_mut()(&Event::Status(format!("asking {} ({})", entry.name, entry.model)));
-                    run(p)
-                },
-            },
-        )?;
+        let routed = self.route_task("ask", self.config.policy.ask, private, &task, opts, cancel, on_event)?;
         let ((answer, quality), route) = match routed {
             Routed::Done(done, route) => (done, route),
             Routed::DryRun(d) => return Ok(Routed::DryRun(d)),
@@ -682,18 +691,33 @@ impl Assistant {
         if opts.private {
             return Some("the input is marked private (--private)".into());
         }
-        if let Some(folder) = source
-            .and_then(|p| p.canonicalize().ok())
-            .and_then(|p| self.config.index.folders.iter().find(|f| f.local_only && p.starts_with(&f.path)))
-        {
-            return Some(format!("the file is in a local-only folder ({})", folder.path.display()));
+        if let Some(folder) = source.and_then(|p| self.local_only_folder(p)) {
+            return Some(format!("the file is in a local-only folder ({})", folder.display()));
         }
         local_only_passages.then(|| "it holds passages from a local-only folder".to_string())
     }
 
+    /// The configured local-only folder holding `path`, if any. The config is the authority:
+    /// a folder marked local-only after it was indexed counts at once.
+    fn local_only_folder(&self, path: &Path) -> Option<&Path> {
+        let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        self.config.index.folders.iter().find(|f| f.local_only && path.starts_with(&f.path)).map(|f| f.path.as_path())
+    }
+
+    /// Whether any source is local-only, by its own mark or by the config's folders now.
+    fn grounding_is_private(&self, g: &Grounding) -> bool {
+        g.local_only() || g.sources.iter().any(|s| self.local_only_folder(&s.path).is_some())
+    }
+
     /// Where the spend ledger lives.
     pub fn ledger_path(&self) -> PathBuf {
-        self.config.ledger.clone().unwrap_or_else(|| self.paths.data_dir.join("ledger.sqlite3"))
+        match &self.config.ledger {
+            // Relative to the config file, so one config means one ledger (and one cap),
+            // whichever folder the command runs in.
+            Some(p) if p.is_relative() => self.paths.config_file.parent().map_or_else(|| p.clone(), |dir| dir.join(p)),
+            Some(p) => p.clone(),
+            None => self.paths.data_dir.join("ledger.sqlite3"),
+        }
     }
 
     /// The spend ledger, opened on first use (which settles reservations a crashed process
@@ -710,6 +734,17 @@ impl Assistant {
         let ledger = Arc::new(ledger);
         *slot = Some(ledger.clone());
         Ok(ledger)
+    }
+
+    /// The ledger for local rows: if the real one cannot be opened (locked, corrupt, from a
+    /// newer version), local work still runs, recorded in memory only, and the notice says so.
+    /// Cloud requests never take this path: without the ledger nothing is sent.
+    pub(crate) fn ledger_for_local(&self) -> Result<Arc<Ledger>> {
+        self.ledger().or_else(|e| {
+            *self.ledger_notice.lock().unwrap_or_else(PoisonError::into_inner) =
+                Some(format!("local work is not recorded in the spend ledger: {e}"));
+            Ok(Arc::new(Ledger::in_memory()?))
+        })
     }
 
     /// A message about interrupted requests settled at their worst case, once.

@@ -257,8 +257,8 @@ impl Config {
         for (what, v) in
             [("monthly_usd", b.monthly_usd), ("daily_usd", b.daily_usd), ("per_request_usd", b.per_request_usd)]
         {
-            if v.is_some_and(|v| !(v.is_finite() && v >= 0.0)) {
-                return Err(bad(format!("budget {what} must be a number of dollars ≥ 0")));
+            if v.is_some_and(|v| !(v.is_finite() && (0.0..=1_000_000.0).contains(&v))) {
+                return Err(bad(format!("budget {what} must be a number of dollars between 0 and 1,000,000")));
             }
         }
         Ok(config)

@@ -211,13 +211,15 @@ impl Provider for Metered {
                 ))
             }
         };
-        let mut upstream = self.inner.stream(request, cancel);
         let (tx, rx) = frugal_llm::channel();
         let (ledger, price, reference, spent) = (self.ledger.clone(), self.price, self.reference, self.spent.clone());
+        let inner = self.inner.clone();
 
         // One thread per request forwards events and settles the row whatever happens: a
         // request whose row is never settled would stay reserved until the next start.
         let spawned = std::thread::Builder::new().name("frugal-meter".into()).spawn(move || {
+            // Started here, not before the spawn: if no thread can be had, nothing is sent.
+            let mut upstream = inner.stream(request, cancel);
             let mut usage = None;
             let mut outcome = Outcome::Failed;
             let mut note = None;
@@ -262,13 +264,25 @@ impl Provider for Metered {
             let tokens = usage.as_ref().map(counts).unwrap_or_default();
             // Never under-count: when the provider's numbers are missing or untrustworthy,
             // the request is charged what was reserved for it.
-            let cost = match price {
-                None => 0,
-                Some(_) if usage.is_some_and(|u| u.estimated) => reserved,
-                Some(p) if usage.is_some() && outcome != Outcome::Failed => p.cost(&tokens).max(0),
-                Some(_) if billable => reserved,
-                Some(_) => 0,
+            let cost = match (price, usage) {
+                (None, _) => 0,
+                (Some(_), Some(u)) if u.estimated => reserved,
+                (Some(p), Some(_)) if outcome != Outcome::Failed => p.cost(&tokens).max(0),
+                // Finished without any usage report: the provider's bill is unknown.
+                (Some(_), None) if outcome != Outcome::Failed => reserved,
+                (Some(_), _) if billable => reserved,
+                (Some(_), _) => 0,
             };
+            if cost > reserved {
+                // The bound was wrong (an unusual tokenizer, reasoning past max_tokens): the
+                // ledger records the truth, and says so.
+                note = Some(format!(
+                    "cost {} exceeded its reservation {}{}",
+                    frugal_ledger::usd_exact(cost),
+                    frugal_ledger::usd_exact(reserved),
+                    note.map(|n| format!("; {n}")).unwrap_or_default()
+                ));
+            }
             let reference_cost = match (price, reference, usage) {
                 (None, Some(r), Some(_)) => Some(r.cost(&tokens)),
                 _ => None,
@@ -298,7 +312,7 @@ impl Provider for Metered {
 }
 
 /// The tiers a task may climb, cheapest first.
-fn tiers(policy: &TaskPolicy) -> Vec<Tier> {
+pub(crate) fn tiers(policy: &TaskPolicy) -> Vec<Tier> {
     [Tier::Economy, Tier::Premium].into_iter().filter(|t| *t <= policy.max_tier).collect()
 }
 
@@ -395,10 +409,17 @@ impl Assistant {
 
     /// A ready client for `entry`: its key found, its price known, a budget set.
     pub fn cloud_client(&self, entry: &ProviderEntry) -> Result<(Arc<CloudClient>, Price)> {
-        if self.config().budget.monthly_usd.is_none() {
-            return Err(CoreError::Route(
-                "no monthly budget is set, so nothing is sent to a cloud: run `frugal budget set USD`".into(),
-            ));
+        match self.config().budget.monthly_usd {
+            None => {
+                return Err(CoreError::Route(
+                    "no monthly budget is set, so nothing is sent to a cloud: run `frugal budget set USD`".into(),
+                ))
+            }
+            // Even a model priced at $0 stays unused: a $0 budget means "keep it local".
+            Some(b) if b <= 0.0 => {
+                return Err(CoreError::Route("the monthly budget is $0: everything stays local".into()))
+            }
+            Some(_) => {}
         }
         let price = self.price_of(entry)?;
         let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
@@ -440,10 +461,16 @@ impl Assistant {
         price: Option<Price>,
         escalation: Option<String>,
     ) -> Result<Metered> {
+        let (ledger, limits) = if price.is_some() {
+            // Money leaves only through a working ledger and valid caps: fail closed.
+            (self.ledger()?, self.limits()?)
+        } else {
+            (self.ledger_for_local()?, Limits::default())
+        };
         Ok(Metered {
             inner,
-            ledger: self.ledger()?,
-            limits: self.limits()?,
+            ledger,
+            limits,
             task,
             run_id: run_id.to_string(),
             model,
@@ -504,8 +531,9 @@ impl Assistant {
         let mut report =
             RouteReport { route: "local", provider: "local".into(), run_id: run_id.clone(), ..RouteReport::default() };
         let asked = opts.cloud || opts.dry_run || (job.policy.escalate == Escalate::Always && !opts.local_only);
-        if asked && opts.local_only {
-            return Err(CoreError::Route("--cloud and --local-only cannot be used together".into()));
+        if (opts.cloud || opts.dry_run) && opts.local_only {
+            let flag = if opts.cloud { "--cloud" } else { "--dry-run" };
+            return Err(CoreError::Route(format!("{flag} and --local-only cannot be used together")));
         }
         if asked {
             if let Some(why) = &job.private {
@@ -555,7 +583,9 @@ impl Assistant {
             .filter_map(|t| self.config().provider_for(t).map(|e| (t, e.clone())))
             .collect();
         let mut problems = Vec::new();
-        let mut fallback_cloud: Option<(T, RouteReport)> = None;
+        // Every cloud request of the run counts, failed and discarded ones included.
+        let mut total = 0i64;
+        let mut fallback_cloud: Option<(T, RouteReport, String)> = None;
         for (i, (tier, entry)) in entries.iter().enumerate() {
             let (client, price) = match self.cloud_client(entry) {
                 Ok(c) => c,
@@ -582,13 +612,13 @@ impl Assistant {
                 };
             }
             let result = (job.cloud)(&meter, entry);
-            let spent = meter.spent();
+            total += meter.spent();
             let this = RouteReport {
                 route: "cloud",
                 provider: entry.name.clone(),
                 model: entry.model.clone(),
                 tier: Some(*tier),
-                cost_micros: spent,
+                cost_micros: total,
                 cost_usd: 0.0,
                 escalated: Some(reason.clone()),
                 note: None,
@@ -596,17 +626,15 @@ impl Assistant {
             };
             match result {
                 Ok((out, q)) => {
+                    let failed =
+                        (!q.passed).then(|| format!("the cloud answer also failed its checks ({})", failed_checks(&q)));
                     if q.passed || i + 1 == entries.len() {
                         let mut this = this;
-                        this.cost_micros += fallback_cloud.as_ref().map_or(0, |(_, r)| r.cost_micros);
-                        if !q.passed {
-                            this.note =
-                                Some(format!("the cloud answer also failed its checks ({})", failed_checks(&q)));
-                        }
+                        this.note = failed;
                         return Ok(Routed::Done(out, finish(this)));
                     }
                     reason = format!("the {} answer failed its checks ({})", entry.name, failed_checks(&q));
-                    fallback_cloud = Some((out, this));
+                    fallback_cloud = Some((out, this, failed.unwrap_or_default()));
                 }
                 Err(CoreError::Task(TaskError::Cancelled)) => return Err(CoreError::Task(TaskError::Cancelled)),
                 Err(e) => {
@@ -618,15 +646,21 @@ impl Assistant {
                 }
             }
         }
-        if let Some((out, mut r)) = fallback_cloud {
-            r.note = Some(problems.join("; "));
+        if let Some((out, mut r, failed)) = fallback_cloud {
+            r.cost_micros = total;
+            r.note = Some(format!("{failed}; the next tier did not answer: {}", problems.join("; ")));
             return Ok(Routed::Done(out, finish(r)));
         }
-        let why = if problems.is_empty() { "no cloud provider is configured".to_string() } else { problems.join("; ") };
+        let why = if problems.is_empty() {
+            format!("no cloud provider is configured at a tier [policy.{}] allows", job.task)
+        } else {
+            problems.join("; ")
+        };
+        report.cost_micros = total;
         match local {
             Some((out, _)) => {
                 report.note = Some(format!("wanted the cloud ({reason}) but {why}; showing the local answer"));
-                Ok(Routed::Done(out, report))
+                Ok(Routed::Done(out, finish(report)))
             }
             None => Err(CoreError::Route(format!("{reason}, and the cloud could not answer: {why}"))),
         }

@@ -16,7 +16,8 @@ use crate::prices::{usd, TokenCounts};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` is how many have run. Append
 /// only: a shipped migration is never edited, because users' files already ran it.
-pub const MIGRATIONS: &[&str] = &["CREATE TABLE requests (
+pub const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE requests (
         id INTEGER PRIMARY KEY,
         started_at INTEGER NOT NULL,
         finished_at INTEGER,
@@ -46,7 +47,8 @@ pub const MIGRATIONS: &[&str] = &["CREATE TABLE requests (
     // The cap check sums the month's cloud money on every reservation: a covering index
     // over cloud rows only makes that an index-only scan that local rows never lengthen.
     "CREATE INDEX requests_cloud_money ON requests (started_at, state, cost_micros, reserved_micros)
-        WHERE route = 'cloud';"];
+        WHERE route = 'cloud';",
+];
 
 /// How long a writer waits for another (thread or process) before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
