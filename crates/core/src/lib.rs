@@ -9,7 +9,7 @@
 //! let assistant = Assistant::open(None, None)?;
 //! let request = Request::new(vec![Message::user("Say hi")]);
 //! // Local first; `RouteOptions { cloud: true, .. }` would ask the economy cloud model.
-//! if let Routed::Done((stream, meter), route) = assistant.chat(request, &RouteOptions::default(), CancelToken::new())? {
+//! if let Routed::Done((stream, meter), route) = assistant.chat(request, None, &RouteOptions::default(), CancelToken::new())? {
 //!     let answer = stream.collect_blocking()?;
 //!     println!("{} ({} via {}, ${:.4})", answer.text, route.model, route.route, frugal_core::ledger::usd(meter.spent()));
 //! }
