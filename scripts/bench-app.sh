@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The tray app's targets under Xvfb: launch to tray ready, idle memory of the whole process
+# tree (tray only, model unloaded), and hotkey to draft window ready. Medians of N runs.
+#
+#   ./scripts/bench-app.sh [RUNS]     (needs: Xvfb, xdotool; scripts/setup.sh built the app)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-5}
+BIN="${CARGO_TARGET_DIR:-target}/release/frugal-app"
+[ -x "$BIN" ] || { echo "build first: scripts/setup.sh" >&2; exit 1; }
+work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+mkdir -p "$work/run" && chmod 700 "$work/run"
+printf 'ledger = "%s/ledger.sqlite3"\n[model]\npath = "%s/models/SmolLM2-135M-Instruct.Q4_1.gguf"\n[index]\ndir = "%s/index"\n' "$work" "$PWD" "$work" > "$work/config.toml"
+export DISPLAY=:$((150 + RANDOM % 100)) HOME="$work" XDG_RUNTIME_DIR="$work/run" FRUGAL_TIMINGS=1
+Xvfb "$DISPLAY" -screen 0 1280x900x24 -nolisten tcp >/dev/null 2>&1 &
+sleep 1
+
+tree_rss_kb() { # RSS of a process and all its descendants
+  local total=0 p
+  for p in $1 $(pgrep -P "$1" || true); do
+    total=$((total + $(awk '/^VmRSS/ {print $2}' /proc/"$p"/status 2>/dev/null || echo 0)))
+    for c in $(pgrep -P "$p" || true); do [ "$c" != "$1" ] && total=$((total + $(awk '/^VmRSS/ {print $2}' /proc/"$c"/status 2>/dev/null || echo 0))); done
+  done
+  echo "$total"
+}
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+launch=(); wall=(); idle=(); hot=(); after=()
+for i in $(seq "$RUNS"); do
+  log="$work/app-$i.log"
+  t0=$(date +%s%N)
+  "$BIN" --config "$work/config.toml" 2>"$log" &
+  pid=$!
+  until grep -q "tray ready" "$log" 2>/dev/null; do sleep 0.005; done
+  t1=$(date +%s%N)
+  wall+=($(( (t1 - t0) / 1000000 )))
+  launch+=($(sed -n 's/.*tray ready \([0-9]*\) ms.*/\1/p' "$log"))
+  sleep 4
+  idle+=($(tree_rss_kb "$pid"))
+  echo "notes for the draft $i" | xclip -selection clipboard 2>/dev/null || true
+  xdotool key --clearmodifiers ctrl+shift+space
+  for _ in $(seq 400); do grep -q "draft window ready" "$log" && break; sleep 0.01; done
+  hot+=($(sed -n 's/.*draft window ready \([0-9]*\) ms.*/\1/p' "$log" | head -1))
+  sleep 1
+  after+=($(tree_rss_kb "$pid"))
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+done
+echo "runs: $RUNS (Xvfb, software GL)"
+echo "launch → tray ready (in-process, from main): median $(printf '%s\n' "${launch[@]}" | median) ms"
+echo "launch → tray ready (wall clock, from exec):  median $(printf '%s\n' "${wall[@]}" | median) ms"
+echo "idle RSS, whole process tree, no window:      median $(( $(printf '%s\n' "${idle[@]}" | median | cut -d. -f1) / 1024 )) MB"
+if [ -n "${hot[*]:-}" ]; then
+  echo "hotkey → draft window ready:                 median $(printf '%s\n' "${hot[@]}" | median) ms"
+else
+  echo "hotkey → draft window ready:                 not measured (the hotkey did not reach the app)"
+fi
+echo "RSS with the draft window open (tree):        median $(( $(printf '%s\n' "${after[@]}" | median | cut -d. -f1) / 1024 )) MB"

@@ -1,0 +1,485 @@
+//! The commands the web view calls: each a few lines over `frugal-core`. Long work runs on a
+//! blocking thread and streams through a `Channel`; errors cross as `{ code, message }`.
+
+use std::path::{Path, PathBuf};
+
+use frugal_core::email::parse_email;
+use frugal_core::ledger::{usd, Month};
+use frugal_core::llm::{CancelToken, Event};
+use frugal_core::tasks::draft::{DraftTask, Length, Tone};
+use frugal_core::tasks::summarize::Progress;
+use frugal_core::{Assistant, RouteOptions, Routed};
+use tauri::ipc::Channel;
+use tauri::State;
+
+use crate::error::{CmdResult, CommandError};
+use crate::state::AppState;
+use crate::views::*;
+
+/// The default global shortcut for drafting from the selection or the clipboard.
+pub const HOTKEY: &str = "CmdOrCtrl+Shift+Space";
+
+/// Runs blocking core work off the async runtime.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> CmdResult<T> + Send + 'static) -> CmdResult<T> {
+    tauri::async_runtime::spawn_blocking(f).await.map_err(|e| CommandError::new("internal", e))?
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+fn month(m: Option<&str>) -> CmdResult<Month> {
+    Ok(match m.filter(|m| !m.trim().is_empty()) {
+        Some(m) => Month::parse(m)?,
+        None => Month::containing(now_ms()),
+    })
+}
+
+/// The header figures, also the tray's "This month" line.
+pub fn status_of(assistant: &Assistant, paused: bool) -> CmdResult<AppStatus> {
+    let report = assistant.spend(month(None)?)?;
+    let cap = report.cap_micros.map(usd);
+    let spent = usd(report.spent_micros);
+    let tray_label = match cap {
+        Some(c) if c.fract() == 0.0 => format!("This month: ${spent:.2} of ${c:.0}"),
+        Some(c) => format!("This month: ${spent:.2} of ${c:.2}"),
+        None => format!("This month: ${spent:.2} (no cloud budget)"),
+    };
+    Ok(AppStatus {
+        version: env!("CARGO_PKG_VERSION").into(),
+        model: assistant.model_path().ok().and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())),
+        month: report.month,
+        spent_usd: spent,
+        cap_usd: cap,
+        remaining_usd: report.remaining_micros.map(usd),
+        folders: assistant.config().index.folders.len() as u32,
+        providers: assistant.config().providers.len() as u32,
+        paused,
+        hotkey: HOTKEY.into(),
+        tray_label,
+    })
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn app_status(state: State<'_, AppState>) -> CmdResult<AppStatus> {
+    let (a, paused) = (state.assistant(), state.paused());
+    blocking(move || status_of(&a, paused)).await
+}
+
+fn provider_views(a: &Assistant) -> Vec<ProviderView> {
+    a.config()
+        .providers
+        .iter()
+        .map(|p| {
+            let (key, key_error) = match frugal_core::secrets::key_for(&p.name) {
+                Ok(Some((_, src))) => (Some(format!("{src:?}").to_lowercase()), None),
+                Ok(None) => (None, None),
+                Err(e) => (None, Some(e.to_string())),
+            };
+            ProviderView {
+                name: p.name.clone(),
+                kind: p.kind.as_str().into(),
+                base_url: p.base_url.clone(),
+                model: p.model.clone(),
+                tier: format!("{:?}", p.tier).to_lowercase(),
+                needs_key: p.needs_key,
+                key,
+                key_error,
+            }
+        })
+        .collect()
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn settings(state: State<'_, AppState>) -> CmdResult<SettingsView> {
+    let a = state.assistant();
+    blocking(move || {
+        let hw = a.hardware();
+        let (model, context, threads, plan, problem) = match a.plan() {
+            Ok((info, plan)) => (
+                Some(info.path.display().to_string()),
+                plan.context,
+                plan.threads,
+                plan.reasons.iter().map(|r| format!("{}: {}", r.topic, r.text)).collect(),
+                None,
+            ),
+            Err(e) => (None, 0, 0, Vec::new(), Some(e.to_string())),
+        };
+        let c = a.config();
+        let policy = |task: &str, p: &frugal_core::config::TaskPolicy| PolicyView {
+            task: task.into(),
+            escalate: serde_json::to_value(p.escalate)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+            max_tier: format!("{:?}", p.max_tier).to_lowercase(),
+        };
+        Ok(SettingsView {
+            hardware: HardwareView {
+                cpu: hw.cpu.clone(),
+                cores: hw.physical_cores,
+                ram_gb: hw.total_ram_bytes as f64 / 1e9,
+                gpus: hw.gpus.iter().map(|g| g.name.clone()).collect(),
+                model,
+                context,
+                threads,
+                plan,
+                problem,
+            },
+            providers: provider_views(&a),
+            budget: BudgetView {
+                monthly_usd: c.budget.monthly_usd,
+                daily_usd: c.budget.daily_usd,
+                per_request_usd: c.budget.per_request_usd,
+            },
+            policies: vec![
+                policy("summarize", &c.policy.summarize),
+                policy("draft", &c.policy.draft),
+                policy("ask", &c.policy.ask),
+                policy("chat", &c.policy.chat),
+            ],
+            hotkey: HOTKEY.into(),
+            config_file: a.paths().config_file.display().to_string(),
+            ledger_file: a.ledger_path().display().to_string(),
+        })
+    })
+    .await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn set_budget(state: State<'_, AppState>, monthly_usd: f64) -> CmdResult<AppStatus> {
+    if !(monthly_usd.is_finite() && (0.0..=1_000_000.0).contains(&monthly_usd)) {
+        return Err(CommandError::new("input", "the budget must be between $0 and $1,000,000"));
+    }
+    state.change(|a| a.set_budget(monthly_usd))?;
+    state.shell().spend_changed();
+    let (a, paused) = (state.assistant(), state.paused());
+    blocking(move || status_of(&a, paused)).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn set_provider_key(state: State<'_, AppState>, name: String, key: String) -> CmdResult<Vec<ProviderView>> {
+    let a = state.assistant();
+    blocking(move || {
+        let key = frugal_core::cloud::Secret::new(key);
+        if key.expose().contains(char::is_whitespace) || key.is_empty() {
+            return Err(CommandError::new("input", "paste the key alone, without spaces"));
+        }
+        frugal_core::secrets::set_key(&name, &key)?;
+        Ok(provider_views(&a))
+    })
+    .await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn index_status(state: State<'_, AppState>) -> CmdResult<IndexView> {
+    let (a, paused) = (state.assistant(), state.paused());
+    blocking(move || Ok(IndexView::from_status(&a.index_status()?, paused))).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn add_folder(
+    state: State<'_, AppState>,
+    path: String,
+    local_only: bool,
+    on_event: Channel<StreamEvent>,
+) -> CmdResult<IndexView> {
+    // The watcher would compete for the index writer while the folder is read.
+    state.stop_watching();
+    let config = state.config_file();
+    let added = blocking(move || {
+        let mut fresh = Assistant::open(config.as_deref(), None)?;
+        fresh.index_add(Path::new(&path), local_only, &mut |p| {
+            let _ = on_event.send(StreamEvent::progress(p.files_done as usize, p.files_total as usize, "indexing"));
+        })?;
+        Ok(())
+    })
+    .await;
+    state.change(|_| Ok(()))?;
+    restart_watch(&state);
+    added?;
+    index_status(state).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn remove_folder(state: State<'_, AppState>, path: String) -> CmdResult<IndexView> {
+    state.change(|a| a.index_remove(Path::new(&path)))?;
+    restart_watch(&state);
+    index_status(state).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn set_paused(state: State<'_, AppState>, paused: bool) -> CmdResult<IndexView> {
+    state.set_watching(paused)?;
+    state.shell().spend_changed(); // the tray's Pause item follows
+    index_status(state).await
+}
+
+/// Follows the folders again after they changed (unless paused).
+pub fn restart_watch(state: &AppState) {
+    if let Err(e) = state.set_watching(state.paused()) {
+        state.shell().notify("Indexing stopped", &e.message);
+    }
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn pick_folder(state: State<'_, AppState>) -> CmdResult<Option<String>> {
+    let shell = state.shell();
+    blocking(move || Ok(shell.pick_folder().map(|p| p.display().to_string()))).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn pick_transcript(state: State<'_, AppState>) -> CmdResult<Option<String>> {
+    let shell = state.shell();
+    blocking(move || Ok(shell.pick_transcript().map(|p| p.display().to_string()))).await
+}
+
+/// Text the hotkey took from the selection or the clipboard, for the draft window, once.
+#[tauri::command]
+#[specta::specta]
+pub fn take_pending_draft(state: State<'_, AppState>) -> Option<String> {
+    crate::timings::draft_window_ready();
+    state.take_pending_draft()
+}
+
+/// Bullets, or an email to answer (it starts with mail headers or reads like a message).
+fn draft_task(text: &str, tone: &str) -> CmdResult<DraftTask> {
+    let tone: Tone = tone.parse().map_err(|e: String| CommandError::new("input", e))?;
+    if text.trim().is_empty() {
+        return Err(CommandError::new("input", "nothing to draft from: select text or copy it first"));
+    }
+    let looks_like_mail = text.lines().take(5).any(|l| l.starts_with("From:") || l.starts_with("Subject:"));
+    Ok(DraftTask {
+        notes: if looks_like_mail { String::new() } else { text.to_string() },
+        reply_to: looks_like_mail.then(|| parse_email(text)),
+        tone,
+        length: Length::Medium,
+        seed: 1,
+        related: Default::default(),
+    })
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn draft(
+    state: State<'_, AppState>,
+    text: String,
+    tone: String,
+    cloud: bool,
+    seed: u32,
+    on_event: Channel<StreamEvent>,
+) -> CmdResult<DraftView> {
+    let a = state.assistant();
+    let view = blocking(move || {
+        let mut task = draft_task(&text, &tone)?;
+        task.seed = seed.max(1);
+        if let Some(email) = &task.reply_to {
+            if let Ok(g) = a.draft_context(email, None) {
+                task.related = g;
+            }
+        }
+        let opts = RouteOptions { cloud, ..Default::default() };
+        let mut filter = frugal_core::tasks::draft::ChatterFilter::default();
+        let routed = a.draft(&task, None, &opts, &CancelToken::new(), &mut |e| match e {
+            Event::Text(t) => {
+                let _ = on_event.send(StreamEvent::text(&filter.push(t)));
+            }
+            Event::Status(s) => {
+                filter = Default::default();
+                let _ = on_event.send(StreamEvent::status(s));
+            }
+            _ => {}
+        })?;
+        match routed {
+            Routed::Done((d, q), route) => Ok(DraftView {
+                subject: d.subject,
+                body: d.body,
+                passed: q.passed,
+                checks: checks(&q),
+                route: (&route).into(),
+            }),
+            Routed::DryRun(_) => Err(CommandError::new("internal", "unexpected dry run")),
+        }
+    })
+    .await;
+    state.shell().spend_changed();
+    view
+}
+
+/// What asking the cloud for this draft would cost, without sending anything.
+#[tauri::command]
+#[specta::specta]
+pub async fn draft_estimate(state: State<'_, AppState>, text: String, tone: String) -> CmdResult<EstimateView> {
+    let a = state.assistant();
+    blocking(move || {
+        let task = draft_task(&text, &tone)?;
+        let opts = RouteOptions { dry_run: true, ..Default::default() };
+        match a.draft(&task, None, &opts, &CancelToken::new(), &mut |_| {})? {
+            Routed::DryRun(d) => Ok(EstimateView {
+                provider: d.provider,
+                model: d.model,
+                estimated_usd: d.estimated_usd,
+                worst_case_usd: d.worst_case_usd,
+                remaining_usd: a.spend(month(None)?)?.remaining_micros.map(usd),
+            }),
+            Routed::Done(..) => Err(CommandError::new("internal", "the estimate ran the task")),
+        }
+    })
+    .await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn ask(
+    state: State<'_, AppState>,
+    question: String,
+    cloud: bool,
+    on_event: Channel<StreamEvent>,
+) -> CmdResult<AskView> {
+    let a = state.assistant();
+    let view = blocking(move || {
+        let opts = RouteOptions { cloud, ..Default::default() };
+        let routed = a.ask(&question, &opts, &CancelToken::new(), &mut |e| {
+            if let Event::Status(s) = e {
+                let _ = on_event.send(StreamEvent::status(s));
+            }
+        })?;
+        match routed {
+            Routed::Done(r, route) => Ok(AskView {
+                found: r.found,
+                answer: r.answer,
+                cited: r.cited.iter().map(SourceView::from).collect(),
+                sources: r.sources.iter().map(SourceView::from).collect(),
+                route: (&route).into(),
+            }),
+            Routed::DryRun(_) => Err(CommandError::new("internal", "unexpected dry run")),
+        }
+    })
+    .await;
+    state.shell().spend_changed();
+    view
+}
+
+/// Summarizes a transcript file; progress and status stream on `on_event`.
+pub fn summarize_file(
+    a: &Assistant,
+    path: &Path,
+    cloud: bool,
+    on_event: &dyn Fn(StreamEvent),
+) -> CmdResult<SummaryView> {
+    let input = frugal_core::input::read_input(path)?;
+    let opts = RouteOptions { cloud, ..Default::default() };
+    let routed = a.summarize(
+        &input,
+        &opts,
+        &CancelToken::new(),
+        &mut |p| match p {
+            Progress::Chunk { done, total } => on_event(StreamEvent::progress(done, total, "summarizing")),
+            Progress::Merging => on_event(StreamEvent::status("merging the parts")),
+        },
+        &mut |e| {
+            if let Event::Status(s) = e {
+                on_event(StreamEvent::status(s));
+            }
+        },
+    )?;
+    match routed {
+        Routed::Done(r, route) => Ok(SummaryView {
+            source: path.display().to_string(),
+            summary: r.summary.summary.clone(),
+            decisions: r.summary.decisions.clone(),
+            action_items: r
+                .summary
+                .action_items
+                .iter()
+                .map(|i| ActionItemView { owner: i.owner.clone(), task: i.task.clone(), due: i.due.clone() })
+                .collect(),
+            open_questions: r.summary.open_questions.clone(),
+            markdown: r.to_markdown(),
+            passed: r.quality.passed,
+            route: (&route).into(),
+        }),
+        Routed::DryRun(_) => Err(CommandError::new("internal", "unexpected dry run")),
+    }
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn summarize(
+    state: State<'_, AppState>,
+    path: String,
+    cloud: bool,
+    on_event: Channel<StreamEvent>,
+) -> CmdResult<SummaryView> {
+    let a = state.assistant();
+    let view = blocking(move || summarize_file(&a, Path::new(&path), cloud, &|e| drop(on_event.send(e)))).await;
+    state.shell().spend_changed();
+    if let Ok(v) = &view {
+        state.shell().notify("Summary ready", &v.source);
+    }
+    view
+}
+
+/// Saves a summary next to its transcript as `NAME.summary.md`; returns where.
+#[tauri::command]
+#[specta::specta]
+pub async fn save_summary(source: String, markdown: String) -> CmdResult<String> {
+    blocking(move || {
+        let source = PathBuf::from(source);
+        let stem = source.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "meeting".into());
+        let out = source.with_file_name(format!("{stem}.summary.md"));
+        std::fs::write(&out, markdown)
+            .map_err(|e| CommandError::new("input", format!("cannot write {}: {e}", out.display())))?;
+        Ok(out.display().to_string())
+    })
+    .await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn spend(state: State<'_, AppState>, month_text: Option<String>) -> CmdResult<SpendView> {
+    let a = state.assistant();
+    blocking(move || {
+        let m = month(month_text.as_deref())?;
+        Ok(SpendView::new(&a.spend(m)?, &a.spend_rows(m)?))
+    })
+    .await
+}
+
+/// Exports a month's rows as CSV where the user picks; returns the path, or null if cancelled.
+#[tauri::command]
+#[specta::specta]
+pub async fn export_csv(state: State<'_, AppState>, month_text: Option<String>) -> CmdResult<Option<String>> {
+    let (a, shell) = (state.assistant(), state.shell());
+    blocking(move || {
+        let m = month(month_text.as_deref())?;
+        let Some(path) = shell.save_csv(&format!("frugal-spend-{m}.csv")) else {
+            return Ok(None);
+        };
+        let mut out = Vec::new();
+        frugal_core::ledger::write_csv(&a.spend_rows(m)?, &mut out).map_err(|e| CommandError::new("input", e))?;
+        std::fs::write(&path, out)
+            .map_err(|e| CommandError::new("input", format!("cannot write {}: {e}", path.display())))?;
+        Ok(Some(path.display().to_string()))
+    })
+    .await
+}
+
+/// Opens (or focuses) one of the app's windows: `settings`, `draft`, `ask`, `summary`.
+#[tauri::command]
+#[specta::specta]
+pub fn open_window(state: State<'_, AppState>, which: String) -> CmdResult<()> {
+    let w = crate::shell::Window::from_label(&which)
+        .ok_or_else(|| CommandError::new("input", format!("no window `{which}`")))?;
+    state.shell().open_window(w).map_err(|e| CommandError::new("internal", e))
+}

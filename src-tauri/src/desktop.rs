@@ -1,0 +1,167 @@
+//! The real [`Shell`]: Tauri's tray, dialogs, windows and notifications.
+
+use std::path::PathBuf;
+
+use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
+use tauri::tray::TrayIconBuilder;
+use tauri::{AppHandle, Emitter, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
+use tauri_plugin_dialog::DialogExt;
+use tauri_plugin_notification::NotificationExt;
+
+use crate::shell::{Shell, Window};
+use crate::state::AppState;
+
+const TRAY_ID: &str = "frugal";
+
+/// The desktop of a running app.
+pub struct Desktop<R: Runtime> {
+    app: AppHandle<R>,
+}
+
+impl<R: Runtime> Desktop<R> {
+    pub fn new(app: AppHandle<R>) -> Self {
+        Self { app }
+    }
+}
+
+/// Shows (or creates) a window; the draft window opens near the cursor, on top.
+pub fn open_window<R: Runtime>(app: &AppHandle<R>, which: Window) -> tauri::Result<()> {
+    if let Some(w) = app.get_webview_window(which.label()) {
+        w.show()?;
+        w.unminimize()?;
+        return w.set_focus();
+    }
+    let (width, height) = which.size();
+    let mut b =
+        WebviewWindowBuilder::new(app, which.label(), WebviewUrl::App(format!("index.html#{}", which.label()).into()))
+            .title(which.title())
+            .inner_size(width, height)
+            .min_inner_size(420.0, 360.0);
+    if which == Window::Draft {
+        b = b.always_on_top(true);
+        if let Ok(p) = app.cursor_position() {
+            b = b.position((p.x - 40.0).max(0.0), (p.y + 16.0).max(0.0));
+        }
+    } else {
+        b = b.center();
+    }
+    b.build()?.set_focus()
+}
+
+impl<R: Runtime> Shell for Desktop<R> {
+    fn spend_changed(&self) {
+        refresh_tray(&self.app);
+        let _ = self.app.emit("spend-changed", ());
+    }
+
+    fn index_changed(&self) {
+        let _ = self.app.emit("index-changed", ());
+    }
+
+    fn notify(&self, title: &str, body: &str) {
+        let _ = self.app.notification().builder().title(title).body(body).show();
+    }
+
+    fn pick_folder(&self) -> Option<PathBuf> {
+        self.app.dialog().file().blocking_pick_folder().and_then(|p| p.into_path().ok())
+    }
+
+    fn pick_transcript(&self) -> Option<PathBuf> {
+        self.app
+            .dialog()
+            .file()
+            .add_filter("Meeting transcripts", &["vtt", "srt", "txt", "md"])
+            .blocking_pick_file()
+            .and_then(|p| p.into_path().ok())
+    }
+
+    fn save_csv(&self, suggested_name: &str) -> Option<PathBuf> {
+        self.app
+            .dialog()
+            .file()
+            .set_file_name(suggested_name)
+            .add_filter("CSV", &["csv"])
+            .blocking_save_file()
+            .and_then(|p| p.into_path().ok())
+    }
+
+    fn open_window(&self, which: Window) -> Result<(), String> {
+        // Window creation must happen on the main thread on some platforms.
+        let app = self.app.clone();
+        self.app.run_on_main_thread(move || drop(open_window(&app, which))).map_err(|e| e.to_string())
+    }
+}
+
+fn menu<R: Runtime>(app: &AppHandle<R>, label: &str, paused: bool) -> tauri::Result<Menu<R>> {
+    Menu::with_items(
+        app,
+        &[
+            &MenuItem::with_id(app, "summarize", "Summarize meeting…", true, None::<&str>)?,
+            &MenuItem::with_id(app, "draft", "Draft email", true, Some(crate::commands::HOTKEY))?,
+            &MenuItem::with_id(app, "ask", "Ask my files", true, None::<&str>)?,
+            &PredefinedMenuItem::separator(app)?,
+            &MenuItem::with_id(app, "spend", label, true, None::<&str>)?,
+            &MenuItem::with_id(app, "settings", "Settings", true, None::<&str>)?,
+            &CheckMenuItem::with_id(app, "pause", "Pause indexing", true, paused, None::<&str>)?,
+            &PredefinedMenuItem::separator(app)?,
+            &MenuItem::with_id(app, "quit", "Quit Frugal", true, None::<&str>)?,
+        ],
+    )
+}
+
+fn tray_label<R: Runtime>(app: &AppHandle<R>) -> (String, bool) {
+    let state = app.state::<AppState>();
+    let paused = state.paused();
+    let label = crate::commands::status_of(&state.assistant(), paused)
+        .map(|s| s.tray_label)
+        .unwrap_or_else(|e| format!("Spend unavailable: {}", e.message));
+    (label, paused)
+}
+
+/// Creates the tray icon and its menu.
+pub fn create_tray<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+    let (label, paused) = tray_label(app);
+    let icon = tauri::image::Image::from_bytes(include_bytes!("../../icons/tray.png"))?;
+    TrayIconBuilder::with_id(TRAY_ID)
+        .icon(icon)
+        .tooltip("Frugal")
+        .menu(&menu(app, &label, paused)?)
+        .show_menu_on_left_click(true)
+        .on_menu_event(|app, event| on_menu(app, event.id().as_ref()))
+        .build(app)?;
+    Ok(())
+}
+
+/// Rebuilds the tray menu with this month's figure and the pause state.
+pub fn refresh_tray<R: Runtime>(app: &AppHandle<R>) {
+    let (label, paused) = tray_label(app);
+    if let (Some(tray), Ok(m)) = (app.tray_by_id(TRAY_ID), menu(app, &label, paused)) {
+        let _ = tray.set_menu(Some(m));
+    }
+}
+
+fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
+    let result = match id {
+        "summarize" => open_window(app, Window::Summary),
+        "draft" => {
+            crate::take_clipboard_for_draft(app);
+            open_window(app, Window::Draft)
+        }
+        "ask" => open_window(app, Window::Ask),
+        "spend" | "settings" => open_window(app, Window::Settings),
+        "pause" => {
+            let state = app.state::<AppState>();
+            let _ = state.set_watching(!state.paused());
+            refresh_tray(app);
+            Ok(())
+        }
+        "quit" => {
+            app.exit(0);
+            Ok(())
+        }
+        _ => Ok(()),
+    };
+    if let Err(e) = result {
+        let _ = app.notification().builder().title("Frugal").body(e.to_string()).show();
+    }
+}

@@ -1,0 +1,208 @@
+//! The command layer under Tauri's mock runtime: the same invoke handler the app uses, real
+//! core underneath (the default model, a real index and ledger in a temp dir), and a
+//! recording shell in place of the desktop.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use frugal_app::shell::{Shell, Window};
+use frugal_app::state::AppState;
+use serde_json::{json, Value};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+use tauri::WebviewWindow;
+
+#[derive(Default)]
+struct Recorder {
+    calls: Mutex<Vec<String>>,
+    folder: Mutex<Option<PathBuf>>,
+}
+
+impl Recorder {
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+    fn push(&self, s: String) {
+        self.calls.lock().unwrap().push(s);
+    }
+}
+
+impl Shell for Recorder {
+    fn spend_changed(&self) {
+        self.push("spend_changed".into());
+    }
+    fn index_changed(&self) {
+        self.push("index_changed".into());
+    }
+    fn notify(&self, title: &str, _body: &str) {
+        self.push(format!("notify {title}"));
+    }
+    fn pick_folder(&self) -> Option<PathBuf> {
+        self.folder.lock().unwrap().clone()
+    }
+    fn pick_transcript(&self) -> Option<PathBuf> {
+        None
+    }
+    fn save_csv(&self, _name: &str) -> Option<PathBuf> {
+        None
+    }
+    fn open_window(&self, which: Window) -> Result<(), String> {
+        self.push(format!("open {}", which.label()));
+        Ok(())
+    }
+}
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    dir: PathBuf,
+    shell: Arc<Recorder>,
+    webview: WebviewWindow<MockRuntime>,
+    _app: tauri::App<MockRuntime>,
+}
+
+fn model() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/SmolLM2-135M-Instruct.Q4_1.gguf")
+}
+
+fn harness() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let config = root.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "ledger = {:?}\n[model]\npath = {:?}\n[index]\ndir = {:?}\n",
+            root.join("ledger.sqlite3"),
+            model(),
+            root.join("index")
+        ),
+    )
+    .unwrap();
+    let shell = Arc::new(Recorder::default());
+    let state = AppState::open(Some(config), shell.clone()).unwrap();
+    let app = mock_builder()
+        .invoke_handler(frugal_app::specta_builder::<MockRuntime>().invoke_handler())
+        .manage(state)
+        .build(mock_context(noop_assets()))
+        .unwrap();
+    let webview = tauri::WebviewWindowBuilder::new(&app, "settings", Default::default()).build().unwrap();
+    Harness { _dir: dir, dir: root, shell, webview, _app: app }
+}
+
+impl Harness {
+    fn invoke(&self, cmd: &str, args: Value) -> Result<Value, Value> {
+        get_ipc_response(
+            &self.webview,
+            InvokeRequest {
+                cmd: cmd.into(),
+                callback: CallbackFn(0),
+                error: CallbackFn(1),
+                url: "tauri://localhost".parse().unwrap(),
+                body: InvokeBody::Json(args),
+                headers: Default::default(),
+                invoke_key: INVOKE_KEY.to_string(),
+            },
+        )
+        .map(|b| b.deserialize::<Value>().unwrap())
+    }
+
+    fn ok(&self, cmd: &str, args: Value) -> Value {
+        self.invoke(cmd, args).unwrap_or_else(|e| panic!("{cmd} failed: {e}"))
+    }
+}
+
+/// A channel argument as the JS side sends it; the mock runtime discards what it carries.
+fn channel() -> Value {
+    json!("__CHANNEL__:7")
+}
+
+#[test]
+fn status_budget_and_errors_cross_as_code_and_message() {
+    let h = harness();
+    let s = h.ok("app_status", json!({}));
+    assert_eq!(s["tray_label"], "This month: $0.00 (no cloud budget)");
+    assert_eq!(s["model"], "SmolLM2-135M-Instruct.Q4_1.gguf");
+
+    let s = h.ok("set_budget", json!({ "monthlyUsd": 20.0 }));
+    assert_eq!(s["cap_usd"], 20.0);
+    assert_eq!(s["tray_label"], "This month: $0.00 of $20");
+    assert!(h.shell.calls().contains(&"spend_changed".to_string()), "the tray follows a budget change");
+    let saved = std::fs::read_to_string(h.dir.join("config.toml")).unwrap();
+    assert!(saved.contains("monthly_usd = 20.0"), "{saved}");
+
+    let e = h.invoke("set_budget", json!({ "monthlyUsd": -3.0 })).unwrap_err();
+    assert_eq!(e["code"], "input");
+    assert!(e["message"].as_str().unwrap().contains("between $0"));
+
+    let e = h.invoke("ask", json!({ "question": "anything?", "cloud": false, "onEvent": channel() })).unwrap_err();
+    assert_eq!(e["code"], "input");
+    assert!(e["message"].as_str().unwrap().contains("no folders are indexed"), "{e}");
+
+    let e = h.invoke("spend", json!({ "monthText": "2026-13" })).unwrap_err();
+    assert_eq!(e["code"], "ledger");
+    assert!(!e["message"].as_str().unwrap().contains('\n'));
+
+    let e = h.invoke("open_window", json!({ "which": "nowhere" })).unwrap_err();
+    assert_eq!(e["code"], "input");
+    h.ok("open_window", json!({ "which": "draft" }));
+    assert!(h.shell.calls().contains(&"open draft".to_string()));
+}
+
+#[test]
+fn folders_are_added_indexed_and_removed() {
+    let h = harness();
+    let notes = h.dir.join("notes");
+    std::fs::create_dir_all(&notes).unwrap();
+    std::fs::write(notes.join("offsite.md"), "# Offsite\n\nThe lake house is booked for the offsite.\n").unwrap();
+    std::fs::write(notes.join("binary.txt"), b"\x00\x01\x02 not text").unwrap();
+    let v = h.ok("add_folder", json!({ "path": notes, "localOnly": true, "onEvent": channel() }));
+    assert_eq!(v["folders"][0]["local_only"], true);
+    assert_eq!(v["files"], 1, "{v}");
+    assert!(v["passages"].as_u64().unwrap() >= 1);
+    assert_eq!(v["skipped"][0]["path"], notes.canonicalize().unwrap().join("binary.txt").display().to_string());
+    let v = h.ok("set_paused", json!({ "paused": true }));
+    assert_eq!(v["paused"], true);
+    let v = h.ok("remove_folder", json!({ "path": notes }));
+    assert!(v["folders"].as_array().unwrap().is_empty());
+    let e = h
+        .invoke("add_folder", json!({ "path": "/no/such/folder", "localOnly": false, "onEvent": channel() }))
+        .unwrap_err();
+    assert_eq!(e["code"], "input");
+}
+
+/// A draft on the real default model, through the command, lands in the ledger and the
+/// spend review shows it.
+#[test]
+fn a_local_draft_is_metered_and_shows_in_spend_review() {
+    let h = harness();
+    let d = h.ok(
+        "draft",
+        json!({ "text": "- tell Sam the review moved to Friday 10am\n- same room", "tone": "friendly", "cloud": false, "seed": 1, "onEvent": channel() }),
+    );
+    assert!(!d["subject"].as_str().unwrap().is_empty(), "{d}");
+    assert_eq!(d["route"]["route"], "local");
+    let s = h.ok("spend", json!({ "monthText": null }));
+    assert!(s["local_requests"].as_u64().unwrap() >= 1, "{s}");
+    assert_eq!(s["cloud_requests"], 0);
+    assert_eq!(s["rows"][0]["task"], "draft");
+    assert_eq!(s["rows"][0]["route"], "local");
+    let e = h
+        .invoke("draft", json!({ "text": "  ", "tone": "neutral", "cloud": false, "seed": 1, "onEvent": channel() }))
+        .unwrap_err();
+    assert_eq!(e["code"], "input");
+    let e = h.invoke("draft_estimate", json!({ "text": "hello", "tone": "neutral" })).unwrap_err();
+    assert_eq!(e["code"], "route", "no provider configured: {e}");
+}
+
+/// The UI calls commands only through generated bindings; they must match the Rust types.
+#[test]
+fn the_committed_typescript_bindings_are_up_to_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = dir.path().join("bindings.ts");
+    frugal_app::export_bindings(&fresh).unwrap();
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/bindings.ts");
+    let (a, b) = (std::fs::read_to_string(&fresh).unwrap(), std::fs::read_to_string(&committed).unwrap_or_default());
+    assert!(a == b, "ui/src/bindings.ts is stale: run `frugal-app --export-bindings ui/src/bindings.ts`");
+}

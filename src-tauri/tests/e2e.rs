@@ -1,0 +1,320 @@
+//! End to end: the real app binary under Xvfb, driven through `tauri-driver` and WebKitGTK's
+//! WebDriver. Opens Settings, sets a budget, adds a fixture folder and sees it indexed, drafts
+//! on the default model and sees tokens stream, and reads the ledger's rows in Spend review.
+//! Screenshots of each screen go to `$CARGO_TARGET_DIR/e2e-screenshots/` (or `target/…`).
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+struct Kill(Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct Driver {
+    base: String,
+    session: String,
+    http: reqwest::blocking::Client,
+    shots: PathBuf,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn tool(name: &str) -> PathBuf {
+    let found = Command::new("sh").arg("-c").arg(format!("command -v {name}")).output().unwrap();
+    assert!(
+        found.status.success(),
+        "{name} is missing: run scripts/setup.sh (it installs xvfb, webkit2gtk-driver and tauri-driver)"
+    );
+    PathBuf::from(String::from_utf8(found.stdout).unwrap().trim())
+}
+
+impl Driver {
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let req = match method {
+            "GET" => self.http.get(&url),
+            "DELETE" => self.http.delete(&url),
+            _ => self
+                .http
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(body.unwrap_or(json!({})).to_string()),
+        };
+        let text = req.send().unwrap().text().unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("bad WebDriver reply: {text}"));
+        let value = v["value"].clone();
+        // "no such element" is an answer for `find`; anything else is a failed step.
+        if let Some(err) = value.get("error").and_then(Value::as_str) {
+            assert!(err == "no such element", "WebDriver {method} {path}: {value}");
+        }
+        value
+    }
+
+    fn find(&self, css: &str) -> Option<String> {
+        let v = self.call("POST", "/element", Some(json!({ "using": "css selector", "value": css })));
+        if v.get("error").is_some() {
+            return None;
+        }
+        v.as_object().and_then(|o| o.values().next()).and_then(Value::as_str).map(String::from)
+    }
+
+    fn wait_for(&self, css: &str, secs: u64) -> String {
+        let start = Instant::now();
+        loop {
+            if let Some(id) = self.find(css) {
+                return id;
+            }
+            assert!(start.elapsed() < Duration::from_secs(secs), "no element {css} after {secs} s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until the page has finished rendering (the UI counts renders in progress in
+    /// `body[data-busy]`), twice in a row, so a step never acts on a node about to be replaced.
+    fn settle(&self) {
+        let start = Instant::now();
+        let mut quiet = 0;
+        while quiet < 2 && start.elapsed() < Duration::from_secs(30) {
+            let busy = self.script("return document.body.dataset.busy || '0';");
+            quiet = if busy.as_str() == Some("0") { quiet + 1 } else { 0 };
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    fn click(&self, css: &str) {
+        self.settle();
+        let id = self.wait_for(css, 20);
+        self.call("POST", &format!("/element/{id}/click"), None);
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        self.settle();
+        let id = self.wait_for(css, 20);
+        self.call("POST", &format!("/element/{id}/clear"), None);
+        self.call("POST", &format!("/element/{id}/value"), Some(json!({ "text": text })));
+        let typed = self.script(&format!("return document.querySelector({css:?}).value;"));
+        assert_eq!(typed.as_str(), Some(text), "typing into {css}");
+    }
+
+    fn text(&self, css: &str) -> String {
+        let Some(id) = self.find(css) else { return String::new() };
+        let url = format!("{}/session/{}/element/{id}/text", self.base, self.session);
+        // A node replaced between find and read is "stale": read again on the next poll.
+        let v: Value = self
+            .http
+            .get(url)
+            .send()
+            .ok()
+            .and_then(|r| r.text().ok())
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        v["value"].as_str().unwrap_or("").to_string()
+    }
+
+    fn script(&self, js: &str) -> Value {
+        self.call("POST", "/execute/sync", Some(json!({ "script": js, "args": [] })))
+    }
+
+    fn wait_text(&self, css: &str, secs: u64, pred: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let t = self.text(css);
+            if pred(&t) {
+                return t;
+            }
+            if start.elapsed() > Duration::from_secs(secs) {
+                self.screenshot("failed");
+                let page = self.script("return document.body.innerText;");
+                panic!("{css} never matched; last text: {t:?}; page: {page}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn screenshot(&self, name: &str) {
+        let b64 = self.call("GET", "/screenshot", None);
+        let bytes = decode_base64(b64.as_str().unwrap_or(""));
+        std::fs::create_dir_all(&self.shots).unwrap();
+        std::fs::write(self.shots.join(format!("{name}.png")), bytes).unwrap();
+    }
+}
+
+fn decode_base64(s: &str) -> Vec<u8> {
+    let val = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let digits: Vec<u8> = s.bytes().filter_map(val).collect();
+    digits
+        .chunks(4)
+        .flat_map(|c| {
+            let n = c.iter().enumerate().fold(0u32, |n, (i, d)| n | (u32::from(*d) << (18 - 6 * i)));
+            let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+            bytes.into_iter().take(c.len().saturating_sub(1))
+        })
+        .collect()
+}
+
+fn shots_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("e2e-screenshots")
+}
+
+#[test]
+fn settings_budget_folder_draft_and_spend_review_in_the_real_app() {
+    let xvfb = tool("Xvfb");
+    let webkit_driver = tool("WebKitWebDriver");
+    let tauri_driver = tool("tauri-driver");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let config = root.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "ledger = {:?}\n[model]\npath = {:?}\n[index]\ndir = {:?}\n",
+            root.join("ledger.sqlite3"),
+            model,
+            root.join("index")
+        ),
+    )
+    .unwrap();
+    let notes = root.join("notes");
+    std::fs::create_dir_all(&notes).unwrap();
+    for f in ["tests/fixtures/corpus/offsite.md", "tests/fixtures/meetings/planning.txt"] {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(f);
+        if src.exists() {
+            std::fs::copy(&src, notes.join(src.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::write(notes.join("atlas.md"), "# Atlas cutover\n\nThe Atlas cutover is on 14 March at 06:00.\n").unwrap();
+
+    let display = format!(":{}", 100 + std::process::id() % 400);
+    let _x = Kill(
+        Command::new(xvfb)
+            .args([display.as_str(), "-screen", "0", "1280x900x24", "-nolisten", "tcp"])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    std::thread::sleep(Duration::from_millis(800));
+    let port = free_port();
+    let native = free_port();
+    let env_home = root.join("home");
+    std::fs::create_dir_all(&env_home).unwrap();
+    let _driver = Kill(
+        Command::new(tauri_driver)
+            .args(["--port", &port.to_string(), "--native-port", &native.to_string(), "--native-driver"])
+            .arg(webkit_driver)
+            .env("DISPLAY", &display)
+            .env("HOME", &env_home)
+            .env("XDG_CONFIG_HOME", root.join("xdg-config"))
+            .env("XDG_DATA_HOME", root.join("xdg-data"))
+            .env("XDG_RUNTIME_DIR", root.join("run"))
+            .env("FRUGAL_CONFIG", &config)
+            .env("FRUGAL_OPEN", "settings")
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    std::fs::create_dir_all(root.join("run")).unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(120)).no_proxy().build().unwrap();
+    let start = Instant::now();
+    let session = loop {
+        let r = http
+            .post(format!("{base}/session"))
+            .header("content-type", "application/json")
+            .body(
+                json!({ "capabilities": { "alwaysMatch": { "tauri:options": {
+                    "application": env!("CARGO_BIN_EXE_frugal-app"),
+                    "args": ["--settings", "--config", config.display().to_string()]
+                } } } })
+                .to_string(),
+            )
+            .send();
+        if let Ok(r) = r {
+            let v: Value = serde_json::from_str(&r.text().unwrap()).unwrap();
+            if let Some(id) = v["value"]["sessionId"].as_str() {
+                break id.to_string();
+            }
+            panic!("no WebDriver session: {v}");
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "tauri-driver did not start");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let d = Driver { base, session, http, shots: shots_dir() };
+
+    // Settings opens on Model & hardware.
+    d.wait_text("#tab-model", 30, |t| t.contains("context"));
+    d.settle();
+    d.screenshot("1-settings-model");
+
+    // Budget: set $20, the header and the saved line follow.
+    d.click("#tab-button-budget");
+    d.type_into("#budget-input", "20");
+    d.click("#budget-save");
+    d.wait_text("#budget-saved", 10, |t| t.contains("of $20"));
+    d.screenshot("2-settings-budget");
+
+    // Folders: add the fixture folder and see it indexed.
+    d.click("#tab-button-folders");
+    d.type_into("#folder-path", &notes.display().to_string());
+    d.click("#add-folder");
+    let totals = d.wait_text("#folders", 60, |t| t.contains("notes"));
+    assert!(totals.contains("notes"));
+    let counts = d.wait_text("#index-totals", 10, |t| !t.starts_with("0 files"));
+    assert!(counts.contains("passages"), "{counts}");
+    d.screenshot("3-settings-folders");
+
+    // Draft on the default model: tokens stream into the output before the final draft.
+    d.script("location.hash = '#draft'; return 1;");
+    d.settle();
+    d.type_into("#draft-input", "tell Sam the design review moved to Friday 10am, same room B2.14");
+    d.click("#draft-run");
+    let mut seen = std::collections::BTreeSet::new();
+    let started = Instant::now();
+    loop {
+        let t = d.text("#draft-output");
+        if !t.is_empty() {
+            seen.insert(t.len());
+        }
+        if d.text("#draft-route").starts_with("local") || started.elapsed() > Duration::from_secs(120) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(40));
+    }
+    let out = d.text("#draft-output");
+    assert!(out.starts_with("Subject:"), "{out}");
+    assert!(seen.len() >= 3, "the draft should arrive in pieces, saw lengths {seen:?}");
+    d.screenshot("4-draft");
+
+    // Spend review shows the ledger's rows for that draft.
+    d.script("location.hash = '#settings/spend'; return 1;");
+    d.settle();
+    d.wait_for("#ledger-rows .ledger-row", 20);
+    let rows = d.text("#ledger-rows");
+    assert!(rows.contains("draft") && rows.contains("local"), "{rows}");
+    assert!(d.text("#local-share").contains("100%"), "{}", d.text("#local-share"));
+    d.screenshot("5-spend-review");
+    d.call("DELETE", "", None);
+}

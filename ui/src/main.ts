@@ -1,0 +1,447 @@
+// The web UI of Frugal's tray app. One page, routed by the window's hash (#settings, #draft,
+// #ask, #summary). It talks to the app only through `bindings.ts`, generated from the Rust
+// command types — no hand-written invoke strings.
+import "./style.css";
+import { Channel } from "@tauri-apps/api/core";
+import { listen } from "@tauri-apps/api/event";
+import { getCurrentWebview } from "@tauri-apps/api/webview";
+import { Chart, BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip } from "chart.js";
+import { commands } from "./bindings";
+import type { CommandError, Result, RouteView, SpendView, StreamEvent } from "./bindings";
+
+Chart.register(BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip);
+
+const app = document.getElementById("app") as HTMLElement;
+const errorBox = document.getElementById("error") as HTMLElement;
+
+/** Unwraps a command result; a failure shows core's one-line message and stops the caller. */
+async function ok<T>(p: Promise<Result<T, CommandError>>): Promise<T> {
+  const r = await p;
+  if (r.status === "error") {
+    showError(r.error.message);
+    throw new Error(r.error.message);
+  }
+  errorBox.hidden = true;
+  return r.data;
+}
+
+function showError(message: string) {
+  errorBox.textContent = message;
+  errorBox.hidden = false;
+}
+
+/** Builds an element: h("button", { class: "primary", onclick }, "Save"). */
+function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: Record<string, unknown> = {},
+  ...children: (Node | string | null | undefined | false)[]
+): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v as EventListener);
+    else if (k in el && k !== "list") (el as unknown as Record<string, unknown>)[k] = v;
+    else el.setAttribute(k, String(v));
+  }
+  for (const c of children) if (c !== null && c !== undefined && c !== false) el.append(c);
+  return el;
+}
+
+const usd = (v: number | null | undefined) =>
+  v === null || v === undefined ? "—" : v !== 0 && Math.abs(v) < 0.01 ? `$${v.toFixed(4)}` : `$${v.toFixed(2)}`;
+
+function routeLine(r: RouteView): string {
+  if (r.route === "cloud") {
+    return `${r.provider} (${r.model}) · ${usd(r.cost_usd)}${r.escalated ? ` · escalated: ${r.escalated}` : ""}${r.note ? ` · ${r.note}` : ""}`;
+  }
+  return `local${r.model ? ` (${r.model})` : ""} · $0${r.note ? ` · ${r.note}` : ""}`;
+}
+
+async function refreshStatus() {
+  const r = await commands.appStatus();
+  const el = document.getElementById("status") as HTMLElement;
+  el.textContent = r.status === "ok" ? `${r.data.tray_label} · ${r.data.model ?? "no local model"}` : r.error.message;
+}
+
+function copy(text: string) {
+  navigator.clipboard?.writeText(text).catch(() => {
+    const t = h("textarea", { value: text });
+    document.body.append(t);
+    t.select();
+    document.execCommand("copy");
+    t.remove();
+  });
+}
+
+// ---------------------------------------------------------------- settings
+
+type Tab = "model" | "folders" | "providers" | "budget" | "spend";
+const TABS: [Tab, string][] = [
+  ["model", "Model & hardware"],
+  ["folders", "Folders"],
+  ["providers", "Providers"],
+  ["budget", "Budget"],
+  ["spend", "Spend review"],
+];
+
+/** Marks the page busy while it renders (the end-to-end tests wait for it to settle). */
+async function rendering(work: () => Promise<void>) {
+  document.body.dataset.busy = String(Number(document.body.dataset.busy ?? "0") + 1);
+  try {
+    await work();
+  } finally {
+    document.body.dataset.busy = String(Number(document.body.dataset.busy ?? "1") - 1);
+  }
+}
+
+async function settingsPage(tab: Tab) {
+  await rendering(() => renderSettings(tab));
+}
+
+async function renderSettings(tab: Tab) {
+  const body = h("section", { id: `tab-${tab}` });
+  const nav = h(
+    "nav",
+    { class: "tabs" },
+    ...TABS.map(([t, label]) =>
+      h("button", { id: `tab-button-${t}`, "aria-selected": String(t === tab), onclick: () => settingsPage(t) }, label),
+    ),
+  );
+  app.replaceChildren(nav, body);
+  const render = { model: modelTab, folders: foldersTab, providers: providersTab, budget: budgetTab, spend: spendTab }[tab];
+  await render(body);
+}
+
+async function modelTab(body: HTMLElement) {
+  const s = await ok(commands.settings());
+  const hw = s.hardware;
+  body.append(
+    h("h3", {}, "This machine"),
+    h("p", {}, `${hw.cpu} · ${hw.cores} cores · ${hw.ram_gb.toFixed(1)} GB RAM${hw.gpus.length ? ` · ${hw.gpus.join(", ")}` : " · no GPU"}`),
+    h("h3", {}, "Model and load plan"),
+    hw.model
+      ? h("p", {}, `${hw.model} · context ${hw.context} tokens · ${hw.threads} threads`)
+      : h("p", { class: "muted" }, hw.problem ?? "no model"),
+    h("ul", {}, ...hw.plan.map((line) => h("li", {}, line))),
+    h("p", { class: "muted" }, `Config: ${s.config_file} · Ledger: ${s.ledger_file} · Draft hotkey: ${s.hotkey}`),
+    h("p", { class: "muted" }, "Switch or download models with `frugal models list | pull NAME | use NAME`."),
+  );
+}
+
+async function foldersTab(body: HTMLElement) {
+  const idx = await ok(commands.indexStatus());
+  const localOnly = h("input", { type: "checkbox", id: "local-only" });
+  const path = h("input", { id: "folder-path", placeholder: "/path/to/folder", size: 40 });
+  const bar = h("progress", { id: "index-progress", hidden: true });
+  const add = async () => {
+    if (!path.value.trim()) {
+      const picked = await ok(commands.pickFolder());
+      if (!picked) return;
+      path.value = picked;
+    }
+    const channel = new Channel<StreamEvent>();
+    bar.hidden = false;
+    channel.onmessage = (e) => {
+      if (e.kind === "progress" && e.total > 0) {
+        bar.max = e.total;
+        bar.value = e.done;
+      }
+    };
+    try {
+      await ok(commands.addFolder(path.value.trim(), localOnly.checked, channel));
+      await settingsPage("folders");
+    } finally {
+      bar.hidden = true;
+    }
+  };
+  body.append(
+    h("div", { class: "row" }, path, h("label", {}, localOnly, " local-only (never sent to a cloud)"), h("button", { class: "primary", id: "add-folder", onclick: add }, "Add folder")),
+    bar,
+    h(
+      "div",
+      { class: "row" },
+      h("span", { id: "index-totals" }, `${idx.files} files · ${idx.passages} passages`),
+      h("button", { id: "pause", onclick: async () => { await ok(commands.setPaused(!idx.paused)); await settingsPage("folders"); } }, idx.paused ? "Resume indexing" : "Pause indexing"),
+    ),
+    h(
+      "table",
+      { id: "folders" },
+      h("tr", {}, h("th", {}, "Folder"), h("th", {}, "Local-only"), h("th", { class: "num" }, "Files"), h("th", { class: "num" }, "Passages"), h("th", {}, "")),
+      ...idx.folders.map((f) =>
+        h(
+          "tr",
+          {},
+          h("td", {}, f.path, f.exists ? "" : " (missing)"),
+          h("td", {}, f.local_only ? "yes" : "no"),
+          h("td", { class: "num" }, String(f.files)),
+          h("td", { class: "num" }, String(f.passages)),
+          h("td", {}, h("button", { onclick: async () => { await ok(commands.removeFolder(f.path)); await settingsPage("folders"); } }, "Remove")),
+        ),
+      ),
+    ),
+    idx.skipped.length ? h("h3", {}, `Skipped files (${idx.skipped.length})`) : "",
+    idx.skipped.length
+      ? h("table", {}, ...idx.skipped.slice(0, 200).map((k) => h("tr", {}, h("td", {}, k.path), h("td", {}, k.reason))))
+      : "",
+  );
+}
+
+async function providersTab(body: HTMLElement) {
+  const s = await ok(commands.settings());
+  body.append(
+    h("p", { class: "muted" }, `Providers are configured under [[providers]] in ${s.config_file}. Keys go to the OS keychain, never to a file.`),
+    h(
+      "table",
+      { id: "providers" },
+      h("tr", {}, h("th", {}, "Name"), h("th", {}, "Kind"), h("th", {}, "Model"), h("th", {}, "Tier"), h("th", {}, "Key"), h("th", {}, "")),
+      ...s.providers.map((p) => {
+        const key = h("input", { type: "password", placeholder: "paste key", autocomplete: "off" });
+        return h(
+          "tr",
+          {},
+          h("td", {}, p.name),
+          h("td", {}, p.kind),
+          h("td", {}, p.model),
+          h("td", {}, p.tier),
+          h("td", {}, p.key ? `set (${p.key})` : p.needs_key ? p.key_error ?? "missing" : "not needed"),
+          h("td", {}, key, h("button", { onclick: async () => { await ok(commands.setProviderKey(p.name, key.value)); key.value = ""; await settingsPage("providers"); } }, "Save key")),
+        );
+      }),
+    ),
+  );
+}
+
+async function budgetTab(body: HTMLElement) {
+  const s = await ok(commands.settings());
+  const status = await ok(commands.appStatus());
+  const cap = h("input", { id: "budget-input", type: "number", min: "0", step: "0.5", value: String(s.budget.monthly_usd ?? "") });
+  const saved = h("span", { id: "budget-saved", class: "muted" });
+  body.append(
+    h("h3", {}, "Monthly cloud budget"),
+    h("p", { class: "muted" }, "Without a budget nothing is sent to a cloud model. Every request reserves its worst case first, so the cap can't be crossed."),
+    h(
+      "div",
+      { class: "row" },
+      "$",
+      cap,
+      h("button", { class: "primary", id: "budget-save", onclick: async () => { const st = await ok(commands.setBudget(Number(cap.value))); saved.textContent = `Saved · ${st.tray_label}`; await refreshStatus(); } }, "Save"),
+      saved,
+    ),
+    h("p", {}, `This month: spent ${usd(status.spent_usd)}, ${usd(status.remaining_usd)} left.`),
+    h("p", { class: "muted" }, `Daily cap: ${usd(s.budget.daily_usd)} · per-request cap: ${usd(s.budget.per_request_usd)}`),
+    h("h3", {}, "Escalation policy"),
+    h(
+      "table",
+      {},
+      h("tr", {}, h("th", {}, "Task"), h("th", {}, "Escalate"), h("th", {}, "Up to")),
+      ...s.policies.map((p) => h("tr", {}, h("td", {}, p.task), h("td", {}, p.escalate.replace("_", " ")), h("td", {}, p.max_tier))),
+    ),
+  );
+}
+
+let chart: Chart | null = null;
+
+async function spendTab(body: HTMLElement, monthText?: string) {
+  const s: SpendView = await ok(commands.spend(monthText ?? null));
+  const picker = h("input", { type: "month", id: "month", value: s.month, onchange: () => { body.replaceChildren(); spendTab(body, picker.value); } });
+  const card = (value: string, label: string, id?: string) => h("div", { class: "card", id }, h("b", {}, value), h("span", {}, label));
+  const days = [...new Set(s.daily.map((d) => d.day))].sort();
+  const providers = [...new Set(s.daily.map((d) => d.provider))];
+  const canvas = h("canvas", { id: "daily-chart" });
+  body.append(
+    h("div", { class: "row" }, picker, h("button", { id: "export-csv", onclick: async () => { const p = await ok(commands.exportCsv(picker.value)); if (p) showError(`Saved ${p}`); } }, "Export CSV")),
+    h(
+      "div",
+      { class: "cards" },
+      card(usd(s.spent_usd), `spent of ${usd(s.cap_usd)}`, "spent"),
+      card(usd(s.reserved_usd), "reserved now"),
+      card(usd(s.remaining_usd), "left"),
+      card(usd(s.projected_usd), "projected month end"),
+      card(`${Math.round(s.local_share * 100)}%`, `local (${s.local_requests} of ${s.requests} requests)`, "local-share"),
+      card(usd(s.saved_usd), `saved vs all-cloud (${usd(s.all_cloud_usd)})`),
+      card(usd(s.cost_per_task_usd), `per completed task (${s.completed_runs})`),
+    ),
+    h("div", { class: "chart" }, canvas),
+    h("h3", {}, "By task"),
+    h(
+      "table",
+      { id: "by-task" },
+      h("tr", {}, h("th", {}, "Task"), h("th", { class: "num" }, "Runs"), h("th", { class: "num" }, "Local"), h("th", { class: "num" }, "Cloud"), h("th", { class: "num" }, "Cost"), h("th", { class: "num" }, "Per task")),
+      ...s.by_task.map((t) => h("tr", {}, h("td", {}, t.task), h("td", { class: "num" }, String(t.runs)), h("td", { class: "num" }, String(t.local_requests)), h("td", { class: "num" }, String(t.cloud_requests)), h("td", { class: "num" }, usd(t.cost_usd)), h("td", { class: "num" }, usd(t.cost_per_run_usd)))),
+    ),
+    h("h3", {}, "By model"),
+    h(
+      "table",
+      { id: "by-model" },
+      h("tr", {}, h("th", {}, "Route"), h("th", {}, "Provider"), h("th", {}, "Model"), h("th", { class: "num" }, "Requests"), h("th", { class: "num" }, "Cost")),
+      ...s.by_provider.map((p) => h("tr", {}, h("td", {}, p.route), h("td", {}, p.provider), h("td", {}, p.model), h("td", { class: "num" }, String(p.requests)), h("td", { class: "num" }, usd(p.cost_usd)))),
+    ),
+    h("h3", {}, `Requests (${s.rows.length})`),
+    h(
+      "table",
+      { id: "ledger-rows" },
+      h("tr", {}, h("th", {}, "Time"), h("th", {}, "Task"), h("th", {}, "Route"), h("th", {}, "Model"), h("th", { class: "num" }, "Tokens in/out"), h("th", { class: "num" }, "Cost"), h("th", {}, "Outcome")),
+      ...s.rows.slice(0, 300).map((r) => h("tr", { class: "ledger-row", title: r.escalation ?? "" }, h("td", {}, r.started_at.replace("T", " ").slice(0, 19)), h("td", {}, r.task), h("td", {}, r.route), h("td", {}, r.model), h("td", { class: "num" }, `${r.prompt_tokens}/${r.completion_tokens}`), h("td", { class: "num" }, usd(r.cost_usd)), h("td", {}, r.outcome))),
+    ),
+  );
+  chart?.destroy();
+  chart = new Chart(canvas, {
+    type: "bar",
+    data: {
+      labels: days,
+      datasets: providers.map((p, i) => ({
+        label: p,
+        data: days.map((d) => s.daily.filter((x) => x.day === d && x.provider === p).reduce((a, x) => a + x.cost_usd, 0)),
+        backgroundColor: ["#1f8a57", "#3b6fd8", "#d8843b", "#8a3bd8", "#d83b5e"][i % 5],
+      })),
+    },
+    options: { animation: false, responsive: true, maintainAspectRatio: false, scales: { x: { stacked: true }, y: { stacked: true, title: { display: true, text: "USD per day" } } } },
+  });
+}
+
+// ---------------------------------------------------------------- draft
+
+async function draftPage() {
+  const pending = await commands.takePendingDraft();
+  const text = h("textarea", { id: "draft-input", placeholder: "Bullet points, or paste an email to answer", value: pending ?? "" });
+  let tone = "neutral";
+  let seed = 1;
+  const out = h("div", { class: "output", id: "draft-output" });
+  const route = h("div", { class: "route", id: "draft-route" });
+  const cloudButton = h("button", { id: "draft-cloud", disabled: true }, "Ask cloud");
+  const toneButtons = ["neutral", "friendly", "formal", "firm"].map((t) =>
+    h("button", { "aria-selected": String(t === tone), onclick: (e: Event) => { tone = t; toneButtons.forEach((b) => b.setAttribute("aria-selected", String(b === e.target))); } }, t),
+  );
+  const run = async (cloud: boolean) => {
+    out.textContent = "";
+    route.textContent = cloud ? "asking the cloud…" : "drafting locally…";
+    const channel = new Channel<StreamEvent>();
+    channel.onmessage = (e) => {
+      if (e.kind === "text") out.textContent += e.text;
+      else if (e.kind === "status") { out.textContent = ""; route.textContent = e.text; }
+    };
+    const d = await ok(commands.draft(text.value, tone, cloud, seed, channel));
+    out.textContent = `Subject: ${d.subject}\n\n${d.body}`;
+    const failed = d.checks.filter((c) => !c.passed).map((c) => c.name);
+    route.textContent = routeLine(d.route) + (failed.length ? ` · checks failed: ${failed.join(", ")}` : "");
+    await refreshStatus();
+  };
+  const estimate = async () => {
+    const r = await commands.draftEstimate(text.value, tone);
+    if (r.status === "ok") {
+      cloudButton.disabled = false;
+      cloudButton.textContent = `Ask cloud (≈ ${usd(r.data.estimated_usd)}, ${usd(r.data.remaining_usd)} left)`;
+      cloudButton.onclick = () => run(true);
+    } else {
+      cloudButton.disabled = true;
+      cloudButton.title = r.error.message;
+    }
+  };
+  text.addEventListener("change", estimate);
+  app.replaceChildren(
+    text,
+    h("div", { class: "row" }, ...toneButtons),
+    h(
+      "div",
+      { class: "row" },
+      h("button", { class: "primary", id: "draft-run", onclick: () => run(false) }, "Draft"),
+      h("button", { id: "draft-regenerate", onclick: () => { seed += 1; run(false); } }, "Regenerate"),
+      h("button", { id: "draft-copy", onclick: () => copy(out.textContent ?? "") }, "Copy"),
+      cloudButton,
+    ),
+    route,
+    out,
+  );
+  if (text.value.trim()) await estimate();
+}
+
+// ---------------------------------------------------------------- ask
+
+async function askPage() {
+  const q = h("input", { id: "ask-input", placeholder: "Ask your files…", size: 60 });
+  const out = h("div", { id: "ask-output" });
+  const go = async () => {
+    out.replaceChildren(h("p", { class: "muted" }, "reading your files…"));
+    const channel = new Channel<StreamEvent>();
+    channel.onmessage = (e) => { if (e.kind === "status") out.replaceChildren(h("p", { class: "muted" }, e.text)); };
+    const a = await ok(commands.ask(q.value, false, channel));
+    const list = (items: typeof a.sources) =>
+      h("ol", {}, ...items.map((s) => h("li", { class: "source", title: "copy path:line", onclick: () => copy(`${s.path}:${s.line}`) }, `[${s.n}] ${s.title} — ${s.path}:${s.line}${s.local_only ? " (local-only)" : ""}`)));
+    out.replaceChildren(
+      a.found ? h("div", { class: "output" }, a.answer ?? "") : h("p", {}, "Not found in your files."),
+      h("div", { class: "route" }, routeLine(a.route)),
+      h("h3", {}, a.found ? "Cited" : "Closest passages"),
+      list(a.found ? a.cited : a.sources),
+    );
+  };
+  q.addEventListener("keydown", (e) => { if (e.key === "Enter") go(); });
+  app.replaceChildren(h("div", { class: "row" }, q, h("button", { class: "primary", onclick: go }, "Ask")), out);
+  q.focus();
+}
+
+// ---------------------------------------------------------------- summary
+
+async function summaryPage() {
+  const bar = h("progress", { hidden: true });
+  const out = h("div", { id: "summary-output" });
+  const summarize = async (path: string) => {
+    bar.hidden = false;
+    bar.removeAttribute("value");
+    out.replaceChildren(h("p", { class: "muted" }, `Summarizing ${path}…`));
+    const channel = new Channel<StreamEvent>();
+    channel.onmessage = (e) => {
+      if (e.kind === "progress" && e.total > 0) { bar.max = e.total; bar.value = e.done; }
+      if (e.kind === "status") out.replaceChildren(h("p", { class: "muted" }, e.text));
+    };
+    try {
+      const s = await ok(commands.summarize(path, false, channel));
+      const section = (title: string, items: string[]) => [h("h3", {}, title), items.length ? h("ul", {}, ...items.map((i) => h("li", {}, i))) : h("p", { class: "muted" }, "None.")];
+      out.replaceChildren(
+        h("h3", {}, "Summary"),
+        h("p", {}, s.summary),
+        ...section("Decisions", s.decisions),
+        ...section("Action items", s.action_items.map((a) => `${a.owner}: ${a.task}${a.due ? ` (by ${a.due})` : ""}`)),
+        ...section("Open questions", s.open_questions),
+        h("div", { class: "route" }, routeLine(s.route)),
+        h(
+          "div",
+          { class: "row" },
+          h("button", { onclick: () => copy(s.markdown) }, "Copy as Markdown"),
+          h("button", { onclick: async () => { const p = await ok(commands.saveSummary(s.source, s.markdown)); showError(`Saved ${p}`); } }, "Save next to the transcript"),
+        ),
+      );
+    } finally {
+      bar.hidden = true;
+    }
+  };
+  const pick = async () => { const p = await ok(commands.pickTranscript()); if (p) await summarize(p); };
+  app.replaceChildren(
+    h("div", { class: "drop", id: "drop" }, "Drop a transcript here (.vtt, .srt, .txt, .md) or ", h("button", { class: "primary", onclick: pick }, "Pick a file…")),
+    bar,
+    out,
+  );
+  await getCurrentWebview().onDragDropEvent((e) => {
+    if (e.payload.type === "drop" && e.payload.paths.length) summarize(e.payload.paths[0]);
+  });
+}
+
+// ---------------------------------------------------------------- routing
+
+async function route() {
+  const page = location.hash.replace("#", "") || "settings";
+  await rendering(async () => {
+    try {
+      if (page === "draft") await draftPage();
+      else if (page === "ask") await askPage();
+      else if (page === "summary") await summaryPage();
+      else await settingsPage((page.split("/")[1] as Tab) || "model");
+    } catch (e) {
+      if (errorBox.hidden) showError(String(e));
+    }
+  });
+}
+
+window.addEventListener("hashchange", route);
+listen("spend-changed", () => refreshStatus());
+refreshStatus();
+route();
