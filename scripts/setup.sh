@@ -49,7 +49,10 @@ fi
 #    tests drive the real app through tauri-driver (WebDriver for Tauri, from crates.io).
 command -v tauri-driver >/dev/null || { say "installing tauri-driver"; cargo install tauri-driver --locked --quiet; }
 say "building the UI (ui/)"
-(cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
+# `npm install` (the lock file pins versions) rather than `npm ci`: with npm's
+# omit-lockfile-registry-resolved setting the lock lacks other platforms' optional packages
+# (rollup's, esbuild's), and `npm ci` refuses such a lock.
+(cd ui && npm install --no-audit --no-fund --loglevel=error && npm run build --silent)
 
 # 4. Build (release: llama.cpp is compiled once, ≈ 6 minutes on 2 cores the first time).
 say "building frugal (release)"

@@ -24,6 +24,14 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> CmdResult<T> + Send + '
     tauri::async_runtime::spawn_blocking(f).await.map_err(|e| CommandError::new("internal", e))?
 }
 
+/// A task's answer; these commands never ask for a dry run.
+fn done<T>(routed: Routed<T>) -> CmdResult<(T, frugal_core::RouteReport)> {
+    match routed {
+        Routed::Done(out, route) => Ok((out, route)),
+        Routed::DryRun(_) => Err(CommandError::new("internal", "a dry run where an answer was expected")),
+    }
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
@@ -300,16 +308,8 @@ pub async fn draft(
             }
             _ => {}
         })?;
-        match routed {
-            Routed::Done((d, q), route) => Ok(DraftView {
-                subject: d.subject,
-                body: d.body,
-                passed: q.passed,
-                checks: checks(&q),
-                route: (&route).into(),
-            }),
-            Routed::DryRun(_) => Err(CommandError::new("internal", "unexpected dry run")),
-        }
+        let ((d, q), route) = done(routed)?;
+        Ok(DraftView { subject: d.subject, body: d.body, passed: q.passed, checks: checks(&q), route: (&route).into() })
     })
     .await;
     state.shell().spend_changed();
@@ -354,16 +354,14 @@ pub async fn ask(
                 let _ = on_event.send(StreamEvent::status(s));
             }
         })?;
-        match routed {
-            Routed::Done(r, route) => Ok(AskView {
-                found: r.found,
-                answer: r.answer,
-                cited: r.cited.iter().map(SourceView::from).collect(),
-                sources: r.sources.iter().map(SourceView::from).collect(),
-                route: (&route).into(),
-            }),
-            Routed::DryRun(_) => Err(CommandError::new("internal", "unexpected dry run")),
-        }
+        let (r, route) = done(routed)?;
+        Ok(AskView {
+            found: r.found,
+            answer: r.answer,
+            cited: r.cited.iter().map(SourceView::from).collect(),
+            sources: r.sources.iter().map(SourceView::from).collect(),
+            route: (&route).into(),
+        })
     })
     .await;
     state.shell().spend_changed();
@@ -393,24 +391,22 @@ pub fn summarize_file(
             }
         },
     )?;
-    match routed {
-        Routed::Done(r, route) => Ok(SummaryView {
-            source: path.display().to_string(),
-            summary: r.summary.summary.clone(),
-            decisions: r.summary.decisions.clone(),
-            action_items: r
-                .summary
-                .action_items
-                .iter()
-                .map(|i| ActionItemView { owner: i.owner.clone(), task: i.task.clone(), due: i.due.clone() })
-                .collect(),
-            open_questions: r.summary.open_questions.clone(),
-            markdown: r.to_markdown(),
-            passed: r.quality.passed,
-            route: (&route).into(),
-        }),
-        Routed::DryRun(_) => Err(CommandError::new("internal", "unexpected dry run")),
-    }
+    let (r, route) = done(routed)?;
+    Ok(SummaryView {
+        source: path.display().to_string(),
+        summary: r.summary.summary.clone(),
+        decisions: r.summary.decisions.clone(),
+        action_items: r
+            .summary
+            .action_items
+            .iter()
+            .map(|i| ActionItemView { owner: i.owner.clone(), task: i.task.clone(), due: i.due.clone() })
+            .collect(),
+        open_questions: r.summary.open_questions.clone(),
+        markdown: r.to_markdown(),
+        passed: r.quality.passed,
+        route: (&route).into(),
+    })
 }
 
 #[tauri::command]
