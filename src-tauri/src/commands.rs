@@ -122,7 +122,10 @@ pub async fn settings(state: State<'_, AppState>) -> CmdResult<SettingsView> {
                 .ok()
                 .and_then(|v| v.as_str().map(String::from))
                 .unwrap_or_default(),
-            max_tier: format!("{:?}", p.max_tier).to_lowercase(),
+            max_tier: serde_json::to_value(p.max_tier)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
         };
         Ok(SettingsView {
             hardware: HardwareView {
@@ -149,6 +152,7 @@ pub async fn settings(state: State<'_, AppState>) -> CmdResult<SettingsView> {
                 policy("chat", &c.policy.chat),
             ],
             hotkey: HOTKEY.into(),
+            meetings_folder: c.app.meetings_folder.as_ref().map(|p| p.display().to_string()),
             config_file: a.paths().config_file.display().to_string(),
             ledger_file: a.ledger_path().display().to_string(),
         })
@@ -166,6 +170,52 @@ pub async fn set_budget(state: State<'_, AppState>, monthly_usd: f64) -> CmdResu
     state.shell().spend_changed();
     let (a, paused) = (state.assistant(), state.paused());
     blocking(move || status_of(&a, paused)).await
+}
+
+/// Sets the daily and per-request caps (null clears one).
+#[tauri::command]
+#[specta::specta]
+pub async fn set_caps(
+    state: State<'_, AppState>,
+    daily_usd: Option<f64>,
+    per_request_usd: Option<f64>,
+) -> CmdResult<SettingsView> {
+    state.change(|a| a.set_caps(daily_usd, per_request_usd))?;
+    state.shell().spend_changed();
+    settings(state).await
+}
+
+/// Sets one task's escalation: `escalate` is `when_needed`, `never` or `always`; `max_tier`
+/// is `economy` or `premium`.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_policy(
+    state: State<'_, AppState>,
+    task: String,
+    escalate: String,
+    max_tier: String,
+) -> CmdResult<SettingsView> {
+    let policy: frugal_core::config::TaskPolicy =
+        serde_json::from_value(serde_json::json!({ "escalate": escalate, "max_tier": max_tier }))
+            .map_err(|e| CommandError::new("input", format!("not a policy: {e}")))?;
+    state.change(|a| a.set_policy(&task, policy))?;
+    settings(state).await
+}
+
+/// Sets (or, with null, clears) the folder whose new transcripts are summarized on their own.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_meetings_folder(state: State<'_, AppState>, path: Option<String>) -> CmdResult<SettingsView> {
+    state.change(|a| a.set_meetings_folder(path.as_deref().map(Path::new)))?;
+    settings(state).await
+}
+
+/// Whether the app starts at login; `enable` changes it first.
+#[tauri::command]
+#[specta::specta]
+pub async fn autostart(state: State<'_, AppState>, enable: Option<bool>) -> CmdResult<bool> {
+    let shell = state.shell();
+    blocking(move || shell.autostart(enable).map_err(|e| CommandError::new("internal", e))).await
 }
 
 #[tauri::command]

@@ -85,6 +85,17 @@ impl<R: Runtime> Shell for Desktop<R> {
             .and_then(|p| p.into_path().ok())
     }
 
+    fn autostart(&self, enable: Option<bool>) -> Result<bool, String> {
+        use tauri_plugin_autostart::ManagerExt;
+        let launcher = self.app.autolaunch();
+        match enable {
+            Some(true) => launcher.enable().map_err(|e| e.to_string())?,
+            Some(false) => launcher.disable().map_err(|e| e.to_string())?,
+            None => {}
+        }
+        launcher.is_enabled().map_err(|e| e.to_string())
+    }
+
     fn open_window(&self, which: Window) -> Result<(), String> {
         // Window creation must happen on the main thread on some platforms.
         let app = self.app.clone();

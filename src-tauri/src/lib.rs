@@ -10,6 +10,7 @@
 pub mod commands;
 pub mod desktop;
 pub mod error;
+pub mod meetings;
 pub mod shell;
 pub mod state;
 pub mod views;
@@ -68,6 +69,10 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
         commands::app_status,
         commands::settings,
         commands::set_budget,
+        commands::set_caps,
+        commands::set_policy,
+        commands::set_meetings_folder,
+        commands::autostart,
         commands::set_provider_key,
         commands::index_status,
         commands::add_folder,
@@ -187,6 +192,7 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
                 eprintln!("frugal-app: the draft hotkey {} is taken: {e}", commands::HOTKEY);
             }
             commands::restart_watch(&app.state::<AppState>());
+            meetings::spawn(app.handle().clone(), std::time::Duration::from_secs(5));
             if let Some(w) = open_at_start {
                 desktop::open_window(app.handle(), w)?;
             }

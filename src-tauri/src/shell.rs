@@ -64,4 +64,6 @@ pub trait Shell: Send + Sync {
     fn save_csv(&self, suggested_name: &str) -> Option<PathBuf>;
     /// Shows (creating if needed) and focuses a window.
     fn open_window(&self, which: Window) -> Result<(), String>;
+    /// Whether the app starts at login; `Some` changes it first.
+    fn autostart(&self, enable: Option<bool>) -> Result<bool, String>;
 }

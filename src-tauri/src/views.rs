@@ -254,6 +254,8 @@ pub struct SettingsView {
     pub budget: BudgetView,
     pub policies: Vec<PolicyView>,
     pub hotkey: String,
+    /// New transcripts saved here are summarized on their own.
+    pub meetings_folder: Option<String>,
     pub config_file: String,
     pub ledger_file: String,
 }

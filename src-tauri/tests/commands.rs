@@ -52,6 +52,10 @@ impl Shell for Recorder {
         self.push(format!("open {}", which.label()));
         Ok(())
     }
+    fn autostart(&self, enable: Option<bool>) -> Result<bool, String> {
+        self.push(format!("autostart {enable:?}"));
+        Ok(enable.unwrap_or(false))
+    }
 }
 
 struct Harness {
@@ -144,6 +148,20 @@ fn status_budget_and_errors_cross_as_code_and_message() {
     assert_eq!(e["code"], "ledger");
     assert!(!e["message"].as_str().unwrap().contains('\n'));
 
+    let v = h.ok("set_caps", json!({ "dailyUsd": 2.5, "perRequestUsd": null }));
+    assert_eq!(v["budget"]["daily_usd"], 2.5);
+    assert_eq!(v["budget"]["per_request_usd"], Value::Null);
+    let v = h.ok("set_policy", json!({ "task": "draft", "escalate": "never", "maxTier": "economy" }));
+    let draft = v["policies"].as_array().unwrap().iter().find(|p| p["task"] == "draft").unwrap().clone();
+    assert_eq!((draft["escalate"].as_str(), draft["max_tier"].as_str()), (Some("never"), Some("economy")));
+    let saved = std::fs::read_to_string(h.dir.join("config.toml")).unwrap();
+    assert!(saved.contains("daily_usd = 2.5") && saved.contains("escalate = \"never\""), "{saved}");
+    let e =
+        h.invoke("set_policy", json!({ "task": "draft", "escalate": "sometimes", "maxTier": "economy" })).unwrap_err();
+    assert_eq!(e["code"], "input");
+    assert_eq!(h.ok("autostart", json!({ "enable": true })), json!(true));
+    assert!(h.shell.calls().contains(&"autostart Some(true)".to_string()));
+
     let e = h.invoke("open_window", json!({ "which": "nowhere" })).unwrap_err();
     assert_eq!(e["code"], "input");
     h.ok("open_window", json!({ "which": "draft" }));
@@ -194,6 +212,31 @@ fn a_local_draft_is_metered_and_shows_in_spend_review() {
     assert_eq!(e["code"], "input");
     let e = h.invoke("draft_estimate", json!({ "text": "hello", "tone": "neutral" })).unwrap_err();
     assert_eq!(e["code"], "route", "no provider configured: {e}");
+}
+
+/// A transcript saved into the meetings folder is summarized on its own (history is not).
+#[test]
+fn new_transcripts_in_the_meetings_folder_are_summarized() {
+    use tauri::Manager;
+    let h = harness();
+    let meetings = h.dir.join("meetings");
+    std::fs::create_dir_all(&meetings).unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/meetings/standup.vtt");
+    std::fs::copy(&fixture, meetings.join("last-week.vtt")).unwrap();
+    let v = h.ok("set_meetings_folder", json!({ "path": meetings }));
+    assert_eq!(v["meetings_folder"], meetings.canonicalize().unwrap().display().to_string());
+    let state = h._app.state::<AppState>();
+    let mut seen = frugal_app::meetings::Seen::default();
+    assert!(frugal_app::meetings::scan_once(&state, &mut seen).is_empty(), "what was there is history");
+    std::fs::copy(&fixture, meetings.join("today.vtt")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2100)); // settled: no longer growing
+    let written = frugal_app::meetings::scan_once(&state, &mut seen);
+    let expected = meetings.canonicalize().unwrap().join("today.summary.md");
+    assert_eq!(written, vec![expected.clone()]);
+    assert!(std::fs::read_to_string(&expected).unwrap().contains("## Summary"));
+    assert!(!meetings.join("last-week.summary.md").exists());
+    assert!(h.shell.calls().contains(&"notify Meeting summarized".to_string()), "{:?}", h.shell.calls());
+    assert!(frugal_app::meetings::scan_once(&state, &mut seen).is_empty(), "summarized once");
 }
 
 /// The UI calls commands only through generated bindings; they must match the Rust types.

@@ -31,6 +31,51 @@ async setBudget(monthlyUsd: number) : Promise<Result<AppStatus, CommandError>> {
     else return { status: "error", error: e  as any };
 }
 },
+/**
+ * Sets the daily and per-request caps (null clears one).
+ */
+async setCaps(dailyUsd: number | null, perRequestUsd: number | null) : Promise<Result<SettingsView, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("set_caps", { dailyUsd, perRequestUsd }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Sets one task's escalation: `escalate` is `when_needed`, `never` or `always`; `max_tier`
+ * is `economy` or `premium`.
+ */
+async setPolicy(task: string, escalate: string, maxTier: string) : Promise<Result<SettingsView, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("set_policy", { task, escalate, maxTier }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Sets (or, with null, clears) the folder whose new transcripts are summarized on their own.
+ */
+async setMeetingsFolder(path: string | null) : Promise<Result<SettingsView, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("set_meetings_folder", { path }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Whether the app starts at login; `enable` changes it first.
+ */
+async autostart(enable: boolean | null) : Promise<Result<boolean, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("autostart", { enable }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
 async setProviderKey(name: string, key: string) : Promise<Result<ProviderView[], CommandError>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("set_provider_key", { name, key }) };
@@ -240,7 +285,11 @@ key_error: string | null }
  */
 export type RouteView = { route: string; provider: string; model: string; cost_usd: number; escalated: string | null; note: string | null }
 export type RowView = { started_at: string; task: string; route: string; provider: string; model: string; prompt_tokens: number; completion_tokens: number; cost_usd: number; outcome: string; escalation: string | null }
-export type SettingsView = { hardware: HardwareView; providers: ProviderView[]; budget: BudgetView; policies: PolicyView[]; hotkey: string; config_file: string; ledger_file: string }
+export type SettingsView = { hardware: HardwareView; providers: ProviderView[]; budget: BudgetView; policies: PolicyView[]; hotkey: string; 
+/**
+ * New transcripts saved here are summarized on their own.
+ */
+meetings_folder: string | null; config_file: string; ledger_file: string }
 export type SkippedView = { path: string; reason: string }
 export type SourceView = { n: number; path: string; line: number; title: string; local_only: boolean }
 /**

@@ -124,12 +124,23 @@ async function modelTab(body: HTMLElement) {
       : h("p", { class: "muted" }, hw.problem ?? "no model"),
     h("ul", {}, ...hw.plan.map((line) => h("li", {}, line))),
     h("p", { class: "muted" }, `Config: ${s.config_file} · Ledger: ${s.ledger_file} · Draft hotkey: ${s.hotkey}`),
+    await autostartToggle(),
     h("p", { class: "muted" }, "Switch or download models with `frugal models list | pull NAME | use NAME`."),
   );
 }
 
+async function autostartToggle(): Promise<HTMLElement> {
+  const r = await commands.autostart(null);
+  const box = h("input", { type: "checkbox", id: "autostart", checked: r.status === "ok" && r.data });
+  box.addEventListener("change", async () => {
+    box.checked = await ok(commands.autostart(box.checked));
+  });
+  return h("p", {}, h("label", {}, box, " Start Frugal at login"), r.status === "error" ? h("span", { class: "muted" }, ` (${r.error.message})`) : "");
+}
+
 async function foldersTab(body: HTMLElement) {
   const idx = await ok(commands.indexStatus());
+  const settings = await ok(commands.settings());
   const localOnly = h("input", { type: "checkbox", id: "local-only" });
   const path = h("input", { id: "folder-path", placeholder: "/path/to/folder", size: 40 });
   const bar = h("progress", { id: "index-progress", hidden: true });
@@ -178,6 +189,15 @@ async function foldersTab(body: HTMLElement) {
           h("td", {}, h("button", { onclick: async () => { await ok(commands.removeFolder(f.path)); await settingsPage("folders"); } }, "Remove")),
         ),
       ),
+    ),
+    h("h3", {}, "Meetings folder"),
+    h(
+      "div",
+      { class: "row" },
+      h("span", { id: "meetings-folder" }, settings.meetings_folder ?? "none"),
+      h("button", { onclick: async () => { const p = await ok(commands.pickFolder()); if (p) { await ok(commands.setMeetingsFolder(p)); await settingsPage("folders"); } } }, "Choose…"),
+      settings.meetings_folder ? h("button", { onclick: async () => { await ok(commands.setMeetingsFolder(null)); await settingsPage("folders"); } }, "Stop") : "",
+      h("span", { class: "muted" }, "New .vtt/.srt transcripts saved there are summarized on their own, next to each file."),
     ),
     idx.skipped.length ? h("h3", {}, `Skipped files (${idx.skipped.length})`) : "",
     idx.skipped.length
@@ -228,14 +248,42 @@ async function budgetTab(body: HTMLElement) {
       saved,
     ),
     h("p", {}, `This month: spent ${usd(status.spent_usd)}, ${usd(status.remaining_usd)} left.`),
-    h("p", { class: "muted" }, `Daily cap: ${usd(s.budget.daily_usd)} · per-request cap: ${usd(s.budget.per_request_usd)}`),
+    capsRow(s.budget.daily_usd, s.budget.per_request_usd),
     h("h3", {}, "Escalation policy"),
+    h("p", { class: "muted" }, "Local first; a task goes to the cloud when its local answer fails its checks, can't fit, or you ask — never with text from a local-only folder."),
     h(
       "table",
-      {},
+      { id: "policies" },
       h("tr", {}, h("th", {}, "Task"), h("th", {}, "Escalate"), h("th", {}, "Up to")),
-      ...s.policies.map((p) => h("tr", {}, h("td", {}, p.task), h("td", {}, p.escalate.replace("_", " ")), h("td", {}, p.max_tier))),
+      ...s.policies.map((p) => {
+        const escalate = select(["when_needed", "never", "always"], p.escalate);
+        const tier = select(["economy", "premium"], p.max_tier);
+        const save = () => ok(commands.setPolicy(p.task, escalate.value, tier.value));
+        escalate.addEventListener("change", save);
+        tier.addEventListener("change", save);
+        return h("tr", {}, h("td", {}, p.task), h("td", {}, escalate), h("td", {}, tier));
+      }),
     ),
+  );
+}
+
+function select(options: string[], value: string): HTMLSelectElement {
+  return h("select", {}, ...options.map((o) => h("option", { value: o, selected: o === value }, o.replace("_", " "))));
+}
+
+function capsRow(daily: number | null, perRequest: number | null): HTMLElement {
+  const num = (v: number | null, id: string) => h("input", { id, type: "number", min: "0", step: "0.01", value: v === null ? "" : String(v), placeholder: "none", size: 6 });
+  const d = num(daily, "daily-cap");
+  const r = num(perRequest, "per-request-cap");
+  const parse = (el: HTMLInputElement) => (el.value.trim() === "" ? null : Number(el.value));
+  return h(
+    "div",
+    { class: "row" },
+    "Daily cap $",
+    d,
+    "Per-request cap $",
+    r,
+    h("button", { onclick: async () => { await ok(commands.setCaps(parse(d), parse(r))); await refreshStatus(); } }, "Save caps"),
   );
 }
 

@@ -778,6 +778,45 @@ impl Assistant {
         config::save(&self.paths.config_file, &self.config)
     }
 
+    /// Sets (or clears) the folder whose new transcripts the tray app summarizes.
+    pub fn set_meetings_folder(&mut self, dir: Option<&Path>) -> Result<()> {
+        self.config.app.meetings_folder = match dir {
+            Some(d) => {
+                let d = d.canonicalize().map_err(CoreError::io("cannot open folder", d))?;
+                if !d.is_dir() {
+                    return Err(CoreError::Input(format!("{} is not a folder", d.display())));
+                }
+                Some(d)
+            }
+            None => None,
+        };
+        config::save(&self.paths.config_file, &self.config)
+    }
+
+    /// Sets (or, with `None`, clears) the daily and per-request caps and saves the config.
+    pub fn set_caps(&mut self, daily_usd: Option<f64>, per_request_usd: Option<f64>) -> Result<()> {
+        for v in [daily_usd, per_request_usd].into_iter().flatten() {
+            frugal_ledger::micros_from_usd(v)?;
+        }
+        self.config.budget.daily_usd = daily_usd;
+        self.config.budget.per_request_usd = per_request_usd;
+        config::save(&self.paths.config_file, &self.config)
+    }
+
+    /// Sets how one task escalates (`summarize`, `draft`, `ask`, `chat`) and saves the config.
+    pub fn set_policy(&mut self, task: &str, policy: crate::config::TaskPolicy) -> Result<()> {
+        let p = &mut self.config.policy;
+        let slot = match task {
+            "summarize" => &mut p.summarize,
+            "draft" => &mut p.draft,
+            "ask" => &mut p.ask,
+            "chat" => &mut p.chat,
+            other => return Err(CoreError::Input(format!("no task `{other}`: summarize, draft, ask or chat"))),
+        };
+        *slot = policy;
+        config::save(&self.paths.config_file, &self.config)
+    }
+
     /// The month's spend report.
     pub fn spend(&self, month: frugal_ledger::Month) -> Result<frugal_ledger::MonthReport> {
         let now =

@@ -237,6 +237,18 @@ pub struct Config {
     /// Where the spend ledger lives (default: `<data dir>/ledger.sqlite3`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ledger: Option<PathBuf>,
+    /// `[app]`: the tray app's own settings.
+    pub app: AppSection,
+}
+
+/// `[app]`: settings only the tray app uses.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppSection {
+    /// New transcripts (`.vtt`, `.srt`) saved here are summarized on their own; the summary
+    /// is written next to each as `NAME.summary.md`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meetings_folder: Option<PathBuf>,
 }
 
 impl Config {

@@ -1,0 +1,91 @@
+//! The watched "Meetings" folder: transcripts saved there after the app started (or after
+//! the folder was chosen) are summarized on their own, the summary written next to each as
+//! `NAME.summary.md`, with a notification. A scan every few seconds, not a file watcher: one
+//! `read_dir` of one folder is cheaper to keep idle than another inotify thread, and a
+//! transcript is only taken once it has stopped growing.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use crate::state::AppState;
+
+/// Transcript kinds worth summarizing unasked (plain `.txt` could be anything).
+const KINDS: &[&str] = &["vtt", "srt"];
+
+/// What a scan remembers: files already summarized, failed or present before.
+#[derive(Debug, Default)]
+pub struct Seen {
+    folder: Option<PathBuf>,
+    files: HashSet<PathBuf>,
+}
+
+fn summary_path(p: &Path) -> PathBuf {
+    let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    p.with_file_name(format!("{stem}.summary.md"))
+}
+
+fn transcripts(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().and_then(|e| e.to_str()).is_some_and(|e| KINDS.contains(&e)))
+        .collect()
+}
+
+/// One scan: summarizes every new, settled transcript; returns the summaries written.
+pub fn scan_once(state: &AppState, seen: &mut Seen) -> Vec<PathBuf> {
+    let assistant = state.assistant();
+    let Some(dir) = assistant.config().app.meetings_folder.clone() else {
+        seen.folder = None;
+        return Vec::new();
+    };
+    if seen.folder.as_ref() != Some(&dir) {
+        // A newly chosen folder: what is already there is history, not news.
+        seen.folder = Some(dir.clone());
+        seen.files = transcripts(&dir).into_iter().collect();
+        return Vec::new();
+    }
+    let mut written = Vec::new();
+    for path in transcripts(&dir) {
+        if seen.files.contains(&path) || summary_path(&path).exists() {
+            continue;
+        }
+        // Still being written (a recorder flushing captions)? Wait for the next scan.
+        let settled = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| SystemTime::now().duration_since(t).ok())
+            .is_some_and(|age| age >= Duration::from_secs(2));
+        if !settled {
+            continue;
+        }
+        seen.files.insert(path.clone());
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        match crate::commands::summarize_file(&assistant, &path, false, &|_| {}) {
+            Ok(view) => match std::fs::write(summary_path(&path), &view.markdown) {
+                Ok(()) => {
+                    state.shell().notify("Meeting summarized", &name);
+                    written.push(summary_path(&path));
+                }
+                Err(e) => state.shell().notify("Could not save the summary", &format!("{name}: {e}")),
+            },
+            Err(e) => state.shell().notify("Could not summarize", &format!("{name}: {}", e.message)),
+        }
+        state.shell().spend_changed();
+    }
+    written
+}
+
+/// Scans every `every` for the life of the app.
+pub fn spawn<R: tauri::Runtime>(app: tauri::AppHandle<R>, every: Duration) {
+    use tauri::Manager;
+    let _ = std::thread::Builder::new().name("frugal-meetings".into()).spawn(move || {
+        let mut seen = Seen::default();
+        loop {
+            scan_once(&app.state::<AppState>(), &mut seen);
+            std::thread::sleep(every);
+        }
+    });
+}
