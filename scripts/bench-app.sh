@@ -2,7 +2,7 @@
 # The tray app's targets under Xvfb: launch to tray ready, idle memory of the whole process
 # tree (tray only, model unloaded), and hotkey to draft window ready. Medians of N runs.
 #
-#   ./scripts/bench-app.sh [RUNS]     (needs: Xvfb, xdotool; scripts/setup.sh built the app)
+#   ./scripts/bench-app.sh [RUNS]     (needs: Xvfb, xdotool, xclip; scripts/setup.sh built the app)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
@@ -25,7 +25,7 @@ tree_rss_kb() { # RSS of a process and all its descendants
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
-launch=(); wall=(); idle=(); hot=(); after=()
+launch=(); wall=(); idle=(); hot=(); after=(); cold=(); warm=()
 for i in $(seq "$RUNS"); do
   log="$work/app-$i.log"
   t0=$(date +%s%N)
@@ -37,15 +37,25 @@ for i in $(seq "$RUNS"); do
   launch+=($(sed -n 's/.*tray ready \([0-9]*\) ms.*/\1/p' "$log"))
   sleep 4
   idle+=($(tree_rss_kb "$pid"))
-  echo "notes for the draft $i" | xclip -selection clipboard 2>/dev/null || true
+  printf -- '- tell Sam the design review moved to Friday 10am\n- same room B2.14\n' | xclip -selection clipboard
   xdotool key --clearmodifiers ctrl+shift+space
   for _ in $(seq 400); do grep -q "draft window ready" "$log" && break; sleep 0.01; done
   hot+=($(sed -n 's/.*draft window ready \([0-9]*\) ms.*/\1/p' "$log" | head -1))
+  # The window drafts the clipboard's text as it opens (model cold: it loads now); the hotkey
+  # again drafts in the open window with the model warm.
+  for _ in $(seq 3000); do [ "$(grep -c 'first draft token' "$log")" -ge 1 ] && break; sleep 0.01; done
+  cold+=($(sed -n 's/.*first draft token \([0-9]*\) ms.*/\1/p' "$log" | head -1))
+  for _ in $(seq 6000); do grep -q 'draft finished' "$log" && break; sleep 0.01; done
+  sleep 1
+  printf -- '- ask Dana to rotate the staging credentials today\n- Tom is blocked until then\n' | xclip -selection clipboard
+  xdotool key --clearmodifiers ctrl+shift+space
+  for _ in $(seq 3000); do [ "$(grep -c 'first draft token' "$log")" -ge 2 ] && break; sleep 0.01; done
+  warm+=($(sed -n 's/.*first draft token \([0-9]*\) ms.*/\1/p' "$log" | sed -n 2p))
   sleep 1
   after+=($(tree_rss_kb "$pid"))
   kill "$pid"; wait "$pid" 2>/dev/null || true
 done
-echo "runs: $RUNS (Xvfb, software GL)"
+echo "runs: $RUNS (Xvfb, software GL); idle RSS samples (kB): ${idle[*]}"
 echo "launch → tray ready (in-process, from main): median $(printf '%s\n' "${launch[@]}" | median) ms"
 echo "launch → tray ready (wall clock, from exec):  median $(printf '%s\n' "${wall[@]}" | median) ms"
 echo "idle RSS, whole process tree, no window:      median $(( $(printf '%s\n' "${idle[@]}" | median | cut -d. -f1) / 1024 )) MB"
@@ -54,4 +64,6 @@ if [ -n "${hot[*]:-}" ]; then
 else
   echo "hotkey → draft window ready:                 not measured (the hotkey did not reach the app)"
 fi
+[ -n "${cold[*]:-}" ] && echo "hotkey → first draft token, model cold:      median $(printf '%s\n' "${cold[@]}" | median) ms"
+[ -n "${warm[*]:-}" ] && echo "hotkey → first draft token, model warm:      median $(printf '%s\n' "${warm[@]}" | median) ms"
 echo "RSS with the draft window open (tree):        median $(( $(printf '%s\n' "${after[@]}" | median | cut -d. -f1) / 1024 )) MB"

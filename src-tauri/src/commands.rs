@@ -350,6 +350,7 @@ pub async fn draft(
         let mut filter = frugal_core::tasks::draft::ChatterFilter::default();
         let routed = a.draft(&task, None, &opts, &CancelToken::new(), &mut |e| match e {
             Event::Text(t) => {
+                crate::timings::first_draft_token();
                 let _ = on_event.send(StreamEvent::text(&filter.push(t)));
             }
             Event::Status(s) => {
@@ -358,6 +359,7 @@ pub async fn draft(
             }
             _ => {}
         })?;
+        crate::timings::draft_done();
         let ((d, q), route) = done(routed)?;
         Ok(DraftView { subject: d.subject, body: d.body, passed: q.passed, checks: checks(&q), route: (&route).into() })
     })

@@ -33,6 +33,7 @@ pub mod timings {
 
     static START: OnceLock<Instant> = OnceLock::new();
     static HOTKEY: Mutex<Option<Instant>> = Mutex::new(None);
+    static HOTKEY_FOR_TOKEN: Mutex<Option<Instant>> = Mutex::new(None);
 
     fn on() -> bool {
         std::env::var_os("FRUGAL_TIMINGS").is_some()
@@ -52,7 +53,23 @@ pub mod timings {
 
     /// The hotkey was pressed.
     pub fn hotkey() {
-        *HOTKEY.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+        let now = Some(Instant::now());
+        *HOTKEY.lock().unwrap_or_else(PoisonError::into_inner) = now;
+        *HOTKEY_FOR_TOKEN.lock().unwrap_or_else(PoisonError::into_inner) = now;
+    }
+
+    /// A draft finished (the benchmark waits for it before pressing the hotkey again).
+    pub fn draft_done() {
+        if on() {
+            eprintln!("frugal-app: draft finished");
+        }
+    }
+
+    /// The first piece of a draft reached the window.
+    pub fn first_draft_token() {
+        if let (true, Some(t)) = (on(), HOTKEY_FOR_TOKEN.lock().unwrap_or_else(PoisonError::into_inner).take()) {
+            eprintln!("frugal-app: first draft token {} ms after the hotkey", t.elapsed().as_millis());
+        }
     }
 
     /// The draft window's page asked for its text: it is shown and running.
@@ -177,6 +194,12 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
                     if event.state() == ShortcutState::Pressed {
                         timings::hotkey();
                         take_clipboard_for_draft(app);
+                        // An open draft window drafts the new text; otherwise a new one opens
+                        // and drafts it as it loads.
+                        if app.get_webview_window(Window::Draft.label()).is_some() {
+                            use tauri::Emitter;
+                            let _ = app.emit_to(Window::Draft.label(), "draft-pending", ());
+                        }
                         let _ = desktop::open_window(app, Window::Draft);
                     }
                 })

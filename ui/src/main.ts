@@ -386,6 +386,16 @@ async function draftPage() {
     }
   };
   text.addEventListener("change", estimate);
+  // The hotkey again while this window is open: draft the new text here.
+  await listen("draft-pending", async () => {
+    const next = await commands.takePendingDraft();
+    if (next && next.trim()) {
+      text.value = next;
+      seed = 1;
+      await run(false);
+      await estimate();
+    }
+  });
   app.replaceChildren(
     text,
     h("div", { class: "row" }, ...toneButtons),
@@ -400,7 +410,11 @@ async function draftPage() {
     route,
     out,
   );
-  if (text.value.trim()) await estimate();
+  // Opened by the hotkey with text: draft it straight away (the estimate follows).
+  if (text.value.trim()) {
+    await run(false);
+    await estimate();
+  }
 }
 
 // ---------------------------------------------------------------- ask
