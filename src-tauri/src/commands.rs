@@ -233,6 +233,17 @@ pub async fn set_provider_key(state: State<'_, AppState>, name: String, key: Str
     .await
 }
 
+/// Sends the smallest real request to a provider (one output token, metered): says whether
+/// key, price, budget, network and model work, and what the check cost.
+#[tauri::command]
+#[specta::specta]
+pub async fn test_provider(state: State<'_, AppState>, name: String) -> CmdResult<RouteView> {
+    let a = state.assistant();
+    let result = blocking(move || Ok(RouteView::from(&a.test_provider(&name)?))).await;
+    state.shell().spend_changed();
+    result
+}
+
 #[tauri::command]
 #[specta::specta]
 pub async fn index_status(state: State<'_, AppState>) -> CmdResult<IndexView> {

@@ -58,6 +58,13 @@ pub mod timings {
         *HOTKEY_FOR_TOKEN.lock().unwrap_or_else(PoisonError::into_inner) = now;
     }
 
+    /// Where the hotkey's text came from, and how long it is (never the text itself).
+    pub fn draft_source(from: &str, bytes: usize) {
+        if on() {
+            eprintln!("frugal-app: draft text from the {from} ({bytes} bytes)");
+        }
+    }
+
     /// A draft finished (the benchmark waits for it before pressing the hotkey again).
     pub fn draft_done() {
         if on() {
@@ -91,6 +98,7 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
         commands::set_meetings_folder,
         commands::autostart,
         commands::set_provider_key,
+        commands::test_provider,
         commands::index_status,
         commands::add_folder,
         commands::remove_folder,
@@ -133,10 +141,28 @@ pub fn export_bindings(path: &std::path::Path) -> Result<(), String> {
     std::fs::write(path, fixed).map_err(|e| e.to_string())
 }
 
-/// Leaves the clipboard's text for the draft window (the hotkey and the tray's Draft item).
+/// Leaves text for the draft window (the hotkey and the tray's Draft item): the selected
+/// text where the desktop has a selection of its own (X11's PRIMARY, also served by most
+/// Wayland compositors), else the clipboard.
 pub fn take_clipboard_for_draft<R: Runtime>(app: &AppHandle<R>) {
-    let text = app.clipboard().read_text().ok().filter(|t| !t.trim().is_empty());
+    let useful = |t: String| Some(t).filter(|t| !t.trim().is_empty());
+    let (text, from) = match selected_text().and_then(useful) {
+        Some(t) => (Some(t), "selection"),
+        None => (app.clipboard().read_text().ok().and_then(useful), "clipboard"),
+    };
+    timings::draft_source(from, text.as_deref().map_or(0, str::len));
     app.state::<AppState>().set_pending_draft(text);
+}
+
+#[cfg(target_os = "linux")]
+fn selected_text() -> Option<String> {
+    use arboard::{GetExtLinux, LinuxClipboardKind};
+    arboard::Clipboard::new().ok()?.get().clipboard(LinuxClipboardKind::Primary).text().ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn selected_text() -> Option<String> {
+    None
 }
 
 /// What the command line asked for: `--settings` opens settings at launch (the e2e tests and

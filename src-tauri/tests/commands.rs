@@ -239,6 +239,32 @@ fn new_transcripts_in_the_meetings_folder_are_summarized() {
     assert!(frugal_app::meetings::scan_once(&state, &mut seen).is_empty(), "summarized once");
 }
 
+/// "Test connection" makes one tiny metered request to the provider.
+#[test]
+fn test_connection_reaches_the_provider_and_is_billed() {
+    use frugal_cloud::sim::{Fault, SimServer};
+    let server = SimServer::start(frugal_cloud::Kind::OpenAi).unwrap();
+    let h = harness();
+    let config = h.dir.join("config.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "[budget]\nmonthly_usd = 5.0\n[[providers]]\nname = \"sim\"\nkind = \"openai\"\nbase_url = \"{}\"\nmodel = \"sim-small\"\nneeds_key = false\nmax_retries = 0\n[[prices]]\nmodel = \"sim-small\"\ninput = 1.0\noutput = 2.0\n",
+        server.base_url()
+    ));
+    std::fs::write(&config, text).unwrap();
+    h.ok("set_budget", json!({ "monthlyUsd": 5.0 })); // re-opens the assistant on the new config
+    let r = h.ok("test_provider", json!({ "name": "sim" }));
+    assert_eq!((r["route"].as_str(), r["provider"].as_str()), (Some("cloud"), Some("sim")));
+    assert!(r["cost_usd"].as_f64().unwrap() > 0.0, "{r}");
+    assert_eq!(server.requests().len(), 1);
+    assert!(server.requests()[0].body.contains("\"max_tokens\":1"));
+    server.set_fault(Some(Fault::ServerError));
+    let e = h.invoke("test_provider", json!({ "name": "sim" })).unwrap_err();
+    assert!(e["message"].as_str().unwrap().contains("HTTP 500"), "{e}");
+    let e = h.invoke("test_provider", json!({ "name": "nobody" })).unwrap_err();
+    assert_eq!(e["code"], "input");
+}
+
 /// The UI calls commands only through generated bindings; they must match the Rust types.
 #[test]
 fn the_committed_typescript_bindings_are_up_to_date() {

@@ -84,6 +84,18 @@ async setProviderKey(name: string, key: string) : Promise<Result<ProviderView[],
     else return { status: "error", error: e  as any };
 }
 },
+/**
+ * Sends the smallest real request to a provider (one output token, metered): says whether
+ * key, price, budget, network and model work, and what the check cost.
+ */
+async testProvider(name: string) : Promise<Result<RouteView, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("test_provider", { name }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
 async indexStatus() : Promise<Result<IndexView, CommandError>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("index_status") };

@@ -224,7 +224,7 @@ async function providersTab(body: HTMLElement) {
           h("td", {}, p.model),
           h("td", {}, p.tier),
           h("td", {}, p.key ? `set (${p.key})` : p.needs_key ? p.key_error ?? "missing" : "not needed"),
-          h("td", {}, key, h("button", { onclick: async () => { await ok(commands.setProviderKey(p.name, key.value)); key.value = ""; await settingsPage("providers"); } }, "Save key")),
+          h("td", {}, key, h("button", { onclick: async () => { await ok(commands.setProviderKey(p.name, key.value)); key.value = ""; await settingsPage("providers"); } }, "Save key"), " ", h("button", { onclick: async (e: Event) => { const r = await ok(commands.testProvider(p.name)); (e.target as HTMLElement).textContent = `OK (${usd(r.cost_usd)})`; await refreshStatus(); } }, "Test connection")),
         );
       }),
     ),

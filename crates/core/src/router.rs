@@ -517,6 +517,33 @@ impl Assistant {
         }
     }
 
+    /// Checks a provider end to end with the smallest real request (one output token),
+    /// metered and reserved like any other: key, price, budget, network and the model all
+    /// have to work. Returns what the check cost.
+    pub fn test_provider(&self, name: &str) -> Result<RouteReport> {
+        let entry = self
+            .config()
+            .provider(name)
+            .cloned()
+            .ok_or_else(|| CoreError::Input(format!("no provider named {name} in the config")))?;
+        let (client, price) = self.cloud_client(&entry)?;
+        let run_id = new_run_id();
+        let meter = self.metered_cloud(client, "test", &run_id, &entry, price, "connection test".into())?;
+        let request = Request::new(vec![frugal_llm::Message::user("Reply with the word OK.")]).with_max_tokens(1);
+        meter.stream(request, CancelToken::new()).collect_blocking()?;
+        Ok(finish(RouteReport {
+            route: "cloud",
+            provider: entry.name.clone(),
+            model: entry.model.clone(),
+            tier: Some(entry.tier),
+            cost_micros: meter.spent(),
+            cost_usd: 0.0,
+            escalated: Some("connection test".into()),
+            note: None,
+            run_id,
+        }))
+    }
+
     /// The local engine behind a meter.
     pub(crate) fn metered_local(&self, task: &'static str, run_id: &str) -> Result<Metered> {
         let engine = self.engine()?;
