@@ -233,6 +233,47 @@ pub async fn set_provider_key(state: State<'_, AppState>, name: String, key: Str
     .await
 }
 
+/// The model catalog: what fits this machine, what is downloaded, what is in use.
+#[tauri::command]
+#[specta::specta]
+pub async fn models(state: State<'_, AppState>) -> CmdResult<Vec<ModelView>> {
+    let a = state.assistant();
+    blocking(move || Ok(a.catalog_fit()?.iter().map(ModelView::from).collect())).await
+}
+
+/// Makes a downloaded catalog model (by name) or a GGUF file (by path) the model in use.
+#[tauri::command]
+#[specta::specta]
+pub async fn use_model(state: State<'_, AppState>, name: String) -> CmdResult<Vec<ModelView>> {
+    state.change(|a| a.use_model(&name).map(|_| ()))?;
+    models(state).await
+}
+
+/// Downloads a catalog model (resumable, verified), with progress; then lists the catalog.
+#[tauri::command]
+#[specta::specta]
+pub async fn pull_model(
+    state: State<'_, AppState>,
+    name: String,
+    on_event: Channel<StreamEvent>,
+) -> CmdResult<Vec<ModelView>> {
+    let a = state.assistant();
+    blocking(move || {
+        a.pull(&name, &mut |phase, done, total| {
+            let what = match phase {
+                frugal_core::download::Phase::Downloading => "downloading",
+                frugal_core::download::Phase::Verifying => "verifying",
+                frugal_core::download::Phase::Extracting => "unpacking",
+            };
+            // Megabytes, so the counts stay within a JavaScript number's exact range.
+            let _ = on_event.send(StreamEvent::progress((done >> 20) as usize, (total >> 20) as usize, what));
+        })?;
+        Ok(())
+    })
+    .await?;
+    models(state).await
+}
+
 /// Sends the smallest real request to a provider (one output token, metered): says whether
 /// key, price, budget, network and model work, and what the check cost.
 #[tauri::command]

@@ -240,6 +240,36 @@ pub struct HardwareView {
     pub problem: Option<String>,
 }
 
+/// A catalog model: does it fit here, is it downloaded, is it the one in use.
+#[derive(Clone, Debug, Serialize, Type)]
+pub struct ModelView {
+    pub name: String,
+    pub display: String,
+    pub tier: String,
+    pub size_gb: f64,
+    pub installed: bool,
+    pub in_use: bool,
+    pub fits: bool,
+    pub recommended: bool,
+    pub reason: String,
+}
+
+impl From<&frugal_core::CatalogFit> for ModelView {
+    fn from(f: &frugal_core::CatalogFit) -> Self {
+        Self {
+            name: f.entry.name.clone(),
+            display: f.entry.display.clone(),
+            tier: f.entry.tier.clone(),
+            size_gb: f.entry.size as f64 / 1e9,
+            installed: f.installed,
+            in_use: f.in_use,
+            fits: f.fits,
+            recommended: f.recommended,
+            reason: f.reason.clone(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Type)]
 pub struct PolicyView {
     pub task: String,

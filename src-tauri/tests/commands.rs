@@ -239,6 +239,23 @@ fn new_transcripts_in_the_meetings_folder_are_summarized() {
     assert!(frugal_app::meetings::scan_once(&state, &mut seen).is_empty(), "summarized once");
 }
 
+/// The catalog lists what fits; a GGUF file becomes the model in use and is saved.
+#[test]
+fn models_are_listed_and_switched() {
+    let h = harness();
+    let list = h.ok("models", json!({}));
+    let names: Vec<&str> = list.as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert!(names.len() >= 3, "{names:?}");
+    assert!(list.as_array().unwrap().iter().any(|m| m["recommended"] == true), "one model is recommended");
+    assert!(list.as_array().unwrap().iter().all(|m| !m["reason"].as_str().unwrap().is_empty()));
+    h.ok("use_model", json!({ "name": model() }));
+    assert!(std::fs::read_to_string(h.dir.join("config.toml")).unwrap().contains("SmolLM2-135M-Instruct.Q4_1.gguf"));
+    let e = h.invoke("use_model", json!({ "name": "no-such-model" })).unwrap_err();
+    assert_eq!(e["code"], "no_model", "{e}");
+    let e = h.invoke("pull_model", json!({ "name": "no-such-model", "onEvent": channel() })).unwrap_err();
+    assert_eq!(e["code"], "no_model", "{e}");
+}
+
 /// "Test connection" makes one tiny metered request to the provider.
 #[test]
 fn test_connection_reaches_the_provider_and_is_billed() {

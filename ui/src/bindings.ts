@@ -96,6 +96,39 @@ async testProvider(name: string) : Promise<Result<RouteView, CommandError>> {
     else return { status: "error", error: e  as any };
 }
 },
+/**
+ * The model catalog: what fits this machine, what is downloaded, what is in use.
+ */
+async models() : Promise<Result<ModelView[], CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("models") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Makes a downloaded catalog model (by name) or a GGUF file (by path) the model in use.
+ */
+async useModel(name: string) : Promise<Result<ModelView[], CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("use_model", { name }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Downloads a catalog model (resumable, verified), with progress; then lists the catalog.
+ */
+async pullModel(name: string, onEvent: TAURI_CHANNEL<StreamEvent>) : Promise<Result<ModelView[], CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("pull_model", { name, onEvent }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
 async indexStatus() : Promise<Result<IndexView, CommandError>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("index_status") };
@@ -281,6 +314,10 @@ plan: string[];
  */
 problem: string | null }
 export type IndexView = { folders: FolderView[]; skipped: SkippedView[]; files: number; passages: number; paused: boolean }
+/**
+ * A catalog model: does it fit here, is it downloaded, is it the one in use.
+ */
+export type ModelView = { name: string; display: string; tier: string; size_gb: number; installed: boolean; in_use: boolean; fits: boolean; recommended: boolean; reason: string }
 export type PolicyView = { task: string; escalate: string; max_tier: string }
 export type ProviderSpendView = { route: string; provider: string; model: string; requests: number; cost_usd: number }
 export type ProviderView = { name: string; kind: string; base_url: string; model: string; tier: string; needs_key: boolean; 

@@ -125,7 +125,52 @@ async function modelTab(body: HTMLElement) {
     h("ul", {}, ...hw.plan.map((line) => h("li", {}, line))),
     h("p", { class: "muted" }, `Config: ${s.config_file} · Ledger: ${s.ledger_file} · Draft hotkey: ${s.hotkey}`),
     await autostartToggle(),
-    h("p", { class: "muted" }, "Switch or download models with `frugal models list | pull NAME | use NAME`."),
+    h("h3", {}, "Models"),
+    await modelsTable(),
+  );
+}
+
+async function modelsTable(): Promise<HTMLElement> {
+  const list = await ok(commands.models());
+  const bar = h("progress", { hidden: true });
+  const pull = async (name: string) => {
+    const channel = new Channel<StreamEvent>();
+    bar.hidden = false;
+    channel.onmessage = (e) => { if (e.kind === "progress" && e.total > 0) { bar.max = e.total; bar.value = e.done; bar.title = `${e.text} ${e.done} of ${e.total} MB`; } };
+    try {
+      await ok(commands.pullModel(name, channel));
+      await settingsPage("model");
+    } finally {
+      bar.hidden = true;
+    }
+  };
+  return h(
+    "div",
+    {},
+    bar,
+    h(
+      "table",
+      { id: "models" },
+      h("tr", {}, h("th", {}, "Model"), h("th", { class: "num" }, "Size"), h("th", {}, "Fits?"), h("th", {}, "")),
+      ...list.map((m) =>
+        h(
+          "tr",
+          { title: m.reason },
+          h("td", {}, m.display, m.recommended ? " (recommended)" : ""),
+          h("td", { class: "num" }, `${m.size_gb.toFixed(2)} GB`),
+          h("td", {}, m.reason),
+          h(
+            "td",
+            {},
+            m.in_use
+              ? "in use"
+              : m.installed
+                ? h("button", { onclick: async () => { await ok(commands.useModel(m.name)); await settingsPage("model"); } }, "Use")
+                : h("button", { disabled: !m.fits, onclick: () => pull(m.name) }, "Download"),
+          ),
+        ),
+      ),
+    ),
   );
 }
 
