@@ -3,7 +3,11 @@
 //! recording shell in place of the desktop.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
+
+use common::model;
 use std::sync::{Arc, Mutex};
 
 use frugal_app::shell::{Shell, Window};
@@ -66,24 +70,10 @@ struct Harness {
     _app: tauri::App<MockRuntime>,
 }
 
-fn model() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/SmolLM2-135M-Instruct.Q4_1.gguf")
-}
-
 fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
-    let config = root.join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "ledger = {:?}\n[model]\npath = {:?}\n[index]\ndir = {:?}\n",
-            root.join("ledger.sqlite3"),
-            model(),
-            root.join("index")
-        ),
-    )
-    .unwrap();
+    let config = common::sandbox_config(&root);
     let shell = Arc::new(Recorder::default());
     let state = AppState::open(Some(config), shell.clone()).unwrap();
     let app = mock_builder()

@@ -4,6 +4,8 @@
 //! Screenshots of each screen go to `$CARGO_TARGET_DIR/e2e-screenshots/` (or `target/…`).
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -184,18 +186,7 @@ fn settings_budget_folder_draft_and_spend_review_in_the_real_app() {
     let tauri_driver = tool("tauri-driver");
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/SmolLM2-135M-Instruct.Q4_1.gguf");
-    let config = root.join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "ledger = {:?}\n[model]\npath = {:?}\n[index]\ndir = {:?}\n",
-            root.join("ledger.sqlite3"),
-            model,
-            root.join("index")
-        ),
-    )
-    .unwrap();
+    let config = common::sandbox_config(root);
     let notes = root.join("notes");
     std::fs::create_dir_all(&notes).unwrap();
     for f in ["tests/fixtures/corpus/offsite.md", "tests/fixtures/meetings/planning.txt"] {

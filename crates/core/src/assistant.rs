@@ -289,21 +289,9 @@ impl Assistant {
         cancel: CancelToken,
     ) -> Result<Routed<(EventStream, Arc<Metered>)>> {
         let policy = self.config.policy.chat;
-        if (opts.cloud || opts.dry_run) && opts.local_only {
-            return Err(CoreError::Route("--cloud and --local-only cannot be used together".into()));
-        }
-        let mut escalate = if opts.cloud || opts.dry_run {
-            Some("asked (--cloud)".to_string())
-        } else if policy.escalate == Escalate::Always && !opts.local_only {
-            Some("policy: always".to_string())
-        } else {
-            None
-        };
         let private = self.private_reason(opts, source, false);
+        let mut escalate = crate::router::cloud_first(opts, &policy, private.as_deref())?;
         let allowed = !opts.local_only && policy.escalate != Escalate::Never && private.is_none();
-        if let (Some(_), Some(why)) = (&escalate, &private) {
-            return Err(CoreError::Route(format!("not sent to a cloud: {why}")));
-        }
         let run_id = crate::router::new_run_id();
         if escalate.is_none() {
             match self.engine_and_plan() {

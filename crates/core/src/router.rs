@@ -335,12 +335,37 @@ fn local_unavailable(e: &CoreError) -> Option<String> {
     }
 }
 
-fn is_dry_run(e: &CoreError) -> bool {
-    matches!(e, CoreError::Provider(p) | CoreError::Task(TaskError::Provider(p)) if p.kind() == ErrorKind::Refused && p.message() == DRY_RUN)
+/// The policy refusal inside `e` (a budget cap, or the dry run's capture), if that is what it is.
+fn refusal(e: &CoreError) -> Option<&ProviderError> {
+    match e {
+        CoreError::Provider(p) | CoreError::Task(TaskError::Provider(p)) if p.kind() == ErrorKind::Refused => Some(p),
+        _ => None,
+    }
 }
 
-fn is_refusal(e: &CoreError) -> bool {
-    matches!(e, CoreError::Provider(p) | CoreError::Task(TaskError::Provider(p)) if p.kind() == ErrorKind::Refused)
+fn is_dry_run(e: &CoreError) -> bool {
+    refusal(e).is_some_and(|p| p.message() == DRY_RUN)
+}
+
+/// Why a request goes straight to the cloud (`--cloud`, `--dry-run`, or the task's policy
+/// `always`), or `None` to start locally. Contradictory flags, and private input asked to go
+/// out, are refused here, once, for every task and for chat.
+pub(crate) fn cloud_first(opts: &RouteOptions, policy: &TaskPolicy, private: Option<&str>) -> Result<Option<String>> {
+    if (opts.cloud || opts.dry_run) && opts.local_only {
+        let flag = if opts.cloud { "--cloud" } else { "--dry-run" };
+        return Err(CoreError::Route(format!("{flag} and --local-only cannot be used together")));
+    }
+    let reason = if opts.cloud || opts.dry_run {
+        Some("asked (--cloud)")
+    } else if policy.escalate == Escalate::Always && !opts.local_only {
+        Some("policy: always")
+    } else {
+        None
+    };
+    match (reason, private) {
+        (Some(_), Some(why)) => Err(CoreError::Route(format!("not sent to a cloud: {why}"))),
+        (reason, _) => Ok(reason.map(String::from)),
+    }
 }
 
 /// A fresh id for one task run: time and a process-wide counter, unique enough for grouping.
@@ -557,19 +582,10 @@ impl Assistant {
         let run_id = new_run_id();
         let mut report =
             RouteReport { route: "local", provider: "local".into(), run_id: run_id.clone(), ..RouteReport::default() };
-        let asked = opts.cloud || opts.dry_run || (job.policy.escalate == Escalate::Always && !opts.local_only);
-        if (opts.cloud || opts.dry_run) && opts.local_only {
-            let flag = if opts.cloud { "--cloud" } else { "--dry-run" };
-            return Err(CoreError::Route(format!("{flag} and --local-only cannot be used together")));
-        }
-        if asked {
-            if let Some(why) = &job.private {
-                return Err(CoreError::Route(format!("not sent to a cloud: {why}")));
-            }
-        }
+        let first = cloud_first(opts, &job.policy, job.private.as_deref())?;
+        let asked = first.is_some();
         let mut local: Option<(T, Quality)> = None;
-        let mut reason =
-            if opts.cloud || opts.dry_run { "asked (--cloud)".to_string() } else { "policy: always".to_string() };
+        let mut reason = first.unwrap_or_default();
         if !asked {
             let attempt = self.metered_local(job.task, &run_id).and_then(|m| {
                 report.model = m.model.clone();
@@ -665,7 +681,7 @@ impl Assistant {
                 }
                 Err(CoreError::Task(TaskError::Cancelled)) => return Err(CoreError::Task(TaskError::Cancelled)),
                 Err(e) => {
-                    let refused = is_refusal(&e);
+                    let refused = refusal(&e).is_some();
                     problems.push(e.to_string());
                     if refused {
                         break; // a dearer tier would be refused too

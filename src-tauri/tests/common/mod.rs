@@ -1,0 +1,25 @@
+//! What the app's test binaries share: a config in a temp dir, on the default model, with its
+//! ledger and index beside it, so nothing touches the developer's own.
+
+use std::path::{Path, PathBuf};
+
+/// The default model, put in place by `scripts/setup.sh`.
+pub fn model() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/SmolLM2-135M-Instruct.Q4_1.gguf")
+}
+
+/// Writes `root/config.toml` (model, ledger and index under `root`) and returns its path.
+pub fn sandbox_config(root: &Path) -> PathBuf {
+    let config = root.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "ledger = {:?}\n[model]\npath = {:?}\n[index]\ndir = {:?}\n",
+            root.join("ledger.sqlite3"),
+            model(),
+            root.join("index")
+        ),
+    )
+    .expect("write the test config");
+    config
+}
