@@ -19,6 +19,22 @@ use crate::views::*;
 /// The default global shortcut for drafting from the selection or the clipboard.
 pub const HOTKEY: &str = "CmdOrCtrl+Shift+Space";
 
+/// Checks a global shortcut such as `Ctrl+Alt+D`: it parses and holds a modifier (a bare key
+/// taken system-wide would stop the user typing it).
+pub fn check_hotkey(text: &str) -> CmdResult<()> {
+    use tauri_plugin_global_shortcut::{Modifiers, Shortcut};
+    let shortcut: Shortcut =
+        text.parse().map_err(|e| CommandError::new("input", format!("`{text}` is not a shortcut: {e}")))?;
+    let mods = Modifiers::CONTROL | Modifiers::ALT | Modifiers::SUPER;
+    if !shortcut.mods.intersects(mods) {
+        return Err(CommandError::new(
+            "input",
+            format!("`{text}` needs Ctrl, Alt or Super, or it would steal a key from typing"),
+        ));
+    }
+    Ok(())
+}
+
 /// Runs blocking core work off the async runtime.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> CmdResult<T> + Send + 'static) -> CmdResult<T> {
     tauri::async_runtime::spawn_blocking(f).await.map_err(|e| CommandError::new("internal", e))?
@@ -45,6 +61,7 @@ fn month(m: Option<&str>) -> CmdResult<Month> {
 
 /// The header figures, also the tray's "This month" line.
 pub fn status_of(assistant: &Assistant, paused: bool) -> CmdResult<AppStatus> {
+    let hotkey = assistant.config().app.hotkey.clone().unwrap_or_else(|| HOTKEY.into());
     let report = assistant.spend(month(None)?)?;
     let cap = report.cap_micros.map(usd);
     let spent = usd(report.spent_micros);
@@ -63,7 +80,7 @@ pub fn status_of(assistant: &Assistant, paused: bool) -> CmdResult<AppStatus> {
         folders: assistant.config().index.folders.len() as u32,
         providers: assistant.config().providers.len() as u32,
         paused,
-        hotkey: HOTKEY.into(),
+        hotkey,
         tray_label,
     })
 }
@@ -85,7 +102,15 @@ fn provider_views(a: &Assistant) -> Vec<ProviderView> {
                 Ok(None) => (None, None),
                 Err(e) => (None, Some(e.to_string())),
             };
+            let (price, price_error) = match a.price_of(p) {
+                Ok(price) => (Some(price), None),
+                Err(e) => (None, Some(e.to_string())),
+            };
+            let per_million = |micros: i64| micros as f64 / 1e6;
             ProviderView {
+                price_in_usd: price.map(|p| per_million(p.input)),
+                price_out_usd: price.map(|p| per_million(p.output)),
+                price_error,
                 name: p.name.clone(),
                 kind: p.kind.as_str().into(),
                 base_url: p.base_url.clone(),
@@ -151,7 +176,7 @@ pub async fn settings(state: State<'_, AppState>) -> CmdResult<SettingsView> {
                 policy("ask", &c.policy.ask),
                 policy("chat", &c.policy.chat),
             ],
-            hotkey: HOTKEY.into(),
+            hotkey: c.app.hotkey.clone().unwrap_or_else(|| HOTKEY.into()),
             meetings_folder: c.app.meetings_folder.as_ref().map(|p| p.display().to_string()),
             config_file: a.paths().config_file.display().to_string(),
             ledger_file: a.ledger_path().display().to_string(),
@@ -231,6 +256,113 @@ pub async fn set_provider_key(state: State<'_, AppState>, name: String, key: Str
         Ok(provider_views(&a))
     })
     .await
+}
+
+/// Adds a cloud provider from Settings: saved in the config, its key (if given) in the
+/// keychain, its price (if given) as a `[[prices]]` entry for it.
+#[tauri::command]
+#[specta::specta]
+pub async fn add_provider(state: State<'_, AppState>, provider: NewProvider) -> CmdResult<Vec<ProviderView>> {
+    let kind: frugal_core::cloud::Kind = serde_json::from_value(serde_json::Value::String(provider.kind.clone()))
+        .map_err(|_| {
+            CommandError::new("input", format!("no provider kind `{}`: openai or anthropic", provider.kind))
+        })?;
+    let tier: frugal_core::config::Tier = serde_json::from_value(serde_json::Value::String(provider.tier.clone()))
+        .map_err(|_| CommandError::new("input", format!("no tier `{}`: economy or premium", provider.tier)))?;
+    let price = match (provider.price_in_usd, provider.price_out_usd) {
+        (Some(i), Some(o)) => Some((i, o)),
+        (None, None) => None,
+        _ => {
+            return Err(CommandError::new(
+                "input",
+                "give both prices (input and output per million tokens), or neither",
+            ))
+        }
+    };
+    let key = frugal_core::cloud::Secret::new(provider.key);
+    if !key.is_empty() && key.expose().contains(char::is_whitespace) {
+        return Err(CommandError::new("input", "paste the key alone, without spaces"));
+    }
+    let entry = frugal_core::config::ProviderEntry {
+        name: provider.name.trim().to_string(),
+        kind,
+        base_url: provider.base_url,
+        model: provider.model,
+        tier,
+        context: None,
+        needs_key: provider.needs_key,
+        timeout_secs: None,
+        idle_secs: None,
+        max_retries: None,
+    };
+    let name = entry.name.clone();
+    state.change(move |a| a.add_provider(entry, price))?;
+    let a = state.assistant();
+    blocking(move || {
+        if !key.is_empty() {
+            frugal_core::secrets::set_key(&name, &key).map_err(|e| {
+                CommandError::new(
+                    "keychain",
+                    format!("{name} was added but its key was not stored ({e}): save the key again"),
+                )
+            })?;
+        }
+        Ok(provider_views(&a))
+    })
+    .await
+}
+
+/// Removes a provider (and the prices given for it); its key is removed from the keychain.
+#[tauri::command]
+#[specta::specta]
+pub async fn remove_provider(state: State<'_, AppState>, name: String) -> CmdResult<Vec<ProviderView>> {
+    let had_key = state.assistant().config().provider(&name).is_some_and(|p| p.needs_key);
+    let key_name = name.clone();
+    state.change(move |a| a.remove_provider(&name))?;
+    let a = state.assistant();
+    blocking(move || {
+        if had_key {
+            frugal_core::secrets::remove_key(&key_name).map_err(|e| {
+                CommandError::new(
+                    "keychain",
+                    format!("{key_name} was removed but its key is still in the keychain ({e})"),
+                )
+            })?;
+        }
+        Ok(provider_views(&a))
+    })
+    .await
+}
+
+/// Changes the global draft shortcut (null: back to the default). It is registered before it
+/// is saved, so a shortcut another app holds is refused and the old one keeps working.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_hotkey(state: State<'_, AppState>, hotkey: Option<String>) -> CmdResult<SettingsView> {
+    let wanted = hotkey.as_deref().map(str::trim).filter(|h| !h.is_empty() && !h.eq_ignore_ascii_case(HOTKEY));
+    let new = wanted.unwrap_or(HOTKEY).to_string();
+    check_hotkey(&new)?;
+    let old = state.hotkey();
+    let shell = state.shell();
+    shell.set_hotkey(&old, &new).map_err(|e| CommandError::new("hotkey", e))?;
+    let saved = wanted.map(String::from);
+    if let Err(e) = state.change(move |a| a.set_hotkey(saved.as_deref())) {
+        let _ = shell.set_hotkey(&new, &old);
+        return Err(e);
+    }
+    settings(state).await
+}
+
+/// Pastes a draft into the window the user was in when they pressed the hotkey; the draft is
+/// on the clipboard either way, and the error says so.
+#[tauri::command]
+#[specta::specta]
+pub async fn paste_back(state: State<'_, AppState>, text: String) -> CmdResult<()> {
+    if text.trim().is_empty() {
+        return Err(CommandError::new("input", "nothing to paste yet: draft first"));
+    }
+    let (shell, target) = (state.shell(), state.paste_target());
+    blocking(move || shell.paste_back(&text, target).map_err(|e| CommandError::new("paste", e))).await
 }
 
 /// The model catalog: what fits this machine, what is downloaded, what is in use.

@@ -96,6 +96,33 @@ impl<R: Runtime> Shell for Desktop<R> {
         launcher.is_enabled().map_err(|e| e.to_string())
     }
 
+    fn set_hotkey(&self, old: &str, new: &str) -> Result<(), String> {
+        use tauri_plugin_global_shortcut::GlobalShortcutExt;
+        if old.eq_ignore_ascii_case(new) {
+            return Ok(());
+        }
+        let shortcuts = self.app.global_shortcut();
+        shortcuts.register(new).map_err(|e| format!("{new} cannot be used (another app may hold it): {e}"))?;
+        let _ = shortcuts.unregister(old);
+        Ok(())
+    }
+
+    fn paste_back(&self, text: &str, target: Option<crate::paste::Target>) -> Result<(), String> {
+        use tauri_plugin_clipboard_manager::ClipboardExt;
+        self.app.clipboard().write_text(text).map_err(|e| format!("the clipboard refused the draft: {e}"))?;
+        // Close the draft window first: it is always on top and holds the focus.
+        if let Some(w) = self.app.get_webview_window(Window::Draft.label()) {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let _ = self.app.run_on_main_thread(move || {
+                let _ = w.destroy();
+                let _ = tx.send(());
+            });
+            let _ = rx.recv_timeout(std::time::Duration::from_secs(2));
+        }
+        crate::paste::paste_into(target.ok_or(crate::paste::PasteError::NoTarget).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())
+    }
+
     fn open_window(&self, which: Window) -> Result<(), String> {
         // Window creation must happen on the main thread on some platforms.
         let app = self.app.clone();
@@ -104,11 +131,15 @@ impl<R: Runtime> Shell for Desktop<R> {
 }
 
 fn menu<R: Runtime>(app: &AppHandle<R>, label: &str, paused: bool) -> tauri::Result<Menu<R>> {
+    // The hotkey shown beside Draft; a shortcut the menu cannot display is left out.
+    let hotkey = app.state::<AppState>().hotkey();
+    let draft = MenuItem::with_id(app, "draft", "Draft email", true, Some(hotkey.as_str()))
+        .or_else(|_| MenuItem::with_id(app, "draft", "Draft email", true, None::<&str>))?;
     Menu::with_items(
         app,
         &[
             &MenuItem::with_id(app, "summarize", "Summarize meeting…", true, None::<&str>)?,
-            &MenuItem::with_id(app, "draft", "Draft email", true, Some(crate::commands::HOTKEY))?,
+            &draft,
             &MenuItem::with_id(app, "ask", "Ask my files", true, None::<&str>)?,
             &PredefinedMenuItem::separator(app)?,
             &MenuItem::with_id(app, "spend", label, true, None::<&str>)?,
@@ -155,6 +186,7 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
     let result = match id {
         "summarize" => open_window(app, Window::Summary),
         "draft" => {
+            app.state::<AppState>().note_paste_target(crate::paste::active_window());
             crate::take_clipboard_for_draft(app);
             open_window(app, Window::Draft)
         }

@@ -11,6 +11,7 @@ pub mod commands;
 pub mod desktop;
 pub mod error;
 pub mod meetings;
+pub mod paste;
 pub mod shell;
 pub mod state;
 pub mod views;
@@ -98,6 +99,10 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
         commands::set_meetings_folder,
         commands::autostart,
         commands::set_provider_key,
+        commands::add_provider,
+        commands::remove_provider,
+        commands::set_hotkey,
+        commands::paste_back,
         commands::test_provider,
         commands::models,
         commands::use_model,
@@ -222,6 +227,7 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
                 .with_handler(|app, _shortcut, event| {
                     if event.state() == ShortcutState::Pressed {
                         timings::hotkey();
+                        app.state::<AppState>().note_paste_target(paste::active_window());
                         take_clipboard_for_draft(app);
                         // An open draft window drafts the new text; otherwise a new one opens
                         // and drafts it as it loads.
@@ -240,8 +246,12 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
             let state = AppState::open(config.clone(), shell).map_err(|e| e.message)?;
             app.manage(state);
             desktop::create_tray(app.handle())?;
-            if let Err(e) = app.global_shortcut().register(commands::HOTKEY) {
-                eprintln!("frugal-app: the draft hotkey {} is taken: {e}", commands::HOTKEY);
+            let hotkey = app.state::<AppState>().hotkey();
+            if let Err(e) = commands::check_hotkey(&hotkey)
+                .map_err(|e| e.message)
+                .and_then(|()| app.global_shortcut().register(hotkey.as_str()).map_err(|e| e.to_string()))
+            {
+                eprintln!("frugal-app: the draft hotkey {hotkey} cannot be used ({e}); change it in Settings");
             }
             commands::restart_watch(&app.state::<AppState>());
             meetings::spawn(app.handle().clone(), std::time::Duration::from_secs(5));

@@ -66,4 +66,10 @@ pub trait Shell: Send + Sync {
     fn open_window(&self, which: Window) -> Result<(), String>;
     /// Whether the app starts at login; `Some` changes it first.
     fn autostart(&self, enable: Option<bool>) -> Result<bool, String>;
+    /// Registers the global draft shortcut `new` in place of `old` (both valid shortcuts);
+    /// an error (taken by another app) leaves `old` in place.
+    fn set_hotkey(&self, old: &str, new: &str) -> Result<(), String>;
+    /// Puts `text` on the clipboard, closes the draft window and pastes into `target`, the
+    /// window the user was in. The text is on the clipboard even when the paste fails.
+    fn paste_back(&self, text: &str, target: Option<crate::paste::Target>) -> Result<(), String>;
 }

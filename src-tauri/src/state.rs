@@ -14,6 +14,8 @@ pub struct AppState {
     assistant: Mutex<Arc<Assistant>>,
     /// Text the hotkey took (selection or clipboard) for the draft window to pick up.
     pending_draft: Mutex<Option<String>>,
+    /// The window the user was in when they pressed the hotkey (for Paste back).
+    paste_target: Mutex<Option<crate::paste::Target>>,
     paused: AtomicBool,
     watcher: Mutex<Option<frugal_core::index::Watcher>>,
     shell: Arc<dyn Shell>,
@@ -27,6 +29,7 @@ impl AppState {
             config,
             assistant: Mutex::new(Arc::new(assistant)),
             pending_draft: Mutex::new(None),
+            paste_target: Mutex::new(None),
             paused: AtomicBool::new(false),
             watcher: Mutex::new(None),
             shell,
@@ -65,6 +68,24 @@ impl AppState {
     /// Takes the text the hotkey left, once.
     pub fn take_pending_draft(&self) -> Option<String> {
         self.pending_draft.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+
+    /// Notes where a draft should be pasted back (`None` keeps the one noted before: the
+    /// hotkey pressed in the app's own window).
+    pub fn note_paste_target(&self, target: Option<crate::paste::Target>) {
+        if target.is_some() {
+            *self.paste_target.lock().unwrap_or_else(PoisonError::into_inner) = target;
+        }
+    }
+
+    /// The window to paste a draft back into.
+    pub fn paste_target(&self) -> Option<crate::paste::Target> {
+        *self.paste_target.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The draft hotkey in effect: the config's, else the default.
+    pub fn hotkey(&self) -> String {
+        self.assistant().config().app.hotkey.clone().unwrap_or_else(|| crate::commands::HOTKEY.to_string())
     }
 
     /// Whether folder watching is paused from the tray.

@@ -216,6 +216,30 @@ pub struct ProviderView {
     pub key: Option<String>,
     /// Why the keychain could not be read, if it could not.
     pub key_error: Option<String>,
+    /// The model's price in USD per million tokens (input, output), or null when none is
+    /// known (then the provider is never called).
+    pub price_in_usd: Option<f64>,
+    pub price_out_usd: Option<f64>,
+    /// Why there is no price, if there is none.
+    pub price_error: Option<String>,
+}
+
+/// A provider to add from Settings → Providers.
+#[derive(Clone, Debug, serde::Deserialize, Type)]
+pub struct NewProvider {
+    pub name: String,
+    /// `openai` (any OpenAI-compatible server) or `anthropic`.
+    pub kind: String,
+    pub base_url: String,
+    pub model: String,
+    /// `economy` or `premium`.
+    pub tier: String,
+    pub needs_key: bool,
+    /// The key, stored in the keychain (never in the config); empty for none.
+    pub key: String,
+    /// USD per million input and output tokens, for a model without a list price.
+    pub price_in_usd: Option<f64>,
+    pub price_out_usd: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize, Type)]

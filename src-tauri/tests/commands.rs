@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
-use tauri::WebviewWindow;
+use tauri::{Manager, WebviewWindow};
 
 #[derive(Default)]
 struct Recorder {
@@ -59,6 +59,18 @@ impl Shell for Recorder {
     fn autostart(&self, enable: Option<bool>) -> Result<bool, String> {
         self.push(format!("autostart {enable:?}"));
         Ok(enable.unwrap_or(false))
+    }
+    /// Another app holds Ctrl+Alt+T (a terminal's, on many desktops).
+    fn set_hotkey(&self, old: &str, new: &str) -> Result<(), String> {
+        if new == "Ctrl+Alt+T" {
+            return Err("Ctrl+Alt+T cannot be used (another app may hold it)".into());
+        }
+        self.push(format!("hotkey {old} -> {new}"));
+        Ok(())
+    }
+    fn paste_back(&self, text: &str, target: Option<frugal_app::paste::Target>) -> Result<(), String> {
+        self.push(format!("paste {} bytes into {target:?}", text.len()));
+        Ok(())
     }
 }
 
@@ -270,6 +282,90 @@ fn test_connection_reaches_the_provider_and_is_billed() {
     assert!(e["message"].as_str().unwrap().contains("HTTP 500"), "{e}");
     let e = h.invoke("test_provider", json!({ "name": "nobody" })).unwrap_err();
     assert_eq!(e["code"], "input");
+}
+
+/// A provider added from Settings is saved (with the price given for its model), can be
+/// tested at once, refuses duplicates and bad input in one line, and is removed with its price.
+#[test]
+fn providers_are_added_from_settings_tested_and_removed() {
+    use frugal_cloud::sim::SimServer;
+    let server = SimServer::start(frugal_cloud::Kind::OpenAi).unwrap();
+    let h = harness();
+    h.ok("set_budget", json!({ "monthlyUsd": 5.0 }));
+    let new = |name: &str, kind: &str, price: Option<(f64, f64)>| {
+        json!({ "provider": {
+            "name": name, "kind": kind, "base_url": server.base_url(), "model": "house-model", "tier": "economy",
+            "needs_key": false, "key": "", "price_in_usd": price.map(|p| p.0), "price_out_usd": price.map(|p| p.1),
+        }})
+    };
+    let list = h.ok("add_provider", new("house", "openai", Some((1.0, 3.0))));
+    let p = &list[0];
+    assert_eq!((p["name"].as_str(), p["kind"].as_str(), p["key"].as_str()), (Some("house"), Some("openai"), None));
+    assert_eq!((p["price_in_usd"].as_f64(), p["price_out_usd"].as_f64()), (Some(1.0), Some(3.0)), "{p}");
+    let saved = std::fs::read_to_string(h.dir.join("config.toml")).unwrap();
+    assert!(saved.contains("name = \"house\"") && saved.contains("model = \"house-model\""), "{saved}");
+    let r = h.ok("test_provider", json!({ "name": "house" }));
+    assert_eq!(r["provider"], "house");
+    assert_eq!(server.requests().len(), 1);
+
+    for (args, code, says) in [
+        (new("House", "openai", None), "input", "already exists"),
+        (new("other", "gopher", None), "input", "openai or anthropic"),
+        (new("other", "openai", Some((f64::NAN, 1.0))), "input", ""),
+        (new("has space", "openai", None), "input", "letters, digits"),
+    ] {
+        let e = h.invoke("add_provider", args).unwrap_err();
+        assert_eq!(e["code"], code, "{e}");
+        assert!(e["message"].as_str().unwrap().contains(says) && !e["message"].as_str().unwrap().contains('\n'), "{e}");
+    }
+    // Without a price the provider is listed and says why it will never be called.
+    let list = h.ok("add_provider", new("unpriced", "anthropic", None));
+    let p = list.as_array().unwrap().iter().find(|p| p["name"] == "unpriced").unwrap().clone();
+    assert!(p["price_error"].as_str().unwrap().contains("no price is known"), "{p}");
+    assert!(h.invoke("test_provider", json!({ "name": "unpriced" })).is_err());
+    assert_eq!(server.requests().len(), 1, "an unpriced provider is never called");
+
+    let list = h.ok("remove_provider", json!({ "name": "house" }));
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let saved = std::fs::read_to_string(h.dir.join("config.toml")).unwrap();
+    assert!(
+        !saved.contains("name = \"house\"") && !saved.contains("[[prices]]"),
+        "the provider and its price go: {saved}"
+    );
+    assert_eq!(h.invoke("remove_provider", json!({ "name": "house" })).unwrap_err()["code"], "input");
+}
+
+/// The draft hotkey: checked, registered before it is saved, refused (old one kept) when
+/// another app holds it, back to the default with null; Paste back goes to the noted window.
+#[test]
+fn the_hotkey_is_configurable_and_paste_back_reaches_the_shell() {
+    let h = harness();
+    assert_eq!(h.ok("settings", json!({}))["hotkey"], "CmdOrCtrl+Shift+Space");
+    let v = h.ok("set_hotkey", json!({ "hotkey": "Ctrl+Alt+D" }));
+    assert_eq!(v["hotkey"], "Ctrl+Alt+D");
+    assert!(h.shell.calls().contains(&"hotkey CmdOrCtrl+Shift+Space -> Ctrl+Alt+D".to_string()));
+    assert_eq!(h.ok("app_status", json!({}))["hotkey"], "Ctrl+Alt+D");
+    let saved = std::fs::read_to_string(h.dir.join("config.toml")).unwrap();
+    assert!(saved.contains("hotkey = \"Ctrl+Alt+D\""), "{saved}");
+    for (bad, says) in
+        [("Ctrl+Alt+Nope", "is not a shortcut"), ("Shift+D", "needs Ctrl, Alt or Super"), ("D", "needs Ctrl")]
+    {
+        let e = h.invoke("set_hotkey", json!({ "hotkey": bad })).unwrap_err();
+        assert_eq!(e["code"], "input", "{e}");
+        assert!(e["message"].as_str().unwrap().contains(says), "{e}");
+    }
+    let e = h.invoke("set_hotkey", json!({ "hotkey": "Ctrl+Alt+T" })).unwrap_err();
+    assert_eq!(e["code"], "hotkey");
+    assert_eq!(h.ok("settings", json!({}))["hotkey"], "Ctrl+Alt+D", "a refused hotkey keeps the old one");
+    let v = h.ok("set_hotkey", json!({ "hotkey": null }));
+    assert_eq!(v["hotkey"], "CmdOrCtrl+Shift+Space");
+    assert!(!std::fs::read_to_string(h.dir.join("config.toml")).unwrap().contains("hotkey"));
+
+    let e = h.invoke("paste_back", json!({ "text": "  " })).unwrap_err();
+    assert_eq!(e["code"], "input");
+    h.webview.state::<AppState>().note_paste_target(Some(frugal_app::paste::Target(0x2a)));
+    h.ok("paste_back", json!({ "text": "Subject: Friday\n\nHi Sam" }));
+    assert!(h.shell.calls().contains(&"paste 23 bytes into Some(Target(42))".to_string()), "{:?}", h.shell.calls());
 }
 
 /// The UI calls commands only through generated bindings; they must match the Rust types.

@@ -1,10 +1,13 @@
 //! End to end: the real app binary under Xvfb, driven through `tauri-driver` and WebKitGTK's
-//! WebDriver. Opens Settings, sets a budget, adds a fixture folder and sees it indexed, drafts
-//! on the default model and sees tokens stream, and reads the ledger's rows in Spend review.
+//! WebDriver. Opens Settings, sets a budget, adds a provider and tests it, adds a fixture folder and sees it indexed, drafts
+//! on the default model and sees tokens stream, pastes it back into an editor window through the
+//! hotkey, and reads the ledger's rows in Spend review.
 //! Screenshots of each screen go to `$CARGO_TARGET_DIR/e2e-screenshots/` (or `target/…`).
 #![allow(clippy::unwrap_used)]
 
 mod common;
+
+use common::x11;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -260,12 +263,37 @@ fn settings_budget_folder_draft_and_spend_review_in_the_real_app() {
     d.settle();
     d.screenshot("1-settings-model");
 
+    // The draft hotkey is changed to Ctrl+Alt+D (used below to open the draft window).
+    d.script("document.getElementById('hotkey').value = 'Ctrl+Alt+D'; return 1;");
+    d.click("#hotkey-save");
+    d.wait_text("#hotkey-saved", 10, |t| t.contains("Saved: Ctrl+Alt+D"));
+
     // Budget: set $20, the header and the saved line follow.
     d.click("#tab-button-budget");
     d.type_into("#budget-input", "20");
     d.click("#budget-save");
     d.wait_text("#budget-saved", 10, |t| t.contains("of $20"));
     d.screenshot("2-settings-budget");
+
+    // Providers: add one (the "own server" preset pointed at a local server speaking the
+    // OpenAI protocol), see it listed with its price, and test the connection.
+    let server = frugal_cloud::sim::SimServer::start(frugal_cloud::Kind::OpenAi).unwrap();
+    d.click("#tab-button-providers");
+    d.settle();
+    d.script("const s = document.getElementById('provider-preset'); s.value = String(s.options.length - 2); s.dispatchEvent(new Event('change')); return 1;");
+    d.type_into("#provider-url", &server.base_url());
+    d.click("#add-provider");
+    let listed = d.wait_text("#providers", 10, |t| t.contains("house"));
+    assert!(listed.contains("$0 in"), "{listed}");
+    d.click("#providers .provider-row button:not(.remove-provider)");
+    d.wait_text("#providers", 20, |t| t.contains("OK ($"));
+    assert_eq!(server.requests().len(), 1, "Test connection sends one request");
+    d.screenshot("3-settings-providers");
+    // Removed again (asked twice), so the draft below stays local.
+    d.click("#providers .remove-provider");
+    d.wait_text("#providers", 5, |t| t.contains("Remove it?"));
+    d.click("#providers .remove-provider");
+    d.wait_text("#providers", 10, |t| !t.contains("house"));
 
     // Folders: add the fixture folder and see it indexed.
     d.click("#tab-button-folders");
@@ -275,7 +303,7 @@ fn settings_budget_folder_draft_and_spend_review_in_the_real_app() {
     assert!(totals.contains("notes"));
     let counts = d.wait_text("#index-totals", 10, |t| !t.starts_with("0 files"));
     assert!(counts.contains("passages"), "{counts}");
-    d.screenshot("3-settings-folders");
+    d.screenshot("4-settings-folders");
 
     // Draft on the default model: tokens stream into the output before the final draft.
     d.script("location.hash = '#draft'; return 1;");
@@ -297,15 +325,32 @@ fn settings_budget_folder_draft_and_spend_review_in_the_real_app() {
     let out = d.text("#draft-output");
     assert!(out.starts_with("Subject:"), "{out}");
     assert!(seen.len() >= 3, "the draft should arrive in pieces, saw lengths {seen:?}");
-    d.screenshot("4-draft");
+    d.screenshot("5-draft");
 
-    // Spend review shows the ledger's rows for that draft.
+    // Paste back: the user was in an editor when they pressed the hotkey (now Ctrl+Alt+D);
+    // the app noted it and opened its draft window. Paste back closes that window, gives the
+    // focus back to the editor and types Ctrl+V there: the editor pastes the draft.
+    let (conn, xroot) = x11::connect(&display);
+    let editor = x11::focused_editor(&conn, xroot);
+    x11::press(&conn, xroot, &[0xffe3, 0xffe9, 0x64]);
+    let pressed = Instant::now();
+    while !x11::has_window(&conn, xroot, "Frugal — Draft") {
+        assert!(pressed.elapsed() < Duration::from_secs(20), "the hotkey opened no draft window");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let draft = d.script("return document.getElementById('draft-output').textContent;");
+    d.click("#draft-paste");
+    assert_eq!(x11::pasted_into(&conn, editor, 15).unwrap(), draft.as_str().unwrap());
+    assert!(!x11::has_window(&conn, xroot, "Frugal — Draft"), "Paste back closes the draft window");
+
+    // Spend review shows the ledger's rows: the connection test in the cloud, the draft local.
     d.script("location.hash = '#settings/spend'; return 1;");
     d.settle();
     d.wait_for("#ledger-rows .ledger-row", 20);
     let rows = d.text("#ledger-rows");
-    assert!(rows.contains("draft") && rows.contains("local"), "{rows}");
-    assert!(d.text("#local-share").contains("100%"), "{}", d.text("#local-share"));
-    d.screenshot("5-spend-review");
+    assert!(rows.contains("draft") && rows.contains("local") && rows.contains("cloud"), "{rows}");
+    let share = d.text("#local-share");
+    assert!(share.contains("local (1 of 2 requests)") || share.contains("local (2 of 3 requests)"), "{share}");
+    d.screenshot("6-spend-review");
     d.call("DELETE", "", None);
 }

@@ -85,6 +85,53 @@ async setProviderKey(name: string, key: string) : Promise<Result<ProviderView[],
 }
 },
 /**
+ * Adds a cloud provider from Settings: saved in the config, its key (if given) in the
+ * keychain, its price (if given) as a `[[prices]]` entry for it.
+ */
+async addProvider(provider: NewProvider) : Promise<Result<ProviderView[], CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("add_provider", { provider }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Removes a provider (and the prices given for it); its key is removed from the keychain.
+ */
+async removeProvider(name: string) : Promise<Result<ProviderView[], CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("remove_provider", { name }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Changes the global draft shortcut (null: back to the default). It is registered before it
+ * is saved, so a shortcut another app holds is refused and the old one keeps working.
+ */
+async setHotkey(hotkey: string | null) : Promise<Result<SettingsView, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("set_hotkey", { hotkey }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Pastes a draft into the window the user was in when they pressed the hotkey; the draft is
+ * on the clipboard either way, and the error says so.
+ */
+async pasteBack(text: string) : Promise<Result<null, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("paste_back", { text }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
  * Sends the smallest real request to a provider (one output token, metered): says whether
  * key, price, budget, network and model work, and what the check cost.
  */
@@ -318,6 +365,26 @@ export type IndexView = { folders: FolderView[]; skipped: SkippedView[]; files: 
  * A catalog model: does it fit here, is it downloaded, is it the one in use.
  */
 export type ModelView = { name: string; display: string; tier: string; size_gb: number; installed: boolean; in_use: boolean; fits: boolean; recommended: boolean; reason: string }
+/**
+ * A provider to add from Settings → Providers.
+ */
+export type NewProvider = { name: string; 
+/**
+ * `openai` (any OpenAI-compatible server) or `anthropic`.
+ */
+kind: string; base_url: string; model: string; 
+/**
+ * `economy` or `premium`.
+ */
+tier: string; needs_key: boolean; 
+/**
+ * The key, stored in the keychain (never in the config); empty for none.
+ */
+key: string; 
+/**
+ * USD per million input and output tokens, for a model without a list price.
+ */
+price_in_usd: number | null; price_out_usd: number | null }
 export type PolicyView = { task: string; escalate: string; max_tier: string }
 export type ProviderSpendView = { route: string; provider: string; model: string; requests: number; cost_usd: number }
 export type ProviderView = { name: string; kind: string; base_url: string; model: string; tier: string; needs_key: boolean; 
@@ -328,7 +395,16 @@ key: string | null;
 /**
  * Why the keychain could not be read, if it could not.
  */
-key_error: string | null }
+key_error: string | null; 
+/**
+ * The model's price in USD per million tokens (input, output), or null when none is
+ * known (then the provider is never called).
+ */
+price_in_usd: number | null; price_out_usd: number | null; 
+/**
+ * Why there is no price, if there is none.
+ */
+price_error: string | null }
 /**
  * How an answer was served.
  */

@@ -805,6 +805,74 @@ impl Assistant {
         config::save(&self.paths.config_file, &self.config)
     }
 
+    /// Adds a cloud provider, with the price of its model when the user gives one (a model
+    /// without a known price is never called), and saves the config. The same checks as a
+    /// hand-edited config file, so the app cannot write a file the CLI then refuses.
+    pub fn add_provider(&mut self, entry: config::ProviderEntry, price: Option<(f64, f64)>) -> Result<()> {
+        let name = entry.name.trim();
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(CoreError::Input(
+                "a provider's name is letters, digits, `-` or `_` (it names its keychain entry)".into(),
+            ));
+        }
+        if self.config.provider(name).is_some() {
+            return Err(CoreError::Input(format!("a provider named `{name}` already exists")));
+        }
+        let url = entry.base_url.trim().trim_end_matches('/');
+        let host = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")).unwrap_or("");
+        if host.is_empty() || host.contains(char::is_whitespace) {
+            return Err(CoreError::Input(format!(
+                "`{url}` is not an http(s) address such as https://api.openai.com/v1"
+            )));
+        }
+        if entry.model.trim().is_empty() {
+            return Err(CoreError::Input("the provider needs a model id".into()));
+        }
+        if let Some((input, output)) = price {
+            frugal_ledger::micros_from_usd(input)?;
+            frugal_ledger::micros_from_usd(output)?;
+            self.config.prices.push(config::PriceOverride {
+                model: entry.model.trim().to_string(),
+                vendor: Some(name.to_string()),
+                input,
+                cached_input: None,
+                cache_write: None,
+                output,
+            });
+        }
+        let entry = config::ProviderEntry {
+            name: name.to_string(),
+            base_url: url.to_string(),
+            model: entry.model.trim().to_string(),
+            ..entry
+        };
+        self.config.providers.push(entry);
+        self.prices = OnceLock::new();
+        config::save(&self.paths.config_file, &self.config)
+    }
+
+    /// Removes a provider and the prices given for it alone, and saves the config. Its key
+    /// stays in the keychain until removed there (`frugal keys remove NAME`).
+    pub fn remove_provider(&mut self, name: &str) -> Result<()> {
+        let Some(found) = self.config.provider(name).map(|p| p.name.clone()) else {
+            return Err(CoreError::Input(format!("no provider named `{name}`")));
+        };
+        self.config.providers.retain(|p| p.name != found);
+        self.config.prices.retain(|p| p.vendor.as_deref() != Some(found.as_str()));
+        if self.config.budget.reference.as_deref() == Some(found.as_str()) {
+            self.config.budget.reference = None;
+        }
+        self.prices = OnceLock::new();
+        config::save(&self.paths.config_file, &self.config)
+    }
+
+    /// Sets (or, with `None`, resets to the default) the tray app's draft hotkey and saves the
+    /// config; the app checks the shortcut's syntax and that it can be registered first.
+    pub fn set_hotkey(&mut self, hotkey: Option<&str>) -> Result<()> {
+        self.config.app.hotkey = hotkey.map(str::trim).filter(|h| !h.is_empty()).map(String::from);
+        config::save(&self.paths.config_file, &self.config)
+    }
+
     /// The month's spend report.
     pub fn spend(&self, month: frugal_ledger::Month) -> Result<frugal_ledger::MonthReport> {
         let now =
@@ -860,5 +928,53 @@ mod tests {
         let names: Vec<_> = related.iter().map(|h| h.path.file_name().unwrap().to_string_lossy().to_string()).collect();
         assert_eq!(names, vec!["offsite.md"]);
         assert!(related[0].local_only, "the local-only mark must travel with the passage");
+    }
+
+    /// Providers added from the app: checked like a config file, priced when the user gives
+    /// a price, saved so the CLI reads the same file back, and removed with their prices.
+    #[test]
+    fn providers_are_added_priced_and_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = tmp.path().join("config.toml");
+        std::fs::write(&config, format!("ledger = {:?}\n", tmp.path().join("ledger.sqlite3"))).unwrap();
+        let mut a = Assistant::open(Some(&config), None).unwrap();
+        let entry = |name: &str, url: &str, model: &str| config::ProviderEntry {
+            name: name.into(),
+            kind: frugal_cloud::Kind::OpenAi,
+            base_url: url.into(),
+            model: model.into(),
+            tier: config::Tier::Economy,
+            context: None,
+            needs_key: true,
+            timeout_secs: None,
+            idle_secs: None,
+            max_retries: None,
+        };
+        for (bad, why) in [
+            (entry("my key", "https://x.test/v1", "m"), "name"),
+            (entry("ok", "ftp://x.test", "m"), "http(s)"),
+            (entry("ok", "https://x.test/v1", " "), "model id"),
+        ] {
+            let e = a.add_provider(bad, None).unwrap_err().to_string();
+            assert!(e.contains(why), "{e}");
+        }
+        assert!(a.add_provider(entry("ok", "https://x.test/v1", "m"), Some((f64::NAN, 1.0))).is_err());
+        assert!(a.config().providers.is_empty(), "a refused provider must not be half added");
+
+        a.add_provider(entry("house", "http://127.0.0.1:8080/v1/", "house-model"), Some((0.5, 1.5))).unwrap();
+        let e = a.add_provider(entry("HOUSE", "https://x.test/v1", "m"), None).unwrap_err().to_string();
+        assert!(e.contains("already exists"), "{e}");
+        let reread = Assistant::open(Some(&config), None).unwrap();
+        let p = reread.config().provider("house").unwrap().clone();
+        assert_eq!(p.base_url, "http://127.0.0.1:8080/v1");
+        let price = reread.price_of(&p).unwrap();
+        assert_eq!((price.input, price.output), (500_000, 1_500_000));
+
+        a.set_hotkey(Some(" Ctrl+Alt+D ")).unwrap();
+        a.remove_provider("House").unwrap();
+        let reread = Assistant::open(Some(&config), None).unwrap();
+        assert!(reread.config().providers.is_empty() && reread.config().prices.is_empty());
+        assert_eq!(reread.config().app.hotkey.as_deref(), Some("Ctrl+Alt+D"));
+        assert!(a.remove_provider("house").unwrap_err().to_string().contains("no provider"));
     }
 }

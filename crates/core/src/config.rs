@@ -249,6 +249,10 @@ pub struct AppSection {
     /// is written next to each as `NAME.summary.md`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub meetings_folder: Option<PathBuf>,
+    /// The global shortcut that drafts from the selection or the clipboard (default
+    /// `CmdOrCtrl+Shift+Space`), in the form `Ctrl+Alt+D`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hotkey: Option<String>,
 }
 
 impl Config {

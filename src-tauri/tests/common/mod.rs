@@ -3,6 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
+#[cfg(target_os = "linux")]
+#[allow(dead_code)]
+pub mod x11;
+
 /// The default model, put in place by `scripts/setup.sh`.
 pub fn model() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/SmolLM2-135M-Instruct.Q4_1.gguf")
