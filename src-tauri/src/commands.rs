@@ -350,6 +350,8 @@ pub async fn set_hotkey(state: State<'_, AppState>, hotkey: Option<String>) -> C
         let _ = shell.set_hotkey(&new, &old);
         return Err(e);
     }
+    // Rebuilds the tray menu too: its Draft line shows the hotkey.
+    shell.spend_changed();
     settings(state).await
 }
 

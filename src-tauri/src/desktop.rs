@@ -35,6 +35,9 @@ pub fn open_window<R: Runtime>(app: &AppHandle<R>, which: Window) -> tauri::Resu
     let mut b =
         WebviewWindowBuilder::new(app, which.label(), WebviewUrl::App(format!("index.html#{}", which.label()).into()))
             .title(which.title())
+            // The page's own background, so the window shows at once without a white flash
+            // while the web view loads.
+            .background_color(tauri::window::Color(0xf6, 0xf8, 0xf7, 0xff))
             .inner_size(width, height)
             .min_inner_size(420.0, 360.0);
     if which == Window::Draft {
@@ -45,7 +48,11 @@ pub fn open_window<R: Runtime>(app: &AppHandle<R>, which: Window) -> tauri::Resu
     } else {
         b = b.center();
     }
-    b.build()?.set_focus()
+    let w = b.build()?;
+    if which == Window::Draft {
+        crate::timings::hotkey_step("draft window shown");
+    }
+    w.set_focus()
 }
 
 impl<R: Runtime> Shell for Desktop<R> {

@@ -80,6 +80,13 @@ pub mod timings {
         }
     }
 
+    /// A step of the hotkey's work finished (`FRUGAL_TIMINGS` only): where the time goes.
+    pub fn hotkey_step(what: &str) {
+        if let (true, Some(t)) = (on(), *HOTKEY.lock().unwrap_or_else(PoisonError::into_inner)) {
+            eprintln!("frugal-app: {what} {} ms after the hotkey", t.elapsed().as_millis());
+        }
+    }
+
     /// The draft window's page asked for its text: it is shown and running.
     pub fn draft_window_ready() {
         if let (true, Some(t)) = (on(), HOTKEY.lock().unwrap_or_else(PoisonError::into_inner).take()) {
@@ -228,7 +235,9 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
                     if event.state() == ShortcutState::Pressed {
                         timings::hotkey();
                         app.state::<AppState>().note_paste_target(paste::active_window());
+                        timings::hotkey_step("paste target noted");
                         take_clipboard_for_draft(app);
+                        timings::hotkey_step("text taken");
                         // An open draft window drafts the new text; otherwise a new one opens
                         // and drafts it as it loads.
                         if app.get_webview_window(Window::Draft.label()).is_some() {

@@ -50,7 +50,7 @@ impl Window {
 
 /// What commands may ask of the desktop.
 pub trait Shell: Send + Sync {
-    /// Spend may have changed: refresh the tray line and tell the windows.
+    /// Spend (or the tray menu's hotkey) may have changed: refresh the tray menu and tell the windows.
     fn spend_changed(&self);
     /// The index changed (watcher batch, folder added).
     fn index_changed(&self);
