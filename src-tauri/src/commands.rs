@@ -576,6 +576,25 @@ pub async fn draft_estimate(state: State<'_, AppState>, text: String, tone: Stri
     .await
 }
 
+/// Opens a cited file in the desktop's default app. Only files inside the indexed folders
+/// open from here: the web view cannot use this to launch anything else.
+#[tauri::command]
+#[specta::specta]
+pub async fn open_source(state: State<'_, AppState>, path: String) -> CmdResult<()> {
+    let (a, shell) = (state.assistant(), state.shell());
+    blocking(move || {
+        let file = Path::new(&path)
+            .canonicalize()
+            .map_err(|e| CommandError::new("input", format!("cannot open {path}: {e}")))?;
+        let indexed = a.config().index.folders.iter().any(|f| file.starts_with(&f.path));
+        if !indexed || !file.is_file() {
+            return Err(CommandError::new("input", format!("{path} is not a file in your indexed folders")));
+        }
+        shell.open_file(&file).map_err(|e| CommandError::new("internal", format!("cannot open {path}: {e}")))
+    })
+    .await
+}
+
 #[tauri::command]
 #[specta::specta]
 pub async fn ask(

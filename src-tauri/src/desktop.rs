@@ -103,6 +103,11 @@ impl<R: Runtime> Shell for Desktop<R> {
         launcher.is_enabled().map_err(|e| e.to_string())
     }
 
+    fn open_file(&self, path: &std::path::Path) -> Result<(), String> {
+        use tauri_plugin_opener::OpenerExt;
+        self.app.opener().open_path(path.to_string_lossy(), None::<&str>).map_err(|e| e.to_string())
+    }
+
     fn set_hotkey(&self, old: &str, new: &str) -> Result<(), String> {
         use tauri_plugin_global_shortcut::GlobalShortcutExt;
         if old.eq_ignore_ascii_case(new) {

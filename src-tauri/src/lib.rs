@@ -124,6 +124,7 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
         commands::draft,
         commands::draft_estimate,
         commands::ask,
+        commands::open_source,
         commands::summarize,
         commands::save_summary,
         commands::spend,
@@ -226,6 +227,7 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
             let _ = desktop::open_window(app, which.unwrap_or(Window::Settings));
         }))
         .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, None))

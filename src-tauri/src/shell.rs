@@ -66,6 +66,8 @@ pub trait Shell: Send + Sync {
     fn open_window(&self, which: Window) -> Result<(), String>;
     /// Whether the app starts at login; `Some` changes it first.
     fn autostart(&self, enable: Option<bool>) -> Result<bool, String>;
+    /// Opens a file in the desktop's default app for it.
+    fn open_file(&self, path: &std::path::Path) -> Result<(), String>;
     /// Registers the global draft shortcut `new` in place of `old` (both valid shortcuts);
     /// an error (taken by another app) leaves `old` in place.
     fn set_hotkey(&self, old: &str, new: &str) -> Result<(), String>;

@@ -60,6 +60,10 @@ impl Shell for Recorder {
         self.push(format!("autostart {enable:?}"));
         Ok(enable.unwrap_or(false))
     }
+    fn open_file(&self, path: &Path) -> Result<(), String> {
+        self.push(format!("open file {}", path.display()));
+        Ok(())
+    }
     /// Another app holds Ctrl+Alt+T (a terminal's, on many desktops).
     fn set_hotkey(&self, old: &str, new: &str) -> Result<(), String> {
         if new == "Ctrl+Alt+T" {
@@ -182,6 +186,17 @@ fn folders_are_added_indexed_and_removed() {
     assert_eq!(v["files"], 1, "{v}");
     assert!(v["passages"].as_u64().unwrap() >= 1);
     assert_eq!(v["skipped"][0]["path"], notes.canonicalize().unwrap().join("binary.txt").display().to_string());
+    // A cited file opens; nothing outside the indexed folders does.
+    let cited = notes.canonicalize().unwrap().join("offsite.md");
+    h.ok("open_source", json!({ "path": cited }));
+    assert!(h.shell.calls().contains(&format!("open file {}", cited.display())), "{:?}", h.shell.calls());
+    for outside in
+        [h.dir.join("config.toml"), notes.join("../config.toml"), PathBuf::from("/etc/passwd"), notes.clone()]
+    {
+        let e = h.invoke("open_source", json!({ "path": outside })).unwrap_err();
+        assert_eq!(e["code"], "input", "{outside:?}: {e}");
+    }
+    assert_eq!(h.shell.calls().iter().filter(|c| c.starts_with("open file")).count(), 1);
     let v = h.ok("set_paused", json!({ "paused": true }));
     assert_eq!(v["paused"], true);
     let v = h.ok("remove_folder", json!({ "path": notes }));

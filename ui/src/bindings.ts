@@ -257,6 +257,18 @@ async ask(question: string, cloud: boolean, onEvent: TAURI_CHANNEL<StreamEvent>)
     else return { status: "error", error: e  as any };
 }
 },
+/**
+ * Opens a cited file in the desktop's default app. Only files inside the indexed folders
+ * open from here: the web view cannot use this to launch anything else.
+ */
+async openSource(path: string) : Promise<Result<null, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("open_source", { path }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
 async summarize(path: string, cloud: boolean, onEvent: TAURI_CHANNEL<StreamEvent>) : Promise<Result<SummaryView, CommandError>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("summarize", { path, cloud, onEvent }) };

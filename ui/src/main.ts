@@ -603,7 +603,19 @@ async function askPage() {
     channel.onmessage = (e) => { if (e.kind === "status") out.replaceChildren(h("p", { class: "muted" }, e.text)); };
     const a = await ok(commands.ask(q.value, false, channel));
     const list = (items: typeof a.sources) =>
-      h("ol", {}, ...items.map((s) => h("li", { class: "source", title: "copy path:line", onclick: () => copy(`${s.path}:${s.line}`) }, `[${s.n}] ${s.title} — ${s.path}:${s.line}${s.local_only ? " (local-only)" : ""}`)));
+      h(
+        "ol",
+        {},
+        ...items.map((s) =>
+          h(
+            "li",
+            { class: "source" },
+            h("a", { href: "#ask", title: "open the file", onclick: (e: Event) => { e.preventDefault(); ok(commands.openSource(s.path)); } }, `[${s.n}] ${s.title}`),
+            ` — ${s.path}:${s.line}${s.local_only ? " (local-only)" : ""} `,
+            h("button", { class: "small", title: "copy path:line", onclick: () => copy(`${s.path}:${s.line}`) }, "copy"),
+          ),
+        ),
+      );
     out.replaceChildren(
       a.found ? h("div", { class: "output" }, a.answer ?? "") : h("p", {}, "Not found in your files."),
       h("div", { class: "route" }, routeLine(a.route)),
