@@ -265,6 +265,11 @@ fn models_are_listed_and_switched() {
     assert!(names.len() >= 3, "{names:?}");
     assert!(list.as_array().unwrap().iter().any(|m| m["recommended"] == true), "one model is recommended");
     assert!(list.as_array().unwrap().iter().all(|m| !m["reason"].as_str().unwrap().is_empty()));
+    // The default model, configured by path outside the models folder, is the catalog's
+    // SmolLM2 in use: not offered for download again.
+    let smol = list.as_array().unwrap().iter().find(|m| m["name"].as_str().unwrap().contains("smollm2")).unwrap();
+    assert_eq!((smol["in_use"].as_bool(), smol["installed"].as_bool()), (Some(true), Some(true)), "{smol}");
+    assert_eq!(list.as_array().unwrap().iter().filter(|m| m["in_use"] == true).count(), 1);
     h.ok("use_model", json!({ "name": model() }));
     assert!(std::fs::read_to_string(h.dir.join("config.toml")).unwrap().contains("SmolLM2-135M-Instruct.Q4_1.gguf"));
     let e = h.invoke("use_model", json!({ "name": "no-such-model" })).unwrap_err();

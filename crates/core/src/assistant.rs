@@ -356,6 +356,9 @@ impl Assistant {
         let available = ram + vram;
         let dir = self.models_dir();
         let in_use = self.model_path().ok().and_then(|p| p.canonicalize().ok());
+        // The catalog's file in use from elsewhere (`[model] path`, the repo's `models/`) is
+        // that model too: listed in use, not offered for download.
+        let in_use_name = in_use.as_ref().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
         let mut out: Vec<CatalogFit> = catalog
             .models
             .into_iter()
@@ -373,9 +376,10 @@ impl Assistant {
                         human(available)
                     )
                 };
+                let by_name = in_use_name.as_deref() == Some(entry.file.as_str());
                 CatalogFit {
-                    installed: path.is_file(),
-                    in_use: in_use.is_some() && path.canonicalize().ok() == in_use,
+                    installed: path.is_file() || by_name,
+                    in_use: (in_use.is_some() && path.canonicalize().ok() == in_use) || by_name,
                     fits,
                     recommended: false,
                     reason,
