@@ -258,17 +258,19 @@ pub async fn set_provider_key(state: State<'_, AppState>, name: String, key: Str
     .await
 }
 
+/// A config enum from the name the config file uses for it (`openai`, `premium`, …).
+fn config_name<T: serde::de::DeserializeOwned>(name: &str, what: &str, choices: &str) -> CmdResult<T> {
+    serde_json::from_value(serde_json::Value::String(name.to_string()))
+        .map_err(|_| CommandError::new("input", format!("no {what} `{name}`: {choices}")))
+}
+
 /// Adds a cloud provider from Settings: saved in the config, its key (if given) in the
 /// keychain, its price (if given) as a `[[prices]]` entry for it.
 #[tauri::command]
 #[specta::specta]
 pub async fn add_provider(state: State<'_, AppState>, provider: NewProvider) -> CmdResult<Vec<ProviderView>> {
-    let kind: frugal_core::cloud::Kind = serde_json::from_value(serde_json::Value::String(provider.kind.clone()))
-        .map_err(|_| {
-            CommandError::new("input", format!("no provider kind `{}`: openai or anthropic", provider.kind))
-        })?;
-    let tier: frugal_core::config::Tier = serde_json::from_value(serde_json::Value::String(provider.tier.clone()))
-        .map_err(|_| CommandError::new("input", format!("no tier `{}`: economy or premium", provider.tier)))?;
+    let kind: frugal_core::cloud::Kind = config_name(&provider.kind, "provider kind", "openai or anthropic")?;
+    let tier: frugal_core::config::Tier = config_name(&provider.tier, "tier", "economy or premium")?;
     let price = match (provider.price_in_usd, provider.price_out_usd) {
         (Some(i), Some(o)) => Some((i, o)),
         (None, None) => None,
@@ -350,8 +352,7 @@ pub async fn set_hotkey(state: State<'_, AppState>, hotkey: Option<String>) -> C
         let _ = shell.set_hotkey(&new, &old);
         return Err(e);
     }
-    // Rebuilds the tray menu too: its Draft line shows the hotkey.
-    shell.spend_changed();
+    shell.refresh_tray();
     settings(state).await
 }
 

@@ -50,7 +50,7 @@ pub fn open_window<R: Runtime>(app: &AppHandle<R>, which: Window) -> tauri::Resu
     }
     let w = b.build()?;
     if which == Window::Draft {
-        crate::timings::hotkey_step("draft window shown");
+        crate::timings::draft_window_shown();
     }
     w.set_focus()
 }
@@ -59,6 +59,10 @@ impl<R: Runtime> Shell for Desktop<R> {
     fn spend_changed(&self) {
         refresh_tray(&self.app);
         let _ = self.app.emit("spend-changed", ());
+    }
+
+    fn refresh_tray(&self) {
+        refresh_tray(&self.app);
     }
 
     fn index_changed(&self) {

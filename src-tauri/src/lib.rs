@@ -80,10 +80,10 @@ pub mod timings {
         }
     }
 
-    /// A step of the hotkey's work finished (`FRUGAL_TIMINGS` only): where the time goes.
-    pub fn hotkey_step(what: &str) {
+    /// The draft window (with its web view) is built and shown.
+    pub fn draft_window_shown() {
         if let (true, Some(t)) = (on(), *HOTKEY.lock().unwrap_or_else(PoisonError::into_inner)) {
-            eprintln!("frugal-app: {what} {} ms after the hotkey", t.elapsed().as_millis());
+            eprintln!("frugal-app: draft window shown {} ms after the hotkey", t.elapsed().as_millis());
         }
     }
 
@@ -237,9 +237,7 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
                     if event.state() == ShortcutState::Pressed {
                         timings::hotkey();
                         app.state::<AppState>().note_paste_target(paste::active_window());
-                        timings::hotkey_step("paste target noted");
                         take_clipboard_for_draft(app);
-                        timings::hotkey_step("text taken");
                         // An open draft window drafts the new text; otherwise a new one opens
                         // and drafts it as it loads.
                         if app.get_webview_window(Window::Draft.label()).is_some() {

@@ -50,8 +50,10 @@ impl Window {
 
 /// What commands may ask of the desktop.
 pub trait Shell: Send + Sync {
-    /// Spend (or the tray menu's hotkey) may have changed: refresh the tray menu and tell the windows.
+    /// Spend may have changed: refresh the tray line and tell the windows.
     fn spend_changed(&self);
+    /// Rebuilds the tray menu (its Draft line shows the hotkey).
+    fn refresh_tray(&self);
     /// The index changed (watcher batch, folder added).
     fn index_changed(&self);
     /// A desktop notification.

@@ -37,6 +37,9 @@ impl Shell for Recorder {
     fn spend_changed(&self) {
         self.push("spend_changed".into());
     }
+    fn refresh_tray(&self) {
+        self.push("refresh_tray".into());
+    }
     fn index_changed(&self) {
         self.push("index_changed".into());
     }

@@ -8,21 +8,12 @@
 #[allow(dead_code)]
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-use common::x11;
+use common::{x11, Kill};
 use frugal_app::paste::{self, Target};
 use x11rb::protocol::xproto::{AtomEnum, ConnectionExt as _, EventMask, PropMode};
 use x11rb::wrapper::ConnectionExt as _;
-
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[test]
 fn paste_back_types_ctrl_v_into_the_window_the_user_was_in() {

@@ -215,12 +215,10 @@ async function autostartToggle(): Promise<HTMLElement> {
   return h("p", {}, h("label", {}, box, " Start Frugal at login"), r.status === "error" ? h("span", { class: "muted" }, ` (${r.error.message})`) : "");
 }
 
-/** The folders tab is showing (the watcher's updates re-render it) and no add is running. */
-let foldersLive = false;
+/** When the watcher last applied a batch (shown in the Folders tab). */
 let lastIndexUpdate: Date | null = null;
 
 async function foldersTab(body: HTMLElement) {
-  foldersLive = false;
   const idx = await ok(commands.indexStatus());
   const settings = await ok(commands.settings());
   const localOnly = h("input", { type: "checkbox", id: "local-only" });
@@ -240,7 +238,6 @@ async function foldersTab(body: HTMLElement) {
         bar.value = e.done;
       }
     };
-    foldersLive = false;
     try {
       await ok(commands.addFolder(path.value.trim(), localOnly.checked, channel));
       await settingsPage("folders");
@@ -288,7 +285,6 @@ async function foldersTab(body: HTMLElement) {
       ? h("table", {}, ...idx.skipped.slice(0, 200).map((k) => h("tr", {}, h("td", {}, k.path), h("td", {}, k.reason))))
       : "",
   );
-  foldersLive = true;
 }
 
 /** Known providers: the form fills kind, address and a model with a list price. */
@@ -695,7 +691,8 @@ listen("spend-changed", () => refreshStatus());
 // The watcher updated the index: the Folders tab shows the new counts as they land.
 listen("index-changed", () => {
   lastIndexUpdate = new Date();
-  if (!foldersLive || !document.getElementById("tab-folders")) return;
+  // Only while the Folders tab is on screen (an add stops the watcher, so none arrive then).
+  if (!document.getElementById("tab-folders")) return;
   const typing = document.getElementById("folder-path") as HTMLInputElement | null;
   if (typing && (typing.value || document.activeElement === typing)) {
     const watch = document.getElementById("index-watch");

@@ -7,6 +7,17 @@ use std::path::{Path, PathBuf};
 #[allow(dead_code)]
 pub mod x11;
 
+/// A child process (Xvfb, tauri-driver) killed when the test ends, pass or fail.
+#[allow(dead_code)] // the command-layer tests start no processes
+pub struct Kill(pub std::process::Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The default model, put in place by `scripts/setup.sh`.
 pub fn model() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/SmolLM2-135M-Instruct.Q4_1.gguf")
