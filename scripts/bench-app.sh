@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The tray app's targets under Xvfb: launch to tray ready, idle memory of the whole process
-# tree (tray only, model unloaded), and hotkey to draft window ready. Medians of N runs.
+# tree (tray only, model unloaded), idle CPU with a watched folder (goal: < 1 % of a core
+# over a minute), and hotkey to draft window ready. Medians of N runs.
 #
 #   ./scripts/bench-app.sh [RUNS]     (needs: Xvfb, xdotool, xclip; scripts/setup.sh built the app)
+#   IDLE_SECS=60                      how long the idle CPU is measured
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
 BIN="${CARGO_TARGET_DIR:-target}/release/frugal-app"
+CLI="${CARGO_TARGET_DIR:-target}/release/frugal"
+IDLE_SECS=${IDLE_SECS:-60}
 [ -x "$BIN" ] || { echo "build first: scripts/setup.sh" >&2; exit 1; }
 work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir -p "$work/run" && chmod 700 "$work/run"
@@ -25,6 +29,40 @@ tree_rss_kb() { # RSS of a process and all its descendants, each counted once
   echo "$total"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+tree_cpu_ticks() { # user + system CPU of a process and its descendants, in clock ticks
+  local total=0 p todo=("$1")
+  while [ ${#todo[@]} -gt 0 ]; do
+    p=${todo[0]}; todo=("${todo[@]:1}")
+    total=$((total + $(awk '{print $14 + $15}' /proc/"$p"/stat 2>/dev/null || echo 0)))
+    for c in $(pgrep -P "$p" || true); do todo+=("$c"); done
+  done
+  echo "$total"
+}
+
+# Idle CPU with a watched folder of 2,000 notes (indexed first with the CLI): the tray app
+# must do nothing while nothing changes. The same for `frugal index watch`, as a second line.
+mkdir -p "$work/notes/sub"
+for i in $(seq 1000); do echo "note $i about the quarterly plan" > "$work/notes/n$i.md"; echo "sub note $i" > "$work/notes/sub/s$i.txt"; done
+"$CLI" --config "$work/config.toml" index add "$work/notes" >/dev/null
+idle_cpu() { # PID: percent of one core used over IDLE_SECS, and index commits meanwhile
+  local c0 c1 m0 m1
+  c0=$(tree_cpu_ticks "$1"); m0=$(stat -c %Y "$work/index/tantivy/meta.json")
+  sleep "$IDLE_SECS"
+  c1=$(tree_cpu_ticks "$1"); m1=$(stat -c %Y "$work/index/tantivy/meta.json")
+  awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v s="$IDLE_SECS" 'BEGIN {printf "%.2f %% of a core", 100 * t / hz / s}'
+  [ "$m0" = "$m1" ] && echo ", no index commit" || echo ", the index was rewritten"
+}
+"$BIN" --config "$work/config.toml" 2>"$work/idle.log" &
+pid=$!
+until grep -q "tray ready" "$work/idle.log" 2>/dev/null; do sleep 0.05; done
+sleep 10
+idle_app=$(idle_cpu "$pid")
+kill "$pid"; wait "$pid" 2>/dev/null || true
+"$CLI" --config "$work/config.toml" index watch >/dev/null 2>&1 &
+pid=$!
+sleep 10
+idle_watch=$(idle_cpu "$pid")
+kill "$pid"; wait "$pid" 2>/dev/null || true
 
 launch=(); wall=(); idle=(); hot=(); shown=(); mapped=(); after=(); cold=(); warm=()
 for i in $(seq "$RUNS"); do
@@ -66,6 +104,8 @@ echo "runs: $RUNS (Xvfb, software GL); idle RSS samples (kB): ${idle[*]}"
 echo "launch → tray ready (in-process, from main): median $(printf '%s\n' "${launch[@]}" | median) ms"
 echo "launch → tray ready (wall clock, from exec):  median $(printf '%s\n' "${wall[@]}" | median) ms"
 echo "idle RSS, whole process tree, no window:      median $(( $(printf '%s\n' "${idle[@]}" | median | cut -d. -f1) / 1024 )) MB"
+echo "idle CPU, tray app watching 2,000 files:      $idle_app (over ${IDLE_SECS} s; goal < 1 %)"
+echo "idle CPU, frugal index watch, same folder:    $idle_watch (over ${IDLE_SECS} s)"
 if [ -n "${hot[*]:-}" ]; then
   echo "hotkey → draft window shown (in-process):    median $(printf '%s\n' "${shown[@]}" | median) ms"
   echo "xdotool key → window mapped (from outside):  median $(printf '%s\n' "${mapped[@]}" | median) ms"

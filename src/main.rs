@@ -88,9 +88,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
-            eprintln!("frugal: error: {} (see frugal --help)", one_line(first));
+            eprintln!("frugal: error: {} (see frugal --help)", usage_error(&e.render().to_string()));
             return ExitCode::from(2);
         }
     };
@@ -124,7 +122,35 @@ fn main() -> ExitCode {
     }
 }
 
+/// Clap's usage error on one line: its first line and the lines that belong to it (the
+/// missing arguments clap lists below "the following required arguments were not
+/// provided:"), without the usage block and the tip.
+fn usage_error(rendered: &str) -> String {
+    let mut lines = rendered.lines();
+    let first = lines.next().unwrap_or("invalid arguments").trim_start_matches("error: ").trim().to_string();
+    let details: Vec<&str> = lines
+        .take_while(|l| !l.trim().is_empty() && !l.starts_with("Usage:"))
+        .map(str::trim)
+        .filter(|l| !l.starts_with("tip:"))
+        .collect();
+    let text = if details.is_empty() { first } else { format!("{} {}", first, details.join(", ")) };
+    one_line(&text)
+}
+
 /// Folds a message onto one line: the CLI's contract is one clear line on stderr.
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[test]
+    fn a_missing_argument_is_named() {
+        let e = super::Cli::try_parse_from(["frugal", "keys", "set"]).unwrap_err();
+        let line = super::usage_error(&e.render().to_string());
+        assert!(line.contains("<PROVIDER>") || line.contains("<NAME>"), "{line}");
+        assert!(!line.contains('\n'));
+    }
 }

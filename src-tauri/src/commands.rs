@@ -640,6 +640,9 @@ pub fn summarize_file(
         &opts,
         &CancelToken::new(),
         &mut |p| match p {
+            Progress::Preparing { done, total } => {
+                on_event(StreamEvent::progress(done, total, "reading the transcript"))
+            }
             Progress::Chunk { done, total } => on_event(StreamEvent::progress(done, total, "summarizing")),
             Progress::Merging => on_event(StreamEvent::status("merging the parts")),
         },

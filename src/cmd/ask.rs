@@ -25,7 +25,9 @@ pub fn run(g: &super::Globals, args: AskArgs) -> anyhow::Result<ExitCode> {
     spinner.set_message("reading your files");
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
     let result = assistant.ask(&question, &g.route, &cancel, &mut |e| match e {
-        Event::Status(s) => spinner.set_message(s.clone()),
+        // Status lines are for the user (a provider being asked, a ledger notice): printed,
+        // not only flashed on the spinner.
+        Event::Status(s) => spinner.suspend(|| eprintln!("frugal: {s}")),
         _ => spinner.set_message("answering"),
     });
     spinner.finish_and_clear();

@@ -24,7 +24,12 @@ fn parse_usd(s: &str) -> anyhow::Result<f64> {
     if !(v.is_finite() && v >= 0.0) || v > 1_000_000.0 {
         anyhow::bail!("the budget must be between $0 and $1,000,000");
     }
-    Ok(v)
+    // Budgets are shown and kept in cents: a fraction of a cent would print as a budget it is not.
+    let cents = v * 100.0;
+    if (cents - cents.round()).abs() > 1e-6 {
+        anyhow::bail!("`{s}` has a fraction of a cent: give the budget in dollars and cents (e.g. 0.01 or 7.50)");
+    }
+    Ok(cents.round() / 100.0)
 }
 
 pub fn run(g: &super::Globals, cmd: BudgetCmd) -> anyhow::Result<ExitCode> {
@@ -35,7 +40,15 @@ pub fn run(g: &super::Globals, cmd: BudgetCmd) -> anyhow::Result<ExitCode> {
         eprintln!("frugal: monthly budget set to ${v:.2}");
     }
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-    let report = assistant.spend(Month::containing(now))?;
+    let report = match (assistant.spend(Month::containing(now)), &cmd) {
+        (Ok(r), _) => r,
+        // The budget is saved whatever the ledger says; only this month's figures are missing.
+        (Err(e), BudgetCmd::Set { .. }) => {
+            eprintln!("frugal: warning: this month's spend cannot be shown: {e}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        (Err(e), BudgetCmd::Show) => return Err(e.into()),
+    };
     let b = &assistant.config().budget;
     if g.json {
         super::print_json(&serde_json::json!({
@@ -77,5 +90,8 @@ mod tests {
         assert_eq!(super::parse_usd("$7.50").unwrap(), 7.5);
         assert!(super::parse_usd("-1").is_err());
         assert!(super::parse_usd("ten").unwrap_err().to_string().contains("not an amount"));
+        assert!(super::parse_usd("0.0000001").unwrap_err().to_string().contains("fraction of a cent"));
+        assert_eq!(super::parse_usd("0.01").unwrap(), 0.01);
+        assert_eq!(super::parse_usd("19.99").unwrap(), 19.99);
     }
 }

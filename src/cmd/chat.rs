@@ -23,10 +23,10 @@ pub struct ChatArgs {
     #[arg(long, default_value_t = 512)]
     max_tokens: u32,
     /// Sampling temperature (0 = greedy, deterministic).
-    #[arg(long, default_value_t = 0.7)]
+    #[arg(long, default_value_t = 0.7, value_parser = in_range(0.0, 2.0))]
     temperature: f32,
     /// Nucleus sampling threshold.
-    #[arg(long, default_value_t = 0.95)]
+    #[arg(long, default_value_t = 0.95, value_parser = in_range(0.0, 1.0))]
     top_p: f32,
     /// Repetition penalty (1 = off).
     #[arg(long, default_value_t = 1.1)]
@@ -213,5 +213,17 @@ fn repl(
                 history.pop();
             }
         }
+    }
+}
+
+/// A clap parser for a number in `[low, high]`: what the providers accept, so a typo is
+/// refused here rather than by the model (or silently clamped).
+fn in_range(low: f32, high: f32) -> impl Fn(&str) -> Result<f32, String> + Clone {
+    move |s| {
+        let v: f32 = s.trim().parse().map_err(|_| format!("`{s}` is not a number"))?;
+        if !(v.is_finite() && (low..=high).contains(&v)) {
+            return Err(format!("{v} is not between {low} and {high}"));
+        }
+        Ok(v)
     }
 }

@@ -68,38 +68,60 @@ pub fn run(config: Option<&Path>, json: bool, cmd: IndexCmd) -> anyhow::Result<E
             super::index_notice(&assistant);
             print_report(json, "updated", &report?)?;
         }
-        IndexCmd::Watch => return watch(&assistant, json),
+        IndexCmd::Watch => return watch(&mut assistant, json),
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn watch(assistant: &frugal_core::Assistant, json: bool) -> anyhow::Result<ExitCode> {
-    let folders = assistant.folders();
-    if folders.is_empty() {
+/// How often `index watch` looks at the config file for folders added or removed by
+/// another `frugal` (a stat, nothing more).
+const CONFIG_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn watch(assistant: &mut frugal_core::Assistant, json: bool) -> anyhow::Result<ExitCode> {
+    if assistant.folders().is_empty() {
         anyhow::bail!("no folders are indexed yet: run `frugal index add DIR` first");
     }
-    let bar = bar("catching up");
-    let report = assistant.index_update(&mut |p| tick(&bar, p));
-    bar.finish_and_clear();
-    super::index_notice(assistant);
-    print_report(json, "up to date", &report?)?;
     let (tx, rx) = mpsc::channel::<Option<WatchEvent>>();
     let stop = tx.clone();
     ctrlc::set_handler(move || {
         let _ = stop.send(None);
     })
     .context("cannot install the Ctrl-C handler")?;
-    let _watcher = assistant.watch(move |e| {
-        let _ = tx.send(Some(e));
-    })?;
-    eprintln!("frugal: watching {} folder(s); Ctrl-C stops", folders.len());
-    while let Ok(Some(event)) = rx.recv() {
+    let config_file = assistant.paths().config_file.clone();
+    let config_stamp = || std::fs::metadata(&config_file).and_then(|m| m.modified()).ok();
+    let mut stamp = config_stamp();
+    let mut watcher = Some(start_watching(assistant, json, &tx, "up to date")?);
+    loop {
+        let event = match rx.recv_timeout(CONFIG_POLL) {
+            Ok(Some(event)) => event,
+            Ok(None) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let now = config_stamp();
+                if now != stamp {
+                    stamp = now;
+                    match assistant.reload_folders() {
+                        Ok(true) => {
+                            // Stop first: the catch-up and the old watcher would share the writer.
+                            watcher = None;
+                            if assistant.folders().is_empty() {
+                                eprintln!("frugal: no folders are indexed any more; stopped watching");
+                                break;
+                            }
+                            watcher = Some(start_watching(assistant, json, &tx, "folders changed, up to date")?);
+                        }
+                        Ok(false) => {}
+                        Err(e) => eprintln!("frugal: warning: the config changed but cannot be read: {e}"),
+                    }
+                }
+                continue;
+            }
+        };
         match event {
             WatchEvent::Updated { paths, report } => {
                 if json {
                     super::print_json(&serde_json::json!({ "paths": paths, "report": report }))?;
                 } else {
-                    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+                    let names: Vec<String> = paths.iter().map(|p| super::escaped(p)).collect();
                     println!(
                         "updated: {} ({} indexed, {} removed, {} skipped, {} ms)",
                         names.join(", "),
@@ -110,13 +132,34 @@ fn watch(assistant: &frugal_core::Assistant, json: bool) -> anyhow::Result<ExitC
                     );
                 }
                 for f in &report.missing_folders {
-                    eprintln!("frugal: warning: {} is gone; its passages were removed", f.display());
+                    eprintln!("frugal: warning: {} is gone; its passages were removed", super::escaped(f));
                 }
             }
             WatchEvent::Error(e) => eprintln!("frugal: warning: {e}"),
         }
     }
+    drop(watcher);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Catches up with every folder, then watches them; events go to `tx`.
+fn start_watching(
+    assistant: &frugal_core::Assistant,
+    json: bool,
+    tx: &mpsc::Sender<Option<WatchEvent>>,
+    what: &str,
+) -> anyhow::Result<frugal_core::index::Watcher> {
+    let bar = bar("catching up");
+    let report = assistant.index_update(&mut |p| tick(&bar, p));
+    bar.finish_and_clear();
+    super::index_notice(assistant);
+    print_report(json, what, &report?)?;
+    let tx = tx.clone();
+    let watcher = assistant.watch(move |e| {
+        let _ = tx.send(Some(e));
+    })?;
+    eprintln!("frugal: watching {} folder(s); Ctrl-C stops", assistant.folders().len());
+    Ok(watcher)
 }
 
 fn bar(msg: &'static str) -> ProgressBar {
@@ -184,13 +227,13 @@ fn print_status(s: &Status) {
     if !s.skipped.is_empty() {
         println!("skipped ({}):", s.skipped.len());
         for k in &s.skipped {
-            println!("  {}: {}", k.path.display(), k.reason);
+            println!("  {}: {}", super::escaped(&k.path), k.reason);
         }
     }
     if !s.notes.is_empty() {
         println!("notes ({}):", s.notes.len());
         for k in &s.notes {
-            println!("  {}: {}", k.path.display(), k.reason);
+            println!("  {}: {}", super::escaped(&k.path), k.reason);
         }
     }
 }

@@ -103,6 +103,17 @@ pub fn index_notice(assistant: &Assistant) {
     }
 }
 
+/// A path for one line of output: control characters (a newline in a file name) are
+/// escaped, so one result stays one line.
+pub fn escaped(path: &Path) -> String {
+    escaped_text(&path.to_string_lossy())
+}
+
+/// Text for one line of output, its control characters escaped (`\n`, `\u{1b}`).
+pub fn escaped_text(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { c.escape_debug().to_string() } else { c.to_string() }).collect()
+}
+
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
@@ -162,5 +173,11 @@ mod tests {
         assert_eq!(super::parse_date("2026-11-22"), Ok(1_795_305_600));
         assert!(super::describe_time(1_795_305_600 + 3_660).starts_with("2026-11-22 01:01 UTC"));
         assert!(super::parse_date("22/11/2026").unwrap_err().contains("YYYY-MM-DD"));
+    }
+
+    #[test]
+    fn names_with_newlines_stay_on_one_line() {
+        assert_eq!(super::escaped(std::path::Path::new("/n/a\nb.md")), "/n/a\\nb.md");
+        assert_eq!(super::escaped_text("plain é"), "plain é");
     }
 }

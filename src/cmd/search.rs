@@ -19,9 +19,9 @@ pub struct SearchArgs {
     /// Only files changed on or after this date (YYYY-MM-DD).
     #[arg(long, value_name = "DATE", value_parser = super::parse_date)]
     since: Option<i64>,
-    /// How many passages.
-    #[arg(short = 'n', long, default_value_t = 10)]
-    limit: usize,
+    /// How many passages (1 to 1000).
+    #[arg(short = 'n', long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    limit: u16,
 }
 
 pub fn run(config: Option<&Path>, json: bool, args: SearchArgs) -> anyhow::Result<ExitCode> {
@@ -31,9 +31,12 @@ pub fn run(config: Option<&Path>, json: bool, args: SearchArgs) -> anyhow::Resul
     }
     let mut q = SearchQuery::new(args.query.join(" "));
     q.kind = args.kind;
-    q.within = args.within;
+    q.within = match args.within {
+        Some(dir) => Some(within(&assistant, &dir)?),
+        None => None,
+    };
     q.since = args.since;
-    q.limit = args.limit.max(1);
+    q.limit = usize::from(args.limit);
     let hits = assistant.search(&q)?;
     super::index_notice(&assistant);
     if json {
@@ -50,11 +53,24 @@ pub fn run(config: Option<&Path>, json: bool, args: SearchArgs) -> anyhow::Resul
         } else {
             format!(" › {}", h.heading_path)
         };
-        println!("{}. {}{heading}", i + 1, h.title);
-        println!("   {}:{}-{}  ({}, score {:.2})", h.path.display(), h.line_start, h.line_end, h.kind, h.score);
+        println!("{}. {}{heading}", i + 1, super::escaped_text(&h.title));
+        println!("   {}:{}-{}  ({}, score {:.2})", super::escaped(&h.path), h.line_start, h.line_end, h.kind, h.score);
         println!("   {}", highlight(h, color).replace('\n', " "));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--in DIR` as the index knows it: a folder that exists, inside an indexed folder. A typo
+/// must not read as "no matches".
+fn within(assistant: &frugal_core::Assistant, dir: &Path) -> anyhow::Result<PathBuf> {
+    let path = dir.canonicalize().map_err(|e| anyhow::anyhow!("--in {}: {e}", super::escaped(dir)))?;
+    if !path.is_dir() {
+        anyhow::bail!("--in {}: not a folder", super::escaped(dir));
+    }
+    if !assistant.folders().iter().any(|f| path.starts_with(&f.path) || f.path.starts_with(&path)) {
+        anyhow::bail!("--in {}: not inside an indexed folder (see `frugal index status`)", super::escaped(dir));
+    }
+    Ok(path)
 }
 
 /// The snippet with matches in bold on a terminal, plain otherwise.

@@ -12,6 +12,12 @@ pub struct SpendArgs {
     /// Every ledger row of the month as CSV.
     #[arg(long, conflicts_with = "json")]
     csv: bool,
+    /// Put the ledger's backup back (after the ledger was emptied, deleted or damaged).
+    #[arg(long, conflicts_with_all = ["reset", "csv", "month"])]
+    restore: bool,
+    /// Start a new, empty ledger; the old one and its backup are kept aside, not deleted.
+    #[arg(long, conflicts_with_all = ["csv", "month"])]
+    reset: bool,
 }
 
 /// Adds a `…_usd` twin next to every `…_micros` field, recursively: the ledger counts in
@@ -50,6 +56,16 @@ fn money(micros: i64) -> String {
 
 pub fn run(g: &super::Globals, args: SpendArgs) -> anyhow::Result<ExitCode> {
     let assistant = g.open()?;
+    if args.restore {
+        let when = assistant.restore_ledger()?;
+        eprintln!("frugal: restored the spend ledger from its backup of {when}; requests after that are not in it");
+    }
+    if args.reset {
+        for moved in assistant.reset_ledger()? {
+            eprintln!("frugal: kept the old ledger as {}", moved.display());
+        }
+        eprintln!("frugal: a new, empty spend ledger starts now");
+    }
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
     let month = match &args.month {
         Some(m) => Month::parse(m)?,

@@ -21,30 +21,53 @@ pub struct SummarizeArgs {
 
 pub fn run(g: &super::Globals, args: SummarizeArgs) -> anyhow::Result<ExitCode> {
     let json = g.json;
-    let input = read_input(&args.file)?;
+    let bar = if std::io::stderr().is_terminal() { ProgressBar::new(1) } else { ProgressBar::hidden() };
+    let style = |template: &str| -> anyhow::Result<ProgressStyle> {
+        Ok(ProgressStyle::with_template(template).map_err(|e| anyhow::anyhow!("{e}"))?.progress_chars("=> "))
+    };
+    let turns_style = style("{spinner} {msg} [{bar:20}] {pos}/{len} turns · {elapsed}")?;
+    let parts_style = style("{spinner} {msg} [{bar:20}] {pos}/{len} parts · {elapsed}, about {eta} left")?;
+    let one_style = style("{spinner} {msg} · {elapsed}")?;
+    bar.set_style(turns_style.clone());
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    // The bar is up before the file is read: a very large transcript takes seconds to read.
+    bar.set_message("reading the transcript");
+    let input = read_input(&args.file);
+    let input = match input {
+        Ok(i) => i,
+        Err(e) => {
+            bar.finish_and_clear();
+            return Err(e.into());
+        }
+    };
     for w in &input.warnings {
-        eprintln!("frugal: warning: {w}");
+        bar.suspend(|| eprintln!("frugal: warning: {w}"));
     }
     let assistant = g.open()?;
     let cancel = CancelToken::new();
     let handler = cancel.clone();
     ctrlc::set_handler(move || handler.cancel()).context("cannot install the Ctrl-C handler")?;
-
-    let bar = if std::io::stderr().is_terminal() { ProgressBar::new(1) } else { ProgressBar::hidden() };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg} [{bar:20}] {pos}/{len} parts · {elapsed}")
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .progress_chars("=> "),
-    );
-    bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    bar.set_message("reading the transcript");
     let mut tokens = 0u64;
     let result = assistant.summarize(
         &input,
         &g.route,
         &cancel,
         &mut |p| match p {
+            Progress::Preparing { done, total } => {
+                bar.set_style(turns_style.clone());
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+                bar.set_message("measuring the transcript");
+            }
             Progress::Chunk { done, total } => {
+                if done == 0 {
+                    // indicatif's estimate runs from here: per part, not per measured turn.
+                    bar.set_style(if total > 1 { parts_style.clone() } else { one_style.clone() });
+                    bar.reset();
+                    if total > 1 {
+                        bar.suspend(|| eprintln!("frugal: a long meeting: {total} parts, then a merge; the time left shows after the first part"));
+                    }
+                }
                 bar.set_length(total as u64);
                 bar.set_position(done as u64);
                 bar.set_message(if total > 1 { "summarizing each part" } else { "summarizing" });

@@ -12,6 +12,7 @@ mod bench;
 mod chat;
 mod cloud;
 mod draft;
+mod hardening;
 mod hw;
 mod index;
 mod models;

@@ -127,7 +127,7 @@ fn bad_transcripts_get_one_clear_line() {
     let huge = env.path("huge.txt");
     std::fs::File::create(&huge).unwrap().set_len(51 * 1024 * 1024).unwrap();
     let line = one_line_error(&env.run_model(&["summarize", huge.to_str().unwrap()]));
-    assert!(line.contains("the limit is 50 MB"), "{line}");
+    assert!(line.contains("is 51 MB, over the 50 MB limit"), "{line}");
 }
 
 #[test]

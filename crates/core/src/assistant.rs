@@ -507,24 +507,47 @@ impl Assistant {
             .filter(|f| f.path.starts_with(&path) && f.path != path)
             .map(|f| f.path.clone())
             .collect();
-        for p in &inner {
-            index.remove_folder(p)?;
-        }
-        self.config.index.folders.retain(|f| !inner.contains(&f.path));
-        let changed_mark = match self.config.index.folders.iter_mut().find(|f| f.path == path) {
-            Some(f) => std::mem::replace(&mut f.local_only, local_only) != local_only,
-            None => {
-                self.config.index.folders.push(FolderEntry { path: path.clone(), local_only });
-                false
-            }
-        };
-        config::save(&self.paths.config_file, &self.config)?;
+        let changed_mark = self.config.index.folders.iter().any(|f| f.path == path && f.local_only != local_only);
         if changed_mark {
             // The mark is stored with every passage: re-read the folder so it travels.
             index.remove_folder(&path)?;
         }
-        let folder = Folder { path, local_only };
-        Ok(index.update(std::slice::from_ref(&folder), progress)?)
+        // Recorded before the first file is read, so an add that is killed part-way resumes
+        // with the next update; an add that *fails* takes the folder out again, so it is not
+        // listed with nothing in it.
+        let before = self.config.index.folders.clone();
+        self.config.index.folders.retain(|f| f.path != path);
+        self.config.index.folders.push(FolderEntry { path: path.clone(), local_only });
+        config::save(&self.paths.config_file, &self.config)?;
+        let folder = Folder { path: path.clone(), local_only };
+        let report = match index.update(std::slice::from_ref(&folder), progress) {
+            Ok(r) => r,
+            Err(e) => {
+                self.config.index.folders = before;
+                config::save(&self.paths.config_file, &self.config)?;
+                if !self.config.index.folders.iter().any(|f| f.path == path) {
+                    // Best effort: what was committed before the failure goes too.
+                    let _ = index.remove_folder(&path);
+                }
+                return Err(e.into());
+            }
+        };
+        for p in &inner {
+            index.remove_folder(p)?;
+        }
+        self.config.index.folders.retain(|f| !inner.contains(&f.path));
+        config::save(&self.paths.config_file, &self.config)?;
+        Ok(report)
+    }
+
+    /// Reads the indexed folders from the config file again (another process, the CLI or
+    /// the tray app, may have added or removed one); true when they changed, so a running
+    /// watcher must follow. Only the folders: the rest of this process's settings stay.
+    pub fn reload_folders(&mut self) -> Result<bool> {
+        let fresh = config::load(&self.paths.config_file)?;
+        let changed = fresh.index.folders != self.config.index.folders;
+        self.config.index.folders = fresh.index.folders;
+        Ok(changed)
     }
 
     /// Stops indexing a folder and drops its passages.
@@ -882,6 +905,29 @@ impl Assistant {
         let now =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
         Ok(self.ledger()?.report(month, &self.limits()?, now)?)
+    }
+
+    /// Puts the ledger's backup back in place of a damaged, emptied or deleted ledger (what
+    /// was there is moved aside). Returns when the backup was taken.
+    pub fn restore_ledger(&self) -> Result<String> {
+        self.release_ledger()?;
+        Ok(frugal_ledger::restore(&self.ledger_path())?)
+    }
+
+    /// Starts a new, empty ledger after the user confirmed it: the old file and its backup
+    /// are moved aside, not deleted. Returns where they went.
+    pub fn reset_ledger(&self) -> Result<Vec<PathBuf>> {
+        self.release_ledger()?;
+        Ok(frugal_ledger::reset(&self.ledger_path())?)
+    }
+
+    /// Closes this process's handle on the ledger before its file is replaced.
+    fn release_ledger(&self) -> Result<()> {
+        let held = self.ledger.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if held.is_some_and(|l| Arc::strong_count(&l) > 1) {
+            return Err(CoreError::Input("the spend ledger is in use by a running request; try again".into()));
+        }
+        Ok(())
     }
 
     /// Every ledger row of a month (for CSV export).

@@ -216,9 +216,10 @@ pub struct PolicySection {
     pub chat: TaskPolicy,
 }
 
-/// The whole config file.
+/// The whole config file. Unknown tables are refused like unknown keys: a `[budjet]`
+/// silently ignored would be a budget silently not set.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// `[model]`.
     pub model: ModelSection,
@@ -256,28 +257,10 @@ pub struct AppSection {
 }
 
 impl Config {
-    /// Parses TOML text and checks what serde cannot (duplicate provider names, bad sums).
+    /// Parses TOML text and checks what serde cannot (duplicate provider names, addresses,
+    /// prices and sums in range), naming the line and field of the first problem.
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
-        let bad = |reason: String| CoreError::Config { path: path.to_path_buf(), reason };
-        let config: Self =
-            toml::from_str(text).map_err(|e| bad(e.message().lines().next().unwrap_or("invalid TOML").to_string()))?;
-        for (i, p) in config.providers.iter().enumerate() {
-            if p.name.trim().is_empty() || p.model.trim().is_empty() || p.base_url.trim().is_empty() {
-                return Err(bad(format!("provider #{} needs a name, a base_url and a model", i + 1)));
-            }
-            if config.providers[..i].iter().any(|q| q.name.eq_ignore_ascii_case(&p.name)) {
-                return Err(bad(format!("two providers are named `{}`", p.name)));
-            }
-        }
-        let b = &config.budget;
-        for (what, v) in
-            [("monthly_usd", b.monthly_usd), ("daily_usd", b.daily_usd), ("per_request_usd", b.per_request_usd)]
-        {
-            if v.is_some_and(|v| !(v.is_finite() && (0.0..=1_000_000.0).contains(&v))) {
-                return Err(bad(format!("budget {what} must be a number of dollars between 0 and 1,000,000")));
-            }
-        }
-        Ok(config)
+        crate::config_file::parse(text, path)
     }
 
     /// The provider used at `tier` (the first configured one).
@@ -338,16 +321,10 @@ pub fn load(path: &Path) -> Result<Config> {
     }
 }
 
-/// Writes the config file atomically (write a sibling, then rename), creating its folder.
+/// Writes the config file atomically, editing it in place so the user's comments and
+/// formatting stay (see `config_file::save`).
 pub fn save(path: &Path, config: &Config) -> Result<()> {
-    let text = toml::to_string_pretty(config)
-        .map_err(|e| CoreError::Config { path: path.to_path_buf(), reason: e.to_string() })?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(CoreError::io("cannot create", dir))?;
-    }
-    let tmp = path.with_extension("toml.tmp");
-    std::fs::write(&tmp, text).map_err(CoreError::io("cannot write", &tmp))?;
-    std::fs::rename(&tmp, path).map_err(CoreError::io("cannot write", path))
+    crate::config_file::save(path, config)
 }
 
 #[cfg(test)]
@@ -367,6 +344,48 @@ mod tests {
         let e = Config::parse("[model]\npaht = 'x'\n", &path).unwrap_err();
         assert!(e.to_string().contains("paht"), "{e}");
         assert!(!e.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn unknown_tables_and_bad_values_are_named_with_their_line() {
+        let path = Path::new("/c/config.toml");
+        let e = Config::parse("[model]\n\n[budjet]\nmonthly_usd = 5\n", path).unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("budjet"), "{e}");
+        let e = Config::parse("[[provider]]\nname = 'x'\n", path).unwrap_err().to_string();
+        assert!(e.contains("line 1") && e.contains("provider"), "{e}");
+        let provider = |url: &str| {
+            format!("[budget]\nmonthly_usd = 5\n\n[[providers]]\nname = 'a'\nkind = 'openai'\nbase_url = '{url}'\nmodel = 'm'\n")
+        };
+        for url in ["file:///etc/passwd", "http://[::1", "ftp://x.example"] {
+            let e = Config::parse(&provider(url), path).unwrap_err().to_string();
+            assert!(e.contains("line 7: providers[1].base_url"), "{url}: {e}");
+        }
+        assert!(Config::parse(&provider("http://127.0.0.1:8080/v1"), path).is_ok());
+        for price in ["-100000", "nan", "1e300", "inf"] {
+            let text = format!("[[prices]]\nmodel = 'm'\ninput = 1.0\noutput = {price}\n");
+            let e = Config::parse(&text, path).unwrap_err().to_string();
+            assert!(e.contains("line 4: prices[1].output"), "{price}: {e}");
+        }
+        let e = Config::parse("[budget]\nmonthly_usd = -3\n", path).unwrap_err().to_string();
+        assert!(e.contains("line 2: budget.monthly_usd"), "{e}");
+    }
+
+    #[test]
+    fn saving_keeps_comments_and_writes_no_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let text = "# my settings\n[budget]\n# raised in May\nmonthly_usd = 5.0 # five\n\n[[index.folders]]\npath = '/a' # work\n\n[[index.folders]]\npath = '/b' # home\n";
+        std::fs::write(&path, text).unwrap();
+        let mut c = load(&path).unwrap();
+        c.budget.monthly_usd = Some(7.0);
+        c.index.folders.remove(0);
+        save(&path, &c).unwrap();
+        let saved = std::fs::read_to_string(&path).unwrap();
+        assert!(saved.contains("# my settings") && saved.contains("# raised in May"), "{saved}");
+        assert!(saved.contains("monthly_usd = 7.0 # five"), "{saved}");
+        assert!(saved.contains("path = '/b' # home") && !saved.contains("/a"), "{saved}");
+        assert!(!saved.contains("policy") && !saved.contains("[model]"), "defaults are not written: {saved}");
+        assert_eq!(load(&path).unwrap(), c);
     }
 
     #[test]

@@ -44,10 +44,10 @@ pub fn read_input(path: &Path) -> Result<InputText> {
         }
         if meta.len() > MAX_INPUT_BYTES {
             return Err(invalid(format!(
-                "{} is {} MB; the limit is {} MB",
+                "{} is {}, over the {} limit",
                 path.display(),
-                meta.len() / (1024 * 1024),
-                MAX_INPUT_BYTES / (1024 * 1024)
+                frugal_index::size_text(meta.len()),
+                frugal_index::size_text(MAX_INPUT_BYTES)
             )));
         }
         let bytes = std::fs::read(path).map_err(|e| invalid(format!("cannot read {}: {e}", path.display())))?;
@@ -106,6 +106,6 @@ mod tests {
         let f = std::fs::File::create(&p).unwrap();
         f.set_len(MAX_INPUT_BYTES + 1).unwrap();
         let e = read_input(&p).unwrap_err().to_string();
-        assert!(e.contains("limit is 50 MB"), "{e}");
+        assert!(e.contains("is 50.1 MB, over the 50 MB limit"), "{e}");
     }
 }

@@ -19,6 +19,7 @@
 pub mod assistant;
 pub mod catalog;
 pub mod config;
+mod config_file;
 pub mod download;
 mod error;
 pub mod grounding;

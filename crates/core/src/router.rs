@@ -199,10 +199,17 @@ impl Provider for Metered {
             reserved_micros: reserved,
             escalation: self.escalation.clone(),
         };
+        let (tx, rx) = frugal_llm::channel();
         let ticket = match self.ledger.begin(new, &self.limits) {
-            Ok(t) => t,
+            Ok(t) => Some(t),
             Err(frugal_ledger::LedgerError::Refused(r)) => {
                 return EventStream::failed(ProviderError::new(ErrorKind::Refused, r.to_string()))
+            }
+            // Local work costs nothing and sends nothing: a broken ledger must not stop it.
+            // It runs unrecorded, and says so once per request.
+            Err(e) if self.price.is_none() => {
+                tx.send(Event::Status(format!("local work is not recorded in the spend ledger: {e}")));
+                None
             }
             Err(e) => {
                 return EventStream::failed(ProviderError::new(
@@ -211,7 +218,6 @@ impl Provider for Metered {
                 ))
             }
         };
-        let (tx, rx) = frugal_llm::channel();
         let (ledger, price, reference, spent) = (self.ledger.clone(), self.price, self.reference, self.spent.clone());
         let inner = self.inner.clone();
 
@@ -297,8 +303,10 @@ impl Provider for Metered {
                 note,
             };
             spent.fetch_add(cost, Ordering::SeqCst);
-            if let Err(e) = ledger.settle(ticket, settlement) {
-                tx.send(Event::Status(format!("could not record this request in the spend ledger: {e}")));
+            if let Some(ticket) = ticket {
+                if let Err(e) = ledger.settle(ticket, settlement) {
+                    tx.send(Event::Status(format!("could not record this request in the spend ledger: {e}")));
+                }
             }
             if let Some(last) = last {
                 tx.send_item(last);
@@ -637,7 +645,14 @@ impl Assistant {
                     continue;
                 }
             };
-            let mut meter = self.metered_cloud(client, job.task, &run_id, entry, price, reason.clone())?;
+            let mut meter = match self.metered_cloud(client, job.task, &run_id, entry, price, reason.clone()) {
+                Ok(m) => m,
+                // No working ledger, no cloud (for any tier); the local answer still stands.
+                Err(e) => {
+                    problems.push(e.to_string());
+                    break;
+                }
+            };
             if opts.dry_run {
                 let slot = Arc::new(Mutex::new(None));
                 meter.dry_run = Some(slot.clone());

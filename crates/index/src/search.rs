@@ -33,6 +33,10 @@ pub struct SearchQuery {
     pub per_file: usize,
 }
 
+/// The most passages one search returns: more is not a reading list but a dump, and the
+/// collector allocates for every candidate up front.
+pub const MAX_LIMIT: usize = 1000;
+
 impl SearchQuery {
     /// `text` with the defaults: 10 results, at most 2 per file.
     pub fn new(text: impl Into<String>) -> Self {
@@ -112,8 +116,8 @@ impl Index {
         let full = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-        let wanted = query.limit.max(1);
-        let candidates = wanted * query.per_file.max(1) * 3 + 20;
+        let wanted = query.limit.clamp(1, MAX_LIMIT);
+        let candidates = wanted * query.per_file.clamp(1, 10) * 3 + 20;
         let collector = TopDocs::with_limit(candidates).tweak_score(move |segment: &SegmentReader| {
             let modified = segment.fast_fields().i64("modified").ok();
             move |doc, score: Score| {

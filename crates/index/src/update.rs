@@ -135,6 +135,18 @@ impl Index {
                 continue;
             }
             let key = path.to_string_lossy().to_string();
+            // The walk's rule for symlinks, applied to the watcher's paths: a link back to one
+            // of its own ancestors is recorded as skipped, and nothing seen through it is read
+            // (notify follows such links and reports the same files under a second name).
+            match crate::rules::symlink_loop(&folder.path, path) {
+                Some((link, target)) if link == *path => {
+                    let reason = crate::rules::loop_reason(&target);
+                    work.skips.push(FileRecord::skipped(key, folder.path.to_string_lossy().to_string(), reason));
+                    continue;
+                }
+                Some(_) => continue,
+                None => {}
+            }
             match std::fs::metadata(path) {
                 Err(_) => {
                     let prefix = format!("{key}/");
@@ -211,7 +223,27 @@ impl Index {
     /// Walks `root` (the folder or a directory inside it); returns the paths seen.
     fn walk(&self, root: &Path, index: usize, folder: &Folder, work: &mut Work) -> HashSet<String> {
         let mut seen = HashSet::new();
+        // Links that point back to one of their own ancestors, found before the walk follows
+        // them: `ignore` only sees a loop back to a folder *below* where the walk started, so a
+        // walk of a subfolder (the watcher's) would otherwise read the whole tree again.
+        let loops = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let found = loops.clone();
         let walker = ignore::WalkBuilder::new(root)
+            .filter_entry(move |e| {
+                if !e.path_is_symlink() {
+                    return true;
+                }
+                match crate::rules::loops_back(e.path()) {
+                    Some(target) => {
+                        found
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .push((e.path().to_path_buf(), target));
+                        false
+                    }
+                    None => true,
+                }
+            })
             .follow_links(true)
             .hidden(true)
             .git_ignore(true)
@@ -233,10 +265,20 @@ impl Index {
                     continue;
                 }
             };
+            let path = entry.path();
+            if let Some(special) = entry.file_type().and_then(crate::rules::special_file) {
+                let key = path.to_string_lossy().to_string();
+                seen.insert(key.clone());
+                work.skips.push(FileRecord::skipped(
+                    key,
+                    folder_key.clone(),
+                    format!("not a regular file ({special})"),
+                ));
+                continue;
+            }
             if !entry.file_type().is_some_and(|t| t.is_file()) {
                 continue;
             }
-            let path = entry.path();
             let Some(kind) = Kind::of(path) else { continue };
             work.seen += 1;
             let Some(key) = path.to_str().map(str::to_string) else {
@@ -249,6 +291,11 @@ impl Index {
             let size = entry.metadata().map_or(0, |m| m.len());
             work.jobs.push(Job { path: path.to_path_buf(), key, folder: index, kind, size });
         }
+        for (link, target) in std::mem::take(&mut *loops.lock().unwrap_or_else(std::sync::PoisonError::into_inner)) {
+            let key = link.to_string_lossy().to_string();
+            seen.insert(key.clone());
+            work.skips.push(FileRecord::skipped(key, folder_key.clone(), crate::rules::loop_reason(&target)));
+        }
         seen
     }
 
@@ -256,6 +303,15 @@ impl Index {
         let threads = 1;
         let heap = self.settings.writer_heap_bytes.max(15_000_000);
         self.index.writer_with_num_threads(threads, heap).map_err(IndexError::tantivy(&self.dir))
+    }
+
+    /// The writer of this update, taken (with Tantivy's lock) only once there is something
+    /// to write.
+    fn writer_in<'w>(&self, slot: &'w mut Option<IndexWriter>) -> Result<&'w mut IndexWriter> {
+        match slot {
+            Some(w) => Ok(w),
+            None => Ok(slot.insert(self.writer()?)),
+        }
     }
 
     fn commit(&self, writer: &mut IndexWriter) -> Result<()> {
@@ -310,14 +366,25 @@ impl Index {
                 if settings.low_priority {
                     lower_priority();
                 }
-                let mut writer = self.writer()?;
-                for term in deletes {
-                    writer.delete_term(term);
+                // Nothing to write is not a commit: an idle watcher must leave the disk alone.
+                let mut slot: Option<IndexWriter> = None;
+                let mut dirty = false;
+                if !deletes.is_empty() {
+                    let w = self.writer_in(&mut slot)?;
+                    for term in deletes {
+                        w.delete_term(term);
+                    }
+                    dirty = true;
                 }
                 for record in skips {
-                    self.forget(&writer, &record.path);
-                    self.add(&writer, self.record_doc(&record))?;
                     report.files_skipped += 1;
+                    if previous.get(&record.path) == Some(&record) {
+                        continue;
+                    }
+                    let w = self.writer_in(&mut slot)?;
+                    self.forget(w, &record.path);
+                    self.add(w, self.record_doc(&record))?;
+                    dirty = true;
                 }
                 let mut p = Progress { files_total: total, ..Progress::default() };
                 let (mut since_commit, mut last_commit) = (0usize, Instant::now());
@@ -325,41 +392,50 @@ impl Index {
                     p.files_done += 1;
                     match outcome {
                         Outcome::Unchanged => report.files_unchanged += 1,
+                        Outcome::Skipped(record) if previous.get(&record.path) == Some(&record) => {
+                            report.files_skipped += 1;
+                        }
                         Outcome::Touched(record) => {
                             report.files_unchanged += 1;
                             p.bytes_read += record.size;
-                            writer.delete_term(Term::from_field_text(self.fields.record_of, &record.path));
-                            self.add(&writer, self.record_doc(&record))?;
+                            let w = self.writer_in(&mut slot)?;
+                            w.delete_term(Term::from_field_text(self.fields.record_of, &record.path));
+                            self.add(w, self.record_doc(&record))?;
                             since_commit += 1;
                         }
                         Outcome::Skipped(record) => {
                             report.files_skipped += 1;
-                            writer.delete_term(Term::from_field_text(self.fields.path, &record.path));
-                            writer.delete_term(Term::from_field_text(self.fields.record_of, &record.path));
-                            self.add(&writer, self.record_doc(&record))?;
+                            let w = self.writer_in(&mut slot)?;
+                            w.delete_term(Term::from_field_text(self.fields.path, &record.path));
+                            w.delete_term(Term::from_field_text(self.fields.record_of, &record.path));
+                            self.add(w, self.record_doc(&record))?;
                             since_commit += 1;
                         }
                         Outcome::Gone(path) => {
                             report.files_removed += 1;
-                            self.forget(&writer, &path);
+                            self.forget(self.writer_in(&mut slot)?, &path);
                             since_commit += 1;
                         }
                         Outcome::Indexed { record, title, kind, modified, chunks } => {
                             report.files_indexed += 1;
                             report.passages += chunks.len() as u64;
                             p.bytes_read += record.size;
-                            self.forget(&writer, &record.path);
+                            let w = self.writer_in(&mut slot)?;
+                            self.forget(w, &record.path);
                             for c in &chunks {
-                                self.add(&writer, self.passage_doc(&record, &title, kind, modified, c, folders))?;
+                                self.add(w, self.passage_doc(&record, &title, kind, modified, c, folders))?;
                             }
-                            self.add(&writer, self.record_doc(&record))?;
+                            self.add(w, self.record_doc(&record))?;
                             since_commit += 1;
                         }
+                    }
+                    if since_commit > 0 {
+                        dirty = true;
                     }
                     if since_commit >= settings.commit_every_files
                         || (since_commit > 0 && last_commit.elapsed() > Duration::from_secs(30))
                     {
-                        self.commit(&mut writer)?;
+                        self.commit(self.writer_in(&mut slot)?)?;
                         since_commit = 0;
                         last_commit = Instant::now();
                     }
@@ -367,8 +443,12 @@ impl Index {
                         progress(&p);
                     }
                 }
-                self.commit(&mut writer)?;
-                writer.wait_merging_threads().map_err(IndexError::tantivy(&self.dir))?;
+                if let Some(mut writer) = slot {
+                    if dirty {
+                        self.commit(&mut writer)?;
+                    }
+                    writer.wait_merging_threads().map_err(IndexError::tantivy(&self.dir))?;
+                }
                 report.bytes_read = p.bytes_read;
                 Ok(report)
             });
@@ -559,13 +639,17 @@ fn process(job: &Job, folder: &Folder, previous: Option<&FileRecord>, max_bytes:
     }
 }
 
-/// `20 MB`, `200 KB`: sizes in skip reasons.
-fn size_text(bytes: u64) -> String {
-    if bytes >= 1024 * 1024 {
-        format!("{} MB", (bytes as f64 / 1_048_576.0).round())
-    } else {
-        format!("{} KB", bytes.div_ceil(1024))
+/// A size for a message, precise enough that a file over a limit never reads as equal to
+/// it: `20 MB`, `50.6 MB` (rounded up), `312 KB`.
+pub fn size_text(bytes: u64) -> String {
+    const MB: u64 = 1024 * 1024;
+    if bytes < MB {
+        return format!("{} KB", bytes.div_ceil(1024));
     }
+    if bytes % MB == 0 {
+        return format!("{} MB", bytes / MB);
+    }
+    format!("{:.1} MB", (bytes as f64 / MB as f64 * 10.0).ceil() / 10.0)
 }
 
 /// Nice 10 for the calling thread (Linux applies `setpriority` per thread): indexing yields
@@ -574,5 +658,16 @@ fn lower_priority() {
     #[cfg(unix)]
     {
         let _ = rustix::process::setpriority_process(None, 10);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_size_over_a_limit_never_reads_as_the_limit() {
+        assert_eq!(super::size_text(50 * 1024 * 1024), "50 MB");
+        assert_eq!(super::size_text(52_953_204), "50.6 MB");
+        assert_eq!(super::size_text(50 * 1024 * 1024 + 1), "50.1 MB");
+        assert_eq!(super::size_text(1000), "1 KB");
     }
 }

@@ -16,6 +16,23 @@ use crate::{Folder, Index, IndexError, Result, UpdateReport};
 /// How long the watcher waits for a burst of events to settle.
 pub const DEBOUNCE: Duration = Duration::from_millis(150);
 
+/// Whether an event can mean a file's content or presence changed. Reading a file (the
+/// index's own reads included: open, read, close-without-write, atime) is not a change, or
+/// every update would trigger the next one and the watcher would never go idle.
+pub fn changes_content(event: &notify::Event) -> bool {
+    use notify::event::{AccessKind, AccessMode, MetadataKind, ModifyKind};
+    use notify::EventKind;
+    if event.need_rescan() {
+        return true;
+    }
+    match event.kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        EventKind::Modify(ModifyKind::Metadata(MetadataKind::AccessTime)) => false,
+        _ => true,
+    }
+}
+
 /// What one batch of changes did.
 #[derive(Debug)]
 pub enum WatchEvent {
@@ -72,7 +89,7 @@ pub fn watch(
                 for result in batch {
                     match result {
                         Ok(events) => {
-                            for e in events {
+                            for e in events.iter().filter(|e| changes_content(&e.event)) {
                                 paths.extend(e.event.paths.iter().cloned());
                             }
                         }
@@ -96,6 +113,7 @@ pub fn watch(
                             break;
                         }
                         Err(IndexError::Busy(_)) if attempt < 120 => {
+                            // The index is shared with the CLI and the tray app: wait our turn.
                             attempt += 1;
                             std::thread::sleep(Duration::from_millis(500));
                         }
@@ -109,4 +127,21 @@ pub fn watch(
         })
         .map_err(|e| IndexError::Watch { path: PathBuf::from("."), reason: e.to_string() })?;
     Ok(Watcher { _debouncer: debouncer })
+}
+
+#[cfg(test)]
+mod tests {
+    use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind};
+    use notify::{Event, EventKind};
+
+    #[test]
+    fn reads_are_not_changes() {
+        let read = |k| Event::new(EventKind::Access(k));
+        assert!(!super::changes_content(&read(AccessKind::Open(AccessMode::Any))));
+        assert!(!super::changes_content(&read(AccessKind::Read)));
+        assert!(!super::changes_content(&read(AccessKind::Close(AccessMode::Read))));
+        assert!(super::changes_content(&read(AccessKind::Close(AccessMode::Write))));
+        assert!(super::changes_content(&Event::new(EventKind::Create(CreateKind::File))));
+        assert!(super::changes_content(&Event::new(EventKind::Modify(ModifyKind::Any))));
+    }
 }

@@ -19,13 +19,26 @@ pub enum LedgerError {
     /// The ledger file is not a readable SQLite database. It is money history, so it is never
     /// deleted or overwritten: the message says where it is so the user can move it aside.
     #[error(
-        "the spend ledger at {path} is unreadable ({reason}); it was left untouched: move it aside to start a new one"
+        "the spend ledger at {path} is unreadable ({reason}); it was left untouched and nothing goes to a cloud model until it is fixed: {hint}"
     )]
     Corrupt {
         /// The ledger file.
         path: PathBuf,
         /// SQLite's reason, first line only.
         reason: String,
+        /// What the user can do (restore the backup, or move the file aside).
+        hint: String,
+    },
+    /// The ledger is missing or empty although it held records (its backup exists): a new
+    /// one would read as nothing spent, so the cloud stays closed until the user decides.
+    #[error("the spend ledger at {path} {what} though it held this month's records; nothing goes to a cloud model until it is back: {hint}")]
+    Lost {
+        /// The ledger file.
+        path: PathBuf,
+        /// `is gone` or `is empty`.
+        what: &'static str,
+        /// How to recover.
+        hint: String,
     },
     /// A newer Frugal migrated the file; an older one must not write rows it may misread.
     #[error("the spend ledger was written by a newer Frugal (schema {found}); refusing to touch it ({path})")]
@@ -81,7 +94,8 @@ impl LedgerError {
         let path = path.to_path_buf();
         match e.sqlite_error_code() {
             Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
-                Self::Corrupt { path, reason: first_line(&e.to_string()) }
+                let hint = crate::backup::recovery_hint(&path);
+                Self::Corrupt { path, reason: first_line(&e.to_string()), hint }
             }
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Self::Busy(path),
             _ => Self::Database { path, reason: first_line(&e.to_string()) },

@@ -289,6 +289,28 @@ pub struct Ledger {
     conn: Mutex<Connection>,
     path: PathBuf,
     pid: u32,
+    /// When this process last backed the ledger up, and whether money moved since.
+    backup: Mutex<BackupState>,
+}
+
+#[derive(Debug, Default)]
+struct BackupState {
+    last: Option<std::time::Instant>,
+    dirty: bool,
+}
+
+/// Backups after cloud requests are at most this frequent (each is a full snapshot); the
+/// last one is taken when the ledger closes.
+const BACKUP_EVERY: Duration = Duration::from_secs(30);
+
+impl Drop for Ledger {
+    fn drop(&mut self) {
+        let dirty = self.backup.get_mut().map(|b| b.dirty).unwrap_or(true);
+        if dirty {
+            // Best effort: a failed backup on the way out leaves the previous one.
+            let _ = self.back_up();
+        }
+    }
 }
 
 impl Ledger {
@@ -300,6 +322,7 @@ impl Ledger {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(LedgerError::io("create the folder", parent))?;
         }
+        crate::backup::check_not_lost(&path)?;
         check_magic(&path)?;
         let mut conn = Connection::open(&path).map_err(|e| LedgerError::sqlite(&path, e))?;
         // Switching a new file to WAL takes an exclusive lock without waiting on the busy
@@ -313,9 +336,39 @@ impl Ledger {
                 other => break other?,
             }
         }
-        let ledger = Ledger { conn: Mutex::new(conn), path, pid: std::process::id() };
-        let notice = ledger.settle_stale()?;
+        let ledger = Ledger { conn: Mutex::new(conn), path, pid: std::process::id(), backup: Mutex::default() };
+        let mut notice = ledger.settle_stale()?;
+        if crate::backup::is_stale(&ledger.path) {
+            if let Err(e) = ledger.back_up() {
+                notice = Some(format!("{}{e}", notice.map(|n| format!("{n}; ")).unwrap_or_default()));
+            }
+        }
         Ok((ledger, notice))
+    }
+
+    /// Refreshes the ledger's backup beside it (see `backup_path`). An in-memory ledger has none.
+    pub fn back_up(&self) -> Result<()> {
+        if self.path == Path::new(":memory:") {
+            return Ok(());
+        }
+        crate::backup::write(&self.conn(), &self.path)?;
+        let mut state = self.backup.lock().unwrap_or_else(PoisonError::into_inner);
+        *state = BackupState { last: Some(std::time::Instant::now()), dirty: false };
+        Ok(())
+    }
+
+    /// Notes that money moved; backs up now unless a backup was taken moments ago (then the
+    /// next one, or closing the ledger, takes it).
+    fn money_moved(&self) -> Result<()> {
+        let due = {
+            let mut state = self.backup.lock().unwrap_or_else(PoisonError::into_inner);
+            state.dirty = true;
+            state.last.is_none_or(|t| t.elapsed() >= BACKUP_EVERY)
+        };
+        if due {
+            self.back_up()?;
+        }
+        Ok(())
     }
 
     /// A ledger that lives in memory, for tests and examples.
@@ -323,7 +376,7 @@ impl Ledger {
         let path = PathBuf::from(":memory:");
         let mut conn = Connection::open_in_memory().map_err(|e| LedgerError::sqlite(&path, e))?;
         prepare(&mut conn, &path)?;
-        Ok(Ledger { conn: Mutex::new(conn), path, pid: std::process::id() })
+        Ok(Ledger { conn: Mutex::new(conn), path, pid: std::process::id(), backup: Mutex::default() })
     }
 
     /// The ledger file (`:memory:` for an in-memory one).
@@ -450,6 +503,14 @@ impl Ledger {
         if changed == 0 {
             return Err(LedgerError::NotPending(ticket.id));
         }
+        // Money was spent (or its reservation released): the backup follows (within
+        // `BACKUP_EVERY`, and when the ledger closes), so a restored ledger reads as spent as
+        // it was. Local rows cost nothing and wait for the daily refresh.
+        if ticket.reserved_micros > 0 {
+            // The row is recorded either way; a failed backup stays due and is retried on the
+            // next settle and when the ledger closes.
+            let _ = self.money_moved();
+        }
         Ok(())
     }
 
@@ -500,7 +561,11 @@ fn check_magic(path: &Path) -> Result<()> {
     let mut head = Vec::with_capacity(16);
     file.by_ref().take(16).read_to_end(&mut head).map_err(LedgerError::io("read", path))?;
     if !head.is_empty() && head.as_slice() != SQLITE_MAGIC {
-        return Err(LedgerError::Corrupt { path: path.to_path_buf(), reason: "not an SQLite database".into() });
+        return Err(LedgerError::Corrupt {
+            path: path.to_path_buf(),
+            reason: "not an SQLite database".into(),
+            hint: crate::backup::recovery_hint(path),
+        });
     }
     Ok(())
 }

@@ -50,12 +50,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod backup;
 mod error;
 mod ledger;
 mod month;
 mod prices;
 mod report;
 
+pub use backup::{backup_path, backup_taken, reset, restore};
 pub use error::{LedgerError, Result};
 pub use ledger::{
     Ledger, LimitKind, Limits, NewRequest, Outcome, Refusal, Route, Row, Settlement, State, Ticket, MIGRATIONS,

@@ -7,6 +7,7 @@
 
 pub mod ask;
 pub mod draft;
+pub mod grounded;
 pub mod summarize;
 
 use frugal_llm::{CancelToken, Completion, Event, FinishReason, Provider, ProviderError, Request};
