@@ -168,12 +168,13 @@ fn main() -> anyhow::Result<()> {
     }
     let month =
         Month::containing(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64);
-    let a = routed.spend(month)?;
-    let b = all_premium.spend(month)?;
-    let c = all_economy.spend(month)?;
+    let a = routed.spend().report(month)?;
+    let b = all_premium.spend().report(month)?;
+    let c = all_economy.spend().report(month)?;
     let runs = jobs.len() as f64;
     let escalated_runs = routed
-        .spend_rows(month)?
+        .spend()
+        .rows(month)?
         .iter()
         .filter(|r| r.route == frugal_core::ledger::Route::Cloud)
         .map(|r| r.run_id.clone())

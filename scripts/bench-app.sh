@@ -41,24 +41,27 @@ tree_cpu_ticks() { # user + system CPU of a process and its descendants, in cloc
 
 # Idle CPU with a watched folder of 2,000 notes (indexed first with the CLI): the tray app
 # must do nothing while nothing changes. The same for `frugal index watch`, as a second line.
+# Its own config and index, so the launch and memory runs below watch nothing, as before.
 mkdir -p "$work/notes/sub"
 for i in $(seq 1000); do echo "note $i about the quarterly plan" > "$work/notes/n$i.md"; echo "sub note $i" > "$work/notes/sub/s$i.txt"; done
-"$CLI" --config "$work/config.toml" index add "$work/notes" >/dev/null
+printf '[model]\npath = "%s/models/SmolLM2-135M-Instruct.Q4_1.gguf"\n[index]\ndir = "%s/idle-index"\n' "$PWD" "$work" > "$work/idle.toml"
+"$CLI" --config "$work/idle.toml" index add "$work/notes" >/dev/null
 idle_cpu() { # PID: percent of one core used over IDLE_SECS, and index commits meanwhile
   local c0 c1 m0 m1
-  c0=$(tree_cpu_ticks "$1"); m0=$(stat -c %Y "$work/index/tantivy/meta.json")
+  c0=$(tree_cpu_ticks "$1"); m0=$(stat -c %Y "$work/idle-index/tantivy/meta.json")
   sleep "$IDLE_SECS"
-  c1=$(tree_cpu_ticks "$1"); m1=$(stat -c %Y "$work/index/tantivy/meta.json")
+  c1=$(tree_cpu_ticks "$1"); m1=$(stat -c %Y "$work/idle-index/tantivy/meta.json")
   awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v s="$IDLE_SECS" 'BEGIN {printf "%.2f %% of a core", 100 * t / hz / s}'
   [ "$m0" = "$m1" ] && echo ", no index commit" || echo ", the index was rewritten"
 }
-"$BIN" --config "$work/config.toml" 2>"$work/idle.log" &
+"$BIN" --config "$work/idle.toml" 2>"$work/idle.log" &
 pid=$!
-until grep -q "tray ready" "$work/idle.log" 2>/dev/null; do sleep 0.05; done
+for _ in $(seq 600); do grep -q "tray ready" "$work/idle.log" 2>/dev/null && break; sleep 0.05; done
+grep -q "tray ready" "$work/idle.log" || { echo "the tray app did not start: $(tail -3 "$work/idle.log")" >&2; exit 1; }
 sleep 10
 idle_app=$(idle_cpu "$pid")
 kill "$pid"; wait "$pid" 2>/dev/null || true
-"$CLI" --config "$work/config.toml" index watch >/dev/null 2>&1 &
+"$CLI" --config "$work/idle.toml" index watch >/dev/null 2>&1 &
 pid=$!
 sleep 10
 idle_watch=$(idle_cpu "$pid")

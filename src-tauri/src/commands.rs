@@ -62,7 +62,7 @@ fn month(m: Option<&str>) -> CmdResult<Month> {
 /// The header figures, also the tray's "This month" line.
 pub fn status_of(assistant: &Assistant, paused: bool) -> CmdResult<AppStatus> {
     let hotkey = assistant.config().app.hotkey.clone().unwrap_or_else(|| HOTKEY.into());
-    let report = assistant.spend(month(None)?)?;
+    let report = assistant.spend().report(month(None)?)?;
     let cap = report.cap_micros.map(usd);
     let spent = usd(report.spent_micros);
     let tray_label = match cap {
@@ -72,7 +72,11 @@ pub fn status_of(assistant: &Assistant, paused: bool) -> CmdResult<AppStatus> {
     };
     Ok(AppStatus {
         version: env!("CARGO_PKG_VERSION").into(),
-        model: assistant.model_path().ok().and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())),
+        model: assistant
+            .models()
+            .model_path()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())),
         month: report.month,
         spent_usd: spent,
         cap_usd: cap,
@@ -102,7 +106,7 @@ fn provider_views(a: &Assistant) -> Vec<ProviderView> {
                 Ok(None) => (None, None),
                 Err(e) => (None, Some(e.to_string())),
             };
-            let (price, price_error) = match a.price_of(p) {
+            let (price, price_error) = match a.spend().price_of(p) {
                 Ok(price) => (Some(price), None),
                 Err(e) => (None, Some(e.to_string())),
             };
@@ -129,8 +133,8 @@ fn provider_views(a: &Assistant) -> Vec<ProviderView> {
 pub async fn settings(state: State<'_, AppState>) -> CmdResult<SettingsView> {
     let a = state.assistant();
     blocking(move || {
-        let hw = a.hardware();
-        let (model, context, threads, plan, problem) = match a.plan() {
+        let hw = a.models().hardware();
+        let (model, context, threads, plan, problem) = match a.models().plan() {
             Ok((info, plan)) => (
                 Some(info.path.display().to_string()),
                 plan.context,
@@ -179,7 +183,7 @@ pub async fn settings(state: State<'_, AppState>) -> CmdResult<SettingsView> {
             hotkey: c.app.hotkey.clone().unwrap_or_else(|| HOTKEY.into()),
             meetings_folder: c.app.meetings_folder.as_ref().map(|p| p.display().to_string()),
             config_file: a.paths().config_file.display().to_string(),
-            ledger_file: a.ledger_path().display().to_string(),
+            ledger_file: a.spend().ledger_path().display().to_string(),
         })
     })
     .await
@@ -191,7 +195,7 @@ pub async fn set_budget(state: State<'_, AppState>, monthly_usd: f64) -> CmdResu
     if !(monthly_usd.is_finite() && (0.0..=1_000_000.0).contains(&monthly_usd)) {
         return Err(CommandError::new("input", "the budget must be between $0 and $1,000,000"));
     }
-    state.change(|a| a.set_budget(monthly_usd))?;
+    state.change(|a| a.spend().set_budget(monthly_usd))?;
     state.shell().spend_changed();
     let (a, paused) = (state.assistant(), state.paused());
     blocking(move || status_of(&a, paused)).await
@@ -205,7 +209,7 @@ pub async fn set_caps(
     daily_usd: Option<f64>,
     per_request_usd: Option<f64>,
 ) -> CmdResult<SettingsView> {
-    state.change(|a| a.set_caps(daily_usd, per_request_usd))?;
+    state.change(|a| a.spend().set_caps(daily_usd, per_request_usd))?;
     state.shell().spend_changed();
     settings(state).await
 }
@@ -223,7 +227,7 @@ pub async fn set_policy(
     let policy: frugal_core::config::TaskPolicy =
         serde_json::from_value(serde_json::json!({ "escalate": escalate, "max_tier": max_tier }))
             .map_err(|e| CommandError::new("input", format!("not a policy: {e}")))?;
-    state.change(|a| a.set_policy(&task, policy))?;
+    state.change(|a| a.settings().set_policy(&task, policy))?;
     settings(state).await
 }
 
@@ -231,7 +235,7 @@ pub async fn set_policy(
 #[tauri::command]
 #[specta::specta]
 pub async fn set_meetings_folder(state: State<'_, AppState>, path: Option<String>) -> CmdResult<SettingsView> {
-    state.change(|a| a.set_meetings_folder(path.as_deref().map(Path::new)))?;
+    state.change(|a| a.settings().set_meetings_folder(path.as_deref().map(Path::new)))?;
     settings(state).await
 }
 
@@ -298,7 +302,7 @@ pub async fn add_provider(state: State<'_, AppState>, provider: NewProvider) -> 
         max_retries: None,
     };
     let name = entry.name.clone();
-    state.change(move |a| a.add_provider(entry, price))?;
+    state.change(move |a| a.settings().add_provider(entry, price))?;
     let a = state.assistant();
     blocking(move || {
         if !key.is_empty() {
@@ -320,7 +324,7 @@ pub async fn add_provider(state: State<'_, AppState>, provider: NewProvider) -> 
 pub async fn remove_provider(state: State<'_, AppState>, name: String) -> CmdResult<Vec<ProviderView>> {
     let had_key = state.assistant().config().provider(&name).is_some_and(|p| p.needs_key);
     let key_name = name.clone();
-    state.change(move |a| a.remove_provider(&name))?;
+    state.change(move |a| a.settings().remove_provider(&name))?;
     let a = state.assistant();
     blocking(move || {
         if had_key {
@@ -348,7 +352,7 @@ pub async fn set_hotkey(state: State<'_, AppState>, hotkey: Option<String>) -> C
     let shell = state.shell();
     shell.set_hotkey(&old, &new).map_err(|e| CommandError::new("hotkey", e))?;
     let saved = wanted.map(String::from);
-    if let Err(e) = state.change(move |a| a.set_hotkey(saved.as_deref())) {
+    if let Err(e) = state.change(move |a| a.settings().set_hotkey(saved.as_deref())) {
         let _ = shell.set_hotkey(&new, &old);
         return Err(e);
     }
@@ -373,14 +377,14 @@ pub async fn paste_back(state: State<'_, AppState>, text: String) -> CmdResult<(
 #[specta::specta]
 pub async fn models(state: State<'_, AppState>) -> CmdResult<Vec<ModelView>> {
     let a = state.assistant();
-    blocking(move || Ok(a.catalog_fit()?.iter().map(ModelView::from).collect())).await
+    blocking(move || Ok(a.models().catalog_fit()?.iter().map(ModelView::from).collect())).await
 }
 
 /// Makes a downloaded catalog model (by name) or a GGUF file (by path) the model in use.
 #[tauri::command]
 #[specta::specta]
 pub async fn use_model(state: State<'_, AppState>, name: String) -> CmdResult<Vec<ModelView>> {
-    state.change(|a| a.use_model(&name).map(|_| ()))?;
+    state.change(|a| a.models().use_model(&name).map(|_| ()))?;
     models(state).await
 }
 
@@ -394,7 +398,7 @@ pub async fn pull_model(
 ) -> CmdResult<Vec<ModelView>> {
     let a = state.assistant();
     blocking(move || {
-        a.pull(&name, &mut |phase, done, total| {
+        a.models().pull(&name, &mut |phase, done, total| {
             let what = match phase {
                 frugal_core::download::Phase::Downloading => "downloading",
                 frugal_core::download::Phase::Verifying => "verifying",
@@ -415,7 +419,7 @@ pub async fn pull_model(
 #[specta::specta]
 pub async fn test_provider(state: State<'_, AppState>, name: String) -> CmdResult<RouteView> {
     let a = state.assistant();
-    let result = blocking(move || Ok(RouteView::from(&a.test_provider(&name)?))).await;
+    let result = blocking(move || Ok(RouteView::from(&a.router().test_provider(&name)?))).await;
     state.shell().spend_changed();
     result
 }
@@ -424,7 +428,7 @@ pub async fn test_provider(state: State<'_, AppState>, name: String) -> CmdResul
 #[specta::specta]
 pub async fn index_status(state: State<'_, AppState>) -> CmdResult<IndexView> {
     let (a, paused) = (state.assistant(), state.paused());
-    blocking(move || Ok(IndexView::from_status(&a.index_status()?, paused))).await
+    blocking(move || Ok(IndexView::from_status(&a.library().status()?, paused))).await
 }
 
 #[tauri::command]
@@ -437,16 +441,14 @@ pub async fn add_folder(
 ) -> CmdResult<IndexView> {
     // The watcher would compete for the index writer while the folder is read.
     state.stop_watching();
-    let config = state.config_file();
+    let a = state.assistant();
     let added = blocking(move || {
-        let mut fresh = Assistant::open(config.as_deref(), None)?;
-        fresh.index_add(Path::new(&path), local_only, &mut |p| {
+        a.library().add(Path::new(&path), local_only, &mut |p| {
             let _ = on_event.send(StreamEvent::progress(p.files_done as usize, p.files_total as usize, "indexing"));
         })?;
         Ok(())
     })
     .await;
-    state.change(|_| Ok(()))?;
     restart_watch(&state);
     added?;
     index_status(state).await
@@ -455,7 +457,7 @@ pub async fn add_folder(
 #[tauri::command]
 #[specta::specta]
 pub async fn remove_folder(state: State<'_, AppState>, path: String) -> CmdResult<IndexView> {
-    state.change(|a| a.index_remove(Path::new(&path)))?;
+    state.change(|a| a.library().remove(Path::new(&path)))?;
     restart_watch(&state);
     index_status(state).await
 }
@@ -569,7 +571,7 @@ pub async fn draft_estimate(state: State<'_, AppState>, text: String, tone: Stri
                 model: d.model,
                 estimated_usd: d.estimated_usd,
                 worst_case_usd: d.worst_case_usd,
-                remaining_usd: a.spend(month(None)?)?.remaining_micros.map(usd),
+                remaining_usd: a.spend().report(month(None)?)?.remaining_micros.map(usd),
             }),
             Routed::Done(..) => Err(CommandError::new("internal", "the estimate ran the task")),
         }
@@ -708,7 +710,7 @@ pub async fn spend(state: State<'_, AppState>, month_text: Option<String>) -> Cm
     let a = state.assistant();
     blocking(move || {
         let m = month(month_text.as_deref())?;
-        Ok(SpendView::new(&a.spend(m)?, &a.spend_rows(m)?))
+        Ok(SpendView::new(&a.spend().report(m)?, &a.spend().rows(m)?))
     })
     .await
 }
@@ -724,7 +726,7 @@ pub async fn export_csv(state: State<'_, AppState>, month_text: Option<String>) 
             return Ok(None);
         };
         let mut out = Vec::new();
-        frugal_core::ledger::write_csv(&a.spend_rows(m)?, &mut out).map_err(|e| CommandError::new("input", e))?;
+        frugal_core::ledger::write_csv(&a.spend().rows(m)?, &mut out).map_err(|e| CommandError::new("input", e))?;
         std::fs::write(&path, out)
             .map_err(|e| CommandError::new("input", format!("cannot write {}: {e}", path.display())))?;
         Ok(Some(path.display().to_string()))

@@ -215,6 +215,9 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
             Ok(())
         }
         "quit" => {
+            // The process ends without dropping the app's state: bring the ledger's backup
+            // up to date first.
+            app.state::<AppState>().assistant().flush_ledger();
             app.exit(0);
             Ok(())
         }

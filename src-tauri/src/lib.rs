@@ -264,6 +264,7 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
             }
             commands::restart_watch(&app.state::<AppState>());
             meetings::spawn(app.handle().clone(), std::time::Duration::from_secs(5));
+            AppState::spawn_config_follower(app.handle().clone());
             if let Some(w) = open_at_start {
                 desktop::open_window(app.handle(), w)?;
             }

@@ -7,17 +7,20 @@ use frugal_core::Assistant;
 use crate::error::CmdResult;
 use crate::shell::Shell;
 
-/// What the app holds between commands. The assistant is shared (`Arc`) so a long draft does
-/// not block settings; a settings change re-opens it from the saved config and swaps it in.
+/// What the app holds between commands. One assistant lives as long as the app (`Arc`, so a
+/// long draft does not block settings); settings change in place through its settings
+/// service, and the loaded model stays unless the change is about the model.
 pub struct AppState {
     config: Option<PathBuf>,
-    assistant: Mutex<Arc<Assistant>>,
+    assistant: Arc<Assistant>,
     /// Text the hotkey took (selection or clipboard) for the draft window to pick up.
     pending_draft: Mutex<Option<String>>,
     /// The window the user was in when they pressed the hotkey (for Paste back).
     paste_target: Mutex<Option<crate::paste::Target>>,
     paused: AtomicBool,
     watcher: Mutex<Option<frugal_core::index::Watcher>>,
+    /// The settings generation and the folders `follow_config` saw last.
+    followed: Mutex<(u64, Vec<frugal_core::config::FolderEntry>)>,
     shell: Arc<dyn Shell>,
 }
 
@@ -25,9 +28,11 @@ impl AppState {
     /// Opens the assistant on `config` (or the XDG default).
     pub fn open(config: Option<PathBuf>, shell: Arc<dyn Shell>) -> CmdResult<Self> {
         let assistant = Assistant::open(config.as_deref(), None)?;
+        let followed = Mutex::new((assistant.settings().generation(), assistant.config().index.folders.clone()));
         Ok(Self {
+            followed,
             config,
-            assistant: Mutex::new(Arc::new(assistant)),
+            assistant: Arc::new(assistant),
             pending_draft: Mutex::new(None),
             paste_target: Mutex::new(None),
             paused: AtomicBool::new(false),
@@ -38,16 +43,53 @@ impl AppState {
 
     /// The assistant in effect.
     pub fn assistant(&self) -> Arc<Assistant> {
-        self.assistant.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.assistant.clone()
     }
 
-    /// Changes settings: a fresh assistant from the saved config, `change` applied (it saves
-    /// the config), then swapped in. In-flight work keeps the old one until it finishes.
-    pub fn change<T>(&self, change: impl FnOnce(&mut Assistant) -> frugal_core::Result<T>) -> CmdResult<T> {
-        let mut fresh = Assistant::open(self.config.as_deref(), None)?;
-        let out = change(&mut fresh)?;
-        *self.assistant.lock().unwrap_or_else(PoisonError::into_inner) = Arc::new(fresh);
-        Ok(out)
+    /// Changes settings in place: `change` goes through the assistant's settings service,
+    /// which saves the config and puts it in effect at once. Work in flight finishes with the
+    /// engine it has; the engine is replaced only if the model or its plan changed.
+    pub fn change<T>(&self, change: impl FnOnce(&Assistant) -> frugal_core::Result<T>) -> CmdResult<T> {
+        Ok(change(&self.assistant)?)
+    }
+
+    /// Picks up a config another process changed (the CLI while the app runs): the windows
+    /// and the tray refresh, the watcher follows new folders. A file that cannot be read
+    /// keeps the settings in effect, and a notification says why, once. True on a change.
+    pub fn follow_config(&self) -> bool {
+        let settings = self.assistant.settings();
+        settings.refresh();
+        if let Some(notice) = settings.take_notice() {
+            self.shell.notify("Settings file not applied", &notice);
+        }
+        // Compared with what this follower saw last, not with the settings before `refresh`:
+        // any read of the settings may already have taken the new file.
+        let (generation, folders) = (settings.generation(), self.assistant.config().index.folders.clone());
+        let mut seen = self.followed.lock().unwrap_or_else(PoisonError::into_inner);
+        if seen.0 == generation {
+            return false;
+        }
+        let folders_changed = seen.1 != folders;
+        *seen = (generation, folders);
+        drop(seen);
+        if folders_changed {
+            if let Err(e) = self.set_watching(self.paused()) {
+                self.shell.notify("Indexing stopped", &e.message);
+            }
+            self.shell.index_changed();
+        }
+        self.shell.refresh_tray();
+        self.shell.spend_changed();
+        true
+    }
+
+    /// Follows the config file for the life of the app (a `stat` a second).
+    pub fn spawn_config_follower<R: tauri::Runtime>(app: tauri::AppHandle<R>) {
+        use tauri::Manager;
+        let _ = std::thread::Builder::new().name("frugal-config".into()).spawn(move || loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            app.state::<AppState>().follow_config();
+        });
     }
 
     /// The config file given at start (`None`: the XDG default).
@@ -104,9 +146,9 @@ impl AppState {
         let mut slot = self.watcher.lock().unwrap_or_else(PoisonError::into_inner);
         *slot = None; // dropping the watcher stops it
         let assistant = self.assistant();
-        if !paused && !assistant.folders().is_empty() {
+        if !paused && !assistant.library().folders().is_empty() {
             let shell = self.shell.clone();
-            *slot = Some(assistant.watch(move |_| shell.index_changed())?);
+            *slot = Some(assistant.library().watch(move |_| shell.index_changed())?);
         }
         Ok(())
     }

@@ -401,3 +401,31 @@ fn the_committed_typescript_bindings_are_up_to_date() {
     let (a, b) = (std::fs::read_to_string(&fresh).unwrap(), std::fs::read_to_string(&committed).unwrap_or_default());
     assert!(a == b, "ui/src/bindings.ts is stale: run `frugal-app --export-bindings ui/src/bindings.ts`");
 }
+
+/// The CLI changes the config while the app runs: the app takes it (the tray line, the
+/// watcher's folders) without re-opening anything; a file it cannot read keeps the settings
+/// in effect and says why once.
+#[test]
+fn a_config_changed_by_another_process_is_followed() {
+    let h = harness();
+    let state = h._app.state::<AppState>();
+    assert!(!state.follow_config(), "nothing changed yet");
+    let file = h.dir.join("config.toml");
+    let notes = h.dir.join("notes");
+    std::fs::create_dir_all(&notes).unwrap();
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str(&format!("\n[budget]\nmonthly_usd = 4.0\n\n[[index.folders]]\npath = {:?}\n", notes));
+    std::fs::write(&file, &text).unwrap();
+    assert!(state.follow_config());
+    let s = h.ok("app_status", json!({}));
+    assert_eq!((s["cap_usd"].as_f64(), s["folders"].as_u64()), (Some(4.0), Some(1)), "{s}");
+    let calls = h.shell.calls();
+    for want in ["index_changed", "refresh_tray", "spend_changed"] {
+        assert!(calls.iter().any(|c| c == want), "{want} missing: {calls:?}");
+    }
+    std::fs::write(&file, "[budget]\nmonthly_usd = \n").unwrap();
+    assert!(!state.follow_config());
+    assert!(h.shell.calls().iter().any(|c| c == "notify Settings file not applied"), "{:?}", h.shell.calls());
+    let s = h.ok("app_status", json!({}));
+    assert_eq!(s["cap_usd"].as_f64(), Some(4.0), "the broken file replaced the settings: {s}");
+}

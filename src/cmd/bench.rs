@@ -75,8 +75,8 @@ pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, args: Benc
     }
     let startup_rss = current_rss_bytes().unwrap_or(0);
     let assistant = super::open(config, model)?;
-    let (info, plan) = assistant.plan()?;
-    let engine = assistant.engine()?;
+    let (info, plan) = assistant.models().plan()?;
+    let engine = assistant.models().engine()?;
     if !json {
         eprintln!("benchmarking {} with {} threads, context {} …", info.name, plan.threads, plan.context);
     }

@@ -125,8 +125,9 @@ pub fn run(json: bool, reps: u32) -> anyhow::Result<ExitCode> {
     let n = (reps.max(1) as usize * 500).clamp(500, 20_000);
     // Warm up: open the ledger, build the client, fault in the code.
     for _ in 0..50 {
-        assistant.cloud_client(&entry)?;
+        assistant.router().cloud_client(&entry)?;
         assistant
+            .router()
             .meter(provider.clone(), "bench", Some(&entry))?
             .stream(request.clone(), CancelToken::new())
             .collect_blocking()?;
@@ -138,21 +139,22 @@ pub fn run(json: bool, reps: u32) -> anyhow::Result<ExitCode> {
         base.push(micros(t.elapsed()));
 
         let t = Instant::now();
-        assistant.cloud_client(&entry)?; // budget set? price known? key and client ready?
-        let meter = assistant.meter(provider.clone(), "bench", Some(&entry))?;
+        assistant.router().cloud_client(&entry)?; // budget set? price known? key and client ready?
+        let meter = assistant.router().meter(provider.clone(), "bench", Some(&entry))?;
         decision.push(micros(t.elapsed()));
         meter.stream(request.clone(), CancelToken::new()).collect_blocking()?;
         cloud.push(micros(t.elapsed()));
 
         let t = Instant::now();
         assistant
+            .router()
             .meter(provider.clone(), "bench", None)?
             .stream(request.clone(), CancelToken::new())
             .collect_blocking()?;
         local.push(micros(t.elapsed()));
     }
     let (base, cloud, local, decision) = (sorted(base), sorted(cloud), sorted(local), sorted(decision));
-    let ledger = assistant.ledger()?;
+    let ledger = assistant.spend().ledger()?;
     let f = Figures {
         requests: n,
         baseline_p50_us: pct(&base, 0.5),

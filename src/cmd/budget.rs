@@ -33,14 +33,14 @@ fn parse_usd(s: &str) -> anyhow::Result<f64> {
 }
 
 pub fn run(g: &super::Globals, cmd: BudgetCmd) -> anyhow::Result<ExitCode> {
-    let mut assistant = g.open()?;
+    let assistant = g.open()?;
     if let BudgetCmd::Set { usd } = &cmd {
         let v = parse_usd(usd)?;
-        assistant.set_budget(v)?;
+        assistant.spend().set_budget(v)?;
         eprintln!("frugal: monthly budget set to ${v:.2}");
     }
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-    let report = match (assistant.spend(Month::containing(now)), &cmd) {
+    let report = match (assistant.spend().report(Month::containing(now)), &cmd) {
         (Ok(r), _) => r,
         // The budget is saved whatever the ledger says; only this month's figures are missing.
         (Err(e), BudgetCmd::Set { .. }) => {
@@ -49,7 +49,8 @@ pub fn run(g: &super::Globals, cmd: BudgetCmd) -> anyhow::Result<ExitCode> {
         }
         (Err(e), BudgetCmd::Show) => return Err(e.into()),
     };
-    let b = &assistant.config().budget;
+    let config = assistant.config();
+    let b = &config.budget;
     if g.json {
         super::print_json(&serde_json::json!({
             "monthly_usd": b.monthly_usd,

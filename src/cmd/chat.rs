@@ -41,13 +41,20 @@ type Current = Arc<Mutex<Option<CancelToken>>>;
 
 pub fn run(g: &super::Globals, args: ChatArgs) -> anyhow::Result<ExitCode> {
     let json = g.json;
-    let assistant = g.open()?;
+    let assistant = Arc::new(g.open()?);
     let current: Current = Arc::new(Mutex::new(None));
     let handler_current = current.clone();
+    // Weak: the handler lives for the whole process and must not keep the assistant (and its
+    // ledger, whose drop takes the last backup) alive past `run`.
+    let for_exit = Arc::downgrade(&assistant);
     ctrlc::set_handler(move || match handler_current.lock().ok().and_then(|c| c.clone()) {
         Some(token) => token.cancel(),
         None => {
             eprintln!();
+            // Exiting here skips destructors: the ledger's backup is brought up to date first.
+            if let Some(a) = for_exit.upgrade() {
+                a.flush_ledger();
+            }
             std::process::exit(130);
         }
     })

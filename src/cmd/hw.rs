@@ -15,12 +15,12 @@ struct Report<'a> {
 
 pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCode> {
     let assistant = super::open(config, model)?;
-    let hw = assistant.hardware();
-    let (info, plan, plan_error) = match assistant.plan() {
+    let hw = assistant.models().hardware();
+    let (info, plan, plan_error) = match assistant.models().plan() {
         Ok((i, p)) => (Some(i), Some(p), None),
-        Err(e) => (assistant.model_info().ok(), None, Some(e.to_string())),
+        Err(e) => (assistant.models().model_info().ok(), None, Some(e.to_string())),
     };
-    let catalog = assistant.catalog_fit()?;
+    let catalog = assistant.models().catalog_fit()?;
     if json {
         super::print_json(&Report { hardware: hw, model: info, plan, plan_error, catalog })?;
         return Ok(ExitCode::SUCCESS);

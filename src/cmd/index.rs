@@ -33,18 +33,18 @@ pub enum IndexCmd {
 }
 
 pub fn run(config: Option<&Path>, json: bool, cmd: IndexCmd) -> anyhow::Result<ExitCode> {
-    let mut assistant = super::open(config, None)?;
+    let assistant = super::open(config, None)?;
     match cmd {
         IndexCmd::Add { dir, local_only } => {
             let bar = bar("reading");
-            let report = assistant.index_add(&dir, local_only, &mut |p| tick(&bar, p));
+            let report = assistant.library().add(&dir, local_only, &mut |p| tick(&bar, p));
             bar.finish_and_clear();
             super::index_notice(&assistant);
             let report = report?;
             print_report(json, &format!("indexed {}", dir.display()), &report)?;
         }
         IndexCmd::Remove { dir } => {
-            let removed = assistant.index_remove(&dir)?;
+            let removed = assistant.library().remove(&dir)?;
             super::index_notice(&assistant);
             if json {
                 super::print_json(&serde_json::json!({ "removed_files": removed, "folder": dir }))?;
@@ -53,7 +53,7 @@ pub fn run(config: Option<&Path>, json: bool, cmd: IndexCmd) -> anyhow::Result<E
             }
         }
         IndexCmd::Status => {
-            let status = assistant.index_status()?;
+            let status = assistant.library().status()?;
             super::index_notice(&assistant);
             if json {
                 super::print_json(&status)?;
@@ -63,12 +63,12 @@ pub fn run(config: Option<&Path>, json: bool, cmd: IndexCmd) -> anyhow::Result<E
         }
         IndexCmd::Update => {
             let bar = bar("reading");
-            let report = assistant.index_update(&mut |p| tick(&bar, p));
+            let report = assistant.library().update(&mut |p| tick(&bar, p));
             bar.finish_and_clear();
             super::index_notice(&assistant);
             print_report(json, "updated", &report?)?;
         }
-        IndexCmd::Watch => return watch(&mut assistant, json),
+        IndexCmd::Watch => return watch(&assistant, json),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -77,8 +77,8 @@ pub fn run(config: Option<&Path>, json: bool, cmd: IndexCmd) -> anyhow::Result<E
 /// another `frugal` (a stat, nothing more).
 const CONFIG_POLL: std::time::Duration = std::time::Duration::from_secs(2);
 
-fn watch(assistant: &mut frugal_core::Assistant, json: bool) -> anyhow::Result<ExitCode> {
-    if assistant.folders().is_empty() {
+fn watch(assistant: &frugal_core::Assistant, json: bool) -> anyhow::Result<ExitCode> {
+    if assistant.library().folders().is_empty() {
         anyhow::bail!("no folders are indexed yet: run `frugal index add DIR` first");
     }
     let (tx, rx) = mpsc::channel::<Option<WatchEvent>>();
@@ -91,30 +91,37 @@ fn watch(assistant: &mut frugal_core::Assistant, json: bool) -> anyhow::Result<E
     let config_stamp = || std::fs::metadata(&config_file).and_then(|m| m.modified()).ok();
     let mut stamp = config_stamp();
     let mut watcher = Some(start_watching(assistant, json, &tx, "up to date")?);
+    let mut watched = assistant.library().folders();
+    let mut checked = std::time::Instant::now();
     loop {
-        let event = match rx.recv_timeout(CONFIG_POLL) {
+        let received = rx.recv_timeout(CONFIG_POLL);
+        // Also between events: a busy folder must not keep new folders from being followed.
+        if checked.elapsed() >= CONFIG_POLL {
+            checked = std::time::Instant::now();
+            let now = config_stamp();
+            if now != stamp {
+                stamp = now;
+                assistant.settings().refresh();
+                if let Some(notice) = assistant.settings().take_notice() {
+                    eprintln!("frugal: warning: {notice}");
+                }
+                let folders = assistant.library().folders();
+                if folders != watched {
+                    // Stop first: the catch-up and the old watcher would share the writer.
+                    watcher = None;
+                    if folders.is_empty() {
+                        eprintln!("frugal: no folders are indexed any more; stopped watching");
+                        break;
+                    }
+                    watcher = Some(start_watching(assistant, json, &tx, "folders changed, up to date")?);
+                    watched = folders;
+                }
+            }
+        }
+        let event = match received {
             Ok(Some(event)) => event,
             Ok(None) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                let now = config_stamp();
-                if now != stamp {
-                    stamp = now;
-                    match assistant.reload_folders() {
-                        Ok(true) => {
-                            // Stop first: the catch-up and the old watcher would share the writer.
-                            watcher = None;
-                            if assistant.folders().is_empty() {
-                                eprintln!("frugal: no folders are indexed any more; stopped watching");
-                                break;
-                            }
-                            watcher = Some(start_watching(assistant, json, &tx, "folders changed, up to date")?);
-                        }
-                        Ok(false) => {}
-                        Err(e) => eprintln!("frugal: warning: the config changed but cannot be read: {e}"),
-                    }
-                }
-                continue;
-            }
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
         };
         match event {
             WatchEvent::Updated { paths, report } => {
@@ -150,15 +157,26 @@ fn start_watching(
     what: &str,
 ) -> anyhow::Result<frugal_core::index::Watcher> {
     let bar = bar("catching up");
-    let report = assistant.index_update(&mut |p| tick(&bar, p));
+    // Another process (an `index add` that changed the folders) may hold the writer for a
+    // while: wait for it, as the watcher itself does, rather than stop watching.
+    let mut waited = 0;
+    let report = loop {
+        match assistant.library().update(&mut |p| tick(&bar, p)) {
+            Err(frugal_core::CoreError::Index(frugal_core::index::IndexError::Busy(_))) if waited < 240 => {
+                waited += 1;
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+            other => break other,
+        }
+    };
     bar.finish_and_clear();
     super::index_notice(assistant);
     print_report(json, what, &report?)?;
     let tx = tx.clone();
-    let watcher = assistant.watch(move |e| {
+    let watcher = assistant.library().watch(move |e| {
         let _ = tx.send(Some(e));
     })?;
-    eprintln!("frugal: watching {} folder(s); Ctrl-C stops", assistant.folders().len());
+    eprintln!("frugal: watching {} folder(s); Ctrl-C stops", assistant.library().folders().len());
     Ok(watcher)
 }
 

@@ -71,7 +71,8 @@ pub fn run(g: &super::Globals, cmd: KeysCmd) -> anyhow::Result<ExitCode> {
             }
             let mut rows = Vec::new();
             for name in names {
-                let entry = assistant.config().provider(&name);
+                let config = assistant.config();
+                let entry = config.provider(&name);
                 let needs_key = entry.is_none_or(|e| e.needs_key);
                 let (source, error) = match secrets::key_for(&name) {
                     Ok(Some((_, KeySource::Environment))) => (Some("environment"), None),

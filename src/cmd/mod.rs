@@ -36,7 +36,7 @@ impl Globals {
 /// Says how an answer was served when it matters: a cloud answer (who, what it cost, why)
 /// or a note about the cloud not being used. A plain local answer says nothing.
 pub fn print_route(assistant: &Assistant, route: &RouteReport) {
-    if let Some(n) = assistant.take_ledger_notice() {
+    if let Some(n) = assistant.spend().take_notice() {
         eprintln!("frugal: {n}");
     }
     if route.route == "cloud" {
@@ -98,7 +98,7 @@ pub const CANCELLED: u8 = 130;
 
 /// Says once that the index was rebuilt (corrupt, or from another version).
 pub fn index_notice(assistant: &Assistant) {
-    if let Some(n) = assistant.take_index_notice() {
+    if let Some(n) = assistant.library().take_notice() {
         eprintln!("frugal: {n}");
     }
 }

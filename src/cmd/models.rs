@@ -23,10 +23,10 @@ pub enum ModelsCmd {
 }
 
 pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, cmd: ModelsCmd) -> anyhow::Result<ExitCode> {
-    let mut assistant = super::open(config, model)?;
+    let assistant = super::open(config, model)?;
     match cmd {
         ModelsCmd::List => {
-            let list = assistant.catalog_fit()?;
+            let list = assistant.models().catalog_fit()?;
             if json {
                 super::print_json(&list)?;
             } else {
@@ -58,7 +58,7 @@ pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, cmd: Model
                     .progress_chars("=> "),
             );
             let mut phase = None;
-            let path = assistant.pull(&name, &mut |p, done, total| {
+            let path = assistant.models().pull(&name, &mut |p, done, total| {
                 if phase != Some(p) {
                     phase = Some(p);
                     bar.reset();
@@ -81,7 +81,7 @@ pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, cmd: Model
             }
         }
         ModelsCmd::Use { name } => {
-            let path = assistant.use_model(&name)?;
+            let path = assistant.models().use_model(&name)?;
             if json {
                 super::print_json(&serde_json::json!({ "path": path, "config": assistant.paths().config_file }))?;
             } else {

@@ -26,7 +26,7 @@ pub struct SearchArgs {
 
 pub fn run(config: Option<&Path>, json: bool, args: SearchArgs) -> anyhow::Result<ExitCode> {
     let assistant = super::open(config, None)?;
-    if assistant.folders().is_empty() {
+    if assistant.library().folders().is_empty() {
         anyhow::bail!("no folders are indexed yet: run `frugal index add DIR` first");
     }
     let mut q = SearchQuery::new(args.query.join(" "));
@@ -37,7 +37,7 @@ pub fn run(config: Option<&Path>, json: bool, args: SearchArgs) -> anyhow::Resul
     };
     q.since = args.since;
     q.limit = usize::from(args.limit);
-    let hits = assistant.search(&q)?;
+    let hits = assistant.library().search(&q)?;
     super::index_notice(&assistant);
     if json {
         super::print_json(&hits)?;
@@ -55,7 +55,7 @@ pub fn run(config: Option<&Path>, json: bool, args: SearchArgs) -> anyhow::Resul
         };
         println!("{}. {}{heading}", i + 1, super::escaped_text(&h.title));
         println!("   {}:{}-{}  ({}, score {:.2})", super::escaped(&h.path), h.line_start, h.line_end, h.kind, h.score);
-        println!("   {}", highlight(h, color).replace('\n', " "));
+        println!("   {}", highlight(h, color));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -67,16 +67,19 @@ fn within(assistant: &frugal_core::Assistant, dir: &Path) -> anyhow::Result<Path
     if !path.is_dir() {
         anyhow::bail!("--in {}: not a folder", super::escaped(dir));
     }
-    if !assistant.folders().iter().any(|f| path.starts_with(&f.path) || f.path.starts_with(&path)) {
+    if !assistant.library().folders().iter().any(|f| path.starts_with(&f.path) || f.path.starts_with(&path)) {
         anyhow::bail!("--in {}: not inside an indexed folder (see `frugal index status`)", super::escaped(dir));
     }
     Ok(path)
 }
 
-/// The snippet with matches in bold on a terminal, plain otherwise.
+/// The snippet on one line, with matches in bold on a terminal. Text from the user's files
+/// is escaped: a control character in a file (a stray escape sequence) must not reach the
+/// terminal as one.
 fn highlight(h: &Hit, color: bool) -> String {
+    let clean = |t: &str| super::escaped_text(&t.replace(['\n', '\r', '\t'], " "));
     if !color {
-        return h.snippet.clone();
+        return clean(&h.snippet);
     }
     let mut out = String::new();
     let mut at = 0;
@@ -84,12 +87,12 @@ fn highlight(h: &Hit, color: bool) -> String {
         if s < at || e > h.snippet.len() || !h.snippet.is_char_boundary(s) || !h.snippet.is_char_boundary(e) {
             continue;
         }
-        out.push_str(&h.snippet[at..s]);
+        out.push_str(&clean(&h.snippet[at..s]));
         out.push_str("\x1b[1m");
-        out.push_str(&h.snippet[s..e]);
+        out.push_str(&clean(&h.snippet[s..e]));
         out.push_str("\x1b[0m");
         at = e;
     }
-    out.push_str(&h.snippet[at..]);
+    out.push_str(&clean(&h.snippet[at..]));
     out
 }

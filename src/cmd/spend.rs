@@ -57,11 +57,11 @@ fn money(micros: i64) -> String {
 pub fn run(g: &super::Globals, args: SpendArgs) -> anyhow::Result<ExitCode> {
     let assistant = g.open()?;
     if args.restore {
-        let when = assistant.restore_ledger()?;
+        let when = assistant.spend().restore()?;
         eprintln!("frugal: restored the spend ledger from its backup of {when}; requests after that are not in it");
     }
     if args.reset {
-        for moved in assistant.reset_ledger()? {
+        for moved in assistant.spend().reset()? {
             eprintln!("frugal: kept the old ledger as {}", moved.display());
         }
         eprintln!("frugal: a new, empty spend ledger starts now");
@@ -72,17 +72,17 @@ pub fn run(g: &super::Globals, args: SpendArgs) -> anyhow::Result<ExitCode> {
         None => Month::containing(now),
     };
     // Opening the ledger settles what a crashed process left reserved; say so first.
-    assistant.ledger()?;
-    if let Some(n) = assistant.take_ledger_notice() {
+    assistant.spend().ledger()?;
+    if let Some(n) = assistant.spend().take_notice() {
         eprintln!("frugal: {n}");
     }
     if args.csv {
-        let rows = assistant.spend_rows(month)?;
+        let rows = assistant.spend().rows(month)?;
         let mut out = std::io::stdout().lock();
         write_csv(&rows, &mut out)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let report = assistant.spend(month)?;
+    let report = assistant.spend().report(month)?;
     if g.json {
         let mut v = serde_json::to_value(&report)?;
         with_dollars(&mut v);

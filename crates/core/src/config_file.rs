@@ -115,14 +115,26 @@ fn first_problem(c: &Config) -> Option<(Vec<Step<'static>>, String)> {
 
 /// An API root Frugal can call: `http(s)://host[:port]/path`.
 fn check_url(text: &str) -> std::result::Result<(), String> {
-    let url = reqwest::Url::parse(text.trim()).map_err(|e| format!("`{text}` is not a URL ({e})"))?;
+    let shown = without_credentials(text.trim());
+    let url = reqwest::Url::parse(text.trim()).map_err(|e| format!("`{shown}` is not a URL ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("`{text}` must start with https:// (or http:// for a server on this machine)"));
+        return Err(format!("`{shown}` must be an https:// (or http://) address"));
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("`{text}` has no host"));
+        return Err(format!("`{shown}` has no host"));
     }
     Ok(())
+}
+
+/// A URL for a message, with any `user:password@` masked: errors never carry secrets.
+fn without_credentials(text: &str) -> String {
+    match text.split_once("://") {
+        Some((scheme, rest)) => match rest.split('/').next().and_then(|authority| authority.rsplit_once('@')) {
+            Some((_, host)) => format!("{scheme}://…@{host}{}", &rest[rest.find('/').unwrap_or(rest.len())..]),
+            None => text.to_string(),
+        },
+        None => text.to_string(),
+    }
 }
 
 /// The 1-based line of byte `offset`.
@@ -238,10 +250,19 @@ fn merge_array(old: &mut ArrayOfTables, new: &ArrayOfTables) {
             Some(i) => pool.remove(i),
             None => Table::new(),
         };
-        merge_table(&mut t, n, None);
+        merge_table(&mut t, n, Some(&entry_defaults()));
         merged.push(t);
     }
     *old = merged;
+}
+
+/// The defaults of `[[providers]]` entries that serialization spells out: not written into an
+/// entry that leaves them out. A folder's `local_only` is written either way: whether text may
+/// leave the machine is worth seeing in the file.
+fn entry_defaults() -> Table {
+    let mut t = Table::new();
+    t.insert("tier", toml_edit::value("economy"));
+    t
 }
 
 /// Whether two values are the same data, whatever their spelling ('x' and "x", 1e3 and 1000.0).
@@ -250,6 +271,8 @@ fn same_value(a: &Value, b: &Value) -> bool {
         (Value::String(x), Value::String(y)) => x.value() == y.value(),
         (Value::Integer(x), Value::Integer(y)) => x.value() == y.value(),
         (Value::Float(x), Value::Float(y)) => x.value() == y.value(),
+        // `monthly_usd = 5` and 5.0 are one amount: the user's spelling stays.
+        (Value::Integer(x), Value::Float(y)) | (Value::Float(y), Value::Integer(x)) => *x.value() as f64 == *y.value(),
         (Value::Boolean(x), Value::Boolean(y)) => x.value() == y.value(),
         (Value::Datetime(x), Value::Datetime(y)) => x.value() == y.value(),
         (Value::Array(x), Value::Array(y)) => {
@@ -259,5 +282,16 @@ fn same_value(a: &Value, b: &Value) -> bool {
             x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same_value(v, w)))
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls_in_messages_carry_no_credentials() {
+        assert_eq!(super::without_credentials("https://me:pw@host.test/v1"), "https://…@host.test/v1");
+        assert_eq!(super::without_credentials("https://host.test/v1"), "https://host.test/v1");
+        let e = super::check_url("ftp://me:pw@host.test").unwrap_err();
+        assert!(!e.contains("pw"), "{e}");
     }
 }

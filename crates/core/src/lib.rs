@@ -1,6 +1,8 @@
-//! The assistant behind the `frugal` CLI and the tray app: config, model catalog and
-//! downloads, the tasks, grounding in the index, and the router that sends each request to
-//! the local engine or a cloud model within the budget, behind one [`Assistant`] facade.
+//! The assistant behind the `frugal` CLI and the tray app, as services with one job each —
+//! [`Settings`] (the config), [`Models`] (catalog, downloads, plan, engine), [`Library`]
+//! (folders, index, search, grounding), [`Spend`] (ledger, prices, caps, reports) and the
+//! [`Router`] (which engine serves a request, within the budget) — that one [`Assistant`]
+//! composes for the life of the process, with the tasks wired to the services they need.
 //!
 //! ```no_run
 //! use frugal_core::{Assistant, RouteOptions, Routed};
@@ -24,15 +26,25 @@ pub mod download;
 mod error;
 pub mod grounding;
 pub mod input;
+pub mod library;
+mod metered;
+pub mod models;
 pub mod router;
 pub mod secrets;
+pub mod settings;
+pub mod spend;
 pub mod tasks;
 
-pub use assistant::{Assistant, CatalogFit};
+pub use assistant::Assistant;
 pub use catalog::{Catalog, CatalogEntry};
 pub use config::{Config, Paths};
 pub use error::{CoreError, Result};
+pub use library::Library;
+pub use models::{CatalogFit, Models};
+pub use router::Router;
 pub use router::{DryRun, RouteOptions, RouteReport, Routed};
+pub use settings::Settings;
+pub use spend::Spend;
 
 /// Cloud clients, re-exported for the shells.
 pub use frugal_cloud as cloud;

@@ -1,24 +1,29 @@
-//! The router: which engine serves a task, and what it costs.
+//! The router service: which engine serves a task, and what it costs.
 //!
-//! Every request goes through a [`Metered`] provider, local or cloud, which writes its ledger
-//! row: a cloud request first reserves its worst case against the caps (refused if it could
-//! cross one), then settles to the real usage. [`Assistant::route`] runs a task locally
-//! first and climbs the tiers (economy, then premium) only when the local answer fails its
-//! checks, cannot be produced (no model, too long for the context), or the user asked — and
-//! never with text from a local-only folder or an input marked private.
+//! Every request goes through a [`Metered`] provider, local or cloud (see `metered`).
+//! [`Router::route`] runs a task locally first and climbs the tiers (economy, then premium)
+//! only when the local answer fails its checks, cannot be produced (no model, too long for
+//! the context), or the user asked — and never with text from a local-only folder or an
+//! input marked private. It asks the spend service for prices, caps and the ledger, and the
+//! models service for the engine; it holds only the cloud clients.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
 
-use frugal_cloud::{prompt_token_bound, CloudClient, Outbound};
-use frugal_ledger::{Ledger, Limits, NewRequest, Outcome, Price, Settlement, TokenCounts};
-use frugal_llm::{CancelToken, ErrorKind, Event, EventStream, Provider, ProviderError, Request, Usage};
+use frugal_cloud::CloudClient;
+use frugal_ledger::{Limits, Price};
+use frugal_llm::{CancelToken, ErrorKind, Provider, ProviderError, Request};
 use serde::Serialize;
 
 use crate::config::{Escalate, ProviderEntry, TaskPolicy, Tier};
+use crate::metered::{now_ms, DRY_RUN};
+pub use crate::metered::{DryRun, Metered};
+use crate::models::Models;
+use crate::settings::Settings;
+use crate::spend::Spend;
 use crate::tasks::{Quality, TaskError};
-use crate::{Assistant, CoreError, Result};
+use crate::{CoreError, Result};
 
 /// What the user asked of the router for one command.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -56,28 +61,6 @@ pub struct RouteReport {
     pub run_id: String,
 }
 
-/// What `--dry-run` shows: the exact request and what it may cost.
-#[derive(Clone, Debug, Serialize)]
-pub struct DryRun {
-    /// Provider name.
-    pub provider: String,
-    /// Model.
-    pub model: String,
-    /// The request, key masked.
-    pub outbound: Outbound,
-    /// Prompt tokens, estimated at 4 characters each.
-    pub prompt_tokens_estimate: u32,
-    /// The answer's token limit.
-    pub max_output_tokens: u32,
-    /// Typical cost: the estimated prompt and half the output limit.
-    pub estimated_usd: f64,
-    /// What would be reserved: the prompt's upper bound and the whole output limit.
-    pub worst_case_usd: f64,
-    /// Later requests of the same task (the parts of a long meeting) depend on this one's
-    /// answer, so only the first is shown.
-    pub note: Option<String>,
-}
-
 /// A task's result, or what would have been sent.
 #[derive(Debug)]
 pub enum Routed<T> {
@@ -85,238 +68,6 @@ pub enum Routed<T> {
     Done(T, RouteReport),
     /// `--dry-run`.
     DryRun(Box<DryRun>),
-}
-
-/// A provider that writes a ledger row for every request, reserving first for the cloud.
-pub struct Metered {
-    inner: Arc<dyn Provider>,
-    ledger: Arc<Ledger>,
-    limits: Limits,
-    task: &'static str,
-    run_id: String,
-    model: String,
-    /// The cloud price; `None` for the local engine.
-    price: Option<Price>,
-    /// The reference cloud price, for the savings of a local row.
-    reference: Option<Price>,
-    escalation: Option<String>,
-    spent: Arc<AtomicI64>,
-    /// Set by a dry run: the first request is captured here instead of sent.
-    dry_run: Option<Arc<Mutex<Option<DryRun>>>>,
-    /// The cloud client (for `--dry-run` previews); `None` for the local engine.
-    client: Option<Arc<CloudClient>>,
-}
-
-/// The error a dry run ends the task with, once its request is captured.
-const DRY_RUN: &str = "dry run: nothing was sent";
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
-fn counts(u: &Usage) -> TokenCounts {
-    TokenCounts {
-        prompt: u64::from(u.prompt_tokens),
-        cached: u64::from(u.cached_prompt_tokens),
-        cache_write: u64::from(u.cache_write_tokens),
-        completion: u64::from(u.completion_tokens),
-        reasoning: u64::from(u.reasoning_tokens),
-    }
-}
-
-impl Metered {
-    /// The micro-dollars this run's requests have cost so far.
-    pub fn spent(&self) -> i64 {
-        self.spent.load(Ordering::SeqCst)
-    }
-
-    /// The model's name, as the ledger records it.
-    pub fn model(&self) -> &str {
-        &self.model
-    }
-
-    /// What sending `request` would mean: the payload and its cost. Sends nothing.
-    pub fn dry_run_of(&self, request: &Request) -> DryRun {
-        let price = self.price.unwrap_or_default();
-        let prompt_bound = prompt_token_bound(request);
-        let chars: usize = request.messages.iter().map(|m| m.content.chars().count()).sum();
-        let prompt_est = u32::try_from(chars / 4 + 1).unwrap_or(u32::MAX);
-        let typical = price.cost(&TokenCounts {
-            prompt: u64::from(prompt_est),
-            completion: u64::from(request.max_tokens / 2),
-            ..TokenCounts::default()
-        });
-        let worst = price.worst_case(u64::from(prompt_bound), u64::from(request.max_tokens));
-        let outbound = match &self.client {
-            Some(c) => c.outbound(request),
-            None => Outbound {
-                method: "POST",
-                url: "(local engine)".into(),
-                headers: Vec::new(),
-                body: serde_json::Value::Null,
-            },
-        };
-        DryRun {
-            provider: self.inner.name().to_string(),
-            model: self.model.clone(),
-            outbound,
-            prompt_tokens_estimate: prompt_est,
-            max_output_tokens: request.max_tokens,
-            estimated_usd: frugal_ledger::usd(typical),
-            worst_case_usd: frugal_ledger::usd(worst),
-            note: None,
-        }
-    }
-}
-
-impl Provider for Metered {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn stream(&self, request: Request, cancel: CancelToken) -> EventStream {
-        if let Err(e) = request.validate() {
-            return EventStream::failed(e);
-        }
-        if let Some(slot) = &self.dry_run {
-            let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
-            if slot.is_none() {
-                *slot = Some(self.dry_run_of(&request));
-            }
-            return EventStream::failed(ProviderError::new(ErrorKind::Refused, DRY_RUN));
-        }
-        let reserved = self
-            .price
-            .map_or(0, |p| p.worst_case(u64::from(prompt_token_bound(&request)), u64::from(request.max_tokens)));
-        let started = Instant::now();
-        let new = NewRequest {
-            at_ms: now_ms(),
-            run_id: self.run_id.clone(),
-            task: self.task.to_string(),
-            route: if self.price.is_some() { frugal_ledger::Route::Cloud } else { frugal_ledger::Route::Local },
-            provider: self.inner.name().to_string(),
-            model: self.model.clone(),
-            reserved_micros: reserved,
-            escalation: self.escalation.clone(),
-        };
-        let (tx, rx) = frugal_llm::channel();
-        let ticket = match self.ledger.begin(new, &self.limits) {
-            Ok(t) => Some(t),
-            Err(frugal_ledger::LedgerError::Refused(r)) => {
-                return EventStream::failed(ProviderError::new(ErrorKind::Refused, r.to_string()))
-            }
-            // Local work costs nothing and sends nothing: a broken ledger must not stop it.
-            // It runs unrecorded, and says so once per request.
-            Err(e) if self.price.is_none() => {
-                tx.send(Event::Status(format!("local work is not recorded in the spend ledger: {e}")));
-                None
-            }
-            Err(e) => {
-                return EventStream::failed(ProviderError::new(
-                    ErrorKind::Internal,
-                    format!("the spend ledger failed, so nothing was sent: {e}"),
-                ))
-            }
-        };
-        let (ledger, price, reference, spent) = (self.ledger.clone(), self.price, self.reference, self.spent.clone());
-        let inner = self.inner.clone();
-
-        // One thread per request forwards events and settles the row whatever happens: a
-        // request whose row is never settled would stay reserved until the next start.
-        let spawned = std::thread::Builder::new().name("frugal-meter".into()).spawn(move || {
-            // Started here, not before the spawn: if no thread can be had, nothing is sent.
-            let mut upstream = inner.stream(request, cancel);
-            let mut usage = None;
-            let mut outcome = Outcome::Failed;
-            let mut note = None;
-            let mut billable = false;
-            let mut saw_text = false;
-            // The last item (Done or an error) is held back until the row is settled, so a
-            // caller that has seen the end of the stream also sees the cost in the ledger.
-            let mut last = None;
-            while let Some(item) = upstream.blocking_next() {
-                match &item {
-                    Ok(Event::Usage(u)) => usage = Some(*u),
-                    Ok(Event::Text(_)) => saw_text = true,
-                    Ok(Event::Done { reason }) => {
-                        outcome = if *reason == frugal_llm::FinishReason::Cancelled {
-                            Outcome::Cancelled
-                        } else {
-                            Outcome::Ok
-                        }
-                    }
-                    Ok(Event::Status(_)) => {}
-                    Err(e) => {
-                        note = Some(e.message().to_string());
-                        billable = e.is_billable();
-                    }
-                }
-                if matches!(item, Ok(Event::Done { .. }) | Err(_)) {
-                    last = Some(item);
-                    break;
-                }
-                if !tx.send_item(item) {
-                    // The caller went away: the provider may still bill what it generated.
-                    note = Some("the caller stopped reading".into());
-                    billable = true;
-                    outcome = Outcome::Cancelled;
-                    break;
-                }
-            }
-            if outcome == Outcome::Failed && note.is_none() {
-                note = Some("the engine stopped before the answer was complete".into());
-                billable = saw_text;
-            }
-            let tokens = usage.as_ref().map(counts).unwrap_or_default();
-            // Never under-count: when the provider's numbers are missing or untrustworthy,
-            // the request is charged what was reserved for it.
-            let cost = match (price, usage) {
-                (None, _) => 0,
-                (Some(_), Some(u)) if u.estimated => reserved,
-                (Some(p), Some(_)) if outcome != Outcome::Failed => p.cost(&tokens).max(0),
-                // Finished without any usage report: the provider's bill is unknown.
-                (Some(_), None) if outcome != Outcome::Failed => reserved,
-                (Some(_), _) if billable => reserved,
-                (Some(_), _) => 0,
-            };
-            if cost > reserved {
-                // The bound was wrong (an unusual tokenizer, reasoning past max_tokens): the
-                // ledger records the truth, and says so.
-                note = Some(format!(
-                    "cost {} exceeded its reservation {}{}",
-                    frugal_ledger::usd_exact(cost),
-                    frugal_ledger::usd_exact(reserved),
-                    note.map(|n| format!("; {n}")).unwrap_or_default()
-                ));
-            }
-            let reference_cost = match (price, reference, usage) {
-                (None, Some(r), Some(_)) => Some(r.cost(&tokens)),
-                _ => None,
-            };
-            let settlement = Settlement {
-                finished_ms: now_ms(),
-                tokens,
-                cost_micros: cost,
-                reference_cost_micros: reference_cost,
-                latency_ms: started.elapsed().as_millis() as i64,
-                outcome,
-                note,
-            };
-            spent.fetch_add(cost, Ordering::SeqCst);
-            if let Some(ticket) = ticket {
-                if let Err(e) = ledger.settle(ticket, settlement) {
-                    tx.send(Event::Status(format!("could not record this request in the spend ledger: {e}")));
-                }
-            }
-            if let Some(last) = last {
-                tx.send_item(last);
-            }
-        });
-        if let Err(e) = spawned {
-            return EventStream::failed(ProviderError::new(ErrorKind::Internal, format!("cannot start a thread: {e}")));
-        }
-        rx
-    }
 }
 
 /// The tiers a task may climb, cheapest first.
@@ -385,7 +136,7 @@ pub(crate) fn new_run_id() -> String {
 /// One run of a task on one provider: its output and the quality signal that decides escalation.
 pub type Attempt<T> = Result<(T, Quality)>;
 
-/// One task for [`Assistant::route`]: how to run it on a provider, locally or in the cloud.
+/// One task for [`Router::route`]: how to run it on a provider, locally or in the cloud.
 /// The shells use the built-in tasks (`summarize`, `draft`, `ask`); this is the seam they and
 /// the tests share.
 pub struct Job<'a, T> {
@@ -399,50 +150,32 @@ pub struct Job<'a, T> {
     pub cloud: &'a mut dyn FnMut(&dyn Provider, &ProviderEntry) -> Attempt<T>,
 }
 
-impl Assistant {
-    /// The caps in micro-dollars.
-    pub fn limits(&self) -> Result<Limits> {
-        let b = &self.config().budget;
-        let m = |v: Option<f64>| v.map(frugal_ledger::micros_from_usd).transpose();
-        Ok(Limits {
-            monthly_micros: m(b.monthly_usd)?,
-            daily_micros: m(b.daily_usd)?,
-            per_request_micros: m(b.per_request_usd)?,
-        })
-    }
+/// The router service.
+pub struct Router {
+    settings: Arc<Settings>,
+    models: Arc<Models>,
+    spend: Arc<Spend>,
+    /// Cloud clients by provider name, with the entry each was made from: an entry changed
+    /// in the settings gets a new client.
+    clients: Mutex<HashMap<String, (ProviderEntry, Arc<CloudClient>)>>,
+}
 
-    /// The price of `entry`'s model: config overrides, then `models/prices.toml`.
-    pub fn price_of(&self, entry: &ProviderEntry) -> Result<Price> {
-        let prices = self.prices()?;
-        let vendor = entry.cloud_config().vendor_hint();
-        let mut vendors = vec![entry.name.as_str()];
-        if let Some(v) = vendor.as_deref() {
-            vendors.push(v);
-        }
-        prices
-            .lookup(&vendors, &entry.model, chrono::Local::now().date_naive())
-            .map(|p| p.price)
-            .ok_or_else(|| {
-                CoreError::Route(format!(
-                    "no price is known for {} on {}: add it under [[prices]] in the config (a model without a price is never called)",
-                    entry.model, entry.name
-                ))
-            })
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Router").finish_non_exhaustive()
     }
+}
 
-    /// The reference price for the savings of local work.
-    fn reference_price(&self) -> Option<Price> {
-        let c = self.config();
-        let entry = match &c.budget.reference {
-            Some(name) => c.provider(name),
-            None => c.provider_for(Tier::Premium).or(c.providers.first()),
-        }?;
-        self.price_of(entry).ok()
+impl Router {
+    /// The service over the settings, the models (for the local engine) and the spend
+    /// service (for prices, caps and the ledger).
+    pub fn new(settings: Arc<Settings>, models: Arc<Models>, spend: Arc<Spend>) -> Self {
+        Self { settings, models, spend, clients: Mutex::new(HashMap::new()) }
     }
 
     /// A ready client for `entry`: its key found, its price known, a budget set.
     pub fn cloud_client(&self, entry: &ProviderEntry) -> Result<(Arc<CloudClient>, Price)> {
-        match self.config().budget.monthly_usd {
+        match self.settings.get().budget.monthly_usd {
             None => {
                 return Err(CoreError::Route(
                     "no monthly budget is set, so nothing is sent to a cloud: run `frugal budget set USD`".into(),
@@ -454,10 +187,12 @@ impl Assistant {
             }
             Some(_) => {}
         }
-        let price = self.price_of(entry)?;
+        let price = self.spend.price_of(entry)?;
         let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(c) = clients.get(&entry.name) {
-            return Ok((c.clone(), price));
+        if let Some((made_for, c)) = clients.get(&entry.name) {
+            if made_for == entry {
+                return Ok((c.clone(), price));
+            }
         }
         let key = if entry.needs_key {
             let found = crate::secrets::key_for(&entry.name).map_err(|e| {
@@ -481,11 +216,11 @@ impl Assistant {
             None
         };
         let client = Arc::new(CloudClient::new(entry.cloud_config(), key)?);
-        clients.insert(entry.name.clone(), client.clone());
+        clients.insert(entry.name.clone(), (entry.clone(), client.clone()));
         Ok((client, price))
     }
 
-    fn metered(
+    pub(crate) fn metered(
         &self,
         inner: Arc<dyn Provider>,
         task: &'static str,
@@ -496,9 +231,9 @@ impl Assistant {
     ) -> Result<Metered> {
         let (ledger, limits) = if price.is_some() {
             // Money leaves only through a working ledger and valid caps: fail closed.
-            (self.ledger()?, self.limits()?)
+            (self.spend.ledger()?, self.spend.limits()?)
         } else {
-            (self.ledger_for_local()?, Limits::default())
+            (self.spend.ledger_for_local()?, Limits::default())
         };
         Ok(Metered {
             inner,
@@ -508,7 +243,7 @@ impl Assistant {
             run_id: run_id.to_string(),
             model,
             price,
-            reference: if price.is_none() { self.reference_price() } else { None },
+            reference: if price.is_none() { self.spend.reference_price() } else { None },
             escalation,
             spent: Arc::new(AtomicI64::new(0)),
             dry_run: None,
@@ -543,7 +278,7 @@ impl Assistant {
         let run_id = new_run_id();
         match entry {
             Some(e) => {
-                let price = self.price_of(e)?;
+                let price = self.spend.price_of(e)?;
                 self.metered(inner, task, &run_id, e.model.clone(), Some(price), None)
             }
             None => self.metered(inner, task, &run_id, "local".into(), None, None),
@@ -555,7 +290,8 @@ impl Assistant {
     /// have to work. Returns what the check cost.
     pub fn test_provider(&self, name: &str) -> Result<RouteReport> {
         let entry = self
-            .config()
+            .settings
+            .get()
             .provider(name)
             .cloned()
             .ok_or_else(|| CoreError::Input(format!("no provider named {name} in the config")))?;
@@ -579,8 +315,9 @@ impl Assistant {
 
     /// The local engine behind a meter.
     pub(crate) fn metered_local(&self, task: &'static str, run_id: &str) -> Result<Metered> {
-        let engine = self.engine()?;
-        let model = self.model_path()?.file_stem().map_or_else(|| "local".into(), |s| s.to_string_lossy().into_owned());
+        let engine = self.models.engine()?;
+        let model =
+            self.models.model_path()?.file_stem().map_or_else(|| "local".into(), |s| s.to_string_lossy().into_owned());
         self.metered(engine, task, run_id, model, None, None)
     }
 
@@ -631,7 +368,7 @@ impl Assistant {
         }
         let entries: Vec<(Tier, ProviderEntry)> = tiers(&job.policy)
             .into_iter()
-            .filter_map(|t| self.config().provider_for(t).map(|e| (t, e.clone())))
+            .filter_map(|t| self.settings.get().provider_for(t).map(|e| (t, e.clone())))
             .collect();
         let mut problems = Vec::new();
         // Every cloud request of the run counts, failed and discarded ones included.

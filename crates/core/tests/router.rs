@@ -52,7 +52,7 @@ fn run(
     local_passes: bool,
     private: Option<&str>,
 ) -> frugal_core::Result<Routed<String>> {
-    a.route(
+    a.router().route(
         &opts,
         Job {
             task: "draft",
@@ -83,7 +83,7 @@ fn now() -> i64 {
 }
 
 fn rows(a: &Assistant) -> Vec<Row> {
-    a.spend_rows(Month::containing(now())).unwrap()
+    a.spend().rows(Month::containing(now())).unwrap()
 }
 
 fn cloud_rows(a: &Assistant) -> Vec<Row> {
@@ -244,8 +244,8 @@ fn two_hundred_concurrent_escalations_never_cross_the_cap() {
     econ.respond_with(|_| "A GOOD answer with several words in it".into());
     econ.set_token_delay(std::time::Duration::from_millis(3));
     // Worst case per request: (≈ 29 prompt tokens × $1 + 50 × $2) / 1M ≈ 129 µ$.
-    let mut a = setup(&dir, &econ, None, "");
-    a.set_budget(0.003).unwrap();
+    let a = setup(&dir, &econ, None, "");
+    a.spend().set_budget(0.003).unwrap();
     let a = Arc::new(a);
     let threads: Vec<_> = (0..200)
         .map(|_| {
@@ -262,7 +262,7 @@ fn two_hundred_concurrent_escalations_never_cross_the_cap() {
             Err(e) => assert!(e.to_string().contains("monthly budget"), "{e}"),
         }
     }
-    let report = a.spend(Month::containing(now())).unwrap();
+    let report = a.spend().report(Month::containing(now())).unwrap();
     let all = rows(&a);
     assert_eq!(all.len(), 200, "one row per request, none lost or duplicated");
     let mut ids: Vec<i64> = all.iter().map(|r| r.id).collect();

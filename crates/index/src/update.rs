@@ -51,6 +51,9 @@ pub struct UpdateReport {
     pub elapsed_ms: u64,
     /// Folders that were not there.
     pub missing_folders: Vec<PathBuf>,
+    /// Whether anything was written (an update that found everything as it was commits
+    /// nothing, and the watcher does not report it).
+    pub changed: bool,
 }
 
 /// A file the walk found.
@@ -443,6 +446,7 @@ impl Index {
                         progress(&p);
                     }
                 }
+                report.changed = dirty;
                 if let Some(mut writer) = slot {
                     if dirty {
                         self.commit(&mut writer)?;

@@ -90,6 +90,11 @@ pub fn watch(
                     match result {
                         Ok(events) => {
                             for e in events.iter().filter(|e| changes_content(&e.event)) {
+                                if e.event.need_rescan() {
+                                    // Events were lost (the kernel's queue overflowed): look
+                                    // at every folder again.
+                                    paths.extend(folders.iter().map(|f| f.path.clone()));
+                                }
                                 paths.extend(e.event.paths.iter().cloned());
                             }
                         }
@@ -109,7 +114,11 @@ pub fn watch(
                 loop {
                     match index.apply(&folders, &paths) {
                         Ok(report) => {
-                            on_event(WatchEvent::Updated { paths: paths.clone(), report });
+                            // Nothing written, nothing to say (a metadata-only event, a file
+                            // saved with the same content).
+                            if report.changed || !report.missing_folders.is_empty() {
+                                on_event(WatchEvent::Updated { paths: paths.clone(), report });
+                            }
                             break;
                         }
                         Err(IndexError::Busy(_)) if attempt < 120 => {

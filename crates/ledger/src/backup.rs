@@ -92,6 +92,14 @@ pub fn restore(path: &Path) -> Result<String> {
     let Some(when) = backup_taken(path) else {
         return Err(LedgerError::Invalid(format!("there is no backup of the spend ledger at {}", path.display())));
     };
+    // Only a ledger that is gone, empty or unreadable is replaced: a working one holds what
+    // came after the backup, and putting the backup over it would forget that spending.
+    if std::fs::metadata(path).is_ok_and(|m| m.len() > 0) && quick_check(path).is_ok() {
+        return Err(LedgerError::Invalid(format!(
+            "the spend ledger at {} is readable: restoring its backup of {when} would forget what was spent since; move the ledger aside first if that is what you want",
+            path.display()
+        )));
+    }
     // Check the backup before anything moves: restoring garbage would help no one.
     check_backup(&backup)?;
     move_aside(path, "damaged")?;
@@ -114,18 +122,24 @@ pub fn reset(path: &Path) -> Result<Vec<PathBuf>> {
 }
 
 fn check_backup(backup: &Path) -> Result<()> {
-    let bad = |reason: String| LedgerError::Corrupt {
+    quick_check(backup).map_err(|reason| LedgerError::Corrupt {
         path: backup.to_path_buf(),
         reason,
         hint: "the backup cannot be restored; `frugal spend --reset` starts a new ledger".into(),
-    };
-    let conn = Connection::open_with_flags(backup, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| bad(first_line(&e.to_string())))?;
-    let ok: String =
-        conn.query_row("PRAGMA quick_check", [], |r| r.get(0)).map_err(|e| bad(first_line(&e.to_string())))?;
+    })
+}
+
+/// SQLite's own consistency check of the file at `path`, read-only; the reason if it fails.
+fn quick_check(path: &Path) -> std::result::Result<(), String> {
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| first_line(&e.to_string()))?;
+    let ok: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0)).map_err(|e| first_line(&e.to_string()))?;
     if ok != "ok" {
-        return Err(bad(first_line(&ok)));
+        return Err(first_line(&ok));
     }
+    // A file SQLite opens but that holds no ledger (the table gone) is no ledger either.
+    conn.query_row("SELECT COUNT(*) FROM requests", [], |r| r.get::<_, i64>(0))
+        .map_err(|e| first_line(&e.to_string()))?;
     Ok(())
 }
 
@@ -141,7 +155,13 @@ fn move_aside(path: &Path, tag: &str) -> Result<Option<PathBuf>> {
             continue;
         }
         name.push(format!(".{tag}-{secs}"));
-        let to = path.with_file_name(name);
+        // Never over another moved-aside file: rename would replace it.
+        let mut to = path.with_file_name(&name);
+        let mut n = 1;
+        while to.exists() {
+            n += 1;
+            to = path.with_file_name(format!("{}-{n}", name.to_string_lossy()));
+        }
         std::fs::rename(&from, &to).map_err(LedgerError::io("move aside", &from))?;
         first.get_or_insert(to);
     }

@@ -357,6 +357,16 @@ impl Ledger {
         Ok(())
     }
 
+    /// Takes the backup now if money moved since the last one: for a process about to exit
+    /// without dropping the ledger (`process::exit`, the tray app's Quit).
+    pub fn flush_backup(&self) -> Result<()> {
+        let dirty = self.backup.lock().unwrap_or_else(PoisonError::into_inner).dirty;
+        if dirty {
+            self.back_up()?;
+        }
+        Ok(())
+    }
+
     /// Notes that money moved; backs up now unless a backup was taken moments ago (then the
     /// next one, or closing the ledger, takes it).
     fn money_moved(&self) -> Result<()> {

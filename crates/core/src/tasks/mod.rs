@@ -6,6 +6,8 @@
 //! the router will use to decide escalation.
 
 pub mod ask;
+mod chatter;
+mod chunking;
 pub mod draft;
 pub mod grounded;
 pub mod summarize;

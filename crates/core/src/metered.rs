@@ -1,0 +1,270 @@
+//! The meter: a provider wrapper that writes a ledger row for every request. A cloud request
+//! first reserves its worst case against the caps (refused if it could cross one), then
+//! settles to the real usage; a local one records what the same tokens would have cost.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use frugal_cloud::{prompt_token_bound, CloudClient, Outbound};
+use frugal_ledger::{Ledger, Limits, NewRequest, Outcome, Price, Settlement, TokenCounts};
+use frugal_llm::{CancelToken, ErrorKind, Event, EventStream, Provider, ProviderError, Request, Usage};
+use serde::Serialize;
+
+/// What `--dry-run` shows: the exact request and what it may cost.
+#[derive(Clone, Debug, Serialize)]
+pub struct DryRun {
+    /// Provider name.
+    pub provider: String,
+    /// Model.
+    pub model: String,
+    /// The request, key masked.
+    pub outbound: Outbound,
+    /// Prompt tokens, estimated at 4 characters each.
+    pub prompt_tokens_estimate: u32,
+    /// The answer's token limit.
+    pub max_output_tokens: u32,
+    /// Typical cost: the estimated prompt and half the output limit.
+    pub estimated_usd: f64,
+    /// What would be reserved: the prompt's upper bound and the whole output limit.
+    pub worst_case_usd: f64,
+    /// Later requests of the same task (the parts of a long meeting) depend on this one's
+    /// answer, so only the first is shown.
+    pub note: Option<String>,
+}
+
+/// A provider that writes a ledger row for every request, reserving first for the cloud.
+pub struct Metered {
+    pub(crate) inner: Arc<dyn Provider>,
+    pub(crate) ledger: Arc<Ledger>,
+    pub(crate) limits: Limits,
+    pub(crate) task: &'static str,
+    pub(crate) run_id: String,
+    pub(crate) model: String,
+    /// The cloud price; `None` for the local engine.
+    pub(crate) price: Option<Price>,
+    /// The reference cloud price, for the savings of a local row.
+    pub(crate) reference: Option<Price>,
+    pub(crate) escalation: Option<String>,
+    pub(crate) spent: Arc<AtomicI64>,
+    /// Set by a dry run: the first request is captured here instead of sent.
+    pub(crate) dry_run: Option<Arc<Mutex<Option<DryRun>>>>,
+    /// The cloud client (for `--dry-run` previews); `None` for the local engine.
+    pub(crate) client: Option<Arc<CloudClient>>,
+}
+
+/// The error a dry run ends the task with, once its request is captured.
+pub(crate) const DRY_RUN: &str = "dry run: nothing was sent";
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+fn counts(u: &Usage) -> TokenCounts {
+    TokenCounts {
+        prompt: u64::from(u.prompt_tokens),
+        cached: u64::from(u.cached_prompt_tokens),
+        cache_write: u64::from(u.cache_write_tokens),
+        completion: u64::from(u.completion_tokens),
+        reasoning: u64::from(u.reasoning_tokens),
+    }
+}
+
+impl Metered {
+    /// The micro-dollars this run's requests have cost so far.
+    pub fn spent(&self) -> i64 {
+        self.spent.load(Ordering::SeqCst)
+    }
+
+    /// The model's name, as the ledger records it.
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// What sending `request` would mean: the payload and its cost. Sends nothing.
+    pub fn dry_run_of(&self, request: &Request) -> DryRun {
+        let price = self.price.unwrap_or_default();
+        let prompt_bound = prompt_token_bound(request);
+        let chars: usize = request.messages.iter().map(|m| m.content.chars().count()).sum();
+        let prompt_est = u32::try_from(chars / 4 + 1).unwrap_or(u32::MAX);
+        let typical = price.cost(&TokenCounts {
+            prompt: u64::from(prompt_est),
+            completion: u64::from(request.max_tokens / 2),
+            ..TokenCounts::default()
+        });
+        let worst = price.worst_case(u64::from(prompt_bound), u64::from(request.max_tokens));
+        let outbound = match &self.client {
+            Some(c) => c.outbound(request),
+            None => Outbound {
+                method: "POST",
+                url: "(local engine)".into(),
+                headers: Vec::new(),
+                body: serde_json::Value::Null,
+            },
+        };
+        DryRun {
+            provider: self.inner.name().to_string(),
+            model: self.model.clone(),
+            outbound,
+            prompt_tokens_estimate: prompt_est,
+            max_output_tokens: request.max_tokens,
+            estimated_usd: frugal_ledger::usd(typical),
+            worst_case_usd: frugal_ledger::usd(worst),
+            note: None,
+        }
+    }
+}
+
+impl Provider for Metered {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn stream(&self, request: Request, cancel: CancelToken) -> EventStream {
+        if let Err(e) = request.validate() {
+            return EventStream::failed(e);
+        }
+        if let Some(slot) = &self.dry_run {
+            let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+            if slot.is_none() {
+                *slot = Some(self.dry_run_of(&request));
+            }
+            return EventStream::failed(ProviderError::new(ErrorKind::Refused, DRY_RUN));
+        }
+        let reserved = self
+            .price
+            .map_or(0, |p| p.worst_case(u64::from(prompt_token_bound(&request)), u64::from(request.max_tokens)));
+        let started = Instant::now();
+        let new = NewRequest {
+            at_ms: now_ms(),
+            run_id: self.run_id.clone(),
+            task: self.task.to_string(),
+            route: if self.price.is_some() { frugal_ledger::Route::Cloud } else { frugal_ledger::Route::Local },
+            provider: self.inner.name().to_string(),
+            model: self.model.clone(),
+            reserved_micros: reserved,
+            escalation: self.escalation.clone(),
+        };
+        let (tx, rx) = frugal_llm::channel();
+        let ticket = match self.ledger.begin(new, &self.limits) {
+            Ok(t) => Some(t),
+            Err(frugal_ledger::LedgerError::Refused(r)) => {
+                return EventStream::failed(ProviderError::new(ErrorKind::Refused, r.to_string()))
+            }
+            // Local work costs nothing and sends nothing: a broken ledger must not stop it.
+            // It runs unrecorded, and says so once per request.
+            Err(e) if self.price.is_none() => {
+                // Said once per process, not once per request (a long summary makes many).
+                static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+                if !SAID.swap(true, Ordering::SeqCst) {
+                    tx.send(Event::Status(format!("local work is not recorded in the spend ledger: {e}")));
+                }
+                None
+            }
+            Err(e) => {
+                return EventStream::failed(ProviderError::new(
+                    ErrorKind::Internal,
+                    format!("the spend ledger failed, so nothing was sent: {e}"),
+                ))
+            }
+        };
+        let (ledger, price, reference, spent) = (self.ledger.clone(), self.price, self.reference, self.spent.clone());
+        let inner = self.inner.clone();
+
+        // One thread per request forwards events and settles the row whatever happens: a
+        // request whose row is never settled would stay reserved until the next start.
+        let spawned = std::thread::Builder::new().name("frugal-meter".into()).spawn(move || {
+            // Started here, not before the spawn: if no thread can be had, nothing is sent.
+            let mut upstream = inner.stream(request, cancel);
+            let mut usage = None;
+            let mut outcome = Outcome::Failed;
+            let mut note = None;
+            let mut billable = false;
+            let mut saw_text = false;
+            // The last item (Done or an error) is held back until the row is settled, so a
+            // caller that has seen the end of the stream also sees the cost in the ledger.
+            let mut last = None;
+            while let Some(item) = upstream.blocking_next() {
+                match &item {
+                    Ok(Event::Usage(u)) => usage = Some(*u),
+                    Ok(Event::Text(_)) => saw_text = true,
+                    Ok(Event::Done { reason }) => {
+                        outcome = if *reason == frugal_llm::FinishReason::Cancelled {
+                            Outcome::Cancelled
+                        } else {
+                            Outcome::Ok
+                        }
+                    }
+                    Ok(Event::Status(_)) => {}
+                    Err(e) => {
+                        note = Some(e.message().to_string());
+                        billable = e.is_billable();
+                    }
+                }
+                if matches!(item, Ok(Event::Done { .. }) | Err(_)) {
+                    last = Some(item);
+                    break;
+                }
+                if !tx.send_item(item) {
+                    // The caller went away: the provider may still bill what it generated.
+                    note = Some("the caller stopped reading".into());
+                    billable = true;
+                    outcome = Outcome::Cancelled;
+                    break;
+                }
+            }
+            if outcome == Outcome::Failed && note.is_none() {
+                note = Some("the engine stopped before the answer was complete".into());
+                billable = saw_text;
+            }
+            let tokens = usage.as_ref().map(counts).unwrap_or_default();
+            // Never under-count: when the provider's numbers are missing or untrustworthy,
+            // the request is charged what was reserved for it.
+            let cost = match (price, usage) {
+                (None, _) => 0,
+                (Some(_), Some(u)) if u.estimated => reserved,
+                (Some(p), Some(_)) if outcome != Outcome::Failed => p.cost(&tokens).max(0),
+                // Finished without any usage report: the provider's bill is unknown.
+                (Some(_), None) if outcome != Outcome::Failed => reserved,
+                (Some(_), _) if billable => reserved,
+                (Some(_), _) => 0,
+            };
+            if cost > reserved {
+                // The bound was wrong (an unusual tokenizer, reasoning past max_tokens): the
+                // ledger records the truth, and says so.
+                note = Some(format!(
+                    "cost {} exceeded its reservation {}{}",
+                    frugal_ledger::usd_exact(cost),
+                    frugal_ledger::usd_exact(reserved),
+                    note.map(|n| format!("; {n}")).unwrap_or_default()
+                ));
+            }
+            let reference_cost = match (price, reference, usage) {
+                (None, Some(r), Some(_)) => Some(r.cost(&tokens)),
+                _ => None,
+            };
+            let settlement = Settlement {
+                finished_ms: now_ms(),
+                tokens,
+                cost_micros: cost,
+                reference_cost_micros: reference_cost,
+                latency_ms: started.elapsed().as_millis() as i64,
+                outcome,
+                note,
+            };
+            spent.fetch_add(cost, Ordering::SeqCst);
+            if let Some(ticket) = ticket {
+                if let Err(e) = ledger.settle(ticket, settlement) {
+                    tx.send(Event::Status(format!("could not record this request in the spend ledger: {e}")));
+                }
+            }
+            if let Some(last) = last {
+                tx.send_item(last);
+            }
+        });
+        if let Err(e) = spawned {
+            return EventStream::failed(ProviderError::new(ErrorKind::Internal, format!("cannot start a thread: {e}")));
+        }
+        rx
+    }
+}

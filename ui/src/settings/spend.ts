@@ -1,0 +1,67 @@
+// Settings tab "Spend review": the month's totals, a daily chart per provider, and the ledger.
+import { Chart, BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip } from "chart.js";
+import { commands } from "../bindings";
+import type { SpendView } from "../bindings";
+import { h, ok, showError, usd } from "../lib";
+
+Chart.register(BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip);
+
+let chart: Chart | null = null;
+
+export async function spendTab(body: HTMLElement, monthText?: string) {
+  const s: SpendView = await ok(commands.spend(monthText ?? null));
+  const picker = h("input", { type: "month", id: "month", value: s.month, onchange: () => { body.replaceChildren(); spendTab(body, picker.value); } });
+  const card = (value: string, label: string, id?: string) => h("div", { class: "card", id }, h("b", {}, value), h("span", {}, label));
+  const days = [...new Set(s.daily.map((d) => d.day))].sort();
+  const providers = [...new Set(s.daily.map((d) => d.provider))];
+  const canvas = h("canvas", { id: "daily-chart" });
+  body.append(
+    h("div", { class: "row" }, picker, h("button", { id: "export-csv", onclick: async () => { const p = await ok(commands.exportCsv(picker.value)); if (p) showError(`Saved ${p}`); } }, "Export CSV")),
+    h(
+      "div",
+      { class: "cards" },
+      card(usd(s.spent_usd), `spent of ${usd(s.cap_usd)}`, "spent"),
+      card(usd(s.reserved_usd), "reserved now"),
+      card(usd(s.remaining_usd), "left"),
+      card(usd(s.projected_usd), "projected month end"),
+      card(`${Math.round(s.local_share * 100)}%`, `local (${s.local_requests} of ${s.requests} requests)`, "local-share"),
+      card(usd(s.saved_usd), `saved vs all-cloud (${usd(s.all_cloud_usd)})`),
+      card(usd(s.cost_per_task_usd), `per completed task (${s.completed_runs})`),
+    ),
+    h("div", { class: "chart" }, canvas),
+    h("h3", {}, "By task"),
+    h(
+      "table",
+      { id: "by-task" },
+      h("tr", {}, h("th", {}, "Task"), h("th", { class: "num" }, "Runs"), h("th", { class: "num" }, "Local"), h("th", { class: "num" }, "Cloud"), h("th", { class: "num" }, "Cost"), h("th", { class: "num" }, "Per task")),
+      ...s.by_task.map((t) => h("tr", {}, h("td", {}, t.task), h("td", { class: "num" }, String(t.runs)), h("td", { class: "num" }, String(t.local_requests)), h("td", { class: "num" }, String(t.cloud_requests)), h("td", { class: "num" }, usd(t.cost_usd)), h("td", { class: "num" }, usd(t.cost_per_run_usd)))),
+    ),
+    h("h3", {}, "By model"),
+    h(
+      "table",
+      { id: "by-model" },
+      h("tr", {}, h("th", {}, "Route"), h("th", {}, "Provider"), h("th", {}, "Model"), h("th", { class: "num" }, "Requests"), h("th", { class: "num" }, "Cost")),
+      ...s.by_provider.map((p) => h("tr", {}, h("td", {}, p.route), h("td", {}, p.provider), h("td", {}, p.model), h("td", { class: "num" }, String(p.requests)), h("td", { class: "num" }, usd(p.cost_usd)))),
+    ),
+    h("h3", {}, `Requests (${s.rows.length})`),
+    h(
+      "table",
+      { id: "ledger-rows" },
+      h("tr", {}, h("th", {}, "Time"), h("th", {}, "Task"), h("th", {}, "Route"), h("th", {}, "Model"), h("th", { class: "num" }, "Tokens in/out"), h("th", { class: "num" }, "Cost"), h("th", {}, "Outcome")),
+      ...s.rows.slice(0, 300).map((r) => h("tr", { class: "ledger-row", title: r.escalation ?? "" }, h("td", {}, r.started_at.replace("T", " ").slice(0, 19)), h("td", {}, r.task), h("td", {}, r.route), h("td", {}, r.model), h("td", { class: "num" }, `${r.prompt_tokens}/${r.completion_tokens}`), h("td", { class: "num" }, usd(r.cost_usd)), h("td", {}, r.outcome))),
+    ),
+  );
+  chart?.destroy();
+  chart = new Chart(canvas, {
+    type: "bar",
+    data: {
+      labels: days,
+      datasets: providers.map((p, i) => ({
+        label: p,
+        data: days.map((d) => s.daily.filter((x) => x.day === d && x.provider === p).reduce((a, x) => a + x.cost_usd, 0)),
+        backgroundColor: ["#1f8a57", "#3b6fd8", "#d8843b", "#8a3bd8", "#d83b5e"][i % 5],
+      })),
+    },
+    options: { animation: false, responsive: true, maintainAspectRatio: false, scales: { x: { stacked: true }, y: { stacked: true, title: { display: true, text: "USD per day" } } } },
+  });
+}

@@ -1,0 +1,50 @@
+// The summary window: a meeting transcript in, summary, decisions, action items and questions out.
+import { Channel } from "@tauri-apps/api/core";
+import { getCurrentWebview } from "@tauri-apps/api/webview";
+import { commands } from "./bindings";
+import type { StreamEvent } from "./bindings";
+import { app, copy, h, ok, routeLine, showError } from "./lib";
+
+export async function summaryPage() {
+  const bar = h("progress", { hidden: true });
+  const out = h("div", { id: "summary-output" });
+  const summarize = async (path: string) => {
+    bar.hidden = false;
+    bar.removeAttribute("value");
+    out.replaceChildren(h("p", { class: "muted" }, `Summarizing ${path}…`));
+    const channel = new Channel<StreamEvent>();
+    channel.onmessage = (e) => {
+      if (e.kind === "progress" && e.total > 0) { bar.max = e.total; bar.value = e.done; }
+      if (e.kind === "status") out.replaceChildren(h("p", { class: "muted" }, e.text));
+    };
+    try {
+      const s = await ok(commands.summarize(path, false, channel));
+      const section = (title: string, items: string[]) => [h("h3", {}, title), items.length ? h("ul", {}, ...items.map((i) => h("li", {}, i))) : h("p", { class: "muted" }, "None.")];
+      out.replaceChildren(
+        h("h3", {}, "Summary"),
+        h("p", {}, s.summary),
+        ...section("Decisions", s.decisions),
+        ...section("Action items", s.action_items.map((a) => `${a.owner}: ${a.task}${a.due ? ` (by ${a.due})` : ""}`)),
+        ...section("Open questions", s.open_questions),
+        h("div", { class: "route" }, routeLine(s.route)),
+        h(
+          "div",
+          { class: "row" },
+          h("button", { onclick: () => copy(s.markdown) }, "Copy as Markdown"),
+          h("button", { onclick: async () => { const p = await ok(commands.saveSummary(s.source, s.markdown)); showError(`Saved ${p}`); } }, "Save next to the transcript"),
+        ),
+      );
+    } finally {
+      bar.hidden = true;
+    }
+  };
+  const pick = async () => { const p = await ok(commands.pickTranscript()); if (p) await summarize(p); };
+  app.replaceChildren(
+    h("div", { class: "drop", id: "drop" }, "Drop a transcript here (.vtt, .srt, .txt, .md) or ", h("button", { class: "primary", onclick: pick }, "Pick a file…")),
+    bar,
+    out,
+  );
+  await getCurrentWebview().onDragDropEvent((e) => {
+    if (e.payload.type === "drop" && e.payload.paths.length) summarize(e.payload.paths[0]);
+  });
+}
