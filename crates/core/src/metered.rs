@@ -217,6 +217,10 @@ impl Provider for Metered {
                 note = Some("the engine stopped before the answer was complete".into());
                 billable = saw_text;
             }
+            // The engine is let go before the caller hears the end: whoever sees the answer
+            // finish may change the model next, and the old engine must be free by then.
+            drop(upstream);
+            drop(inner);
             let tokens = usage.as_ref().map(counts).unwrap_or_default();
             // Never under-count: when the provider's numbers are missing or untrustworthy,
             // the request is charged what was reserved for it.
