@@ -28,7 +28,7 @@ impl AppState {
     /// Opens the assistant on `config` (or the XDG default).
     pub fn open(config: Option<PathBuf>, shell: Arc<dyn Shell>) -> CmdResult<Self> {
         let assistant = Assistant::open(config.as_deref(), None)?;
-        let followed = Mutex::new((assistant.settings().generation(), assistant.config().index.folders.clone()));
+        let followed = Mutex::new((assistant.settings().external_changes(), assistant.config().index.folders.clone()));
         Ok(Self {
             followed,
             config,
@@ -63,8 +63,10 @@ impl AppState {
             self.shell.notify("Settings file not applied", &notice);
         }
         // Compared with what this follower saw last, not with the settings before `refresh`:
-        // any read of the settings may already have taken the new file.
-        let (generation, folders) = (settings.generation(), self.assistant.config().index.folders.clone());
+        // any read of the settings may already have taken the new file. Only other processes'
+        // changes count: the app's own are followed up where they are made (a window
+        // re-rendering under the user's hands for nothing would be a flicker, or worse).
+        let (generation, folders) = (settings.external_changes(), self.assistant.config().index.folders.clone());
         let mut seen = self.followed.lock().unwrap_or_else(PoisonError::into_inner);
         if seen.0 == generation {
             return false;

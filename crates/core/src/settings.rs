@@ -44,6 +44,9 @@ pub struct Settings {
     generation: AtomicU64,
     /// Why a changed file was not taken (half-written, invalid), once.
     notice: Mutex<Option<String>>,
+    /// Bumped only when a file changed by another process is taken: what a follower (the
+    /// tray app) reacts to, its own changes having been handled where they were made.
+    external: AtomicU64,
 }
 
 impl Settings {
@@ -57,6 +60,7 @@ impl Settings {
             writing: Mutex::new(()),
             generation: AtomicU64::new(0),
             notice: Mutex::new(None),
+            external: AtomicU64::new(0),
         })
     }
 
@@ -96,6 +100,7 @@ impl Settings {
                 }
                 l.config = Arc::new(fresh);
                 self.generation.fetch_add(1, Ordering::SeqCst);
+                self.external.fetch_add(1, Ordering::SeqCst);
                 true
             }
             Err(e) => {
@@ -143,6 +148,12 @@ impl Settings {
     pub fn generation(&self) -> u64 {
         self.get();
         self.generation.load(Ordering::SeqCst)
+    }
+
+    /// A number that changes whenever a file written by another process is taken (not on
+    /// this process's own `update`).
+    pub fn external_changes(&self) -> u64 {
+        self.external.load(Ordering::SeqCst)
     }
 
     /// Why the file on disk is not the settings in effect, once.
