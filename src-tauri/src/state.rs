@@ -11,7 +11,6 @@ use crate::shell::Shell;
 /// long draft does not block settings); settings change in place through its settings
 /// service, and the loaded model stays unless the change is about the model.
 pub struct AppState {
-    config: Option<PathBuf>,
     assistant: Arc<Assistant>,
     /// Text the hotkey took (selection or clipboard) for the draft window to pick up.
     pending_draft: Mutex<Option<String>>,
@@ -31,7 +30,6 @@ impl AppState {
         let followed = Mutex::new((assistant.settings().external_changes(), assistant.config().index.folders.clone()));
         Ok(Self {
             followed,
-            config,
             assistant: Arc::new(assistant),
             pending_draft: Mutex::new(None),
             paste_target: Mutex::new(None),
@@ -92,11 +90,6 @@ impl AppState {
             std::thread::sleep(std::time::Duration::from_secs(1));
             app.state::<AppState>().follow_config();
         });
-    }
-
-    /// The config file given at start (`None`: the XDG default).
-    pub fn config_file(&self) -> Option<PathBuf> {
-        self.config.clone()
     }
 
     /// Stops watching until [`AppState::set_watching`] runs again.

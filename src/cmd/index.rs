@@ -74,7 +74,7 @@ pub fn run(config: Option<&Path>, json: bool, cmd: IndexCmd) -> anyhow::Result<E
 }
 
 /// How often `index watch` looks at the config file for folders added or removed by
-/// another `frugal` (a stat, nothing more).
+/// another `frugal` (a stat, nothing more, unless it changed).
 const CONFIG_POLL: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn watch(assistant: &frugal_core::Assistant, json: bool) -> anyhow::Result<ExitCode> {
@@ -87,9 +87,6 @@ fn watch(assistant: &frugal_core::Assistant, json: bool) -> anyhow::Result<ExitC
         let _ = stop.send(None);
     })
     .context("cannot install the Ctrl-C handler")?;
-    let config_file = assistant.paths().config_file.clone();
-    let config_stamp = || std::fs::metadata(&config_file).and_then(|m| m.modified()).ok();
-    let mut stamp = config_stamp();
     let mut watcher = Some(start_watching(assistant, json, &tx, "up to date")?);
     let mut watched = assistant.library().folders();
     let mut checked = std::time::Instant::now();
@@ -98,24 +95,21 @@ fn watch(assistant: &frugal_core::Assistant, json: bool) -> anyhow::Result<ExitC
         // Also between events: a busy folder must not keep new folders from being followed.
         if checked.elapsed() >= CONFIG_POLL {
             checked = std::time::Instant::now();
-            let now = config_stamp();
-            if now != stamp {
-                stamp = now;
-                assistant.settings().refresh();
-                if let Some(notice) = assistant.settings().take_notice() {
-                    eprintln!("frugal: warning: {notice}");
+            // The settings service stats the file and takes it only when it changed.
+            assistant.settings().refresh();
+            if let Some(notice) = assistant.settings().take_notice() {
+                eprintln!("frugal: warning: {notice}");
+            }
+            let folders = assistant.library().folders();
+            if folders != watched {
+                // Stop first: the catch-up and the old watcher would share the writer.
+                watcher = None;
+                if folders.is_empty() {
+                    eprintln!("frugal: no folders are indexed any more; stopped watching");
+                    break;
                 }
-                let folders = assistant.library().folders();
-                if folders != watched {
-                    // Stop first: the catch-up and the old watcher would share the writer.
-                    watcher = None;
-                    if folders.is_empty() {
-                        eprintln!("frugal: no folders are indexed any more; stopped watching");
-                        break;
-                    }
-                    watcher = Some(start_watching(assistant, json, &tx, "folders changed, up to date")?);
-                    watched = folders;
-                }
+                watcher = Some(start_watching(assistant, json, &tx, "folders changed, up to date")?);
+                watched = folders;
             }
         }
         let event = match received {

@@ -89,17 +89,20 @@ impl Assistant {
     /// Sources for a prompt: the best passages for `query`, pruned to `budget` tokens counted
     /// by the local model's tokenizer (4 characters a token without a local model).
     pub fn ground(&self, query: &str, budget: usize) -> Result<Grounding> {
-        let engine = self.models.engine().ok();
-        let mut count = |s: &str| engine.as_ref().and_then(|e| e.count_tokens(s).ok()).unwrap_or(s.len().div_ceil(4));
-        self.library.ground(query, budget, None, &mut count)
+        self.library.ground(query, budget, None, &mut self.token_counter())
     }
 
     /// Related passages for a reply (see [`Library::draft_context`]), counted with the local
     /// model's tokenizer.
     pub fn draft_context(&self, email: &crate::email::Email, file: Option<&Path>) -> Result<Grounding> {
+        self.library.draft_context(email, file, &mut self.token_counter())
+    }
+
+    /// The local model's tokenizer for the library's budgets; 4 characters a token without a
+    /// local model (cloud-only use).
+    fn token_counter(&self) -> impl FnMut(&str) -> usize {
         let engine = self.models.engine().ok();
-        let mut count = |s: &str| engine.as_ref().and_then(|e| e.count_tokens(s).ok()).unwrap_or(s.len().div_ceil(4));
-        self.library.draft_context(email, file, &mut count)
+        move |s: &str| engine.as_ref().and_then(|e| e.count_tokens(s).ok()).unwrap_or(s.len().div_ceil(4))
     }
 
     /// Brings the ledger's backup up to date before an exit that skips destructors.

@@ -137,13 +137,6 @@ impl Settings {
         Ok(out)
     }
 
-    /// Changes the settings for this process only (tests, `--model`-like overrides), not saved.
-    pub fn set_in_memory(&self, config: Config) {
-        let _guard = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
-        self.loaded.write().unwrap_or_else(PoisonError::into_inner).config = Arc::new(config);
-        self.generation.fetch_add(1, Ordering::SeqCst);
-    }
-
     /// A number that changes whenever the settings in effect do.
     pub fn generation(&self) -> u64 {
         self.get();
