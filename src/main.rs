@@ -65,6 +65,10 @@ enum Command {
     Budget(cmd::budget::BudgetCmd),
     /// What this month cost: spent, reserved, remaining, by provider, model and task.
     Spend(cmd::spend::SpendArgs),
+    /// Run an eval suite (promptfoo format) on routes: pass rate, cost per passed test, the gate.
+    Eval(cmd::eval::EvalArgs),
+    /// Record what an answer was worth (good or bad), for the cost per useful outcome.
+    Feedback(cmd::feedback::FeedbackArgs),
     /// Measure prompt processing, generation, time to first token, load time and memory.
     Bench(cmd::bench::BenchArgs),
 }
@@ -97,6 +101,7 @@ fn main() -> ExitCode {
         local_only: cli.local_only,
         private: cli.private,
         dry_run: cli.dry_run,
+        ..Default::default()
     };
     let g = cmd::Globals { config: cli.config, model: cli.model, json: cli.json, route };
     let result = match cli.command {
@@ -111,6 +116,8 @@ fn main() -> ExitCode {
         Command::Keys(c) => cmd::keys::run(&g, c),
         Command::Budget(c) => cmd::budget::run(&g, c),
         Command::Spend(a) => cmd::spend::run(&g, a),
+        Command::Feedback(a) => cmd::feedback::run(&g, a),
+        Command::Eval(a) => cmd::eval::run(&g, a),
         Command::Bench(a) => cmd::bench::run(g.config.as_deref(), g.model, g.json, a),
     };
     match result {

@@ -88,6 +88,7 @@ pub fn run(g: &super::Globals, args: ChatArgs) -> anyhow::Result<ExitCode> {
                     "text": done.text,
                     "finish_reason": done.reason,
                     "usage": done.usage,
+                    "run_id": route.run_id,
                     "route": route,
                 }))?;
             }
@@ -225,7 +226,7 @@ fn repl(
 
 /// A clap parser for a number in `[low, high]`: what the providers accept, so a typo is
 /// refused here rather than by the model (or silently clamped).
-fn in_range(low: f32, high: f32) -> impl Fn(&str) -> Result<f32, String> + Clone {
+pub(crate) fn in_range(low: f32, high: f32) -> impl Fn(&str) -> Result<f32, String> + Clone {
     move |s| {
         let v: f32 = s.trim().parse().map_err(|_| format!("`{s}` is not a number"))?;
         if !(v.is_finite() && (low..=high).contains(&v)) {

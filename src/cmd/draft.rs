@@ -126,6 +126,7 @@ pub fn run(g: &super::Globals, args: DraftArgs) -> anyhow::Result<ExitCode> {
             "body": draft.body,
             "quality": quality,
             "related": task.related.sources,
+            "run_id": route.run_id,
             "route": route,
         }))?;
     }

@@ -5,6 +5,8 @@ pub mod bench_router;
 pub mod budget;
 pub mod chat;
 pub mod draft;
+pub mod eval;
+pub mod feedback;
 pub mod hw;
 pub mod index;
 pub mod keys;
@@ -70,6 +72,8 @@ pub fn print_dry_run(d: &DryRun) -> anyhow::Result<std::process::ExitCode> {
 pub fn with_route<T: serde::Serialize>(value: &T, route: &RouteReport) -> anyhow::Result<serde_json::Value> {
     let mut v = serde_json::to_value(value)?;
     if let Some(o) = v.as_object_mut() {
+        // Top level too: `frugal feedback RUN_ID good|bad` takes it from here.
+        o.insert("run_id".into(), route.run_id.clone().into());
         o.insert("route".into(), serde_json::to_value(route)?);
     }
     Ok(v)

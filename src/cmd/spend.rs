@@ -156,10 +156,39 @@ fn print_report(r: &MonthReport) {
             );
         }
     }
+    print_outcomes(&r.outcomes);
     if !r.escalations.is_empty() {
         println!("\n  why tasks escalated:");
         for e in &r.escalations {
             println!("  {:>5}  {}", e.count, e.reason);
         }
+    }
+}
+
+/// Useful outcomes: the answers the user kept, and what each cost.
+fn print_outcomes(o: &frugal_core::ledger::OutcomeReport) {
+    if o.rated_runs == 0 {
+        return;
+    }
+    println!("\n  useful answers: {} of {} with an outcome recorded", o.useful, o.rated_runs);
+    match o.cost_per_useful_micros {
+        Some(c) => println!(
+            "  cost per useful answer: {} ({:.0}% of useful answers were local; {} escalations were used)",
+            money(c),
+            o.local_share_of_useful * 100.0,
+            o.escalations_used
+        ),
+        None => println!("  cost per useful answer: none was useful yet"),
+    }
+    println!("\n  {:<10} {:>6} {:>7} {:>10} {:>11}", "useful by", "rated", "useful", "cost", "per useful");
+    for s in o.by_task.iter().chain(&o.by_route) {
+        println!(
+            "  {:<10} {:>6} {:>7} {:>10} {:>11}",
+            s.name,
+            s.rated,
+            s.useful,
+            money(s.cost_micros),
+            s.cost_per_useful_micros.map_or("—".into(), money)
+        );
     }
 }

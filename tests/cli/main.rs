@@ -12,6 +12,7 @@ mod bench;
 mod chat;
 mod cloud;
 mod draft;
+mod eval;
 mod hardening;
 mod hw;
 mod index;

@@ -241,7 +241,8 @@ impl Assistant {
         let private = self.private_reason(opts, source, false);
         let mut escalate = crate::router::cloud_first(opts, &policy, private.as_deref())?;
         let allowed = !opts.local_only && policy.escalate != Escalate::Never && private.is_none();
-        let run_id = crate::router::new_run_id();
+        let run_id = opts.new_run_id();
+        let task = opts.ledger_task("chat");
         if escalate.is_none() {
             match self.models.engine_and_plan() {
                 Ok((engine, plan)) => {
@@ -254,7 +255,7 @@ impl Assistant {
                             plan.context
                         ));
                     } else {
-                        let meter = Arc::new(self.router.metered_local("chat", &run_id)?);
+                        let meter = Arc::new(self.router.metered_local(task, &run_id)?);
                         let report = RouteReport {
                             route: "local",
                             provider: "local".into(),
@@ -273,14 +274,16 @@ impl Assistant {
         }
         let reason = escalate.unwrap_or_default();
         let config = self.settings.get();
-        let Some(entry) = crate::router::tiers(&policy).into_iter().find_map(|t| config.provider_for(t)).cloned()
+        let pinned = opts.pin.as_ref().map(|p| p.entry(&config)).transpose()?;
+        let Some(entry) =
+            pinned.or_else(|| crate::router::tiers(&policy).into_iter().find_map(|t| config.provider_for(t)).cloned())
         else {
             return Err(CoreError::Route(format!(
                 "{reason}, but no cloud provider is configured at a tier [policy.chat] allows"
             )));
         };
         let (client, price) = self.router.cloud_client(&entry)?;
-        let meter = self.router.metered_cloud(client, "chat", &run_id, &entry, price, reason.clone())?;
+        let meter = self.router.metered_cloud(client, task, &run_id, &entry, price, reason.clone())?;
         if opts.dry_run {
             return Ok(Routed::DryRun(Box::new(meter.dry_run_of(&request))));
         }

@@ -24,6 +24,7 @@ pub mod config;
 mod config_file;
 pub mod download;
 mod error;
+pub mod eval;
 pub mod grounding;
 pub mod input;
 pub mod library;
@@ -42,17 +43,18 @@ pub use error::{CoreError, Result};
 pub use library::Library;
 pub use models::{CatalogFit, Models};
 pub use router::Router;
-pub use router::{DryRun, RouteOptions, RouteReport, Routed};
+pub use router::{DryRun, Pin, RouteOptions, RouteReport, Routed};
 pub use settings::Settings;
 pub use spend::Spend;
 
 /// Cloud clients, re-exported for the shells.
 pub use frugal_cloud as cloud;
+/// The spend ledger, re-exported for the shells.
+pub use frugal_eval as evals;
 /// The index of the user's folders, re-exported for the shells.
 pub use frugal_index as index;
 /// Email and transcript readers live with the other extractors in the index crate.
 pub use frugal_index::{email, transcript};
-/// The spend ledger, re-exported for the shells.
 pub use frugal_ledger as ledger;
 /// The provider boundary, re-exported for the same reason.
 pub use frugal_llm as llm;

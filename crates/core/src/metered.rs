@@ -262,6 +262,11 @@ impl Provider for Metered {
                     tx.send(Event::Status(format!("could not record this request in the spend ledger: {e}")));
                 }
             }
+            // This thread's handle on the ledger goes before the caller hears the end too: a
+            // CLI that exits as soon as the answer ends must find its own handle the last one,
+            // so the ledger's drop (which takes the backup of what was just spent) runs in the
+            // caller, not in a thread the exit may cut short.
+            drop(ledger);
             if let Some(last) = last {
                 tx.send_item(last);
             }

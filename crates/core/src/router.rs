@@ -25,8 +25,34 @@ use crate::spend::Spend;
 use crate::tasks::{Quality, TaskError};
 use crate::{CoreError, Result};
 
+/// A cloud route the caller insists on: no local attempt, no climbing, this entry only. An
+/// eval comparing routes needs each answer from the route it names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pin {
+    /// The provider configured at this tier.
+    Tier(Tier),
+    /// The provider of this name.
+    Provider(String),
+}
+
+impl Pin {
+    /// The provider entry this pin names, or why there is none.
+    pub(crate) fn entry(&self, config: &crate::config::Config) -> Result<ProviderEntry> {
+        let found = match self {
+            Pin::Tier(t) => config.provider_for(*t),
+            Pin::Provider(name) => config.provider(name),
+        };
+        found.cloned().ok_or_else(|| match self {
+            Pin::Tier(t) => {
+                CoreError::Route(format!("no cloud provider is configured at the {t:?} tier").to_lowercase())
+            }
+            Pin::Provider(name) => CoreError::Route(format!("no provider named \"{name}\" is configured")),
+        })
+    }
+}
+
 /// What the user asked of the router for one command.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RouteOptions {
     /// `--cloud`: skip the local model and go to the economy tier.
     pub cloud: bool,
@@ -36,6 +62,31 @@ pub struct RouteOptions {
     pub private: bool,
     /// `--dry-run`: show what would be sent and its cost; send nothing.
     pub dry_run: bool,
+    /// Straight to this cloud provider (an eval's `economy`, `premium` or provider route).
+    pub pin: Option<Pin>,
+    /// An eval's label (`SUITE#TEST`): the run's rows are recorded as task `eval`, with the
+    /// label at the head of their run id, so an eval shows apart in the spend report and
+    /// its requests count against the same caps as everything else.
+    pub eval: Option<String>,
+}
+
+impl RouteOptions {
+    /// The task name the ledger records for `task` run with these options.
+    pub(crate) fn ledger_task(&self, task: &'static str) -> &'static str {
+        if self.eval.is_some() {
+            "eval"
+        } else {
+            task
+        }
+    }
+
+    /// A fresh run id, labelled for an eval.
+    pub(crate) fn new_run_id(&self) -> String {
+        match &self.eval {
+            Some(label) => format!("eval:{label}:{}", new_run_id()),
+            None => new_run_id(),
+        }
+    }
 }
 
 /// How a task run was served: printed after an answer and in `--json` as `route`.
@@ -110,11 +161,19 @@ fn is_dry_run(e: &CoreError) -> bool {
 /// `always`), or `None` to start locally. Contradictory flags, and private input asked to go
 /// out, are refused here, once, for every task and for chat.
 pub(crate) fn cloud_first(opts: &RouteOptions, policy: &TaskPolicy, private: Option<&str>) -> Result<Option<String>> {
-    if (opts.cloud || opts.dry_run) && opts.local_only {
-        let flag = if opts.cloud { "--cloud" } else { "--dry-run" };
+    if (opts.cloud || opts.dry_run || opts.pin.is_some()) && opts.local_only {
+        let flag = if opts.cloud {
+            "--cloud"
+        } else if opts.dry_run {
+            "--dry-run"
+        } else {
+            "a cloud route"
+        };
         return Err(CoreError::Route(format!("{flag} and --local-only cannot be used together")));
     }
-    let reason = if opts.cloud || opts.dry_run {
+    let reason = if opts.pin.is_some() {
+        Some("asked for this route")
+    } else if opts.cloud || opts.dry_run {
         Some("asked (--cloud)")
     } else if policy.escalate == Escalate::Always && !opts.local_only {
         Some("policy: always")
@@ -324,7 +383,8 @@ impl Router {
     /// Runs `job`: local first, then up the tiers as the policy, the checks, privacy and the
     /// budget allow. If the cloud fails or refuses, the local answer comes back with a note.
     pub fn route<T>(&self, opts: &RouteOptions, job: Job<'_, T>) -> Result<Routed<T>> {
-        let run_id = new_run_id();
+        let run_id = opts.new_run_id();
+        let task = opts.ledger_task(job.task);
         let mut report =
             RouteReport { route: "local", provider: "local".into(), run_id: run_id.clone(), ..RouteReport::default() };
         let first = cloud_first(opts, &job.policy, job.private.as_deref())?;
@@ -332,7 +392,7 @@ impl Router {
         let mut local: Option<(T, Quality)> = None;
         let mut reason = first.unwrap_or_default();
         if !asked {
-            let attempt = self.metered_local(job.task, &run_id).and_then(|m| {
+            let attempt = self.metered_local(task, &run_id).and_then(|m| {
                 report.model = m.model.clone();
                 (job.local)(&m)
             });
@@ -366,10 +426,16 @@ impl Router {
                 };
             }
         }
-        let entries: Vec<(Tier, ProviderEntry)> = tiers(&job.policy)
-            .into_iter()
-            .filter_map(|t| self.settings.get().provider_for(t).map(|e| (t, e.clone())))
-            .collect();
+        let entries: Vec<(Tier, ProviderEntry)> = match &opts.pin {
+            Some(pin) => {
+                let e = pin.entry(&self.settings.get())?;
+                vec![(e.tier, e)]
+            }
+            None => tiers(&job.policy)
+                .into_iter()
+                .filter_map(|t| self.settings.get().provider_for(t).map(|e| (t, e.clone())))
+                .collect(),
+        };
         let mut problems = Vec::new();
         // Every cloud request of the run counts, failed and discarded ones included.
         let mut total = 0i64;
@@ -382,7 +448,7 @@ impl Router {
                     continue;
                 }
             };
-            let mut meter = match self.metered_cloud(client, job.task, &run_id, entry, price, reason.clone()) {
+            let mut meter = match self.metered_cloud(client, task, &run_id, entry, price, reason.clone()) {
                 Ok(m) => m,
                 // No working ledger, no cloud (for any tier); the local answer still stands.
                 Err(e) => {

@@ -170,6 +170,12 @@ impl Spend {
         Ok(self.ledger()?.report(month, &self.limits()?, now)?)
     }
 
+    /// Records what the user did with the answer of `run_id` (rated it, copied it, …), so the
+    /// month's report can count useful outcomes and what they cost.
+    pub fn record_feedback(&self, run_id: &str, feedback: frugal_ledger::Feedback, note: Option<&str>) -> Result<()> {
+        Ok(self.ledger()?.record_feedback(run_id.trim(), feedback, note, crate::metered::now_ms())?)
+    }
+
     /// Puts the ledger's backup back in place of a damaged, emptied or deleted ledger (what
     /// was there is moved aside). Returns when the backup was taken.
     pub fn restore(&self) -> Result<String> {

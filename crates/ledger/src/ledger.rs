@@ -48,6 +48,14 @@ pub const MIGRATIONS: &[&str] = &[
     // over cloud rows only makes that an index-only scan that local rows never lengthen.
     "CREATE INDEX requests_cloud_money ON requests (started_at, state, cost_micros, reserved_micros)
         WHERE route = 'cloud';",
+    // What the user did with each answer (see `outcomes`): one row per run, the last word.
+    "CREATE TABLE outcomes (
+        run_id TEXT PRIMARY KEY,
+        feedback TEXT NOT NULL,
+        useful INTEGER NOT NULL,
+        note TEXT,
+        recorded_at INTEGER NOT NULL
+    );",
 ];
 
 /// How long a writer waits for another (thread or process) before giving up.

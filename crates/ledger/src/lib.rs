@@ -54,6 +54,7 @@ mod backup;
 mod error;
 mod ledger;
 mod month;
+mod outcomes;
 mod prices;
 mod report;
 
@@ -63,5 +64,6 @@ pub use ledger::{
     Ledger, LimitKind, Limits, NewRequest, Outcome, Refusal, Route, Row, Settlement, State, Ticket, MIGRATIONS,
 };
 pub use month::Month;
+pub use outcomes::{Feedback, OutcomeReport, UsefulSpend};
 pub use prices::{micros_from_usd, usd, Price, PriceEntry, PriceSource, PriceTable, TokenCounts};
 pub use report::{usd_exact, write_csv, DaySpend, EscalationCount, MonthReport, ProviderSpend, TaskSpend};

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::ledger::{rows_between, Ledger, Limits, Outcome, Route, Row, State};
+use crate::ledger::{rows_between, Ledger, Limits, Outcome, Route, Row, State, ROW_COLUMNS};
 use crate::month::{local_date, Month};
 
 /// Spend of one provider and model in a month.
@@ -112,10 +112,12 @@ pub struct MonthReport {
     pub daily: Vec<DaySpend>,
     /// Escalation reasons, most frequent first.
     pub escalations: Vec<EscalationCount>,
+    /// What the answers were worth: useful outcomes and their cost.
+    pub outcomes: crate::outcomes::OutcomeReport,
 }
 
 /// `a / b` rounded to the nearest integer, for non-negative `b > 0`.
-fn div_round(a: i64, b: i64) -> i64 {
+pub(crate) fn div_round(a: i64, b: i64) -> i64 {
     let (a, b) = (i128::from(a), i128::from(b));
     let q = if a >= 0 { (2 * a + b) / (2 * b) } else { -((-2 * a + b) / (2 * b)) };
     i64::try_from(q).unwrap_or(i64::MAX)
@@ -127,6 +129,7 @@ impl Ledger {
         let (start, end) = month.bounds_ms();
         // One query, so every figure below comes from the same snapshot.
         let rows = rows_between(&self.conn(), start, end).map_err(self.db())?;
+        let outcomes = crate::outcomes::outcome_report(&rows, &self.outcomes_between(start, end)?);
         let spent: i64 = rows.iter().filter(|r| r.state == State::Settled).map(|r| r.cost_micros).sum();
         let reserved: i64 = rows.iter().filter(|r| r.state == State::Pending).map(|r| r.reserved_micros).sum();
         let counted: Vec<&Row> = rows.iter().filter(|r| r.outcome != Some(Outcome::Refused)).collect();
@@ -238,7 +241,18 @@ impl Ledger {
             by_task,
             daily: daily.into_values().collect(),
             escalations,
+            outcomes,
         })
+    }
+
+    /// Every row of one run (a task's local attempt and its escalations), oldest first.
+    pub fn run_rows(&self, run_id: &str) -> Result<Vec<Row>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(&format!("SELECT {ROW_COLUMNS} FROM requests WHERE run_id = ?1 ORDER BY started_at, id"))
+            .map_err(self.db())?;
+        let rows = stmt.query_map([run_id], Row::from_sql).map_err(self.db())?;
+        rows.collect::<rusqlite::Result<Vec<Row>>>().map_err(self.db())
     }
 
     /// Every row that started in `month`, oldest first: the CSV export.

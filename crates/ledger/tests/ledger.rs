@@ -448,6 +448,37 @@ fn settling_twice_is_refused_without_changing_the_row() {
 
 // ---------------------------------------------------------------- migrations and damage
 
+/// A ledger written before outcomes existed (schema 2) upgrades in place: its rows stay, its
+/// spend reads the same, and feedback can be recorded on its old runs.
+#[test]
+fn an_old_ledger_upgrades_in_place_and_takes_feedback() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spend.db");
+    let month = Month::new(2026, 6).unwrap();
+    {
+        let old = raw(&path);
+        for m in &MIGRATIONS[..2] {
+            old.execute_batch(m).unwrap();
+        }
+        old.pragma_update(None, "user_version", 2).unwrap();
+        old.execute(
+            "INSERT INTO requests (started_at, finished_at, run_id, task, route, provider, model, reserved_micros,
+                cost_micros, state, outcome, owner_pid) VALUES (?1, ?1, 'old-run', 'draft', 'cloud', 'sim', 'm', 900,
+                700, 'settled', 'ok', 1)",
+            [at(month, 1)],
+        )
+        .unwrap();
+    }
+    let (ledger, _) = Ledger::open(&path).unwrap();
+    let version: i64 = raw(&path).query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, MIGRATIONS.len() as i64);
+    let report = ledger.report(month, &Limits::default(), at(month, 2)).unwrap();
+    assert_eq!((report.spent_micros, report.outcomes.rated_runs), (700, 0));
+    ledger.record_feedback("old-run", frugal_ledger::Feedback::Saved, None, at(month, 2)).unwrap();
+    let report = ledger.report(month, &Limits::default(), at(month, 2)).unwrap();
+    assert_eq!((report.outcomes.useful, report.outcomes.cost_per_useful_micros), (1, Some(700)));
+}
+
 #[test]
 fn migrations_set_the_schema_version_and_newer_files_are_refused() {
     let dir = tempfile::tempdir().unwrap();

@@ -346,8 +346,62 @@ impl Task for DraftTask {
                 detail: if *stripped { "removed a preamble or closing offer".into() } else { String::new() },
             },
             Check::from_findings("facts_grounded", &invented, "not in your input"),
+            Check::from_findings("notes_covered", &missing_from_notes(&text, &self.notes), "left out of your notes"),
+            Check::from_findings("signed_as_you", &signed_as_them(&draft.body, self.reply_to.as_ref()), "signed as"),
         ]
     }
+}
+
+/// The facts of the user's notes that the draft left out: every number, every month and day
+/// name, and every capitalised word past a line's first (a name, a room, a product). A draft
+/// that drops "20 frames on March 19" from a reply about a delivery has not done its job.
+pub fn missing_from_notes(draft: &str, notes: &str) -> Vec<String> {
+    let have = draft.to_lowercase();
+    let mut wanted: Vec<String> = super::grounded::numbers(notes);
+    for line in notes.lines() {
+        let line = line.trim_start_matches(|c: char| c == '-' || c == '*' || c == '•' || c.is_whitespace());
+        for (i, word) in line.split_whitespace().enumerate() {
+            let w = word.trim_matches(|c: char| !c.is_alphanumeric());
+            let lower = w.to_lowercase();
+            let named = i > 0 && w.chars().next().is_some_and(char::is_uppercase) && w != "I" && !w.starts_with("I'");
+            if (named || CALENDAR_WORDS.contains(&lower.as_str())) && !wanted.iter().any(|x| x.to_lowercase() == lower)
+            {
+                wanted.push(w.to_string());
+            }
+        }
+    }
+    wanted
+        .into_iter()
+        .filter(|w| {
+            let w = w.to_lowercase();
+            !super::grounded::contains_word(&have, &w) && !super::grounded::contains_word(&have, &w.replace(',', ""))
+        })
+        .collect()
+}
+
+/// A reply signed with the name of the person it answers: the model copied their signature.
+fn signed_as_them(body: &str, reply_to: Option<&Email>) -> Vec<String> {
+    let Some(first) = reply_to.and_then(|e| e.from.as_deref()).and_then(|f| f.split_whitespace().next()) else {
+        return Vec::new();
+    };
+    let first = first.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase();
+    if first.chars().count() < 2 || first.contains('@') {
+        return Vec::new();
+    }
+    let lines: Vec<&str> = body.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let greeting = |l: &str| {
+        let l = l.to_lowercase();
+        ["hi", "hello", "dear", "hey", "good morning", "thank"].iter().any(|g| l.starts_with(g))
+    };
+    lines
+        .iter()
+        .skip(1)
+        .rev()
+        .take(3)
+        .filter(|l| !greeting(l) && l.split_whitespace().count() <= 4)
+        .filter(|l| super::grounded::contains_word(&l.to_lowercase(), &first))
+        .map(|l| format!("{l} (who wrote the email you are answering)"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -385,6 +439,26 @@ mod tests {
         // Text that is not chatter shows before its line ends.
         let mut f = ChatterFilter::default();
         assert_eq!(f.push("Hi Sam"), "Hi Sam");
+    }
+
+    #[test]
+    fn a_draft_must_keep_the_facts_of_the_notes() {
+        let notes = "- yes, 20 frames on March 19 is fine, rest on March 28\n- ask Lena to confirm the Leeds truck";
+        let good = "Hi Lena,\nYes: 20 frames on March 19 and the rest on March 28. Could you confirm the Leeds truck?";
+        assert!(missing_from_notes(good, notes).is_empty(), "{:?}", missing_from_notes(good, notes));
+        let bad = "Hi Lena,\nThanks, shipping on March 28 works.";
+        assert_eq!(missing_from_notes(bad, notes), vec!["20", "19", "Leeds"]);
+        assert_eq!(missing_from_notes("The quote is 2300 euros.", "- send the 2,300 euro quote"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_reply_signed_as_the_sender_is_caught() {
+        let email = crate::email::parse_email("From: Nora Field <nora@example.org>\nSubject: Offsite\n\nCan we meet?");
+        let copied = "Hi Nora,\n\nMay 12 works.\n\nBest regards,\nNora";
+        assert_eq!(signed_as_them(copied, Some(&email)).len(), 1);
+        let fine = "Hi Nora,\n\nMay 12 works, Nora will love the lake.\n\nBest regards,\n[Your Name]";
+        assert!(signed_as_them(fine, Some(&email)).is_empty());
+        assert!(signed_as_them(copied, None).is_empty());
     }
 
     #[test]

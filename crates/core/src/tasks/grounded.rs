@@ -156,6 +156,210 @@ pub fn task_grounded(task: &str, source: &Source) -> bool {
     !words.is_empty() && found * 2 >= words.len()
 }
 
+/// Words any summary of any meeting uses ("the team discussed…"): they say nothing about
+/// whether this meeting said it, so they neither support nor undermine a claim.
+const CLAIM_FILLER: &[&str] = &[
+    "will",
+    "with",
+    "that",
+    "this",
+    "from",
+    "have",
+    "make",
+    "need",
+    "should",
+    "about",
+    "their",
+    "them",
+    "they",
+    "what",
+    "when",
+    "into",
+    "your",
+    "also",
+    "then",
+    "some",
+    "team",
+    "meeting",
+    "discussed",
+    "discuss",
+    "discussion",
+    "discussing",
+    "agreed",
+    "agree",
+    "decided",
+    "decide",
+    "decision",
+    "talked",
+    "mentioned",
+    "noted",
+    "said",
+    "were",
+    "been",
+    "which",
+    "there",
+    "would",
+    "could",
+    "more",
+    "other",
+    "being",
+    "each",
+    "these",
+    "those",
+    "than",
+    "over",
+    "after",
+    "before",
+    "while",
+    "members",
+    "participants",
+    "everyone",
+    "group",
+    "call",
+    "session",
+    "update",
+    "updates",
+    "going",
+    "further",
+    "regarding",
+    "including",
+    "nothing",
+    "else",
+    "came",
+    "come",
+    "raised",
+    "issues",
+    "items",
+    "things",
+    "everything",
+    "today",
+];
+
+/// Small numbers as words: "five" in the transcript supports "5" in a summary.
+const NUMBER_WORDS: &[&str] = &[
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
+];
+
+/// Why a sentence of a summary (or a decision, or an open question) is not supported by the
+/// transcript, if it is not: a number the meeting never said, or fewer than half of its
+/// content words in the transcript. A word counts when it or its stem occurs ("shipping"
+/// for "shipped"), so paraphrase passes and invention does not. This is the check that
+/// catches "the new order is not allowed to be placed at 5:27am" in a stand-up about a
+/// release.
+pub fn claim_unsupported(claim: &str, source: &Source) -> Option<String> {
+    let src = &source.lower;
+    for number in numbers(claim) {
+        let spelled =
+            number.parse::<usize>().ok().and_then(|n| NUMBER_WORDS.get(n)).is_some_and(|w| contains_word(src, w));
+        if !contains_word(src, &number) && !contains_word(src, &number.replace(',', "")) && !spelled {
+            return Some(format!("\"{number}\" is not in the transcript"));
+        }
+    }
+    let mut words: Vec<String> = Vec::new();
+    for w in claim.split(|c: char| !c.is_alphanumeric()).map(str::to_lowercase) {
+        if w.chars().any(unspaced) {
+            let chars: Vec<char> = w.chars().collect();
+            words.extend(chars.windows(2).map(|p| p.iter().collect::<String>()));
+        } else if w.chars().count() >= 4
+            && !w.chars().any(|c| c.is_ascii_digit())
+            && !CLAIM_FILLER.contains(&w.as_str())
+        {
+            words.push(w);
+        }
+    }
+    // Two content words or fewer ("Nothing else was raised") are too little to judge.
+    if words.len() < 3 {
+        return None;
+    }
+    let missing: Vec<&String> = words.iter().filter(|w| !word_supported(w, src)).collect();
+    if missing.len() * 2 > words.len() {
+        let shown: Vec<&str> = missing.iter().take(4).map(|w| w.as_str()).collect();
+        return Some(format!("\"{}\" are not in the transcript", shown.join("\", \"")));
+    }
+    None
+}
+
+/// A word or its stem in the (lowercased) source: the word itself, or, for longer words,
+/// the source holding a word that starts with all but its last three letters.
+fn word_supported(word: &str, src: &str) -> bool {
+    if contains_word(src, word) {
+        return true;
+    }
+    let chars: Vec<char> = word.chars().collect();
+    if chars.len() < 6 || chars.iter().any(|c| unspaced(*c)) {
+        return false;
+    }
+    let stem: String = chars[..chars.len() - 3].iter().collect();
+    let edge = |c: char| !c.is_alphanumeric();
+    src.match_indices(stem.as_str()).any(|(i, _)| src[..i].chars().next_back().is_none_or(edge))
+}
+
+/// The numbers a text states: a word that starts with a digit, read up to its first
+/// letter, with its inner separators ("5:27am" → "5:27", "$1,200" → "1,200", "12/05").
+/// Words that start with a letter ("Q3", "v1.2", "mp4") are names, not quantities.
+pub(crate) fn numbers(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for token in text.split(|c: char| c.is_whitespace() || c == '-' || c == '\u{2013}') {
+        let token = token.trim_start_matches(|c: char| !c.is_alphanumeric());
+        if !token.starts_with(|c: char| c.is_ascii_digit()) {
+            continue;
+        }
+        let run: String =
+            token.chars().take_while(|c| c.is_ascii_digit() || matches!(c, ':' | '.' | ',' | '/')).collect();
+        let n = run.trim_end_matches([':', '.', ',', '/']).to_string();
+        if !n.is_empty() && !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    out
+}
+
+/// The sentences of a summary: split after `.`, `!` or `?` followed by a space, at line
+/// ends, and after the full-width stops of scripts without spaces.
+pub fn sentences(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        current.push(c);
+        let ends = match c {
+            '。' | '！' | '？' | '\n' => true,
+            '.' | '!' | '?' => chars.peek().is_none_or(|n| n.is_whitespace()),
+            _ => false,
+        };
+        if ends {
+            if !current.trim().is_empty() {
+                out.push(current.trim().to_string());
+            }
+            current.clear();
+        }
+    }
+    if !current.trim().is_empty() {
+        out.push(current.trim().to_string());
+    }
+    out
+}
+
 /// Whether `word` occurs in `haystack` as a whole word. Next to a character of a script
 /// written without spaces any position is a word boundary.
 pub(crate) fn contains_word(haystack: &str, word: &str) -> bool {
@@ -206,6 +410,37 @@ mod tests {
         assert!(task_grounded("Fix the staging database", src));
         assert!(!task_grounded("Order a new printer", src));
         assert!(!task_grounded("Order a new printer and update the staging database staff in London", src));
+    }
+
+    #[test]
+    fn invented_claims_are_caught_and_paraphrase_is_not() {
+        let src = &Source::new(
+            "Maria: I finished the invoice export on Tuesday. Tom: the staging database is down again, \
+             three times this week. Maria: let's ship the release on Friday at 10:30 anyway.",
+        );
+        assert_eq!(claim_unsupported("The team agreed to ship the release on Friday.", src), None);
+        assert_eq!(claim_unsupported("Maria finished exporting the invoices.", src), None, "a stem counts");
+        assert_eq!(claim_unsupported("The staging database went down 3 times.", src), None, "spelled numbers count");
+        assert_eq!(claim_unsupported("The release ships at 10:30.", src), None);
+        let e = claim_unsupported("The new order is not allowed to be placed at 5:27am.", src).unwrap_or_default();
+        assert!(e.contains("5:27"), "{e}");
+        assert!(claim_unsupported("There were 5 comments on the release.", src).is_some());
+        let e = claim_unsupported("Marketing approved the holiday campaign budget.", src).unwrap_or_default();
+        assert!(e.contains("marketing"), "{e}");
+        assert_eq!(claim_unsupported("Nothing else came up.", src), None, "too little to judge");
+    }
+
+    #[test]
+    fn sentences_and_numbers_are_split_as_written() {
+        assert_eq!(
+            sentences("We ship v1.2 on Friday. Tom fixes it! Why?\nDone"),
+            ["We ship v1.2 on Friday.", "Tom fixes it!", "Why?", "Done"]
+        );
+        assert_eq!(sentences("我们下周五发布。李娜准备说明。"), ["我们下周五发布。", "李娜准备说明。"]);
+        assert_eq!(
+            numbers("at 5:27am, $1,200 and 3.5%; 10:30-11:00; Q3, v1.2 and mp4 are names"),
+            ["5:27", "1,200", "3.5", "10:30", "11:00"]
+        );
     }
 
     #[test]

@@ -11,7 +11,9 @@ use frugal_llm::{CancelToken, Completion, Constraint, Event, Message, Provider, 
 use serde::{Deserialize, Serialize};
 
 pub use super::chunking::chunk_turns;
-use super::grounded::{date_grounded, normalize, owner_grounded, task_grounded, word_count, Source};
+use super::grounded::{
+    claim_unsupported, date_grounded, normalize, owner_grounded, sentences, task_grounded, word_count, Source,
+};
 use super::{repeated_ngram, run, Check, Quality, Task, TaskError};
 use crate::transcript::{render_turns, Format, Transcript};
 
@@ -210,7 +212,9 @@ impl Task for SummarizeChunk<'_> {
     }
 
     fn check(&self, (s, dropped): &mut Self::Output) -> Vec<Check> {
-        ground(s, dropped, self.speakers, self.source)
+        let mut checks = ground(s, dropped, self.speakers, self.source);
+        checks.push(commitments_kept(&self.text, s));
+        checks
     }
 }
 
@@ -298,11 +302,68 @@ fn ground(s: &mut MeetingSummary, dropped: &mut Vec<Dropped>, speakers: &[String
         kept.push(a);
     }
     s.action_items = kept;
+    let decision_fail = keep_supported(&mut s.decisions, source);
+    let question_fail = keep_supported(&mut s.open_questions, source);
     vec![
+        ground_summary(&mut s.summary, source),
+        Check::from_findings("decisions_grounded", &decision_fail, "dropped decisions not in the transcript"),
         Check::from_findings("owners_grounded", &owner_fail, "dropped items owned by"),
         Check::from_findings("tasks_grounded", &task_fail, "dropped tasks not in the transcript"),
         Check::from_findings("dates_grounded", &date_fail, "removed due dates not in the transcript"),
+        Check::from_findings("questions_grounded", &question_fail, "dropped questions not in the transcript"),
     ]
+}
+
+/// What people say when they take something on (or hand it to someone), in English.
+const COMMITMENTS: &[&str] = &["i'll ", "i will ", "will do", "can you ", "could you ", "please ", "i can "];
+
+/// A part of a meeting where someone took something on must yield at least one action item:
+/// a summary that lists none has missed the meeting's outcome, however grounded its words.
+/// Other languages find no phrase here and pass.
+fn commitments_kept(part: &str, s: &MeetingSummary) -> Check {
+    let said = part.lines().find(|l| {
+        let l = format!("{} ", l.to_lowercase());
+        COMMITMENTS.iter().any(|c| l.contains(c))
+    });
+    let missed = match said {
+        Some(line) if s.action_items.is_empty() => {
+            let line: String = line.trim().chars().take(80).collect();
+            vec![format!("\"{line}\" has no action item")]
+        }
+        _ => Vec::new(),
+    };
+    Check::from_findings("action_items_found", &missed, "commitments missed")
+}
+
+/// Drops the items the transcript does not support; returns them with the reason.
+fn keep_supported(items: &mut Vec<String>, source: &Source) -> Vec<String> {
+    let mut failed = Vec::new();
+    items.retain(|item| match claim_unsupported(item, source) {
+        Some(why) => {
+            failed.push(format!("\"{item}\" ({why})"));
+            false
+        }
+        None => true,
+    });
+    failed
+}
+
+/// Checks each sentence of the summary against the transcript. Unsupported sentences are
+/// removed when supported ones remain (what is shown is then what was said); a summary with
+/// no supported sentence is kept as it is, and the failed check marks it.
+fn ground_summary(summary: &mut String, source: &Source) -> Check {
+    let mut kept = Vec::new();
+    let mut failed = Vec::new();
+    for sentence in sentences(summary) {
+        match claim_unsupported(&sentence, source) {
+            Some(why) => failed.push(format!("\"{sentence}\" ({why})")),
+            None => kept.push(sentence),
+        }
+    }
+    if !failed.is_empty() && !kept.is_empty() {
+        *summary = kept.join(" ");
+    }
+    Check::from_findings("summary_grounded", &failed, "sentences not in the transcript")
 }
 
 /// Progress of a summary, for progress bars and UI events.
@@ -402,7 +463,13 @@ pub fn summarize(
         parts.pop().unwrap_or_default()
     } else {
         on_progress(Progress::Merging);
-        merge(provider, parts, cancel, on_event)?
+        let mut merged = merge(provider, parts, cancel, on_event)?;
+        // The parts' own summaries are not shown, only the merged one: that is what is checked.
+        for q in &mut qualities {
+            q.checks.retain(|c| c.name != "summary_grounded");
+        }
+        qualities.push(Quality::from_checks(vec![ground_summary(&mut merged.summary, &source)], false));
+        merged
     };
     Ok(SummaryReport {
         summary,

@@ -22,7 +22,34 @@ fn grounding_drops_invented_owners_and_dates() {
     assert_eq!(s.action_items.len(), 2);
     assert_eq!(s.action_items[1].due, None);
     assert_eq!(dropped[0].item.owner, "Zed");
-    assert!(!checks[0].passed && checks[1].passed && !checks[2].passed);
+    let passed = |name: &str| checks.iter().find(|c| c.name == name).map(|c| c.passed);
+    assert_eq!(passed("owners_grounded"), Some(false));
+    assert_eq!(passed("tasks_grounded"), Some(true));
+    assert_eq!(passed("dates_grounded"), Some(false));
+}
+
+/// The answer the default model gave the stand-up fixture: a decision and a summary sentence
+/// that nobody said. Both must fail their checks, and the invented decision must not be shown.
+#[test]
+fn invented_decisions_and_summary_sentences_fail() {
+    let mut s = MeetingSummary {
+        summary: "Bo will send the deck on Friday. There were 5 comments about the new order policy.".into(),
+        decisions: vec![
+            "Send the deck on Friday".into(),
+            "$drow 5:27am the new order is not allowed to be placed at this time".into(),
+        ],
+        open_questions: vec!["Who approves the holiday catering invoices?".into()],
+        ..MeetingSummary::default()
+    };
+    let src = Source::new("Bo Chen: I'll send the deck Friday. Ana Ruiz: and the room booking?");
+    let checks = ground(&mut s, &mut Vec::new(), &speakers(), &src);
+    let failed: Vec<&str> = checks.iter().filter(|c| !c.passed).map(|c| c.name).collect();
+    assert_eq!(failed, ["summary_grounded", "decisions_grounded", "questions_grounded"], "{checks:?}");
+    assert_eq!(s.decisions, ["Send the deck on Friday"]);
+    assert_eq!(s.summary, "Bo will send the deck on Friday.", "the invented sentence is not shown");
+    assert!(s.open_questions.is_empty());
+    let detail = &checks.iter().find(|c| c.name == "decisions_grounded").map(|c| c.detail.clone()).unwrap_or_default();
+    assert!(detail.contains("5:27"), "{detail}");
 }
 
 #[test]
@@ -64,4 +91,18 @@ fn a_chinese_meeting_keeps_its_chinese_summary() {
 fn the_schema_is_valid_json() {
     let v: serde_json::Value = serde_json::from_str(&schema()).unwrap();
     assert_eq!(v["required"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn a_summary_without_the_action_items_people_took_on_fails() {
+    let part = "Lena: I can review the schema by Wednesday.\nBen: Sounds good.";
+    let none = MeetingSummary { summary: "The schema was discussed.".into(), ..MeetingSummary::default() };
+    let c = commitments_kept(part, &none);
+    assert!(!c.passed && c.detail.contains("I can review the schema"), "{c:?}");
+    let one = MeetingSummary {
+        action_items: vec![ActionItem { owner: "Lena".into(), task: "review the schema".into(), due: None }],
+        ..none.clone()
+    };
+    assert!(commitments_kept(part, &one).passed);
+    assert!(commitments_kept("Ana: the numbers look fine.\nBo: agreed.", &none).passed, "nobody took anything on");
 }

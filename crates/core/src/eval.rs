@@ -1,0 +1,428 @@
+//! Runs an eval suite (see `frugal-eval` for the format, the grading and the reports): each
+//! test on each route, through the same tasks, router, meter and ledger as the user's own
+//! requests, so an eval measures what the user would get and can never cross a cap. Eval
+//! rows are recorded as task `eval`, with `eval:SUITE#TEST:` at the head of their run id.
+//!
+//! Answers are cached by what decides them (the task and its input files' bytes, the route,
+//! the model behind it): a suite re-run after editing only its assertions costs nothing.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use frugal_eval::{Answer, CheckOutcome, Route, Suite, Task, TestCase, TestResult, Verdict};
+use frugal_llm::{CancelToken, Message, Request};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::{Escalate, TaskPolicy, Tier};
+use crate::router::{Pin, RouteOptions, RouteReport, Routed};
+use crate::tasks::{draft, Quality};
+use crate::{Assistant, CoreError, Result};
+
+/// How to run a suite.
+#[derive(Clone, Debug, Default)]
+pub struct EvalOptions {
+    /// The routes to compare (the suite's own when empty).
+    pub routes: Vec<Route>,
+    /// Run every test again even if its answer is cached.
+    pub no_cache: bool,
+    /// The route that grades `llm-rubric` assertions; without one they are "not graded".
+    pub judge: Option<Route>,
+}
+
+/// What one (test, route) produced, and its worst case for `--dry-run`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DryRunCost {
+    /// Requests that would go to a cloud.
+    pub cloud_requests: usize,
+    /// Their estimated cost, USD.
+    pub estimated_usd: f64,
+    /// Their worst case, USD: what the ledger would reserve.
+    pub worst_case_usd: f64,
+    /// Tests whose cost could not be estimated, with why.
+    pub unknown: Vec<String>,
+}
+
+/// An answer as cached: the graded view and what the report needs besides.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Cached {
+    answer: Answer,
+    model: String,
+    tokens: u64,
+}
+
+/// Runs suites for one assistant (the model in use, its config, its ledger).
+pub struct Evaluator<'a> {
+    assistant: &'a Assistant,
+    /// Assistants for `local:NAME` routes, opened on first use and kept for the run.
+    others: HashMap<String, Assistant>,
+    /// What the judge has cost so far, micro-dollars.
+    pub judge_micros: i64,
+}
+
+impl<'a> Evaluator<'a> {
+    /// An evaluator over `assistant`.
+    pub fn new(assistant: &'a Assistant) -> Self {
+        Self { assistant, others: HashMap::new(), judge_micros: 0 }
+    }
+
+    /// Checks that every route can be taken (its provider configured, its model installed)
+    /// before anything runs: an eval that fails on its 40th test has wasted 39.
+    pub fn check_routes(&mut self, suite: &Suite, routes: &[Route]) -> Result<()> {
+        for route in routes {
+            self.options(route, "check")
+                .and_then(|_| self.assistant_for(route).map(|_| ()))
+                .map_err(|e| CoreError::Input(format!("{}: route \"{route}\": {e}", suite.file)))?;
+        }
+        Ok(())
+    }
+
+    /// Runs `test` on `route`, using the cache unless `no_cache`.
+    pub fn run(
+        &mut self,
+        suite: &Suite,
+        test: &TestCase,
+        route: &Route,
+        opts: &EvalOptions,
+        cancel: &CancelToken,
+    ) -> Result<TestResult> {
+        let key = self.cache_key(test, route)?;
+        let cached = if opts.no_cache { None } else { self.cache_get(&key) };
+        let was_cached = cached.is_some();
+        let done = match cached {
+            Some(c) => Ok(c),
+            None => self.answer(suite, test, route, cancel),
+        };
+        let mut result = match done {
+            Ok(c) => {
+                if !was_cached {
+                    self.cache_put(&key, &c);
+                }
+                let judge_route = opts.judge.clone();
+                let label = format!("{}#judge", stem(&suite.file));
+                let mut judge =
+                    |rubric: &str, output: &str| self.judge(judge_route.as_ref(), &label, rubric, output, cancel);
+                let grade = frugal_eval::grade_test(test, &c.answer, &mut judge);
+                TestResult::graded(test, route, &c.model, &c.answer, grade, c.tokens)
+            }
+            Err(CoreError::Task(crate::tasks::TaskError::Cancelled)) => {
+                return Err(CoreError::Task(crate::tasks::TaskError::Cancelled))
+            }
+            Err(e) => TestResult::failed(test, route, "", e.to_string(), 0.0),
+        };
+        result.cached = was_cached;
+        // Chat has no checks of its own: it says nothing about the gate.
+        if matches!(test.task, Task::Chat { .. }) {
+            result.checks_passed = None;
+        }
+        Ok(result)
+    }
+
+    /// The worst case of running `test` on `route`: what the ledger would reserve.
+    pub fn dry_run(&mut self, suite: &Suite, test: &TestCase, route: &Route, into: &mut DryRunCost) {
+        if route.is_local() {
+            return;
+        }
+        let label = format!("{}#{}", stem(&suite.file), test.index);
+        let result = self.options(route, &label).and_then(|mut o| {
+            o.dry_run = true;
+            self.run_task(test, route, &o, &CancelToken::new())
+        });
+        match result {
+            Ok(Outcome::DryRun(d)) => {
+                into.cloud_requests += 1;
+                into.estimated_usd += d.estimated_usd;
+                into.worst_case_usd += d.worst_case_usd;
+            }
+            Ok(Outcome::Done(..)) => {}
+            Err(e) => into.unknown.push(format!("test {} on {route}: {e}", test.index)),
+        }
+    }
+
+    fn answer(&mut self, suite: &Suite, test: &TestCase, route: &Route, cancel: &CancelToken) -> Result<Cached> {
+        let label = format!("{}#{}", stem(&suite.file), test.index);
+        let opts = self.options(route, &label)?;
+        let started = Instant::now();
+        let outcome = self.run_task(test, route, &opts, cancel)?;
+        let latency_ms = started.elapsed().as_millis() as u64;
+        let Outcome::Done(mut answer, report) = outcome else {
+            return Err(CoreError::Route("a dry run where an answer was expected".into()));
+        };
+        answer.latency_ms = latency_ms;
+        answer.cost_usd = frugal_ledger::usd(report.cost_micros);
+        let tokens = self.tokens_of(route, &report.run_id);
+        if let Some(o) = answer.json.as_mut().and_then(|j| j.as_object_mut()) {
+            o.insert("run_id".into(), report.run_id.clone().into());
+            o.insert("route".into(), serde_json::to_value(&report).unwrap_or_default());
+        }
+        Ok(Cached { answer, model: report.model, tokens })
+    }
+
+    /// The router options a route stands for.
+    fn options(&self, route: &Route, label: &str) -> Result<RouteOptions> {
+        let config = self.assistant.settings().get();
+        let mut o = RouteOptions { eval: Some(label.to_string()), ..RouteOptions::default() };
+        match route {
+            Route::Local(_) => o.local_only = true,
+            Route::Auto => {}
+            Route::Economy => o.pin = Some(Pin::Tier(Tier::Economy)),
+            Route::Premium => o.pin = Some(Pin::Tier(Tier::Premium)),
+            Route::Provider(name) => o.pin = Some(Pin::Provider(name.clone())),
+        }
+        if let Some(pin) = &o.pin {
+            pin.entry(&config)?;
+        }
+        Ok(o)
+    }
+
+    /// The assistant a route runs on: another model for `local:NAME`, else this one.
+    fn assistant_for(&mut self, route: &Route) -> Result<&Assistant> {
+        let Route::Local(Some(name)) = route else { return Ok(self.assistant) };
+        if !self.others.contains_key(name) {
+            let path = self.model_path(name)?;
+            let other = Assistant::open(Some(&self.assistant.paths().config_file), Some(path))?;
+            self.others.insert(name.clone(), other);
+        }
+        Ok(&self.others[name])
+    }
+
+    /// A catalog model's file (it must be downloaded) or a GGUF path.
+    fn model_path(&self, name: &str) -> Result<PathBuf> {
+        let as_path = Path::new(name);
+        if as_path.is_file() {
+            return Ok(as_path.to_path_buf());
+        }
+        let models = self.assistant.models();
+        let catalog = models.catalog()?;
+        let entry = catalog.get(name)?;
+        let path = models.models_dir().join(&entry.file);
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(CoreError::Catalog(format!("{name} is not downloaded yet: run `frugal models pull {name}`")))
+        }
+    }
+
+    fn run_task(
+        &mut self,
+        test: &TestCase,
+        route: &Route,
+        opts: &RouteOptions,
+        cancel: &CancelToken,
+    ) -> Result<Outcome> {
+        let a = self.assistant_for(route)?;
+        match &test.task {
+            Task::Summarize(source) => {
+                let input = match source {
+                    frugal_eval::Source::File(p) => crate::input::read_input(p)?,
+                    frugal_eval::Source::Text(t) => crate::input::decode(t.as_bytes(), "vars.text")?,
+                };
+                let routed = a.summarize(&input, opts, cancel, &mut |_| {}, &mut |_| {})?;
+                Ok(match routed {
+                    Routed::DryRun(d) => Outcome::DryRun(d),
+                    Routed::Done(report, route) => {
+                        let answer = Answer {
+                            text: report.to_markdown(),
+                            json: serde_json::to_value(&report).ok(),
+                            checks: checks(&report.quality),
+                            owners: report.summary.action_items.iter().map(|i| i.owner.clone()).collect(),
+                            ..Answer::default()
+                        };
+                        Outcome::Done(answer, route)
+                    }
+                })
+            }
+            Task::Draft { bullets, reply_to, tone } => {
+                let tone = match tone {
+                    Some(t) => t.parse().map_err(|e: String| CoreError::Input(format!("vars.tone: {e}")))?,
+                    None => draft::Tone::default(),
+                };
+                let email = match reply_to {
+                    Some(p) => Some(crate::email::parse_email(&crate::input::read_input(p)?.text)),
+                    None => None,
+                };
+                let mut task = draft::DraftTask {
+                    notes: bullets.clone().unwrap_or_default(),
+                    reply_to: email,
+                    tone,
+                    length: draft::Length::default(),
+                    seed: 1,
+                    related: Default::default(),
+                };
+                if let Some(e) = &task.reply_to {
+                    task.related = a.draft_context(e, reply_to.as_deref()).unwrap_or_default();
+                }
+                Ok(match a.draft(&task, reply_to.as_deref(), opts, cancel, &mut |_| {})? {
+                    Routed::DryRun(d) => Outcome::DryRun(d),
+                    Routed::Done((d, quality), route) => {
+                        let answer = Answer {
+                            text: format!("Subject: {}\n\n{}", d.subject, d.body),
+                            json: Some(serde_json::json!({"subject": d.subject, "body": d.body, "quality": quality})),
+                            checks: checks(&quality),
+                            ..Answer::default()
+                        };
+                        Outcome::Done(answer, route)
+                    }
+                })
+            }
+            Task::Ask { question } => Ok(match a.ask(question, opts, cancel, &mut |_| {})? {
+                Routed::DryRun(d) => Outcome::DryRun(d),
+                Routed::Done(report, route) => {
+                    let answer = Answer {
+                        text: report.answer.clone().unwrap_or_else(|| "Not found in your files.".into()),
+                        json: serde_json::to_value(&report).ok(),
+                        checks: checks(&report.quality),
+                        cited_paths: report.cited.iter().map(|s| s.path.display().to_string()).collect(),
+                        ..Answer::default()
+                    };
+                    Outcome::Done(answer, route)
+                }
+            }),
+            Task::Chat { prompt } => {
+                // Seeded, so a cached answer is the answer a re-run would give.
+                let sampling = frugal_llm::Sampling { seed: Some(1), ..Default::default() };
+                let request =
+                    Request::new(vec![Message::user(prompt.clone())]).with_max_tokens(512).with_sampling(sampling);
+                Ok(match a.chat(request, None, opts, cancel.clone())? {
+                    Routed::DryRun(d) => Outcome::DryRun(d),
+                    Routed::Done((stream, meter), mut route) => {
+                        let done = stream.collect_blocking()?;
+                        if done.reason == frugal_llm::FinishReason::Cancelled {
+                            return Err(CoreError::Task(crate::tasks::TaskError::Cancelled));
+                        }
+                        route.cost_micros = meter.spent();
+                        let json = serde_json::json!({"text": done.text, "finish_reason": done.reason});
+                        Outcome::Done(Answer { text: done.text, json: Some(json), ..Answer::default() }, route)
+                    }
+                })
+            }
+        }
+    }
+
+    /// Grades an `llm-rubric` assertion on the judge route; its cost is counted apart.
+    fn judge(
+        &mut self,
+        route: Option<&Route>,
+        label: &str,
+        rubric: &str,
+        output: &str,
+        cancel: &CancelToken,
+    ) -> std::result::Result<Verdict, String> {
+        let route = route.ok_or("no judge: name one with --judge ROUTE (local, economy, premium or a provider)")?;
+        let (system, user) = frugal_eval::rubric_prompt(rubric, output);
+        let opts = self.options(route, label).map_err(|e| e.to_string())?;
+        // Greedy and seeded: the same answer gets the same grade on every run.
+        let sampling = frugal_llm::Sampling { temperature: 0.0, seed: Some(1), ..Default::default() };
+        let request = Request::new(vec![Message::system(system), Message::user(user)])
+            .with_max_tokens(300)
+            .with_sampling(sampling);
+        let a = self.assistant_for(route).map_err(|e| e.to_string())?;
+        let (stream, meter) = match a.chat(request, None, &opts, cancel.clone()).map_err(|e| e.to_string())? {
+            Routed::Done(done, _) => done,
+            Routed::DryRun(_) => return Err("a dry run".into()),
+        };
+        let done = stream.collect_blocking().map_err(|e| e.to_string());
+        self.judge_micros += meter.spent();
+        frugal_eval::parse_verdict(&done?.text)
+    }
+
+    /// Prompt and completion tokens of a run, from its ledger rows.
+    fn tokens_of(&mut self, route: &Route, run_id: &str) -> u64 {
+        let Ok(a) = self.assistant_for(route) else { return 0 };
+        let Ok(ledger) = a.spend().ledger() else { return 0 };
+        ledger.run_rows(run_id).map_or(0, |rows| rows.iter().map(|r| r.prompt_tokens + r.completion_tokens).sum())
+    }
+
+    /// What decides an answer: the task with its files' bytes, the route, the model behind it.
+    fn cache_key(&mut self, test: &TestCase, route: &Route) -> Result<String> {
+        let mut h = Sha256::new();
+        h.update(format!("{:?}\n{route}\n", test.task).as_bytes());
+        // The tasks' prompts and checks live in the program: another build, another answer.
+        let program = std::env::current_exe().and_then(std::fs::metadata);
+        h.update(format!("{:?}\n", program.map(|m| (m.len(), m.modified().ok())).ok()).as_bytes());
+        let files: Vec<&Path> = match &test.task {
+            Task::Summarize(frugal_eval::Source::File(p)) => vec![p.as_path()],
+            Task::Draft { reply_to: Some(p), .. } => vec![p.as_path()],
+            _ => Vec::new(),
+        };
+        for f in files {
+            h.update(std::fs::read(f).map_err(CoreError::io("cannot read", f))?);
+        }
+        let config = self.assistant.settings().get();
+        match route {
+            Route::Local(_) | Route::Auto => {
+                let a = self.assistant_for(route)?;
+                let model = a.models().model_path()?;
+                let meta = std::fs::metadata(&model).map_err(CoreError::io("cannot read", &model))?;
+                h.update(format!("{}\n{}\n{:?}\n", model.display(), meta.len(), meta.modified().ok()).as_bytes());
+                if matches!(route, Route::Auto) {
+                    h.update(format!("{:?}\n{:?}\n", config.providers, config.policy).as_bytes());
+                }
+            }
+            _ => {
+                let o = self.options(route, "key")?;
+                if let Some(pin) = &o.pin {
+                    let e = pin.entry(&config)?;
+                    h.update(format!("{}\n{}\n{}\n", e.name, e.base_url, e.model).as_bytes());
+                }
+            }
+        }
+        // The index answers `ask`: a changed index may change the answer.
+        if matches!(test.task, Task::Ask { .. }) {
+            h.update(format!("{:?}\n", config.index.folders).as_bytes());
+        }
+        Ok(hex::encode(h.finalize()))
+    }
+
+    fn cache_dir(&self) -> PathBuf {
+        self.assistant.paths().data_dir.join("eval-cache")
+    }
+
+    fn cache_get(&self, key: &str) -> Option<Cached> {
+        let text = std::fs::read_to_string(self.cache_dir().join(format!("{key}.json"))).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Best effort: a cache that cannot be written costs a re-run next time, nothing more.
+    fn cache_put(&self, key: &str, c: &Cached) {
+        let dir = self.cache_dir();
+        let Ok(text) = serde_json::to_string(c) else { return };
+        if std::fs::create_dir_all(&dir).is_ok() {
+            let tmp = dir.join(format!("{key}.{}.tmp", std::process::id()));
+            if std::fs::write(&tmp, text).is_ok() {
+                let _ = std::fs::rename(&tmp, dir.join(format!("{key}.json")));
+            }
+        }
+    }
+}
+
+enum Outcome {
+    Done(Answer, RouteReport),
+    DryRun(Box<crate::router::DryRun>),
+}
+
+fn checks(q: &Quality) -> Vec<CheckOutcome> {
+    q.checks
+        .iter()
+        .map(|c| CheckOutcome { name: c.name.to_string(), passed: c.passed, detail: c.detail.clone() })
+        .collect()
+}
+
+/// A suite's name for labels: its file stem.
+fn stem(file: &str) -> String {
+    Path::new(file).file_stem().map_or_else(|| file.to_string(), |s| s.to_string_lossy().into_owned())
+}
+
+/// The policy that makes the router take `route` for a task: `local` keeps it on the machine,
+/// a tier goes straight there, `auto` is the default policy. Other routes (a named provider,
+/// another local model) cannot be said as a policy.
+pub fn policy_for(route: &Route) -> Option<TaskPolicy> {
+    match route {
+        Route::Local(None) => Some(TaskPolicy { escalate: Escalate::Never, max_tier: Tier::Economy }),
+        Route::Economy => Some(TaskPolicy { escalate: Escalate::Always, max_tier: Tier::Economy }),
+        Route::Premium => Some(TaskPolicy { escalate: Escalate::Always, max_tier: Tier::Premium }),
+        Route::Auto => Some(TaskPolicy::default()),
+        _ => None,
+    }
+}
