@@ -146,9 +146,10 @@ impl<'a> Evaluator<'a> {
         let started = Instant::now();
         let outcome = self.run_task(test, route, &opts, cancel)?;
         let latency_ms = started.elapsed().as_millis() as u64;
-        let Outcome::Done(mut answer, report) = outcome else {
+        let Outcome::Done(done) = outcome else {
             return Err(CoreError::Route("a dry run where an answer was expected".into()));
         };
+        let (mut answer, report) = *done;
         answer.latency_ms = latency_ms;
         answer.cost_usd = frugal_ledger::usd(report.cost_micros);
         let tokens = self.tokens_of(route, &report.run_id);
@@ -229,7 +230,7 @@ impl<'a> Evaluator<'a> {
                             owners: report.summary.action_items.iter().map(|i| i.owner.clone()).collect(),
                             ..Answer::default()
                         };
-                        Outcome::Done(answer, route)
+                        Outcome::Done(Box::new((answer, route)))
                     }
                 })
             }
@@ -262,7 +263,7 @@ impl<'a> Evaluator<'a> {
                             checks: checks(&quality),
                             ..Answer::default()
                         };
-                        Outcome::Done(answer, route)
+                        Outcome::Done(Box::new((answer, route)))
                     }
                 })
             }
@@ -276,7 +277,7 @@ impl<'a> Evaluator<'a> {
                         cited_paths: report.cited.iter().map(|s| s.path.display().to_string()).collect(),
                         ..Answer::default()
                     };
-                    Outcome::Done(answer, route)
+                    Outcome::Done(Box::new((answer, route)))
                 }
             }),
             Task::Chat { prompt } => {
@@ -293,7 +294,10 @@ impl<'a> Evaluator<'a> {
                         }
                         route.cost_micros = meter.spent();
                         let json = serde_json::json!({"text": done.text, "finish_reason": done.reason});
-                        Outcome::Done(Answer { text: done.text, json: Some(json), ..Answer::default() }, route)
+                        Outcome::Done(Box::new((
+                            Answer { text: done.text, json: Some(json), ..Answer::default() },
+                            route,
+                        )))
                     }
                 })
             }
@@ -398,7 +402,7 @@ impl<'a> Evaluator<'a> {
 }
 
 enum Outcome {
-    Done(Answer, RouteReport),
+    Done(Box<(Answer, RouteReport)>),
     DryRun(Box<crate::router::DryRun>),
 }
 
