@@ -41,6 +41,29 @@ fn draft_task(notes: &str) -> DraftTask {
     }
 }
 
+/// Starts a local draft of `notes` on another thread and returns once its first token has
+/// streamed: the changes a test makes next happen while the draft is running.
+fn draft_streaming(
+    a: &Arc<Assistant>,
+    notes: &str,
+) -> std::thread::JoinHandle<frugal_core::Result<Routed<(frugal_core::tasks::draft::Draft, frugal_core::tasks::Quality)>>>
+{
+    let (first_token, started) = mpsc::channel();
+    let (a, task) = (a.clone(), draft_task(notes));
+    let drafting = std::thread::spawn(move || {
+        let mut sent = false;
+        let opts = RouteOptions { local_only: true, ..Default::default() };
+        a.draft(&task, None, &opts, &CancelToken::new(), &mut |e| {
+            if matches!(e, Event::Text(_)) && !sent {
+                sent = true;
+                let _ = first_token.send(());
+            }
+        })
+    });
+    started.recv_timeout(std::time::Duration::from_secs(120)).unwrap();
+    drafting
+}
+
 #[test]
 fn settings_change_in_place_while_a_draft_streams_and_the_engine_is_kept() {
     let dir = tempfile::tempdir().unwrap();
@@ -49,27 +72,7 @@ fn settings_change_in_place_while_a_draft_streams_and_the_engine_is_kept() {
     std::fs::create_dir_all(&notes).unwrap();
     std::fs::write(notes.join("plan.md"), "# Plan\n\nThe okapi enclosure opens in March.").unwrap();
 
-    let (first_token, started) = mpsc::channel();
-    let drafting = {
-        let a = a.clone();
-        std::thread::spawn(move || {
-            let mut sent = false;
-            let opts = RouteOptions { local_only: true, ..Default::default() };
-            a.draft(
-                &draft_task("- tell Sam the review moved to Friday 10am\n- same room"),
-                None,
-                &opts,
-                &CancelToken::new(),
-                &mut |e| {
-                    if matches!(e, Event::Text(_)) && !sent {
-                        sent = true;
-                        let _ = first_token.send(());
-                    }
-                },
-            )
-        })
-    };
-    started.recv_timeout(std::time::Duration::from_secs(120)).unwrap();
+    let drafting = draft_streaming(&a, "- tell Sam the review moved to Friday 10am\n- same room");
     // Every kind of change, while the draft streams.
     a.spend().set_budget(9.0).unwrap();
     a.settings()
@@ -190,27 +193,7 @@ fn a_model_change_under_load_never_holds_two_engines() {
             peak
         })
     };
-    let (first_token, started) = mpsc::channel();
-    let drafting = {
-        let a = a.clone();
-        std::thread::spawn(move || {
-            let mut sent = false;
-            let opts = RouteOptions { local_only: true, ..Default::default() };
-            a.draft(
-                &draft_task("- ask Dana to rotate the staging credentials today"),
-                None,
-                &opts,
-                &CancelToken::new(),
-                &mut |e| {
-                    if matches!(e, Event::Text(_)) && !sent {
-                        sent = true;
-                        let _ = first_token.send(());
-                    }
-                },
-            )
-        })
-    };
-    started.recv_timeout(std::time::Duration::from_secs(120)).unwrap();
+    let drafting = draft_streaming(&a, "- ask Dana to rotate the staging credentials today");
     // The model's plan changes while the draft streams on the old engine.
     set_context(2048);
     let (_, small) = a.models().plan().unwrap();
