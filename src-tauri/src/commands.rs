@@ -36,7 +36,7 @@ pub fn check_hotkey(text: &str) -> CmdResult<()> {
 }
 
 /// Runs blocking core work off the async runtime.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> CmdResult<T> + Send + 'static) -> CmdResult<T> {
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> CmdResult<T> + Send + 'static) -> CmdResult<T> {
     tauri::async_runtime::spawn_blocking(f).await.map_err(|e| CommandError::new("internal", e))?
 }
 
@@ -52,7 +52,7 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
-fn month(m: Option<&str>) -> CmdResult<Month> {
+pub(crate) fn month(m: Option<&str>) -> CmdResult<Month> {
     Ok(match m.filter(|m| !m.trim().is_empty()) {
         Some(m) => Month::parse(m)?,
         None => Month::containing(now_ms()),
@@ -500,7 +500,7 @@ pub fn take_pending_draft(state: State<'_, AppState>) -> Option<String> {
 }
 
 /// Bullets, or an email to answer (it starts with mail headers or reads like a message).
-fn draft_task(text: &str, tone: &str) -> CmdResult<DraftTask> {
+pub(crate) fn draft_task(text: &str, tone: &str) -> CmdResult<DraftTask> {
     let tone: Tone = tone.parse().map_err(|e: String| CommandError::new("input", e))?;
     if text.trim().is_empty() {
         return Err(CommandError::new("input", "nothing to draft from: select text or copy it first"));
@@ -550,33 +550,22 @@ pub async fn draft(
         })?;
         crate::timings::draft_done();
         let ((d, q), route) = done(routed)?;
-        Ok(DraftView { subject: d.subject, body: d.body, passed: q.passed, checks: checks(&q), route: (&route).into() })
+        let verdict = (&a.verdict(&q, &route)).into();
+        Ok(DraftView {
+            subject: d.subject,
+            body: d.body,
+            passed: q.passed,
+            checks: checks(&q),
+            verdict,
+            route: (&route).into(),
+        })
     })
     .await;
+    if let Ok(v) = &view {
+        state.answer_shown(crate::shell::Window::Draft, &v.route.run_id);
+    }
     state.shell().spend_changed();
     view
-}
-
-/// What asking the cloud for this draft would cost, without sending anything.
-#[tauri::command]
-#[specta::specta]
-pub async fn draft_estimate(state: State<'_, AppState>, text: String, tone: String) -> CmdResult<EstimateView> {
-    let a = state.assistant();
-    blocking(move || {
-        let task = draft_task(&text, &tone)?;
-        let opts = RouteOptions { dry_run: true, ..Default::default() };
-        match a.draft(&task, None, &opts, &CancelToken::new(), &mut |_| {})? {
-            Routed::DryRun(d) => Ok(EstimateView {
-                provider: d.provider,
-                model: d.model,
-                estimated_usd: d.estimated_usd,
-                worst_case_usd: d.worst_case_usd,
-                remaining_usd: a.spend().report(month(None)?)?.remaining_micros.map(usd),
-            }),
-            Routed::Done(..) => Err(CommandError::new("internal", "the estimate ran the task")),
-        }
-    })
-    .await
 }
 
 /// Opens a cited file in the desktop's default app. Only files inside the indexed folders
@@ -615,7 +604,10 @@ pub async fn ask(
             }
         })?;
         let (r, route) = done(routed)?;
+        // With no passage to read no model does better: nothing to offer but the passages.
+        let verdict = if r.sources.is_empty() { Default::default() } else { (&a.verdict(&r.quality, &route)).into() };
         Ok(AskView {
+            verdict,
             found: r.found,
             answer: r.answer,
             cited: r.cited.iter().map(SourceView::from).collect(),
@@ -624,6 +616,9 @@ pub async fn ask(
         })
     })
     .await;
+    if let Ok(v) = &view {
+        state.answer_shown(crate::shell::Window::Ask, &v.route.run_id);
+    }
     state.shell().spend_changed();
     view
 }
@@ -668,6 +663,7 @@ pub fn summarize_file(
         open_questions: r.summary.open_questions.clone(),
         markdown: r.to_markdown(),
         passed: r.quality.passed,
+        verdict: (&a.verdict(&r.quality, &route)).into(),
         route: (&route).into(),
     })
 }
@@ -684,6 +680,7 @@ pub async fn summarize(
     let view = blocking(move || summarize_file(&a, Path::new(&path), cloud, &|e| drop(on_event.send(e)))).await;
     state.shell().spend_changed();
     if let Ok(v) = &view {
+        state.answer_shown(crate::shell::Window::Summary, &v.route.run_id);
         state.shell().notify("Summary ready", &v.source);
     }
     view
@@ -710,7 +707,7 @@ pub async fn spend(state: State<'_, AppState>, month_text: Option<String>) -> Cm
     let a = state.assistant();
     blocking(move || {
         let m = month(month_text.as_deref())?;
-        Ok(SpendView::new(&a.spend().report(m)?, &a.spend().rows(m)?))
+        Ok(SpendView::new(&a.spend().report(m)?, &a.spend().rows(m)?, &a.spend().outcomes(m)?))
     })
     .await
 }

@@ -10,7 +10,9 @@
 pub mod commands;
 pub mod desktop;
 pub mod error;
+pub mod estimates;
 pub mod meetings;
+pub mod outcomes;
 pub mod paste;
 pub mod shell;
 pub mod state;
@@ -122,7 +124,10 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
         commands::pick_transcript,
         commands::take_pending_draft,
         commands::draft,
-        commands::draft_estimate,
+        estimates::draft_estimate,
+        estimates::summary_estimate,
+        estimates::ask_estimate,
+        outcomes::record_outcome,
         commands::ask,
         commands::open_source,
         commands::summarize,
@@ -250,6 +255,12 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
                 .build(),
         )
         .invoke_handler(specta.invoke_handler())
+        .on_window_event(|window, event| {
+            // An answer left unused in a closing window was dismissed.
+            if let tauri::WindowEvent::Destroyed = event {
+                window.state::<AppState>().window_closed(window.label());
+            }
+        })
         .setup(move |app| {
             let shell = Arc::new(desktop::Desktop::new(app.handle().clone()));
             let state = AppState::open(config.clone(), shell).map_err(|e| e.message)?;

@@ -21,6 +21,8 @@ pub struct AppState {
     /// The settings generation and the folders `follow_config` saw last.
     followed: Mutex<(u64, Vec<frugal_core::config::FolderEntry>)>,
     shell: Arc<dyn Shell>,
+    /// The answer each window shows that no outcome was recorded for yet.
+    unused: crate::outcomes::Unused,
 }
 
 impl AppState {
@@ -36,6 +38,7 @@ impl AppState {
             paused: AtomicBool::new(false),
             watcher: Mutex::new(None),
             shell,
+            unused: Default::default(),
         })
     }
 
@@ -128,6 +131,11 @@ impl AppState {
     /// Whether folder watching is paused from the tray.
     pub fn paused(&self) -> bool {
         self.paused.load(Ordering::SeqCst)
+    }
+
+    /// The answers on screen not yet used.
+    pub fn unused(&self) -> &crate::outcomes::Unused {
+        &self.unused
     }
 
     /// The desktop around the app (tray, dialogs, windows, notifications).

@@ -2,12 +2,16 @@
 //! TypeScript stays small and stable: money as dollars (`f64`), counts as `u32` (JavaScript
 //! numbers), paths as strings.
 
-use frugal_core::ledger::{usd, MonthReport, Row};
+use std::collections::HashMap;
+
+use frugal_core::ledger::{usd, Feedback, MonthReport, Row};
 use frugal_core::RouteReport;
 use serde::Serialize;
 use specta::Type;
 
-fn n32(n: u64) -> u32 {
+pub use crate::outcomes::{OutcomesView, VerdictView};
+
+pub(crate) fn n32(n: u64) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
@@ -37,6 +41,8 @@ pub struct RouteView {
     pub cost_usd: f64,
     pub escalated: Option<String>,
     pub note: Option<String>,
+    /// What the window records the answer's outcome against.
+    pub run_id: String,
 }
 
 impl From<&RouteReport> for RouteView {
@@ -48,6 +54,7 @@ impl From<&RouteReport> for RouteView {
             cost_usd: r.cost_usd,
             escalated: r.escalated.clone(),
             note: r.note.clone(),
+            run_id: r.run_id.clone(),
         }
     }
 }
@@ -92,6 +99,7 @@ pub struct DraftView {
     pub body: String,
     pub passed: bool,
     pub checks: Vec<CheckView>,
+    pub verdict: VerdictView,
     pub route: RouteView,
 }
 
@@ -128,6 +136,7 @@ impl From<&frugal_core::grounding::Source> for SourceView {
 
 #[derive(Clone, Debug, Serialize, Type)]
 pub struct AskView {
+    pub verdict: VerdictView,
     pub found: bool,
     pub answer: Option<String>,
     pub cited: Vec<SourceView>,
@@ -151,6 +160,7 @@ pub struct SummaryView {
     pub open_questions: Vec<String>,
     pub markdown: String,
     pub passed: bool,
+    pub verdict: VerdictView,
     pub route: RouteView,
 }
 
@@ -354,6 +364,8 @@ pub struct RowView {
     pub cost_usd: f64,
     pub outcome: String,
     pub escalation: Option<String>,
+    /// What the user did with the run's answer (`copied`, `dismissed`, …), if recorded.
+    pub used: Option<String>,
 }
 
 /// The spend review: the month's report and its rows.
@@ -378,11 +390,12 @@ pub struct SpendView {
     pub by_provider: Vec<ProviderSpendView>,
     pub by_task: Vec<TaskSpendView>,
     pub daily: Vec<DayView>,
+    pub outcomes: OutcomesView,
     pub rows: Vec<RowView>,
 }
 
 impl SpendView {
-    pub fn new(r: &MonthReport, rows: &[Row]) -> Self {
+    pub fn new(r: &MonthReport, rows: &[Row], used: &HashMap<String, Feedback>) -> Self {
         Self {
             month: r.month.clone(),
             cap_usd: r.cap_micros.map(usd),
@@ -424,6 +437,7 @@ impl SpendView {
                     cost_per_run_usd: usd(t.cost_per_run_micros),
                 })
                 .collect(),
+            outcomes: (&r.outcomes).into(),
             daily: r
                 .daily
                 .iter()
@@ -448,6 +462,7 @@ impl SpendView {
                     cost_usd: usd(r.cost_micros),
                     outcome: r.outcome.map_or("pending", |o| o.as_str()).into(),
                     escalation: r.escalation.clone(),
+                    used: used.get(&r.run_id).map(|f| f.as_str().to_string()),
                 })
                 .collect(),
         }

@@ -234,6 +234,54 @@ fn a_local_draft_is_metered_and_shows_in_spend_review() {
     assert_eq!(e["code"], "route", "no provider configured: {e}");
 }
 
+/// The window records what the user did with each answer, and notices the ones left unused;
+/// a failed draft arrives marked, in plain words, with the next step this setup offers.
+#[test]
+fn outcomes_are_recorded_and_a_failed_draft_says_why() {
+    let h = harness();
+    let draft = |seed: u32| {
+        h.ok(
+            "draft",
+            json!({ "text": "- tell Sam the review moved to Friday 10am\n- room B2.14", "tone": "neutral", "cloud": false, "seed": seed, "onEvent": channel() }),
+        )
+    };
+    let first = draft(1);
+    let run1 = first["route"]["run_id"].as_str().unwrap().to_string();
+    assert!(!run1.is_empty(), "{first}");
+    let failed: Vec<&Value> = first["checks"].as_array().unwrap().iter().filter(|c| c["passed"] == false).collect();
+    let v = &first["verdict"];
+    assert_eq!(v["failed"], !failed.is_empty(), "{first}");
+    assert_eq!(v["problems"].as_array().unwrap().len(), failed.len(), "one plain line per failed check: {v}");
+    if !failed.is_empty() {
+        // No cloud provider here: the first next step is adding one.
+        assert_eq!(v["next"][0]["kind"], "add_provider", "{v}");
+    }
+    // A second draft replaces the first unused: that one was dismissed. The second is copied.
+    let second = draft(2);
+    let run2 = second["route"]["run_id"].as_str().unwrap().to_string();
+    assert_ne!(run1, run2);
+    h.ok("record_outcome", json!({ "runId": run2, "outcome": "copied" }));
+    // A third is left on screen when the window closes: dismissed too.
+    let third = draft(3);
+    h._app.state::<AppState>().window_closed("draft");
+    let s = h.ok("spend", json!({ "monthText": null }));
+    let marks: Vec<&str> = s["rows"].as_array().unwrap().iter().filter_map(|r| r["used"].as_str()).collect();
+    assert!(marks.contains(&"copied") && marks.contains(&"dismissed"), "{marks:?}");
+    assert_eq!(s["outcomes"]["rated_runs"], 3, "{}", s["outcomes"]);
+    assert_eq!(s["outcomes"]["useful"], 1);
+    assert!(third["route"]["run_id"].as_str().is_some_and(|r| !r.is_empty()));
+    // A later regenerate never undoes the copy.
+    h.ok("record_outcome", json!({ "runId": run2, "outcome": "regenerated" }));
+    assert_eq!(h.ok("spend", json!({ "monthText": null }))["outcomes"]["useful"], 1);
+    // Bad input: one line each.
+    let e = h.invoke("record_outcome", json!({ "runId": run2, "outcome": "loved" })).unwrap_err();
+    assert_eq!(e["code"], "input");
+    let e = h.invoke("record_outcome", json!({ "runId": "no-such-run", "outcome": "copied" })).unwrap_err();
+    assert!(e["message"].as_str().unwrap().contains("no answer with run id"), "{e}");
+    let e = h.invoke("record_outcome", json!({ "runId": " ", "outcome": "copied" })).unwrap_err();
+    assert_eq!(e["code"], "input");
+}
+
 /// A transcript saved into the meetings folder is summarized on its own (history is not).
 #[test]
 fn new_transcripts_in_the_meetings_folder_are_summarized() {

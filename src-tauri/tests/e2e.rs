@@ -316,7 +316,29 @@ fn settings_budget_folder_draft_and_spend_review_in_the_real_app() {
     let out = d.text("#draft-output");
     assert!(out.starts_with("Subject:"), "{out}");
     assert!(seen.len() >= 3, "the draft should arrive in pieces, saw lengths {seen:?}");
+    // A draft that failed its checks is marked, with the reasons above it.
+    let marked = d.script("return document.getElementById('draft-output').classList.contains('failed');");
+    let verdict = d.find("#verdict").map(|_| d.text("#verdict")).unwrap_or_default();
+    assert_eq!(marked.as_bool(), Some(!verdict.is_empty()), "marked {marked}, verdict {verdict:?}");
+    if !verdict.is_empty() {
+        assert!(
+            verdict.contains("This draft failed its checks") && verdict.contains("Add a cloud provider"),
+            "{verdict}"
+        );
+    }
     d.screenshot("5-draft");
+
+    // Copy is recorded as a use of this draft; Regenerate then writes another one (the copy
+    // stays recorded), and Paste back below is recorded as the use of that one.
+    let run_of = || d.script("return document.getElementById('draft-output').dataset.run || '';");
+    let copied_run = run_of();
+    d.click("#draft-copy");
+    d.click("#draft-regenerate");
+    let started = Instant::now();
+    while run_of() == copied_run || run_of() == json!("") {
+        assert!(started.elapsed() < Duration::from_secs(120), "Regenerate wrote no new draft");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     // Paste back: the user was in an editor when they pressed the hotkey (now Ctrl+Alt+D);
     // the app noted it and opened its draft window. Paste back closes that window, gives the
@@ -340,8 +362,14 @@ fn settings_budget_folder_draft_and_spend_review_in_the_real_app() {
     d.wait_for("#ledger-rows .ledger-row", 20);
     let rows = d.text("#ledger-rows");
     assert!(rows.contains("draft") && rows.contains("local") && rows.contains("cloud"), "{rows}");
+    // Each use left its outcome in the ledger: the copied draft and the pasted one.
+    assert!(rows.contains("copied") && rows.contains("pasted"), "{rows}");
+    let useful = d.text("#useful-count");
+    assert!(useful.starts_with("2 of"), "{useful}");
+    // One cloud request (the connection test); every draft request local.
     let share = d.text("#local-share");
-    assert!(share.contains("local (1 of 2 requests)") || share.contains("local (2 of 3 requests)"), "{share}");
+    let counts: Vec<u32> = share.split(|c: char| !c.is_ascii_digit()).filter_map(|n| n.parse().ok()).collect();
+    assert!(matches!(counts[..], [_, local, all] if all == local + 1 && local >= 2), "{share}");
     d.screenshot("6-spend-review");
     d.call("DELETE", "", None);
 }

@@ -62,5 +62,11 @@ pub fn run(g: &super::Globals, args: AskArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    // With no passage to read, no model can do better: there is nothing to offer.
+    if !report.sources.is_empty() {
+        super::print_verdict(&assistant, "this answer", &report.quality, &route, || {
+            super::cloud_estimate(g, |o| assistant.ask(&question, o, &CancelToken::new(), &mut |_| {}))
+        });
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -137,8 +137,10 @@ pub fn run(g: &super::Globals, args: DraftArgs) -> anyhow::Result<ExitCode> {
             eprintln!("  [{}] {}", r.n, r.location());
         }
     }
-    for c in quality.checks.iter().filter(|c| !c.passed) {
-        eprintln!("frugal: check {} failed: {}", c.name, c.detail);
-    }
+    super::print_verdict(&assistant, "this draft", &quality, &route, || {
+        super::cloud_estimate(g, |o| {
+            assistant.draft(&task, args.reply_to.as_deref(), o, &CancelToken::new(), &mut |_| {})
+        })
+    });
     Ok(ExitCode::SUCCESS)
 }

@@ -55,6 +55,62 @@ pub fn print_route(assistant: &Assistant, route: &RouteReport) {
     }
 }
 
+/// Marks a failed answer as failed: what is wrong in plain words, then the next steps this
+/// setup offers. `what` names the answer ("this draft"); `estimate` prices the cloud run of
+/// the same task without sending anything, asked only when the cloud is a next step.
+pub fn print_verdict(
+    assistant: &Assistant,
+    what: &str,
+    quality: &frugal_core::tasks::Quality,
+    route: &RouteReport,
+    estimate: impl FnOnce() -> frugal_core::Result<Option<DryRun>>,
+) {
+    let mut estimate = Some(estimate);
+    use frugal_core::verdict::NextStep;
+    let v = assistant.verdict(quality, route);
+    if !v.failed {
+        return;
+    }
+    eprintln!("frugal: {what} failed its checks:");
+    for p in &v.problems {
+        eprintln!("frugal:   - it {p}");
+    }
+    for step in &v.next {
+        match step {
+            NextStep::AskCloud => match estimate.take().map_or(Ok(None), |f| f()) {
+                Ok(Some(d)) => eprintln!(
+                    "frugal: next: ask the cloud with --cloud: {} ({}), ≈ ${:.4}, at most ${:.4}",
+                    d.provider, d.model, d.estimated_usd, d.worst_case_usd
+                ),
+                Ok(None) => {}
+                Err(e) => eprintln!("frugal: next: the cloud cannot take it now: {e}"),
+            },
+            NextStep::AddProvider => eprintln!(
+                "frugal: next: add a cloud provider ([[providers]] in {}, then `frugal keys set NAME`, or Settings → Providers in the tray app) so a failed answer can go to the cloud",
+                assistant.paths().config_file.display()
+            ),
+            NextStep::PullModel { name, display, installed: true } => {
+                eprintln!("frugal: next: `frugal models use {name}`: {display}, the model `frugal hw` recommends for this machine")
+            }
+            NextStep::PullModel { name, display, installed: false } => {
+                eprintln!("frugal: next: `frugal models pull {name}`: {display}, the model `frugal hw` recommends for this machine")
+            }
+        }
+    }
+}
+
+/// The dry run of a task's cloud route: what "ask the cloud" would cost.
+pub fn cloud_estimate<T>(
+    g: &Globals,
+    run: impl FnOnce(&RouteOptions) -> frugal_core::Result<frugal_core::Routed<T>>,
+) -> frugal_core::Result<Option<DryRun>> {
+    let opts = RouteOptions { cloud: true, dry_run: true, ..g.route.clone() };
+    Ok(match run(&opts)? {
+        frugal_core::Routed::DryRun(d) => Some(*d),
+        frugal_core::Routed::Done(..) => None,
+    })
+}
+
 /// Prints what `--dry-run` would send: the request as JSON on stdout, the cost on stderr.
 pub fn print_dry_run(d: &DryRun) -> anyhow::Result<std::process::ExitCode> {
     print_json(d)?;

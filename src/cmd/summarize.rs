@@ -105,9 +105,8 @@ pub fn run(g: &super::Globals, args: SummarizeArgs) -> anyhow::Result<ExitCode> 
         None => print!("{text}"),
     }
     super::print_route(&assistant, &route);
-    if !report.quality.passed {
-        let failed: Vec<&str> = report.quality.checks.iter().filter(|c| !c.passed).map(|c| c.name).collect();
-        eprintln!("frugal: quality checks failed: {} (see --json for details)", failed.join(", "));
-    }
+    super::print_verdict(&assistant, "this summary", &report.quality, &route, || {
+        super::cloud_estimate(g, |o| assistant.summarize(&input, o, &CancelToken::new(), &mut |_| {}, &mut |_| {}))
+    });
     Ok(ExitCode::SUCCESS)
 }

@@ -352,3 +352,24 @@ $F keys list sim
     // keyring file itself is encrypted, so the canary is not in it as plain text either.
     assert_absent(d, CANARY_KEY);
 }
+
+/// A local draft that failed its checks, with a provider the policy keeps it from: the next
+/// step printed is the cloud, priced before anything is sent (nothing reaches the provider).
+#[test]
+fn a_failed_local_draft_offers_the_cloud_with_its_estimate() {
+    let server = SimServer::start(Kind::OpenAi).unwrap();
+    let env = cloud_env(&server, "openai", "[policy.draft]\nescalate = \"never\"\n");
+    let notes = "- tell Sam the review moved to Friday 10am in room B2.14\n- bring the Q3 figures: 41,200 units, up 7%\n- Lena and Marco will join";
+    let out = with_key(&env, &["draft", "--json", "--length", "short", notes]);
+    let v = json(&out);
+    let err = stderr(&out);
+    assert_eq!(v["route"]["route"], "local", "{v}");
+    assert!(server.requests().is_empty(), "the estimate sends nothing");
+    if v["quality"]["passed"] == true {
+        assert!(!err.contains("failed its checks"), "{err}");
+        return;
+    }
+    let next = err.lines().find(|l| l.starts_with("frugal: next: ask the cloud with --cloud: sim (sim-small), ≈ $"));
+    assert!(next.is_some(), "{err}");
+    assert!(!err.contains("add a cloud provider"), "{err}");
+}

@@ -104,3 +104,26 @@ fn bad_draft_input_gets_one_line() {
     let line = one_line_error(&env.run_model(&["draft", "--tone", "sarcastic", "hi"]));
     assert!(line.contains("unknown tone"), "{line}");
 }
+
+/// A draft that failed its checks is marked on stderr: each problem in plain words, then the
+/// next step this setup offers (no provider here: add one). A passing draft says nothing.
+#[test]
+fn a_failed_draft_says_what_is_wrong_and_what_to_do() {
+    let env = Env::new();
+    let notes = "- tell Sam the review moved to Friday 10am in room B2.14\n- bring the Q3 figures: 41,200 units, up 7%\n- Lena and Marco will join";
+    let out = env.run_model(&["draft", "--json", "--length", "short", notes]);
+    let v = json(&out);
+    let err = stderr(&out);
+    let failed: Vec<&serde_json::Value> =
+        v["quality"]["checks"].as_array().unwrap().iter().filter(|c| c["passed"] == false).collect();
+    assert_eq!(v["quality"]["passed"] == false, !failed.is_empty(), "{v}");
+    if failed.is_empty() {
+        assert!(!err.contains("failed its checks"), "{err}");
+        return;
+    }
+    assert!(err.contains("frugal: this draft failed its checks:"), "{err}");
+    let problems = err.lines().filter(|l| l.starts_with("frugal:   - it ")).count();
+    assert_eq!(problems, failed.len(), "one plain line per failed check: {err}");
+    assert!(!err.contains("check notes_covered failed"), "no check names as the message: {err}");
+    assert!(err.contains("frugal: next: add a cloud provider"), "{err}");
+}

@@ -147,11 +147,14 @@ fn a_suite_compares_local_and_economy_with_the_judge_apart_and_caches() {
         "{csv}"
     );
 
-    // Unchanged tests come from the cache: no answer is asked again (only the judge grades).
+    // Unchanged tests come from the cache: no answer is asked again, and the judge's grades of
+    // unchanged answers are not paid for twice.
     let before = server.requests().len();
     let again: Value = serde_json::from_str(&ok(&eval(&env, &[&suite, "--judge", "economy", "--json"]))).unwrap();
     assert!(again["results"].as_array().unwrap().iter().all(|r| r["cached"] == true), "{again}");
-    assert_eq!(server.requests().len(), before + 2, "only the two judge calls went out");
+    assert_eq!(server.requests().len(), before, "nothing went out");
+    assert_eq!(again["judge_cost_usd"].as_f64(), Some(0.0), "{again}");
+    assert_eq!(route(&again, "economy")["passed"], economy["passed"], "the cached grades are the same grades");
 
     // The cheapest route that passes everything becomes the tasks' policy.
     let out = eval(&env, &[&suite, "--judge", "economy", "--target", "1", "--apply"]);

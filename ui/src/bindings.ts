@@ -239,11 +239,45 @@ async draft(text: string, tone: string, cloud: boolean, seed: number, onEvent: T
 }
 },
 /**
- * What asking the cloud for this draft would cost, without sending anything.
+ * What asking the cloud for this draft would cost.
  */
 async draftEstimate(text: string, tone: string) : Promise<Result<EstimateView, CommandError>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("draft_estimate", { text, tone }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * What summarizing this transcript on the cloud would cost.
+ */
+async summaryEstimate(path: string) : Promise<Result<EstimateView, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("summary_estimate", { path }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * What asking the cloud this question would cost.
+ */
+async askEstimate(question: string) : Promise<Result<EstimateView, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("ask_estimate", { question }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Records what the user did with an answer: `copied`, `pasted`, `saved`, `regenerated`,
+ * `cloud_instead`, `dismissed`, `good` or `bad`.
+ */
+async recordOutcome(runId: string, outcome: string) : Promise<Result<null, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("record_outcome", { runId, outcome }) };
 } catch (e) {
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
@@ -339,7 +373,7 @@ export type AppStatus = { version: string; model: string | null; month: string; 
  * "This month: $3.20 of $20".
  */
 tray_label: string }
-export type AskView = { found: boolean; answer: string | null; cited: SourceView[]; sources: SourceView[]; route: RouteView }
+export type AskView = { verdict: VerdictView; found: boolean; answer: string | null; cited: SourceView[]; sources: SourceView[]; route: RouteView }
 export type BudgetView = { monthly_usd: number | null; daily_usd: number | null; per_request_usd: number | null }
 export type CheckView = { name: string; passed: boolean; detail: string }
 /**
@@ -357,7 +391,7 @@ code: string;
  */
 message: string }
 export type DayView = { day: string; provider: string; cost_usd: number; requests: number }
-export type DraftView = { subject: string; body: string; passed: boolean; checks: CheckView[]; route: RouteView }
+export type DraftView = { subject: string; body: string; passed: boolean; checks: CheckView[]; verdict: VerdictView; route: RouteView }
 /**
  * What "Ask cloud" would cost, shown on the button before anything is sent.
  */
@@ -397,6 +431,22 @@ key: string;
  * USD per million input and output tokens, for a model without a list price.
  */
 price_in_usd: number | null; price_out_usd: number | null }
+/**
+ * `ask_cloud`, `add_provider` or `pull_model` (then `model` and `label` say which).
+ */
+export type NextStepView = { kind: string; model: string | null; 
+/**
+ * The button's words.
+ */
+label: string }
+/**
+ * The month's useful outcomes: the product's own metric.
+ */
+export type OutcomesView = { rated_runs: number; useful: number; cost_per_useful_usd: number | null; local_share_of_useful: number; 
+/**
+ * Escalations whose cloud answer was then used.
+ */
+escalations_used: number; by_task: UsefulView[]; by_route: UsefulView[] }
 export type PolicyView = { task: string; escalate: string; max_tier: string }
 export type ProviderSpendView = { route: string; provider: string; model: string; requests: number; cost_usd: number }
 export type ProviderView = { name: string; kind: string; base_url: string; model: string; tier: string; needs_key: boolean; 
@@ -420,8 +470,16 @@ price_error: string | null }
 /**
  * How an answer was served.
  */
-export type RouteView = { route: string; provider: string; model: string; cost_usd: number; escalated: string | null; note: string | null }
-export type RowView = { started_at: string; task: string; route: string; provider: string; model: string; prompt_tokens: number; completion_tokens: number; cost_usd: number; outcome: string; escalation: string | null }
+export type RouteView = { route: string; provider: string; model: string; cost_usd: number; escalated: string | null; note: string | null; 
+/**
+ * What the window records the answer's outcome against.
+ */
+run_id: string }
+export type RowView = { started_at: string; task: string; route: string; provider: string; model: string; prompt_tokens: number; completion_tokens: number; cost_usd: number; outcome: string; escalation: string | null; 
+/**
+ * What the user did with the run's answer (`copied`, `dismissed`, …), if recorded.
+ */
+used: string | null }
 export type SettingsView = { hardware: HardwareView; providers: ProviderView[]; budget: BudgetView; policies: PolicyView[]; hotkey: string; 
 /**
  * New transcripts saved here are summarized on their own.
@@ -432,7 +490,7 @@ export type SourceView = { n: number; path: string; line: number; title: string;
 /**
  * The spend review: the month's report and its rows.
  */
-export type SpendView = { month: string; cap_usd: number | null; spent_usd: number; reserved_usd: number; remaining_usd: number | null; projected_usd: number | null; requests: number; local_requests: number; cloud_requests: number; refused: number; failed: number; local_share: number; saved_usd: number; all_cloud_usd: number; completed_runs: number; cost_per_task_usd: number | null; by_provider: ProviderSpendView[]; by_task: TaskSpendView[]; daily: DayView[]; rows: RowView[] }
+export type SpendView = { month: string; cap_usd: number | null; spent_usd: number; reserved_usd: number; remaining_usd: number | null; projected_usd: number | null; requests: number; local_requests: number; cloud_requests: number; refused: number; failed: number; local_share: number; saved_usd: number; all_cloud_usd: number; completed_runs: number; cost_per_task_usd: number | null; by_provider: ProviderSpendView[]; by_task: TaskSpendView[]; daily: DayView[]; outcomes: OutcomesView; rows: RowView[] }
 /**
  * One piece of a long job, streamed to the window: model text, a status line, or progress.
  */
@@ -441,8 +499,21 @@ export type StreamEvent = {
  * `text`, `status` or `progress`.
  */
 kind: string; text: string; done: number; total: number }
-export type SummaryView = { source: string; summary: string; decisions: string[]; action_items: ActionItemView[]; open_questions: string[]; markdown: string; passed: boolean; route: RouteView }
+export type SummaryView = { source: string; summary: string; decisions: string[]; action_items: ActionItemView[]; open_questions: string[]; markdown: string; passed: boolean; verdict: VerdictView; route: RouteView }
 export type TaskSpendView = { task: string; runs: number; requests: number; local_requests: number; cloud_requests: number; cost_usd: number; cost_per_run_usd: number }
+/**
+ * Useful outcomes of one task or route in Spend review.
+ */
+export type UsefulView = { name: string; rated: number; useful: number; cost_usd: number; cost_per_useful_usd: number | null }
+/**
+ * A failed answer's problems and the ways to a better one.
+ */
+export type VerdictView = { failed: boolean; 
+/**
+ * Each the rest of a sentence about the answer: "mentions \"Leeds\", which is not in
+ * your notes".
+ */
+problems: string[]; next: NextStepView[] }
 
 /** tauri-specta globals **/
 

@@ -1,37 +1,48 @@
-// The summary window: a meeting transcript in, summary, decisions, action items and questions out.
+// The summary window: a meeting transcript in, summary, decisions, action items and questions
+// out. Copy and Save are recorded as uses of the summary; a failed one is marked with reasons.
 import { Channel } from "@tauri-apps/api/core";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 import { commands } from "./bindings";
 import type { StreamEvent } from "./bindings";
-import { app, copy, h, ok, routeLine, showError } from "./lib";
+import { app, copy, h, ok, outcome, routeLine, showError, verdictBox } from "./lib";
 
 export async function summaryPage() {
   const bar = h("progress", { hidden: true });
   const out = h("div", { id: "summary-output" });
-  const summarize = async (path: string) => {
+  let shownRun = "";
+  const summarize = async (path: string, cloud = false) => {
+    if (cloud && shownRun) await outcome(shownRun, "cloud_instead");
+    shownRun = "";
     bar.hidden = false;
     bar.removeAttribute("value");
-    out.replaceChildren(h("p", { class: "muted" }, `Summarizing ${path}…`));
+    out.replaceChildren(h("p", { class: "muted" }, `Summarizing ${path}${cloud ? " on the cloud" : ""}…`));
     const channel = new Channel<StreamEvent>();
     channel.onmessage = (e) => {
       if (e.kind === "progress" && e.total > 0) { bar.max = e.total; bar.value = e.done; }
       if (e.kind === "status") out.replaceChildren(h("p", { class: "muted" }, e.text));
     };
     try {
-      const s = await ok(commands.summarize(path, false, channel));
+      const s = await ok(commands.summarize(path, cloud, channel));
+      shownRun = s.route.route === "local" ? s.route.run_id : "";
+      const run = s.route.run_id;
       const section = (title: string, items: string[]) => [h("h3", {}, title), items.length ? h("ul", {}, ...items.map((i) => h("li", {}, i))) : h("p", { class: "muted" }, "None.")];
       out.replaceChildren(
-        h("h3", {}, "Summary"),
-        h("p", {}, s.summary),
-        ...section("Decisions", s.decisions),
-        ...section("Action items", s.action_items.map((a) => `${a.owner}: ${a.task}${a.due ? ` (by ${a.due})` : ""}`)),
-        ...section("Open questions", s.open_questions),
-        h("div", { class: "route" }, routeLine(s.route)),
+        verdictBox(s.verdict, "summary", () => summarize(path, true), () => commands.summaryEstimate(path)) ?? "",
+        h(
+          "div",
+          { class: s.verdict.failed ? "failed answer" : "answer" },
+          h("h3", {}, "Summary"),
+          h("p", {}, s.summary),
+          ...section("Decisions", s.decisions),
+          ...section("Action items", s.action_items.map((a) => `${a.owner}: ${a.task}${a.due ? ` (by ${a.due})` : ""}`)),
+          ...section("Open questions", s.open_questions),
+        ),
+        h("div", { class: "route" }, routeLine(s.route, !s.verdict.failed)),
         h(
           "div",
           { class: "row" },
-          h("button", { onclick: () => copy(s.markdown) }, "Copy as Markdown"),
-          h("button", { onclick: async () => { const p = await ok(commands.saveSummary(s.source, s.markdown)); showError(`Saved ${p}`); } }, "Save next to the transcript"),
+          h("button", { id: "summary-copy", onclick: async () => { copy(s.markdown); await outcome(run, "copied"); } }, "Copy as Markdown"),
+          h("button", { id: "summary-save", onclick: async () => { const p = await ok(commands.saveSummary(s.source, s.markdown)); await outcome(run, "saved"); showError(`Saved ${p}`); } }, "Save next to the transcript"),
         ),
       );
     } finally {

@@ -328,11 +328,7 @@ impl Assistant {
         if grounding.sources.is_empty() {
             // Nothing to read: no model, local or cloud, can answer from the user's files.
             report.quality = crate::tasks::Quality::from_checks(
-                vec![crate::tasks::Check {
-                    name: "found",
-                    passed: false,
-                    detail: "no passage matches the question".into(),
-                }],
+                vec![crate::tasks::Check::new("found", false, "no passage matches the question")],
                 false,
             );
             let route = RouteReport { route: "local", provider: "local".into(), ..RouteReport::default() };

@@ -101,8 +101,10 @@ impl<'a> Evaluator<'a> {
                 }
                 let judge_route = opts.judge.clone();
                 let label = format!("{}#judge", stem(&suite.file));
-                let mut judge =
-                    |rubric: &str, output: &str| self.judge(judge_route.as_ref(), &label, rubric, output, cancel);
+                let no_cache = opts.no_cache;
+                let mut judge = |rubric: &str, output: &str| {
+                    self.judge_cached(judge_route.as_ref(), &label, rubric, output, no_cache, cancel)
+                };
                 let grade = frugal_eval::grade_test(test, &c.answer, &mut judge);
                 TestResult::graded(test, route, &c.model, &c.answer, grade, c.tokens)
             }
@@ -304,6 +306,38 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// [`Self::judge`] through the cache: the same rubric on the same answer by the same judge
+    /// model is graded once (the judge is greedy and seeded: a re-run would say the same, and
+    /// a cloud judge would charge for it again).
+    fn judge_cached(
+        &mut self,
+        route: Option<&Route>,
+        label: &str,
+        rubric: &str,
+        output: &str,
+        no_cache: bool,
+        cancel: &CancelToken,
+    ) -> std::result::Result<Verdict, String> {
+        let key = match route {
+            Some(r) => self.route_identity(r).ok().map(|id| {
+                let mut h = Sha256::new();
+                h.update(format!("judge\n{r}\n{id}\n{}\n", rubric.len()).as_bytes());
+                h.update(rubric.as_bytes());
+                h.update(output.as_bytes());
+                format!("judge-{}", hex::encode(h.finalize()))
+            }),
+            None => None,
+        };
+        if let Some(v) = key.as_deref().filter(|_| !no_cache).and_then(|k| self.cache_read::<Verdict>(k)) {
+            return Ok(v);
+        }
+        let verdict = self.judge(route, label, rubric, output, cancel)?;
+        if let Some(k) = &key {
+            self.cache_write(k, &verdict);
+        }
+        Ok(verdict)
+    }
+
     /// Grades an `llm-rubric` assertion on the judge route; its cost is counted apart.
     fn judge(
         &mut self,
@@ -353,25 +387,8 @@ impl<'a> Evaluator<'a> {
         for f in files {
             h.update(std::fs::read(f).map_err(CoreError::io("cannot read", f))?);
         }
+        h.update(self.route_identity(route)?.as_bytes());
         let config = self.assistant.settings().get();
-        match route {
-            Route::Local(_) | Route::Auto => {
-                let a = self.assistant_for(route)?;
-                let model = a.models().model_path()?;
-                let meta = std::fs::metadata(&model).map_err(CoreError::io("cannot read", &model))?;
-                h.update(format!("{}\n{}\n{:?}\n", model.display(), meta.len(), meta.modified().ok()).as_bytes());
-                if matches!(route, Route::Auto) {
-                    h.update(format!("{:?}\n{:?}\n", config.providers, config.policy).as_bytes());
-                }
-            }
-            _ => {
-                let o = self.options(route, "key")?;
-                if let Some(pin) = &o.pin {
-                    let e = pin.entry(&config)?;
-                    h.update(format!("{}\n{}\n{}\n", e.name, e.base_url, e.model).as_bytes());
-                }
-            }
-        }
         // The index answers `ask`: a changed index may change the answer.
         if matches!(test.task, Task::Ask { .. }) {
             h.update(format!("{:?}\n", config.index.folders).as_bytes());
@@ -379,17 +396,50 @@ impl<'a> Evaluator<'a> {
         Ok(hex::encode(h.finalize()))
     }
 
+    /// What stands behind a route: the local model file (and, for `auto`, the providers and
+    /// policy), or the pinned provider's address and model.
+    fn route_identity(&mut self, route: &Route) -> Result<String> {
+        let config = self.assistant.settings().get();
+        Ok(match route {
+            Route::Local(_) | Route::Auto => {
+                let a = self.assistant_for(route)?;
+                let model = a.models().model_path()?;
+                let meta = std::fs::metadata(&model).map_err(CoreError::io("cannot read", &model))?;
+                let mut id = format!("{}\n{}\n{:?}\n", model.display(), meta.len(), meta.modified().ok());
+                if matches!(route, Route::Auto) {
+                    id.push_str(&format!("{:?}\n{:?}\n", config.providers, config.policy));
+                }
+                id
+            }
+            _ => match &self.options(route, "key")?.pin {
+                Some(pin) => {
+                    let e = pin.entry(&config)?;
+                    format!("{}\n{}\n{}\n", e.name, e.base_url, e.model)
+                }
+                None => String::new(),
+            },
+        })
+    }
+
     fn cache_dir(&self) -> PathBuf {
         self.assistant.paths().data_dir.join("eval-cache")
     }
 
     fn cache_get(&self, key: &str) -> Option<Cached> {
+        self.cache_read(key)
+    }
+
+    fn cache_put(&self, key: &str, c: &Cached) {
+        self.cache_write(key, c)
+    }
+
+    fn cache_read<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
         let text = std::fs::read_to_string(self.cache_dir().join(format!("{key}.json"))).ok()?;
         serde_json::from_str(&text).ok()
     }
 
     /// Best effort: a cache that cannot be written costs a re-run next time, nothing more.
-    fn cache_put(&self, key: &str, c: &Cached) {
+    fn cache_write<T: serde::Serialize>(&self, key: &str, c: &T) {
         let dir = self.cache_dir();
         let Ok(text) = serde_json::to_string(c) else { return };
         if std::fs::create_dir_all(&dir).is_ok() {

@@ -35,6 +35,7 @@ pub mod secrets;
 pub mod settings;
 pub mod spend;
 pub mod tasks;
+pub mod verdict;
 
 pub use assistant::Assistant;
 pub use catalog::{Catalog, CatalogEntry};
@@ -49,12 +50,13 @@ pub use spend::Spend;
 
 /// Cloud clients, re-exported for the shells.
 pub use frugal_cloud as cloud;
-/// The spend ledger, re-exported for the shells.
+/// Eval suites, grading and reports, re-exported for the shells.
 pub use frugal_eval as evals;
 /// The index of the user's folders, re-exported for the shells.
 pub use frugal_index as index;
 /// Email and transcript readers live with the other extractors in the index crate.
 pub use frugal_index::{email, transcript};
+/// The spend ledger, re-exported for the shells.
 pub use frugal_ledger as ledger;
 /// The provider boundary, re-exported for the same reason.
 pub use frugal_llm as llm;

@@ -212,4 +212,12 @@ impl Spend {
     pub fn rows(&self, month: frugal_ledger::Month) -> Result<Vec<frugal_ledger::Row>> {
         Ok(self.ledger()?.rows(month)?)
     }
+
+    /// What was recorded for each run of a month, by run id.
+    pub fn outcomes(
+        &self,
+        month: frugal_ledger::Month,
+    ) -> Result<std::collections::HashMap<String, frugal_ledger::Feedback>> {
+        Ok(self.ledger()?.outcomes_in(month)?)
+    }
 }

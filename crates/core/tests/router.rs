@@ -41,7 +41,7 @@ fn setup(dir: &tempfile::TempDir, econ: &SimServer, prem: Option<&SimServer>, ex
 }
 
 fn quality(passed: bool) -> Quality {
-    Quality::from_checks(vec![Check { name: "grounded", passed, detail: String::new() }], false)
+    Quality::from_checks(vec![Check::new("grounded", passed, "")], false)
 }
 
 /// A task whose local answer passes or fails as told, and whose cloud answer is the text the

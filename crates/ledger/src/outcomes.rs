@@ -1,7 +1,9 @@
 //! What each answer was worth to the user: the other half of "dollars per useful outcome".
 //! The requests table knows what a run cost; this table knows whether its answer was used
 //! (copied, pasted back, saved, rated good) or not (regenerated, replaced by the cloud,
-//! dismissed, rated bad). One outcome per run: the last thing the user did with it wins.
+//! dismissed, rated bad). One outcome per run: the last thing the user did with it wins, except
+//! that what a window records on its own (regenerated, cloud instead, dismissed) never
+//! overwrites a use: an answer copied and then regenerated was still used.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -64,6 +66,11 @@ impl Feedback {
         ALL.into_iter().find(|f| f.as_str() == s)
     }
 
+    /// Recorded by a window as a side effect (the user moved on), not said by the user.
+    pub fn automatic(&self) -> bool {
+        matches!(self, Feedback::Regenerated | Feedback::CloudInstead | Feedback::Dismissed)
+    }
+
     /// Whether the answer was of use: kept in some form, or rated good.
     pub fn useful(&self) -> bool {
         matches!(self, Feedback::Good | Feedback::Copied | Feedback::Pasted | Feedback::Saved)
@@ -107,7 +114,8 @@ pub struct OutcomeReport {
 
 impl Ledger {
     /// Records what the user did with the answer of `run_id`, replacing what was recorded
-    /// before. A run id the ledger has never seen is refused: a typo must not count.
+    /// before — unless that was a use and this is [`Feedback::automatic`]. A run id the ledger
+    /// has never seen is refused: a typo must not count.
     pub fn record_feedback(&self, run_id: &str, feedback: Feedback, note: Option<&str>, at_ms: i64) -> Result<()> {
         let conn = self.conn();
         let known: i64 = conn
@@ -121,8 +129,9 @@ impl Ledger {
         }
         conn.execute(
             "INSERT INTO outcomes (run_id, feedback, useful, note, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (run_id) DO UPDATE SET feedback = ?2, useful = ?3, note = ?4, recorded_at = ?5",
-            params![run_id, feedback.as_str(), feedback.useful(), note.map(first_line), at_ms],
+             ON CONFLICT (run_id) DO UPDATE SET feedback = ?2, useful = ?3, note = ?4, recorded_at = ?5
+             WHERE NOT (outcomes.useful AND ?6)",
+            params![run_id, feedback.as_str(), feedback.useful(), note.map(first_line), at_ms, feedback.automatic()],
         )
         .map_err(self.db())?;
         Ok(())
@@ -138,6 +147,12 @@ impl Ledger {
             .optional()
             .map_err(self.db())?;
         Ok(row.and_then(|(f, note)| Feedback::parse(&f).map(|f| (f, note))))
+    }
+
+    /// What was recorded for each run of `month`, by run id (Spend review's "Used" column).
+    pub fn outcomes_in(&self, month: crate::Month) -> Result<HashMap<String, Feedback>> {
+        let (start, end) = month.bounds_ms();
+        self.outcomes_between(start, end)
     }
 
     /// The outcomes recorded for runs that started in `[start, end)`.
@@ -272,10 +287,13 @@ mod tests {
         run(&l, "e", "ask", Route::Local, 0, None); // never rated
         l.record_feedback("a", Feedback::Copied, None, 1).unwrap();
         l.record_feedback("b", Feedback::Good, None, 1).unwrap();
-        l.record_feedback("b", Feedback::Regenerated, Some("too long"), 2).unwrap(); // last one wins
+        l.record_feedback("b", Feedback::Bad, None, 2).unwrap(); // what the user says last wins
+        l.record_feedback("b", Feedback::Regenerated, Some("too long"), 3).unwrap(); // so does a move after a non-use
+        l.record_feedback("a", Feedback::Dismissed, None, 2).unwrap(); // but a move never undoes a use
         l.record_feedback("c", Feedback::Pasted, None, 1).unwrap();
         l.record_feedback("d", Feedback::Bad, Some("wrong\nname"), 1).unwrap();
         assert_eq!(l.feedback("b").unwrap(), Some((Feedback::Regenerated, Some("too long".into()))));
+        assert_eq!(l.feedback("a").unwrap(), Some((Feedback::Copied, None)));
         assert_eq!(l.feedback("d").unwrap(), Some((Feedback::Bad, Some("wrong".into()))));
         assert_eq!(l.feedback("e").unwrap(), None);
         let e = l.record_feedback("nope", Feedback::Good, None, 1).unwrap_err().to_string();

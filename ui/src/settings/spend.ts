@@ -1,4 +1,5 @@
-// Settings tab "Spend review": the month's totals, a daily chart per provider, and the ledger.
+// Settings tab "Spend review": the month's totals, a daily chart per provider, what the answers
+// were worth (useful outcomes and their cost), and the ledger.
 import { Chart, BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip } from "chart.js";
 import { commands } from "../bindings";
 import type { SpendView } from "../bindings";
@@ -29,6 +30,7 @@ export async function spendTab(body: HTMLElement, monthText?: string) {
       card(usd(s.cost_per_task_usd), `per completed task (${s.completed_runs})`),
     ),
     h("div", { class: "chart" }, canvas),
+    ...usefulOutcomes(s),
     h("h3", {}, "By task"),
     h(
       "table",
@@ -47,8 +49,8 @@ export async function spendTab(body: HTMLElement, monthText?: string) {
     h(
       "table",
       { id: "ledger-rows" },
-      h("tr", {}, h("th", {}, "Time"), h("th", {}, "Task"), h("th", {}, "Route"), h("th", {}, "Model"), h("th", { class: "num" }, "Tokens in/out"), h("th", { class: "num" }, "Cost"), h("th", {}, "Outcome")),
-      ...s.rows.slice(0, 300).map((r) => h("tr", { class: "ledger-row", title: r.escalation ?? "" }, h("td", {}, r.started_at.replace("T", " ").slice(0, 19)), h("td", {}, r.task), h("td", {}, r.route), h("td", {}, r.model), h("td", { class: "num" }, `${r.prompt_tokens}/${r.completion_tokens}`), h("td", { class: "num" }, usd(r.cost_usd)), h("td", {}, r.outcome))),
+      h("tr", {}, h("th", {}, "Time"), h("th", {}, "Task"), h("th", {}, "Route"), h("th", {}, "Model"), h("th", { class: "num" }, "Tokens in/out"), h("th", { class: "num" }, "Cost"), h("th", {}, "Outcome"), h("th", {}, "Used")),
+      ...s.rows.slice(0, 300).map((r) => h("tr", { class: "ledger-row", title: r.escalation ?? "" }, h("td", {}, r.started_at.replace("T", " ").slice(0, 19)), h("td", {}, r.task), h("td", {}, r.route), h("td", {}, r.model), h("td", { class: "num" }, `${r.prompt_tokens}/${r.completion_tokens}`), h("td", { class: "num" }, usd(r.cost_usd)), h("td", {}, r.outcome), h("td", {}, (r.used ?? "").replace("_", " ")))),
     ),
   );
   chart?.destroy();
@@ -64,4 +66,33 @@ export async function spendTab(body: HTMLElement, monthText?: string) {
     },
     options: { animation: false, responsive: true, maintainAspectRatio: false, scales: { x: { stacked: true }, y: { stacked: true, title: { display: true, text: "USD per day" } } } },
   });
+}
+
+/** The product's own metric: what each useful answer cost, and where useful answers came from. */
+function usefulOutcomes(s: SpendView): HTMLElement[] {
+  const o = s.outcomes;
+  const card = (value: string, label: string, id?: string) => h("div", { class: "card", id }, h("b", {}, value), h("span", {}, label));
+  if (o.rated_runs === 0) {
+    return [h("h3", {}, "Useful answers"), h("p", { class: "muted", id: "useful" }, "No outcomes yet: copying, pasting back or saving an answer counts it as useful.")];
+  }
+  const table = (id: string, title: string, rows: typeof o.by_task) =>
+    h(
+      "table",
+      { id },
+      h("tr", {}, h("th", {}, title), h("th", { class: "num" }, "Rated"), h("th", { class: "num" }, "Useful"), h("th", { class: "num" }, "Cost"), h("th", { class: "num" }, "Per useful")),
+      ...rows.map((u) => h("tr", {}, h("td", {}, u.name), h("td", { class: "num" }, String(u.rated)), h("td", { class: "num" }, String(u.useful)), h("td", { class: "num" }, usd(u.cost_usd)), h("td", { class: "num" }, usd(u.cost_per_useful_usd)))),
+    );
+  return [
+    h("h3", {}, "Useful answers"),
+    h(
+      "div",
+      { class: "cards", id: "useful" },
+      card(`${o.useful} of ${o.rated_runs}`, "answers used", "useful-count"),
+      card(usd(o.cost_per_useful_usd), "per useful answer", "cost-per-useful"),
+      card(`${Math.round(o.local_share_of_useful * 100)}%`, "of useful answers made here"),
+      card(String(o.escalations_used), "escalations that were used"),
+    ),
+    table("useful-by-task", "Task", o.by_task),
+    table("useful-by-route", "Route", o.by_route),
+  ];
 }

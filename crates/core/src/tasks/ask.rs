@@ -108,11 +108,7 @@ impl Task for AskTask {
 
     fn check(&self, a: &mut Answer) -> Vec<Check> {
         if a.not_found {
-            return vec![Check {
-                name: "found",
-                passed: false,
-                detail: "the model found no answer in the sources".into(),
-            }];
+            return vec![Check::new("found", false, "the model found no answer in the sources")];
         }
         let cited_text: String = self
             .grounding
@@ -129,22 +125,24 @@ impl Task for AskTask {
         // however well the rest is worded.
         let invented_numbers: Vec<&String> =
             unsupported.iter().filter(|w| w.chars().any(|c| c.is_ascii_digit())).collect();
+        // Small models paraphrase; a third of new words is the most we accept.
+        let grounded = unsupported.len() * 3 <= words && invented_numbers.is_empty();
         vec![
-            Check { name: "found", passed: true, detail: String::new() },
-            Check {
-                name: "cites_sources",
-                passed: !a.cited.is_empty(),
-                detail: if a.cited.is_empty() { "no valid source number".into() } else { String::new() },
-            },
+            Check::new("found", true, ""),
+            Check::new(
+                "cites_sources",
+                !a.cited.is_empty(),
+                if a.cited.is_empty() { "no valid source number" } else { "" },
+            ),
             Check {
                 name: "grounded",
-                // Small models paraphrase; a third of new words is the most we accept.
-                passed: unsupported.len() * 3 <= words && invented_numbers.is_empty(),
+                passed: grounded,
                 detail: if unsupported.is_empty() {
                     String::new()
                 } else {
                     format!("words not in the cited sources: {}", unsupported.join(", "))
                 },
+                findings: if grounded { Vec::new() } else { unsupported.clone() },
             },
         ]
     }

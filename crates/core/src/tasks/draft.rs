@@ -340,11 +340,7 @@ impl Task for DraftTask {
             placeholders(&text).into_iter().filter(|p| !p.eq_ignore_ascii_case("[your name]")).collect();
         vec![
             Check::from_findings("no_placeholders", &blanks, "blanks left to fill"),
-            Check {
-                name: "no_chatter",
-                passed: true,
-                detail: if *stripped { "removed a preamble or closing offer".into() } else { String::new() },
-            },
+            Check::new("no_chatter", true, if *stripped { "removed a preamble or closing offer" } else { "" }),
             Check::from_findings("facts_grounded", &invented, "not in your input"),
             Check::from_findings("notes_covered", &missing_from_notes(&text, &self.notes), "left out of your notes"),
             Check::from_findings("signed_as_you", &signed_as_them(&draft.body, self.reply_to.as_ref()), "signed as"),

@@ -24,6 +24,10 @@ pub struct Check {
     pub passed: bool,
     /// What was found (what was dropped, why it failed).
     pub detail: String,
+    /// The items behind a failed check (a word not in the notes, a dropped decision), one
+    /// each, for saying in plain words what is wrong with the answer.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<String>,
 }
 
 impl Check {
@@ -33,7 +37,13 @@ impl Check {
             name,
             passed: findings.is_empty(),
             detail: if findings.is_empty() { String::new() } else { format!("{what}: {}", findings.join("; ")) },
+            findings: findings.to_vec(),
         }
+    }
+
+    /// A check with a detail line and no separate findings.
+    pub fn new(name: &'static str, passed: bool, detail: impl Into<String>) -> Self {
+        Self { name, passed, detail: detail.into(), findings: Vec::new() }
     }
 }
 
@@ -67,6 +77,11 @@ impl Quality {
                             x.detail.push_str("; ");
                         }
                         x.detail.push_str(&c.detail);
+                    }
+                    for f in &c.findings {
+                        if !x.findings.contains(f) {
+                            x.findings.push(f.clone());
+                        }
                     }
                 }
                 None => checks.push(c.clone()),
@@ -126,7 +141,7 @@ pub fn run<T: Task>(
         match task.parse(&done) {
             Ok(mut output) => match task.degenerate(&output) {
                 None => {
-                    let mut checks = vec![Check { name: "not_degenerate", passed: true, detail: String::new() }];
+                    let mut checks = vec![Check::new("not_degenerate", true, "")];
                     checks.extend(task.check(&mut output));
                     return Ok((output, Quality::from_checks(checks, attempt > 0)));
                 }
@@ -140,7 +155,7 @@ pub fn run<T: Task>(
     }
     match fallback {
         Some(mut output) => {
-            let mut checks = vec![Check { name: "not_degenerate", passed: false, detail: last_problem }];
+            let mut checks = vec![Check::new("not_degenerate", false, last_problem)];
             checks.extend(task.check(&mut output));
             Ok((output, Quality::from_checks(checks, true)))
         }
@@ -219,8 +234,8 @@ mod tests {
 
     #[test]
     fn combined_quality_fails_if_any_part_fails() {
-        let ok = Quality::from_checks(vec![Check { name: "a", passed: true, detail: String::new() }], false);
-        let bad = Quality::from_checks(vec![Check { name: "a", passed: false, detail: "x".into() }], true);
+        let ok = Quality::from_checks(vec![Check::new("a", true, "")], false);
+        let bad = Quality::from_checks(vec![Check::new("a", false, "x")], true);
         let q = Quality::combine(&[ok, bad]);
         assert!(!q.passed && q.retried);
         assert_eq!(q.checks[0].detail, "x");
