@@ -14,7 +14,7 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 #    D-Bus); the tray app (Tauri) needs WebKitGTK and friends, its end-to-end tests Xvfb and
 #    WebKitWebDriver; the UI is built with Node.
 need=()
-for pkg in build-essential cmake clang libclang-dev pkg-config python3 python3-pip dbus gnome-keyring \
+for pkg in build-essential cmake clang libclang-dev pkg-config python3 python3-pip python3-venv dbus gnome-keyring \
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libsoup-3.0-dev xvfb webkit2gtk-driver; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
@@ -53,6 +53,18 @@ say "building the UI (ui/)"
 # omit-lockfile-registry-resolved setting the lock lacks other platforms' optional packages
 # (rollup's, esbuild's), and `npm ci` refuses such a lock.
 (cd ui && npm install --no-audit --no-fund --loglevel=error && npm run build --silent)
+
+# 3b. The official SDK clients the gateway's tests drive (`frugal serve` must work with what
+#     people really use): openai and anthropic from PyPI in a virtualenv next to the build,
+#     and openai from npm. Versions are pinned in tests/sdk/.
+SDK_VENV="${CARGO_TARGET_DIR:-$PWD/target}/sdk-venv"
+if [ ! -x "$SDK_VENV/bin/python" ]; then
+  say "installing the SDK clients for the gateway's tests"
+  mkdir -p "$(dirname "$SDK_VENV")"
+  python3 -m venv "$SDK_VENV"
+fi
+"$SDK_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/sdk/requirements.txt
+(cd tests/sdk/node && npm install --no-audit --no-fund --loglevel=error)
 
 # 4. Build (release: llama.cpp is compiled once, ≈ 6 minutes on 2 cores the first time).
 say "building frugal (release)"

@@ -71,6 +71,11 @@ enum Command {
     Feedback(cmd::feedback::FeedbackArgs),
     /// Measure prompt processing, generation, time to first token, load time and memory.
     Bench(cmd::bench::BenchArgs),
+    /// Serve an OpenAI- and Anthropic-compatible gateway for your other AI tools, capped per app.
+    Serve(cmd::serve::ServeArgs),
+    /// The apps allowed to call `frugal serve`: add (prints a token), list, budget, remove.
+    #[command(subcommand)]
+    Apps(cmd::apps::AppsCmd),
 }
 
 fn main() -> ExitCode {
@@ -119,6 +124,8 @@ fn main() -> ExitCode {
         Command::Feedback(a) => cmd::feedback::run(&g, a),
         Command::Eval(a) => cmd::eval::run(&g, a),
         Command::Bench(a) => cmd::bench::run(g.config.as_deref(), g.model, g.json, a),
+        Command::Serve(a) => cmd::serve::run(&g, a),
+        Command::Apps(c) => cmd::apps::run(&g, c),
     };
     match result {
         Ok(code) => code,

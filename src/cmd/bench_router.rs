@@ -80,6 +80,7 @@ fn ledger_rate(ledger: &Arc<frugal_core::ledger::Ledger>, threads: usize, secs: 
                             model: "bench-model".into(),
                             reserved_micros: 400,
                             escalation: None,
+                            app: None,
                         },
                         &limits,
                     )?;

@@ -15,7 +15,7 @@ pub enum BudgetCmd {
 }
 
 /// `20`, `$20`, `7.50` → dollars.
-fn parse_usd(s: &str) -> anyhow::Result<f64> {
+pub fn parse_usd(s: &str) -> anyhow::Result<f64> {
     let v: f64 = s
         .trim()
         .trim_start_matches('$')

@@ -1,3 +1,4 @@
+pub mod apps;
 pub mod ask;
 pub mod bench;
 pub mod bench_index;
@@ -12,6 +13,7 @@ pub mod index;
 pub mod keys;
 pub mod models;
 pub mod search;
+pub mod serve;
 pub mod spend;
 pub mod summarize;
 

@@ -13,6 +13,8 @@ mod chat;
 mod cloud;
 mod draft;
 mod eval;
+mod gateway;
+mod gateway_sdk;
 mod hardening;
 mod hw;
 mod index;

@@ -255,7 +255,7 @@ impl Assistant {
                             plan.context
                         ));
                     } else {
-                        let meter = Arc::new(self.router.metered_local(task, &run_id)?);
+                        let meter = Arc::new(self.router.metered_local(task, &run_id)?.scoped(opts.app.as_ref()));
                         let report = RouteReport {
                             route: "local",
                             provider: "local".into(),
@@ -283,7 +283,8 @@ impl Assistant {
             )));
         };
         let (client, price) = self.router.cloud_client(&entry)?;
-        let meter = self.router.metered_cloud(client, task, &run_id, &entry, price, reason.clone())?;
+        let meter =
+            self.router.metered_cloud(client, task, &run_id, &entry, price, reason.clone())?.scoped(opts.app.as_ref());
         if opts.dry_run {
             return Ok(Routed::DryRun(Box::new(meter.dry_run_of(&request))));
         }

@@ -18,6 +18,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod apps;
 pub mod assistant;
 pub mod catalog;
 pub mod config;
@@ -42,9 +43,10 @@ pub use catalog::{Catalog, CatalogEntry};
 pub use config::{Config, Paths};
 pub use error::{CoreError, Result};
 pub use library::Library;
+pub use metered::Metered;
 pub use models::{CatalogFit, Models};
 pub use router::Router;
-pub use router::{DryRun, Pin, RouteOptions, RouteReport, Routed};
+pub use router::{AppScope, DryRun, Pin, RouteOptions, RouteReport, Routed};
 pub use settings::Settings;
 pub use spend::Spend;
 

@@ -51,6 +51,20 @@ pub struct Metered {
     pub(crate) dry_run: Option<Arc<Mutex<Option<DryRun>>>>,
     /// The cloud client (for `--dry-run` previews); `None` for the local engine.
     pub(crate) client: Option<Arc<CloudClient>>,
+    /// The gateway app the requests come from, recorded on each row.
+    pub(crate) app: Option<String>,
+}
+
+impl Metered {
+    /// Charges this meter's requests to a gateway app as well: recorded on each row and
+    /// capped by the app's own monthly budget inside the global ones.
+    pub(crate) fn scoped(mut self, app: Option<&crate::router::AppScope>) -> Self {
+        if let Some(a) = app {
+            self.app = Some(a.name.clone());
+            self.limits.app_monthly_micros = a.monthly_micros;
+        }
+        self
+    }
 }
 
 /// The error a dry run ends the task with, once its request is captured.
@@ -144,6 +158,7 @@ impl Provider for Metered {
             model: self.model.clone(),
             reserved_micros: reserved,
             escalation: self.escalation.clone(),
+            app: self.app.clone(),
         };
         let (tx, rx) = frugal_llm::channel();
         let ticket = match self.ledger.begin(new, &self.limits) {

@@ -68,6 +68,17 @@ pub struct RouteOptions {
     /// label at the head of their run id, so an eval shows apart in the spend report and
     /// its requests count against the same caps as everything else.
     pub eval: Option<String>,
+    /// The gateway app asking (`frugal serve`): its rows carry its name and its cap applies.
+    pub app: Option<AppScope>,
+}
+
+/// A gateway app as the router sees it: who to charge, and its own cap.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppScope {
+    /// The app's name, recorded on every row.
+    pub name: String,
+    /// Its monthly cap on cloud spend, micro-dollars.
+    pub monthly_micros: Option<i64>,
 }
 
 impl RouteOptions {
@@ -75,6 +86,8 @@ impl RouteOptions {
     pub(crate) fn ledger_task(&self, task: &'static str) -> &'static str {
         if self.eval.is_some() {
             "eval"
+        } else if self.app.is_some() {
+            "gateway"
         } else {
             task
         }
@@ -307,6 +320,7 @@ impl Router {
             spent: Arc::new(AtomicI64::new(0)),
             dry_run: None,
             client: None,
+            app: None,
         })
     }
 
@@ -392,7 +406,7 @@ impl Router {
         let mut local: Option<(T, Quality)> = None;
         let mut reason = first.unwrap_or_default();
         if !asked {
-            let attempt = self.metered_local(task, &run_id).and_then(|m| {
+            let attempt = self.metered_local(task, &run_id).map(|m| m.scoped(opts.app.as_ref())).and_then(|m| {
                 report.model = m.model.clone();
                 (job.local)(&m)
             });
@@ -448,7 +462,8 @@ impl Router {
                     continue;
                 }
             };
-            let mut meter = match self.metered_cloud(client, task, &run_id, entry, price, reason.clone()) {
+            let metered = self.metered_cloud(client, task, &run_id, entry, price, reason.clone());
+            let mut meter = match metered.map(|m| m.scoped(opts.app.as_ref())) {
                 Ok(m) => m,
                 // No working ledger, no cloud (for any tier); the local answer still stands.
                 Err(e) => {

@@ -110,6 +110,7 @@ impl Spend {
             monthly_micros: m(b.monthly_usd)?,
             daily_micros: m(b.daily_usd)?,
             per_request_micros: m(b.per_request_usd)?,
+            app_monthly_micros: None,
         })
     }
 

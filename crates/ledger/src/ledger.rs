@@ -56,6 +56,20 @@ pub const MIGRATIONS: &[&str] = &[
         note TEXT,
         recorded_at INTEGER NOT NULL
     );",
+    // The gateway's apps (see `apps`): each request records the app it came from, and an
+    // app's monthly cap sums its own cloud money, through its own covering index.
+    "ALTER TABLE requests ADD COLUMN app TEXT;
+    CREATE INDEX requests_app_money ON requests (app, started_at, state, cost_micros, reserved_micros)
+        WHERE route = 'cloud' AND app IS NOT NULL;
+    CREATE TABLE apps (
+        name TEXT PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        monthly_micros INTEGER,
+        local_only INTEGER NOT NULL DEFAULT 0,
+        models TEXT NOT NULL DEFAULT '',
+        cache INTEGER NOT NULL DEFAULT 1,
+        created_at INTEGER NOT NULL
+    );",
 ];
 
 /// How long a writer waits for another (thread or process) before giving up.
@@ -163,6 +177,8 @@ pub struct Limits {
     pub daily_micros: Option<i64>,
     /// Per request (its worst case).
     pub per_request_micros: Option<i64>,
+    /// Per calendar month for the request's app ([`NewRequest::app`]), inside the others.
+    pub app_monthly_micros: Option<i64>,
 }
 
 /// A request about to be sent.
@@ -184,6 +200,8 @@ pub struct NewRequest {
     pub reserved_micros: i64,
     /// Why the router escalated to this route, if it did.
     pub escalation: Option<String>,
+    /// The gateway app that sent it (`None`: Frugal's own tasks).
+    pub app: Option<String>,
 }
 
 /// A granted reservation. Not `Clone`: it is settled exactly once. A ticket dropped without
@@ -237,6 +255,8 @@ pub enum LimitKind {
     Daily,
     /// The per-request limit.
     PerRequest,
+    /// The monthly cap of the gateway app the request came from.
+    App,
 }
 
 /// Why a request was refused, in numbers; its `Display` is the sentence the user sees.
@@ -264,6 +284,7 @@ impl fmt::Display for Refusal {
             }
             LimitKind::Monthly => "monthly",
             LimitKind::Daily => "daily",
+            LimitKind::App => "app's monthly",
         };
         let left = (self.cap_micros - self.spent_micros - self.reserved_micros).max(0);
         write!(
@@ -461,8 +482,8 @@ impl Ledger {
         };
         tx.execute(
             "INSERT INTO requests (started_at, finished_at, run_id, task, route, provider, model, reserved_micros,
-                cost_micros, state, outcome, escalation, note, owner_pid)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?11, ?12, ?13)",
+                cost_micros, state, outcome, escalation, note, owner_pid, app)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?11, ?12, ?13, ?14)",
             params![
                 req.at_ms,
                 refusal.as_ref().map(|_| req.at_ms),
@@ -477,6 +498,7 @@ impl Ledger {
                 req.escalation.as_deref().map(first_line),
                 note,
                 i64::from(self.pid),
+                req.app,
             ],
         )
         .map_err(self.db())?;
@@ -625,6 +647,25 @@ fn check_limits(tx: &Connection, req: &NewRequest, limits: &Limits) -> rusqlite:
             }));
         }
     }
+    if let (Some(app), Some(cap)) = (&req.app, limits.app_monthly_micros) {
+        let (start, end) = Month::containing(req.at_ms).bounds_ms();
+        let (spent, reserved) = tx.query_row(
+            "SELECT COALESCE(SUM(CASE WHEN state = 'settled' THEN cost_micros ELSE 0 END), 0),
+                    COALESCE(SUM(CASE WHEN state = 'pending' THEN reserved_micros ELSE 0 END), 0)
+             FROM requests WHERE route = 'cloud' AND app = ?1 AND started_at >= ?2 AND started_at < ?3",
+            params![app, start, end],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+        )?;
+        if spent.saturating_add(reserved).saturating_add(needed) > cap {
+            return Ok(Some(Refusal {
+                limit: LimitKind::App,
+                cap_micros: cap,
+                spent_micros: spent,
+                reserved_micros: reserved,
+                needed_micros: needed,
+            }));
+        }
+    }
     Ok(None)
 }
 
@@ -719,11 +760,13 @@ pub struct Row {
     pub note: Option<String>,
     /// The process that reserved it.
     pub owner_pid: i64,
+    /// The gateway app that sent it, if any.
+    pub app: Option<String>,
 }
 
 pub(crate) const ROW_COLUMNS: &str = "id, started_at, finished_at, run_id, task, route, provider, model, prompt_tokens,
     cached_tokens, cache_write_tokens, completion_tokens, reasoning_tokens, reserved_micros, cost_micros,
-    reference_cost_micros, latency_ms, state, outcome, escalation, note, owner_pid";
+    reference_cost_micros, latency_ms, state, outcome, escalation, note, owner_pid, app";
 
 impl Row {
     /// Reads a row selected with [`ROW_COLUMNS`].
@@ -769,6 +812,7 @@ impl Row {
             escalation: r.get(19)?,
             note: r.get(20)?,
             owner_pid: r.get(21)?,
+            app: r.get(22)?,
         })
     }
 }

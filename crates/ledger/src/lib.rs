@@ -29,6 +29,7 @@
 //!     model: "gpt-4o-mini".into(),
 //!     reserved_micros: price.worst_case(2_000, 500),
 //!     escalation: Some("local answer failed its check".into()),
+//!     app: None,
 //! };
 //! let ticket = ledger.begin(request, &limits)?;
 //!
@@ -50,6 +51,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod apps;
 mod backup;
 mod error;
 mod ledger;
@@ -58,6 +60,7 @@ mod outcomes;
 mod prices;
 mod report;
 
+pub use apps::{check_app_name, App, AppSpend};
 pub use backup::{backup_path, backup_taken, reset, restore};
 pub use error::{LedgerError, Result};
 pub use ledger::{

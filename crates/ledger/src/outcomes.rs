@@ -262,6 +262,7 @@ mod tests {
             model: "m".into(),
             reserved_micros: cost,
             escalation: escalation.map(str::to_string),
+            app: None,
         };
         let t = ledger.begin(req, &Limits::default()).unwrap();
         let s = Settlement {

@@ -295,6 +295,7 @@ const CSV_HEADER: &[&str] = &[
     "escalation",
     "note",
     "owner_pid",
+    "app",
 ];
 
 /// Quotes a field when it holds a comma, quote or line break (RFC 4180).
@@ -311,7 +312,7 @@ pub fn write_csv(rows: &[Row], out: &mut impl std::io::Write) -> std::io::Result
     writeln!(out, "{}", CSV_HEADER.join(","))?;
     for r in rows {
         let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
-        let fields: [String; 24] = [
+        let fields: [String; 25] = [
             r.id.to_string(),
             r.started_at.clone(),
             r.started_at_ms.to_string(),
@@ -336,6 +337,7 @@ pub fn write_csv(rows: &[Row], out: &mut impl std::io::Write) -> std::io::Result
             r.escalation.clone().unwrap_or_default(),
             r.note.clone().unwrap_or_default(),
             r.owner_pid.to_string(),
+            r.app.clone().unwrap_or_default(),
         ];
         let line: Vec<_> = fields.iter().map(|f| csv_field(f)).collect();
         writeln!(out, "{}", line.join(","))?;

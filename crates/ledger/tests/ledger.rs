@@ -34,6 +34,7 @@ fn cloud(at_ms: i64, run: &str, task: &str, reserve: i64) -> NewRequest {
         model: "gpt-4o-mini".into(),
         reserved_micros: reserve,
         escalation: None,
+        app: None,
     }
 }
 
@@ -539,6 +540,7 @@ fn month_report_counts_savings_runs_days_and_projection() {
     settle_local(local(at(march, 0), "r1", "ask"), 500, Outcome::Ok);
     let escalated = NewRequest {
         escalation: Some("local answer failed its check".into()),
+        app: None,
         ..cloud(at(march, 0) + 1, "r1", "ask", 3_000)
     };
     settle_cloud(escalated, 2_000);

@@ -1,0 +1,121 @@
+//! Who is calling and where their request may go. A request names its app with a token
+//! (`Authorization: Bearer …` or `x-api-key: …`); the app's rules and the model asked for
+//! become the router's options. The gateway decides nothing about money: the router, the
+//! meter and the ledger do, as for Frugal's own tasks.
+
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+use frugal_core::config::Tier;
+use frugal_core::ledger::App;
+use frugal_core::{AppScope, Assistant, Pin, RouteOptions};
+
+use crate::error::Problem;
+
+/// The models every gateway offers, besides each configured provider's `PROVIDER/MODEL`.
+pub const FRUGAL_MODELS: [&str; 4] = ["frugal/auto", "frugal/local", "frugal/economy", "frugal/premium"];
+
+/// The token a request carries, if any.
+fn token(headers: &HeaderMap) -> Option<String> {
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
+    let key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
+    bearer.or(key).map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
+}
+
+/// The app behind the request's token; a missing or unknown token is a 401 that names no
+/// token (the message never echoes what was sent).
+pub async fn authenticate(assistant: &Arc<Assistant>, headers: &HeaderMap) -> Result<App, Problem> {
+    let Some(token) = token(headers) else {
+        return Err(Problem::Unauthorized(
+            "no token: send an app's token as `Authorization: Bearer TOKEN` or `x-api-key` (create one with `frugal apps add NAME`)"
+                .into(),
+        ));
+    };
+    let a = assistant.clone();
+    let found = tokio::task::spawn_blocking(move || a.spend().app_for_token(&token))
+        .await
+        .map_err(|e| Problem::Internal(format!("the gateway's worker failed: {e}")))?
+        .map_err(|e| Problem::Internal(format!("cannot read the apps from the spend ledger: {e}")))?;
+    found.ok_or_else(|| Problem::Unauthorized("this token belongs to no app (see `frugal apps list`)".into()))
+}
+
+/// Every model name a client may ask for.
+pub fn models(assistant: &Assistant) -> Vec<String> {
+    let config = assistant.config();
+    FRUGAL_MODELS
+        .iter()
+        .map(|m| m.to_string())
+        .chain(config.providers.iter().map(|p| format!("{}/{}", p.name, p.model)))
+        .collect()
+}
+
+/// The router's options for `app` asking for `model`; `private` is the request's
+/// `x-frugal-private: 1`.
+pub fn route_for(assistant: &Assistant, app: &App, model: &str, private: bool) -> Result<RouteOptions, Problem> {
+    let mut opts = RouteOptions {
+        app: Some(AppScope { name: app.name.clone(), monthly_micros: app.monthly_micros }),
+        private,
+        local_only: app.local_only,
+        ..RouteOptions::default()
+    };
+    let cloud_only = match model {
+        "frugal/auto" => false,
+        "frugal/local" => {
+            opts.local_only = true;
+            false
+        }
+        "frugal/economy" => {
+            opts.pin = Some(Pin::Tier(Tier::Economy));
+            true
+        }
+        "frugal/premium" => {
+            opts.pin = Some(Pin::Tier(Tier::Premium));
+            true
+        }
+        other => {
+            let config = assistant.config();
+            let entry = other
+                .split_once('/')
+                .and_then(|(name, m)| config.providers.iter().find(|p| p.name == name && p.model == m));
+            let Some(entry) = entry else {
+                return Err(Problem::NotFound(format!(
+                    "no model `{}` here: use frugal/auto, frugal/local, frugal/economy, frugal/premium or PROVIDER/MODEL (GET /v1/models lists them)",
+                    one_line(other)
+                )));
+            };
+            opts.pin = Some(Pin::Provider(entry.name.clone()));
+            true
+        }
+    };
+    if !app.allows(model) {
+        return Err(Problem::Forbidden(format!(
+            "app `{}` may not use `{}` (its models: {})",
+            app.name,
+            one_line(model),
+            app.models.join(", ")
+        )));
+    }
+    if cloud_only && app.local_only {
+        return Err(Problem::Forbidden(format!(
+            "app `{}` is local-only: `{}` is a cloud model; use frugal/local or frugal/auto",
+            app.name,
+            one_line(model)
+        )));
+    }
+    if cloud_only && private {
+        return Err(Problem::Forbidden(format!(
+            "this request is marked private (x-frugal-private): `{}` is a cloud model; use frugal/local or frugal/auto",
+            one_line(model)
+        )));
+    }
+    Ok(opts)
+}
+
+/// A client's text in a message: one line, at most 80 characters.
+pub fn one_line(s: &str) -> String {
+    let s: String = s.chars().filter(|c| !c.is_control()).take(80).collect();
+    s
+}

@@ -1,0 +1,239 @@
+//! Anthropic Messages: `POST /v1/messages` (streamed and not) and
+//! `POST /v1/messages/count_tokens`, as the official SDK sends and reads them.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use frugal_core::llm::{Message, Request, Sampling};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::access::{authenticate, one_line, route_for};
+use crate::call::{start, Call, Finish, Piece, StopFilter};
+use crate::error::{Failure, Problem, Protocol};
+use crate::wire::{self, served_headers, Content, Gateway};
+
+#[derive(Deserialize)]
+struct MessagesRequest {
+    model: String,
+    max_tokens: Option<i64>,
+    messages: Vec<WireMessage>,
+    system: Option<Content>,
+    #[serde(default)]
+    stream: bool,
+    temperature: Option<f32>,
+    top_p: Option<f32>,
+    top_k: Option<u32>,
+    stop_sequences: Option<Vec<String>>,
+    tools: Option<Vec<Value>>,
+}
+
+#[derive(Deserialize)]
+struct WireMessage {
+    role: String,
+    content: Content,
+}
+
+#[derive(Deserialize)]
+struct CountRequest {
+    #[allow(dead_code)]
+    model: String,
+    messages: Vec<WireMessage>,
+    system: Option<Content>,
+}
+
+fn bad(m: impl Into<String>) -> Problem {
+    Problem::BadRequest(m.into())
+}
+
+fn messages(system: Option<Content>, wire: Vec<WireMessage>) -> Result<Vec<Message>, Problem> {
+    if wire.is_empty() {
+        return Err(bad("messages: at least one message is required"));
+    }
+    let mut out = Vec::with_capacity(wire.len() + 1);
+    if let Some(s) = system {
+        out.push(Message::system(s.text("system")?));
+    }
+    for (i, m) in wire.into_iter().enumerate() {
+        let text = m.content.text(&format!("messages.{i}.content"))?;
+        out.push(match m.role.as_str() {
+            "user" => Message::user(text),
+            "assistant" => Message::assistant(text),
+            other => {
+                return Err(bad(format!(
+                    "messages.{i}.role: `{}` is not a role here (user or assistant; the system prompt is `system`)",
+                    one_line(other)
+                )))
+            }
+        });
+    }
+    Ok(out)
+}
+
+fn to_call(r: MessagesRequest) -> Result<(Call, bool), Problem> {
+    if r.tools.as_ref().is_some_and(|t| !t.is_empty()) {
+        return Err(bad("tools: not supported by this gateway yet; send the request without tools"));
+    }
+    let max_tokens = match r.max_tokens {
+        None => return Err(bad("max_tokens: field required")),
+        Some(n) if n < 1 => return Err(bad("max_tokens: must be at least 1")),
+        Some(n) => u32::try_from(n).unwrap_or(u32::MAX),
+    };
+    let mut sampling = Sampling::default();
+    if let Some(t) = r.temperature {
+        if !(0.0..=1.0).contains(&t) {
+            return Err(bad("temperature: must be between 0 and 1"));
+        }
+        sampling.temperature = t;
+    }
+    if let Some(p) = r.top_p {
+        if !(p > 0.0 && p <= 1.0) {
+            return Err(bad("top_p: must be in (0, 1]"));
+        }
+        sampling.top_p = p;
+    }
+    if let Some(k) = r.top_k {
+        sampling.top_k = k;
+    }
+    let stop = r.stop_sequences.unwrap_or_default();
+    if stop.iter().any(|s| s.trim().is_empty()) {
+        return Err(bad("stop_sequences: each must contain text"));
+    }
+    let request = Request::new(messages(r.system, r.messages)?).with_max_tokens(max_tokens).with_sampling(sampling);
+    Ok((Call { model: r.model, request, stop }, r.stream))
+}
+
+fn stop_reason(f: Finish) -> &'static str {
+    match f {
+        Finish::Stop => "end_turn",
+        Finish::Length => "max_tokens",
+        Finish::StopSequence => "stop_sequence",
+    }
+}
+
+fn event(name: &str, data: Value) -> Bytes {
+    Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
+}
+
+/// `POST /v1/messages`.
+pub async fn messages_handler(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Body) -> Response {
+    match create(gw, headers, body).await {
+        Ok(r) => r,
+        Err(p) => Failure(Protocol::Anthropic, p).into_response(),
+    }
+}
+
+async fn create(gw: Arc<Gateway>, headers: HeaderMap, body: Body) -> Result<Response, Problem> {
+    let app = authenticate(&gw.assistant, &headers).await?;
+    let body = wire::read_body(body, gw.body_limit).await?;
+    let r: MessagesRequest = wire::parse_json(&headers, &body)?;
+    let (call, stream) = to_call(r)?;
+    let opts = route_for(&gw.assistant, &app, &call.model, wire::private(&headers))?;
+    let model = call.model.clone();
+    let stop = call.stop.clone();
+    let started = start(gw.assistant.clone(), call, opts).await?;
+    let id = format!("msg_{}", started.route.run_id);
+    if !stream {
+        let (answer, route, spent) = started.collect(&stop).await?;
+        let body = json!({
+            "id": id,
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [{ "type": "text", "text": answer.text }],
+            "stop_reason": stop_reason(answer.finish),
+            "stop_sequence": answer.stop_sequence,
+            "usage": { "input_tokens": answer.usage.prompt_tokens, "output_tokens": answer.usage.completion_tokens },
+        });
+        return Ok((served_headers(&route, Some(spent)), axum::Json(body)).into_response());
+    }
+    let head = served_headers(&started.route, None);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    tokio::spawn(async move {
+        let mut s = started;
+        let opening = [
+            event(
+                "message_start",
+                json!({ "type": "message_start", "message": {
+                    "id": id, "type": "message", "role": "assistant", "model": model, "content": [],
+                    "stop_reason": null, "stop_sequence": null,
+                    "usage": { "input_tokens": 0, "output_tokens": 0 } } }),
+            ),
+            event(
+                "content_block_start",
+                json!({ "type": "content_block_start", "index": 0, "content_block": { "type": "text", "text": "" } }),
+            ),
+            event("ping", json!({ "type": "ping" })),
+        ];
+        for b in opening {
+            if tx.send(b).await.is_err() {
+                s.cancel.cancel();
+                return;
+            }
+        }
+        let delta = |text: String| {
+            event(
+                "content_block_delta",
+                json!({ "type": "content_block_delta", "index": 0, "delta": { "type": "text_delta", "text": text } }),
+            )
+        };
+        let mut filter = StopFilter::new(&stop);
+        loop {
+            match s.next_piece(&mut filter).await {
+                Piece::Text(t) => {
+                    if tx.send(delta(t)).await.is_err() {
+                        // The client went away: stop generating; the meter settles what was used.
+                        s.cancel.cancel();
+                        return;
+                    }
+                }
+                Piece::End(finish, usage) => {
+                    let stop_block = json!({ "type": "content_block_stop", "index": 0 });
+                    let _ = tx.send(event("content_block_stop", stop_block)).await;
+                    let done = json!({ "type": "message_delta",
+                        "delta": { "stop_reason": stop_reason(finish), "stop_sequence": filter.matched },
+                        "usage": { "output_tokens": usage.completion_tokens } });
+                    let _ = tx.send(event("message_delta", done)).await;
+                    let _ = tx.send(event("message_stop", json!({ "type": "message_stop" }))).await;
+                    break;
+                }
+                Piece::Failed(p) => {
+                    let _ = tx.send(event("error", p.body(Protocol::Anthropic))).await;
+                    break;
+                }
+            }
+        }
+        let _ = tx.send(wire::served_comment(&s.route, s.meter.spent())).await;
+    });
+    Ok((head, wire::sse(Body::from_stream(wire::receiver_stream(rx)))).into_response())
+}
+
+/// `POST /v1/messages/count_tokens`: counted with the local model's tokenizer (a close
+/// estimate for a cloud model's own), or at four characters a token without a local model.
+pub async fn count_tokens(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Body) -> Response {
+    let counted = async {
+        authenticate(&gw.assistant, &headers).await?;
+        let body = wire::read_body(body, gw.body_limit).await?;
+        let r: CountRequest = wire::parse_json(&headers, &body)?;
+        let text: String =
+            messages(r.system, r.messages)?.iter().map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n");
+        let a = gw.assistant.clone();
+        let n = tokio::task::spawn_blocking(move || {
+            a.models()
+                .engine()
+                .ok()
+                .and_then(|e| e.count_tokens(&text).ok())
+                .unwrap_or(text.chars().count().div_ceil(4))
+        })
+        .await
+        .map_err(|e| Problem::Internal(format!("the gateway's worker failed: {e}")))?;
+        Ok::<_, Problem>(axum::Json(json!({ "input_tokens": n })).into_response())
+    };
+    match counted.await {
+        Ok(r) => r,
+        Err(p) => Failure(Protocol::Anthropic, p).into_response(),
+    }
+}

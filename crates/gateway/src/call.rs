@@ -1,0 +1,259 @@
+//! One chat call through core, shared by both protocols: the wire request has become a
+//! [`Call`]; this starts it on Frugal's router (metered, capped, the app's rules applied),
+//! waits for its first event so a refusal can still be an HTTP error, and then either
+//! collects the answer or hands its events on, cutting at stop sequences.
+
+use std::sync::Arc;
+
+use frugal_core::llm::{CancelToken, ErrorKind, Event, EventStream, FinishReason, ProviderError, Request, Usage};
+use frugal_core::{Assistant, CoreError, RouteOptions, RouteReport, Routed};
+
+use crate::error::Problem;
+
+/// A chat request in Frugal's terms, whichever protocol it came in.
+pub struct Call {
+    /// The model name as the client asked for it (echoed back).
+    pub model: String,
+    /// The request for the engine or provider.
+    pub request: Request,
+    /// Text that ends the answer where it appears (not included).
+    pub stop: Vec<String>,
+}
+
+/// A started call: its route and events, the first one already read.
+pub struct Started {
+    pub route: RouteReport,
+    pub meter: Arc<frugal_core::Metered>,
+    pub events: EventStream,
+    pub cancel: CancelToken,
+    /// The first event (text, usage or the end), read before answering.
+    pub first: Option<Event>,
+    usage: Usage,
+    /// The end, once reached with held-back text still to hand out first.
+    ended: Option<Piece>,
+}
+
+/// The answer as the protocols hand it out: text, then the end or a failure.
+pub enum Piece {
+    /// More of the answer, stop sequences applied.
+    Text(String),
+    /// The end: why, and the token counts.
+    End(Finish, Usage),
+    /// The engine or provider failed.
+    Failed(Problem),
+}
+
+/// Starts `call` with `opts` and reads up to its first real event.
+pub async fn start(assistant: Arc<Assistant>, call: Call, opts: RouteOptions) -> Result<Started, Problem> {
+    let cancel = CancelToken::new();
+    let c = cancel.clone();
+    let request = call.request;
+    let routed = tokio::task::spawn_blocking(move || assistant.chat(request, None, &opts, c))
+        .await
+        .map_err(|e| Problem::Internal(format!("the gateway's worker failed: {e}")))?
+        .map_err(core_problem)?;
+    let ((mut events, meter), route) = match routed {
+        Routed::Done(done, route) => (done, route),
+        Routed::DryRun(_) => return Err(Problem::Internal("a dry run where an answer was expected".into())),
+    };
+    let first = loop {
+        match events.next().await {
+            Some(Ok(Event::Status(_))) => continue,
+            Some(Ok(e)) => break Some(e),
+            Some(Err(e)) => return Err(provider_problem(&e)),
+            None => break None,
+        }
+    };
+    Ok(Started { route, meter, events, cancel, first, usage: Usage::default(), ended: None })
+}
+
+/// The answer of a call, collected.
+pub struct Answer {
+    pub text: String,
+    /// The stop sequence that ended it, if one did.
+    pub stop_sequence: Option<String>,
+    pub usage: Usage,
+    pub finish: Finish,
+}
+
+/// Why an answer ended, as both protocols say it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Finish {
+    /// The model ended.
+    Stop,
+    /// The token limit.
+    Length,
+    /// A stop sequence.
+    StopSequence,
+}
+
+impl Finish {
+    pub fn from_reason(r: FinishReason) -> Self {
+        match r {
+            FinishReason::Length => Finish::Length,
+            FinishReason::Stop | FinishReason::Cancelled => Finish::Stop,
+        }
+    }
+}
+
+impl Started {
+    /// The next piece of the answer. A stop sequence ends the text (and the generation);
+    /// the text held back in case it began a stop sequence comes out before the end.
+    pub async fn next_piece(&mut self, filter: &mut StopFilter<'_>) -> Piece {
+        if let Some(end) = self.ended.take() {
+            return end;
+        }
+        loop {
+            let event = match self.first.take() {
+                Some(e) => e,
+                None => match self.events.next().await {
+                    Some(Ok(e)) => e,
+                    Some(Err(e)) => return Piece::Failed(provider_problem(&e)),
+                    None => Event::Done { reason: FinishReason::Stop },
+                },
+            };
+            match event {
+                Event::Text(t) if !filter.hit => {
+                    let shown = filter.push(&t);
+                    if filter.hit {
+                        self.cancel.cancel();
+                    }
+                    if !shown.is_empty() {
+                        return Piece::Text(shown);
+                    }
+                }
+                Event::Usage(u) => self.usage = u,
+                Event::Done { reason } => {
+                    let finish = if filter.hit { Finish::StopSequence } else { Finish::from_reason(reason) };
+                    let end = Piece::End(finish, self.usage);
+                    let rest = filter.finish();
+                    if rest.is_empty() {
+                        return end;
+                    }
+                    self.ended = Some(end);
+                    return Piece::Text(rest);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Reads the whole answer.
+    pub async fn collect(mut self, stop: &[String]) -> Result<(Answer, RouteReport, i64), Problem> {
+        let mut filter = StopFilter::new(stop);
+        let mut text = String::new();
+        loop {
+            match self.next_piece(&mut filter).await {
+                Piece::Text(t) => text.push_str(&t),
+                Piece::End(finish, usage) => {
+                    let answer = Answer { text, stop_sequence: filter.matched.clone(), usage, finish };
+                    return Ok((answer, self.route, self.meter.spent()));
+                }
+                Piece::Failed(p) => return Err(p),
+            }
+        }
+    }
+}
+
+/// Holds back the end of the text that could be the start of a stop sequence, so one split
+/// across two pieces is still caught; `hit` once one appeared (the text stops before it).
+pub struct StopFilter<'a> {
+    stops: &'a [String],
+    held: String,
+    pub hit: bool,
+    /// The stop sequence that ended the text.
+    pub matched: Option<String>,
+}
+
+impl<'a> StopFilter<'a> {
+    pub fn new(stops: &'a [String]) -> Self {
+        Self { stops, held: String::new(), hit: false, matched: None }
+    }
+
+    /// The text that is safe to show now.
+    pub fn push(&mut self, piece: &str) -> String {
+        if self.hit {
+            return String::new();
+        }
+        if self.stops.is_empty() {
+            return piece.to_string();
+        }
+        self.held.push_str(piece);
+        if let Some((at, stop)) = self.stops.iter().filter_map(|s| self.held.find(s.as_str()).map(|at| (at, s))).min() {
+            self.hit = true;
+            self.matched = Some(stop.clone());
+            let out = self.held[..at].to_string();
+            self.held.clear();
+            return out;
+        }
+        let keep = self.stops.iter().map(|s| s.len().saturating_sub(1)).max().unwrap_or(0);
+        let mut cut = self.held.len().saturating_sub(keep);
+        while !self.held.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let out = self.held[..cut].to_string();
+        self.held.drain(..cut);
+        out
+    }
+
+    /// What was held back, at the end.
+    pub fn finish(&mut self) -> String {
+        std::mem::take(&mut self.held)
+    }
+}
+
+/// Seconds to the start of next month, when the monthly caps reset.
+fn until_reset() -> u64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let (_, end) = frugal_core::ledger::Month::containing(now).bounds_ms();
+    u64::try_from((end - now) / 1000).unwrap_or(0).max(1)
+}
+
+/// A failure of the engine or provider, in the gateway's terms.
+pub fn provider_problem(e: &ProviderError) -> Problem {
+    let m = e.message().to_string();
+    match e.kind() {
+        ErrorKind::Refused => Problem::Budget(m, until_reset()),
+        ErrorKind::InvalidRequest | ErrorKind::ContextOverflow => Problem::BadRequest(m),
+        ErrorKind::RateLimited => Problem::RateLimited(m),
+        ErrorKind::Auth => Problem::Upstream(format!("the provider refused Frugal's key: {m}")),
+        _ => Problem::Upstream(m),
+    }
+}
+
+/// A failure before the call started.
+pub fn core_problem(e: CoreError) -> Problem {
+    match e {
+        CoreError::Provider(p) => provider_problem(&p),
+        CoreError::Input(m) | CoreError::Route(m) => Problem::BadRequest(m),
+        CoreError::Ledger(frugal_core::ledger::LedgerError::Refused(r)) => {
+            Problem::Budget(r.to_string(), until_reset())
+        }
+        other => Problem::Internal(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stop_sequence_split_across_pieces_is_caught() {
+        let stops = vec!["END".to_string()];
+        let mut f = StopFilter::new(&stops);
+        let mut out = String::new();
+        for p in ["Hello wor", "ld E", "N", "D and more"] {
+            out.push_str(&f.push(p));
+        }
+        assert!(f.hit);
+        out.push_str(&f.finish());
+        assert_eq!(out, "Hello world ");
+        let none: Vec<String> = Vec::new();
+        let mut f = StopFilter::new(&none);
+        assert_eq!(f.push("abc"), "abc");
+        let stops = vec!["é!".to_string()];
+        let mut f = StopFilter::new(&stops);
+        let shown = f.push("café");
+        assert_eq!(shown + &f.finish(), "café");
+    }
+}

@@ -1,0 +1,140 @@
+//! What both protocols share on the wire: reading a JSON body within the limit, message
+//! content as text, the headers that say how an answer was served, and server-sent events.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use frugal_core::{Assistant, RouteReport};
+use serde::Deserialize;
+
+use crate::error::Problem;
+
+/// What every handler shares.
+pub struct Gateway {
+    /// The one assistant of the process: router, meter, ledger, engine.
+    pub assistant: Arc<Assistant>,
+    /// The largest request body accepted, in bytes.
+    pub body_limit: usize,
+}
+
+/// Reads a request body of at most `limit` bytes.
+pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, Problem> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        Problem::TooLarge(format!(
+            "the request body is over the gateway's limit of {} MB (or was cut off)",
+            limit >> 20
+        ))
+    })
+}
+
+/// Parses a JSON request body sent as `application/json`.
+pub fn parse_json<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, Problem> {
+    let ctype = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !ctype.trim_start().to_ascii_lowercase().starts_with("application/json") {
+        return Err(Problem::BadRequest(format!(
+            "the body must be JSON sent as `content-type: application/json` (got `{}`)",
+            crate::access::one_line(ctype)
+        )));
+    }
+    serde_json::from_slice(body).map_err(|e| Problem::BadRequest(format!("the request body is not valid: {e}")))
+}
+
+/// The request's `x-frugal-private: 1`: answer on this machine or refuse.
+pub fn private(headers: &HeaderMap) -> bool {
+    headers.get("x-frugal-private").and_then(|v| v.to_str().ok()).is_some_and(|v| matches!(v.trim(), "1" | "true"))
+}
+
+pub fn unix_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// A message's content: a string, or a list of parts of which only text is taken.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum Content {
+    Text(String),
+    Parts(Vec<Part>),
+}
+
+#[derive(Deserialize)]
+pub struct Part {
+    #[serde(rename = "type")]
+    kind: String,
+    text: Option<String>,
+}
+
+impl Content {
+    /// The text; a part that is not text is a 400 naming it (`field` says where).
+    pub fn text(self, field: &str) -> Result<String, Problem> {
+        match self {
+            Content::Text(t) => Ok(t),
+            Content::Parts(parts) => {
+                let mut out = String::new();
+                for (i, p) in parts.into_iter().enumerate() {
+                    match (p.kind.as_str(), p.text) {
+                        ("text", Some(t)) => {
+                            if !out.is_empty() {
+                                out.push('\n');
+                            }
+                            out.push_str(&t);
+                        }
+                        (kind, _) => {
+                            return Err(Problem::BadRequest(format!(
+                                "{field}[{i}]: `{}` parts are not supported here (text only)",
+                                crate::access::one_line(kind)
+                            )))
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+}
+
+/// `x-frugal-route`, `x-frugal-run-id`, `x-frugal-escalated` and, once known,
+/// `x-frugal-cost-usd`.
+pub fn served_headers(route: &RouteReport, spent_micros: Option<i64>) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    let mut put = |name: &'static str, value: String| {
+        if let Ok(v) = HeaderValue::from_str(&crate::access::one_line(&value)) {
+            h.insert(HeaderName::from_static(name), v);
+        }
+    };
+    put("x-frugal-route", route.route.to_string());
+    put("x-frugal-run-id", route.run_id.clone());
+    put("x-frugal-escalated", route.escalated.clone().unwrap_or_else(|| "no".into()));
+    if let Some(s) = spent_micros {
+        put("x-frugal-cost-usd", format!("{:.6}", frugal_core::ledger::usd(s)));
+    }
+    h
+}
+
+/// The same fields as a final SSE comment, when the cost is known (clients ignore comments).
+pub fn served_comment(route: &RouteReport, spent_micros: i64) -> Bytes {
+    Bytes::from(format!(
+        ": x-frugal-route={} x-frugal-run-id={} x-frugal-cost-usd={:.6} x-frugal-escalated={}\n\n",
+        route.route,
+        route.run_id,
+        frugal_core::ledger::usd(spent_micros),
+        crate::access::one_line(route.escalated.as_deref().unwrap_or("no")),
+    ))
+}
+
+/// A body of server-sent events.
+pub fn sse(body: Body) -> Response {
+    let mut r = body.into_response();
+    let h = r.headers_mut();
+    h.insert("content-type", HeaderValue::from_static("text/event-stream"));
+    h.insert("cache-control", HeaderValue::from_static("no-cache"));
+    r
+}
+
+/// The events a task sends, as a body stream.
+pub fn receiver_stream(
+    rx: tokio::sync::mpsc::Receiver<Bytes>,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::convert::Infallible>> + Send + 'static {
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (Ok(b), rx)) })
+}

@@ -1,0 +1,228 @@
+//! What the gateway adds: the same chat request sent straight to a zero-delay upstream (the
+//! simulated provider on 127.0.0.1) and through `frugal serve` to it, in the same run, with
+//! the budget enforced (every request reserved and settled in the real SQLite ledger, an
+//! app's own cap checked too). Closed loops at 1 and 64 concurrent clients, then an open loop
+//! at a fixed rate (latency measured from each request's scheduled start, so a stall counts).
+//!
+//! ```text
+//! cargo run --release --example bench_gateway [-- --requests 2000 --rate 1000 --seconds 10]
+//! ```
+//!
+//! The upstream streams a three-token answer with no delay, as TensorZero's and LiteLLM's
+//! published gateway benchmarks use a zero-delay mock; it opens a thread per connection, so
+//! the direct figures are the same floor for both paths.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use frugal_cloud::sim::SimServer;
+use frugal_cloud::Kind;
+use frugal_core::ledger::{App, Month};
+use frugal_core::Assistant;
+
+struct Args {
+    requests: usize,
+    rate: u64,
+    seconds: u64,
+}
+
+fn args() -> Args {
+    let mut a = Args { requests: 2000, rate: 1000, seconds: 10 };
+    let v: Vec<String> = std::env::args().skip(1).collect();
+    for pair in v.chunks(2) {
+        let n = pair.get(1).and_then(|x| x.parse::<u64>().ok());
+        match (pair[0].as_str(), n) {
+            ("--requests", Some(n)) => a.requests = n as usize,
+            ("--rate", Some(n)) => a.rate = n,
+            ("--seconds", Some(n)) => a.seconds = n,
+            _ => {
+                eprintln!("usage: bench_gateway [--requests N] [--rate PER_SECOND] [--seconds S]");
+                std::process::exit(2);
+            }
+        }
+    }
+    a
+}
+
+/// One endpoint under load: where, with which body and headers.
+#[derive(Clone)]
+struct Target {
+    url: String,
+    token: Option<String>,
+    body: String,
+}
+
+async fn once(client: &reqwest::Client, t: &Target) -> bool {
+    let mut r = client.post(&t.url).header("content-type", "application/json").body(t.body.clone());
+    if let Some(tok) = &t.token {
+        r = r.bearer_auth(tok);
+    }
+    match r.send().await {
+        Ok(resp) => resp.status().is_success() && resp.bytes().await.is_ok(),
+        Err(_) => false,
+    }
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+struct Run {
+    latencies_ms: Vec<f64>,
+    failed: usize,
+    wall: Duration,
+}
+
+/// `concurrency` clients, each sending its share of `n` requests back to back.
+async fn closed(client: &reqwest::Client, t: &Target, concurrency: usize, n: usize) -> Run {
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, t, next) = (client.clone(), t.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut lat, mut failed) = (Vec::new(), 0);
+            while next.fetch_add(1, Ordering::SeqCst) < n {
+                let s = Instant::now();
+                if once(&client, &t).await {
+                    lat.push(s.elapsed().as_secs_f64() * 1000.0);
+                } else {
+                    failed += 1;
+                }
+            }
+            (lat, failed)
+        }));
+    }
+    let mut run = Run { latencies_ms: Vec::new(), failed: 0, wall: Duration::ZERO };
+    for task in tasks {
+        if let Ok((l, f)) = task.await {
+            run.latencies_ms.extend(l);
+            run.failed += f;
+        }
+    }
+    run.wall = start.elapsed();
+    run.latencies_ms.sort_by(f64::total_cmp);
+    run
+}
+
+/// Requests started at a fixed `rate` for `seconds`, each timed from its scheduled start.
+async fn open(client: &reqwest::Client, t: &Target, rate: u64, seconds: u64) -> Run {
+    let interval = Duration::from_nanos(1_000_000_000 / rate.max(1));
+    let total = rate * seconds;
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(total as usize);
+    for i in 0..total {
+        let due = start + interval * i as u32;
+        tokio::time::sleep_until(due.into()).await;
+        let (client, t) = (client.clone(), t.clone());
+        tasks.push(tokio::spawn(async move {
+            let ok = once(&client, &t).await;
+            (ok, due.elapsed().as_secs_f64() * 1000.0)
+        }));
+    }
+    let mut run = Run { latencies_ms: Vec::new(), failed: 0, wall: Duration::ZERO };
+    for task in tasks {
+        match task.await {
+            Ok((true, ms)) => run.latencies_ms.push(ms),
+            _ => run.failed += 1,
+        }
+    }
+    run.wall = start.elapsed();
+    run.latencies_ms.sort_by(f64::total_cmp);
+    run
+}
+
+fn row(label: &str, direct: &Run, gateway: &Run) {
+    let (d50, d99) = (pct(&direct.latencies_ms, 0.5), pct(&direct.latencies_ms, 0.99));
+    let (g50, g99) = (pct(&gateway.latencies_ms, 0.5), pct(&gateway.latencies_ms, 0.99));
+    let rps = |r: &Run| r.latencies_ms.len() as f64 / r.wall.as_secs_f64();
+    println!(
+        "{label:<22} direct p50 {d50:>7.3} ms p99 {d99:>7.3} ms {:>7.0}/s | gateway p50 {g50:>7.3} ms p99 {g99:>7.3} ms {:>7.0}/s | added p50 {:>7.3} ms p99 {:>7.3} ms | failed {}/{}",
+        rps(direct),
+        rps(gateway),
+        g50 - d50,
+        g99 - d99,
+        direct.failed,
+        gateway.failed,
+    );
+}
+
+fn main() {
+    let a = args();
+    let sim = SimServer::start(Kind::OpenAi).expect("simulated provider");
+    sim.set_token_delay(Duration::ZERO);
+    sim.respond_with(|_| "Hello there.".to_string());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "ledger = {:?}\n[budget]\nmonthly_usd = 1000000.0\n[[providers]]\nname = \"sim\"\nkind = \"openai\"\nbase_url = \"{}\"\nmodel = \"sim-small\"\nneeds_key = false\nmax_retries = 0\n[[prices]]\nmodel = \"sim-small\"\ninput = 0.15\noutput = 0.6\n",
+            dir.path().join("ledger.sqlite3"),
+            sim.base_url()
+        ),
+    )
+    .expect("config");
+    let assistant = Arc::new(Assistant::open(Some(&config), None).expect("assistant"));
+    let app = App {
+        name: "bench".into(),
+        monthly_micros: Some(500_000_000_000),
+        local_only: false,
+        models: Vec::new(),
+        cache: false,
+        created_at_ms: 0,
+    };
+    let token = assistant.spend().add_app(&app).expect("app");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let served = assistant.clone();
+    runtime.spawn(async move {
+        let _ = frugal_gateway::serve(listener, served, 8 << 20, std::future::pending()).await;
+    });
+    let message = r#"[{"role":"user","content":"Say hello."}]"#;
+    let direct = Target {
+        url: format!("{}/chat/completions", sim.base_url()),
+        token: None,
+        body: format!(r#"{{"model":"sim-small","max_tokens":16,"stream":true,"messages":{message}}}"#),
+    };
+    let gateway = Target {
+        url: format!("http://{addr}/v1/chat/completions"),
+        token: Some(token),
+        body: format!(r#"{{"model":"sim/sim-small","max_tokens":16,"messages":{message}}}"#),
+    };
+    let client = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(256).build().expect("client");
+    println!(
+        "bench_gateway: {} requests per closed loop, open loop at {}/s for {} s; upstream: zero-delay simulated provider; the ledger reserves and settles every request",
+        a.requests, a.rate, a.seconds
+    );
+    runtime.block_on(async {
+        // Warm both paths (connections, the ledger's first writes).
+        closed(&client, &direct, 4, 200).await;
+        closed(&client, &gateway, 4, 200).await;
+        for c in [1, 64] {
+            let d = closed(&client, &direct, c, a.requests).await;
+            let g = closed(&client, &gateway, c, a.requests).await;
+            row(&format!("{c} client(s)"), &d, &g);
+        }
+        let d = open(&client, &direct, a.rate, a.seconds).await;
+        let g = open(&client, &gateway, a.rate, a.seconds).await;
+        row(&format!("fixed {}/s", a.rate), &d, &g);
+    });
+    let report = assistant.spend().report(Month::containing(frugal_now())).expect("report");
+    let rows = assistant.spend().rows(Month::containing(frugal_now())).expect("rows");
+    let pending = rows.iter().filter(|r| r.state == frugal_core::ledger::State::Pending).count();
+    println!(
+        "ledger: {} rows through the gateway, {pending} pending, ${:.4} spent, every one reserved before and settled after its request",
+        rows.iter().filter(|r| r.app.as_deref() == Some("bench")).count(),
+        frugal_core::ledger::usd(report.spent_micros)
+    );
+}
+
+fn frugal_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}

@@ -1,0 +1,48 @@
+//! `frugal serve`: the gateway in the foreground, until Ctrl-C (in-flight requests finish
+//! and settle first).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// The address to listen on; anything but loopback exposes your budget to the network.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// The port.
+    #[arg(long, default_value_t = 4141)]
+    port: u16,
+    /// The largest request body accepted, in MiB.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    body_limit_mb: u32,
+}
+
+pub fn run(g: &super::Globals, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let assistant = Arc::new(g.open()?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("frugal-serve")
+        .build()
+        .context("cannot start the server's runtime")?;
+    runtime.block_on(async move {
+        let addr = format!("{}:{}", args.host, args.port);
+        let listener =
+            tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        let apps = assistant.spend().apps(frugal_core::ledger::Month::containing(0)).map(|a| a.len()).unwrap_or(0);
+        eprintln!(
+            "frugal: serving on http://{addr}/v1 (OpenAI chat completions and models, Anthropic messages); {}; Ctrl-C stops",
+            if apps == 0 { "no apps yet: add one with `frugal apps add NAME`".to_string() } else { format!("{apps} app(s)") }
+        );
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+            eprintln!("frugal: stopping; requests in flight finish first");
+        };
+        frugal_gateway::serve(listener, assistant, (args.body_limit_mb as usize) << 20, shutdown)
+            .await
+            .context("the server stopped")?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
