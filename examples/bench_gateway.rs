@@ -5,8 +5,12 @@
 //! at a fixed rate (latency measured from each request's scheduled start, so a stall counts).
 //!
 //! ```text
-//! cargo run --release --example bench_gateway [-- --requests 2000 --rate 1000 --seconds 10]
+//! cargo run --release --example bench_gateway [-- --requests 2000 --rate 1000 --seconds 10 \
+//!     --litellm PATH/TO/litellm]
 //! ```
+//!
+//! With `--litellm`, the LiteLLM proxy (PyPI `litellm[proxy]`, no database) runs in front of
+//! the same upstream and is measured in the same run.
 //!
 //! The upstream streams a three-token answer with no delay, as TensorZero's and LiteLLM's
 //! published gateway benchmarks use a zero-delay mock; it opens a thread per connection, so
@@ -25,10 +29,11 @@ struct Args {
     requests: usize,
     rate: u64,
     seconds: u64,
+    litellm: Option<String>,
 }
 
 fn args() -> Args {
-    let mut a = Args { requests: 2000, rate: 1000, seconds: 10 };
+    let mut a = Args { requests: 2000, rate: 1000, seconds: 10, litellm: None };
     let v: Vec<String> = std::env::args().skip(1).collect();
     for pair in v.chunks(2) {
         let n = pair.get(1).and_then(|x| x.parse::<u64>().ok());
@@ -36,8 +41,9 @@ fn args() -> Args {
             ("--requests", Some(n)) => a.requests = n as usize,
             ("--rate", Some(n)) => a.rate = n,
             ("--seconds", Some(n)) => a.seconds = n,
+            ("--litellm", _) if pair.len() == 2 => a.litellm = Some(pair[1].clone()),
             _ => {
-                eprintln!("usage: bench_gateway [--requests N] [--rate PER_SECOND] [--seconds S]");
+                eprintln!("usage: bench_gateway [--requests N] [--rate PER_SECOND] [--seconds S] [--litellm PATH]");
                 std::process::exit(2);
             }
         }
@@ -58,10 +64,19 @@ async fn once(client: &reqwest::Client, t: &Target) -> bool {
     if let Some(tok) = &t.token {
         r = r.bearer_auth(tok);
     }
-    match r.send().await {
-        Ok(resp) => resp.status().is_success() && resp.bytes().await.is_ok(),
-        Err(_) => false,
+    let outcome = match r.send().await {
+        Ok(resp) if resp.status().is_success() => resp.bytes().await.map(|_| ()).map_err(|e| e.to_string()),
+        Ok(resp) => Err(format!("HTTP {}: {}", resp.status(), resp.text().await.unwrap_or_default())),
+        Err(e) => Err(e.to_string()),
+    };
+    // The first failure is shown: a run of failures is a setup problem, not a figure.
+    static SHOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if let Err(e) = &outcome {
+        if !SHOWN.swap(true, Ordering::SeqCst) {
+            eprintln!("bench_gateway: first failed request to {}: {}", t.url, e.chars().take(300).collect::<String>());
+        }
     }
+    outcome.is_ok()
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
@@ -136,12 +151,12 @@ async fn open(client: &reqwest::Client, t: &Target, rate: u64, seconds: u64) -> 
     run
 }
 
-fn row(label: &str, direct: &Run, gateway: &Run) {
+fn row(label: &str, direct: &Run, gateway: &Run, name: &str) {
     let (d50, d99) = (pct(&direct.latencies_ms, 0.5), pct(&direct.latencies_ms, 0.99));
     let (g50, g99) = (pct(&gateway.latencies_ms, 0.5), pct(&gateway.latencies_ms, 0.99));
     let rps = |r: &Run| r.latencies_ms.len() as f64 / r.wall.as_secs_f64();
     println!(
-        "{label:<22} direct p50 {d50:>7.3} ms p99 {d99:>7.3} ms {:>7.0}/s | gateway p50 {g50:>7.3} ms p99 {g99:>7.3} ms {:>7.0}/s | added p50 {:>7.3} ms p99 {:>7.3} ms | failed {}/{}",
+        "{label:<22} direct p50 {d50:>7.3} ms p99 {d99:>7.3} ms {:>7.0}/s | {name} p50 {g50:>7.3} ms p99 {g99:>7.3} ms {:>7.0}/s | added p50 {:>7.3} ms p99 {:>7.3} ms | failed {}/{}",
         rps(direct),
         rps(gateway),
         g50 - d50,
@@ -149,6 +164,48 @@ fn row(label: &str, direct: &Run, gateway: &Run) {
         direct.failed,
         gateway.failed,
     );
+}
+
+const LITELLM_KEY: &str = "sk-bench-4f8a1c2e9b7d6053a1e2c3d4b5a69788";
+
+/// The LiteLLM proxy in front of the simulated provider, once it answers.
+fn start_litellm(program: &str, upstream: &str) -> Option<(std::process::Child, Target)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+    let child = std::process::Command::new(program)
+        .args([
+            "--model",
+            "openai/sim-small",
+            "--api_base",
+            upstream,
+            "--port",
+            &port.to_string(),
+            "--num_workers",
+            "1",
+        ])
+        .env("OPENAI_API_KEY", "sk-sim")
+        // LiteLLM refuses to start without one; its requests then carry it, as ours do a token.
+        .env("LITELLM_MASTER_KEY", LITELLM_KEY)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let target = Target {
+        url: format!("http://127.0.0.1:{port}/chat/completions"),
+        token: Some(LITELLM_KEY.into()),
+        body: r#"{"model":"openai/sim-small","max_tokens":16,"messages":[{"role":"user","content":"Say hello."}]}"#
+            .into(),
+    };
+    let http = reqwest::blocking::Client::builder().no_proxy().build().ok()?;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(180) {
+        if http.get(format!("http://127.0.0.1:{port}/health/liveliness")).send().is_ok_and(|r| r.status().is_success())
+        {
+            return Some((child, target));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    eprintln!("bench_gateway: LiteLLM did not start within 3 minutes; skipped");
+    None
 }
 
 fn main() {
@@ -207,12 +264,31 @@ fn main() {
         for c in [1, 64] {
             let d = closed(&client, &direct, c, a.requests).await;
             let g = closed(&client, &gateway, c, a.requests).await;
-            row(&format!("{c} client(s)"), &d, &g);
+            row(&format!("{c} client(s)"), &d, &g, "frugal");
         }
         let d = open(&client, &direct, a.rate, a.seconds).await;
         let g = open(&client, &gateway, a.rate, a.seconds).await;
-        row(&format!("fixed {}/s", a.rate), &d, &g);
+        row(&format!("fixed {}/s", a.rate), &d, &g, "frugal");
     });
+    // LiteLLM starts only now, so its Python process does not share the CPU with Frugal's runs.
+    let mut litellm = a.litellm.as_deref().and_then(|p| start_litellm(p, &sim.base_url()));
+    runtime.block_on(async {
+        if let Some((_, lite)) = &litellm {
+            closed(&client, lite, 4, 100).await;
+            for c in [1, 64] {
+                let d = closed(&client, &direct, c, a.requests).await;
+                let l = closed(&client, lite, c, a.requests).await;
+                row(&format!("{c} client(s)"), &d, &l, "litellm");
+            }
+            let d = open(&client, &direct, a.rate, a.seconds).await;
+            let l = open(&client, lite, a.rate, a.seconds).await;
+            row(&format!("fixed {}/s", a.rate), &d, &l, "litellm");
+        }
+    });
+    if let Some((child, _)) = litellm.as_mut() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
     let report = assistant.spend().report(Month::containing(frugal_now())).expect("report");
     let rows = assistant.spend().rows(Month::containing(frugal_now())).expect("rows");
     let pending = rows.iter().filter(|r| r.state == frugal_core::ledger::State::Pending).count();

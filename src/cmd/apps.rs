@@ -21,9 +21,6 @@ pub enum AppsCmd {
         /// The models it may use (`frugal/local`, `openai/*`); all when not given.
         #[arg(long, num_args = 1.., value_name = "PATTERN")]
         models: Vec<String>,
-        /// Never answer it from the response cache.
-        #[arg(long)]
-        no_cache: bool,
     },
     /// Every app with this month's spend, requests and local share.
     List,
@@ -52,13 +49,13 @@ pub fn run(g: &super::Globals, cmd: AppsCmd) -> anyhow::Result<ExitCode> {
     let assistant = g.open()?;
     let spend = assistant.spend();
     match cmd {
-        AppsCmd::Add { name, monthly_usd, local_only, models, no_cache } => {
+        AppsCmd::Add { name, monthly_usd, local_only, models } => {
             let app = App {
                 name: name.clone(),
                 monthly_micros: monthly_usd.as_deref().map(cap).transpose()?.flatten(),
                 local_only,
                 models,
-                cache: !no_cache,
+                cache: true,
                 created_at_ms: std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_millis() as i64),
@@ -88,9 +85,6 @@ pub fn run(g: &super::Globals, cmd: AppsCmd) -> anyhow::Result<ExitCode> {
                     }
                     if !a.app.models.is_empty() {
                         rules.push(format!("models: {}", a.app.models.join(" ")));
-                    }
-                    if !a.app.cache {
-                        rules.push("no cache".into());
                     }
                     println!(
                         "{:<16} {:>10} {:>10} {:>9} {:>5.0}%  {}",

@@ -36,7 +36,26 @@ pub fn run(g: &super::Globals, args: ServeArgs) -> anyhow::Result<ExitCode> {
             "frugal: serving on http://{addr}/v1 (OpenAI chat completions and models, Anthropic messages); {}; Ctrl-C stops",
             if apps == 0 { "no apps yet: add one with `frugal apps add NAME`".to_string() } else { format!("{apps} app(s)") }
         );
+        // Ctrl-C, or SIGTERM from a service manager or `kill`: either way the requests in
+        // flight finish and settle, rather than being left for the next start to charge.
         let shutdown = async {
+            #[cfg(unix)]
+            {
+                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+                let term = async {
+                    match term.as_mut() {
+                        Some(t) => {
+                            t.recv().await;
+                        }
+                        None => std::future::pending::<()>().await,
+                    }
+                };
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term => {}
+                }
+            }
+            #[cfg(not(unix))]
             let _ = tokio::signal::ctrl_c().await;
             eprintln!("frugal: stopping; requests in flight finish first");
         };

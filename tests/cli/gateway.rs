@@ -32,9 +32,14 @@ pub fn free_port() -> u16 {
 
 /// An environment with the simulated provider `sim` (economy) and a $5 budget.
 pub fn gateway_env(server: &SimServer) -> Env {
+    gateway_env_with(server, "")
+}
+
+/// The same with more config (a policy) before the provider.
+pub fn gateway_env_with(server: &SimServer, extra: &str) -> Env {
     let env = Env::new();
     env.write_config(&format!(
-        "[budget]\nmonthly_usd = 5.0\n\n[[providers]]\nname = \"sim\"\nkind = \"openai\"\nbase_url = \"{}\"\nmodel = \"sim-small\"\nmax_retries = 0\n\n[[prices]]\nmodel = \"sim-small\"\ninput = 0.5\noutput = 1.5\n",
+        "{extra}\n[budget]\nmonthly_usd = 5.0\n\n[[providers]]\nname = \"sim\"\nkind = \"openai\"\nbase_url = \"{}\"\nmodel = \"sim-small\"\nmax_retries = 0\n\n[[prices]]\nmodel = \"sim-small\"\ninput = 0.5\noutput = 1.5\n",
         server.base_url()
     ));
     env
@@ -129,7 +134,8 @@ fn both_protocols_answer_locally_and_from_the_cloud_metered_per_app() {
         .parse::<Value>()
         .unwrap();
     let ids: Vec<&str> = models["data"].as_array().unwrap().iter().filter_map(|m| m["id"].as_str()).collect();
-    assert_eq!(ids, ["frugal/auto", "frugal/local", "frugal/economy", "frugal/premium", "sim/sim-small"]);
+    // No premium provider is configured, so frugal/premium is not offered.
+    assert_eq!(ids, ["frugal/auto", "frugal/local", "frugal/economy", "sim/sim-small"]);
 
     // OpenAI, local, not streamed.
     let r = post(
@@ -234,7 +240,9 @@ fn both_protocols_answer_locally_and_from_the_cloud_metered_per_app() {
 #[test]
 fn tokens_caps_privacy_and_bad_input_get_each_protocols_error() {
     let sim = SimServer::start(Kind::OpenAi).unwrap();
-    let env = gateway_env(&sim);
+    // frugal/auto goes to the cloud for every chat here, so the privacy checks below would
+    // fail if a private request or a local-only app could follow it.
+    let env = gateway_env_with(&sim, "[policy.chat]\nescalate = \"always\"\n");
     let token = add_app(&env, &["capped", "--monthly-usd", "0.01"]);
     let local = add_app(&env, &["offline", "--local-only"]);
     let narrow = add_app(&env, &["narrow", "--models", "frugal/local"]);
@@ -289,8 +297,28 @@ fn tokens_caps_privacy_and_bad_input_get_each_protocols_error() {
     assert_eq!(sim.requests().len(), before, "nothing refused reached the provider");
 
     // Privacy: a local-only app and a private request never reach a cloud.
+    let r = post(&s, "/v1/chat/completions", Some(&token), &hello("frugal/auto"));
+    assert_eq!((r.status().as_u16(), header(&r, "x-frugal-route")), (200, "cloud".into()), "the policy sends auto out");
     let r = post(&s, "/v1/chat/completions", Some(&local), &hello("frugal/economy"));
     assert_eq!(r.status(), 403);
+    let listed = json_of(client().get(format!("{}/v1/models", s.base)).bearer_auth(&local).send().unwrap());
+    let ids: Vec<&str> = listed["data"].as_array().unwrap().iter().filter_map(|m| m["id"].as_str()).collect();
+    assert_eq!(ids, ["frugal/auto", "frugal/local"], "a local-only app is offered no cloud model");
+    let canary = json!({ "model": "frugal/auto", "max_tokens": 8, "messages": [{ "role": "user", "content": format!("Repeat {CANARY}") }] });
+    for value in ["1", "TRUE", "yes"] {
+        let r = client()
+            .post(format!("{}/v1/chat/completions", s.base))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .header("x-frugal-private", value)
+            .body(canary.to_string())
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        let v = json_of(r);
+        assert_eq!(status, 400, "x-frugal-private: {value}: {v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains("not sent to a cloud"), "{v}");
+    }
     let r = client()
         .post(format!("{}/v1/chat/completions", s.base))
         .bearer_auth(&token)
@@ -326,6 +354,10 @@ fn tokens_caps_privacy_and_bad_input_get_each_protocols_error() {
         ("/v1/chat/completions", Some("application/json"), json!({ "model": "frugal/local", "messages": [{ "role": "user", "content": "hi" }], "tools": [{ "type": "function" }] }).to_string(), 400),
         ("/v1/messages", Some("application/json"), json!({ "model": "frugal/local", "messages": [{ "role": "user", "content": "hi" }] }).to_string(), 400),
         ("/v1/messages", Some("application/json"), json!({ "model": "frugal/local", "max_tokens": 5, "messages": [{ "role": "system", "content": "hi" }] }).to_string(), 400),
+        ("/v1/messages", Some("application/json"), "{\"model\": [".into(), 400),
+        ("/v1/messages", Some("application/json"), json!({ "model": "frugal/local", "max_tokens": -1, "messages": [{ "role": "user", "content": "hi" }] }).to_string(), 400),
+        ("/v1/messages", Some("application/json"), json!({ "model": "frugal/local", "max_tokens": 5, "messages": [{ "role": "user", "content": [{ "type": "image", "source": {} }] }] }).to_string(), 400),
+        ("/v1/messages/count_tokens", Some("application/json"), json!({ "model": "nobody/none", "messages": [{ "role": "user", "content": "hi" }] }).to_string(), 404),
     ];
     for (path, ctype, body, status) in cases {
         let mut r = client().post(format!("{}{path}", s.base)).bearer_auth(&token);
@@ -343,8 +375,18 @@ fn tokens_caps_privacy_and_bad_input_get_each_protocols_error() {
     }
     // A body over the limit and 10,000 messages: refused, never a crash.
     let huge = json!({ "model": "frugal/local", "messages": [{ "role": "user", "content": "x".repeat(9 << 20) }] });
-    let r = post(&s, "/v1/chat/completions", Some(&token), &huge);
-    assert_eq!(r.status(), 413);
+    // The server may answer 413 before it has read the whole body and close the connection
+    // while the client still sends: a reset is also a refusal; the server must live on.
+    let r = client()
+        .post(format!("{}/v1/chat/completions", s.base))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(huge.to_string())
+        .send();
+    if let Ok(r) = r {
+        assert_eq!(r.status(), 413);
+        assert!(json_of(r)["error"]["message"].as_str().unwrap().contains("over the gateway's limit"));
+    }
     let many: Vec<Value> = (0..10_000)
         .map(|i| json!({ "role": if i % 2 == 0 { "user" } else { "assistant" }, "content": "hello there" }))
         .collect();
@@ -363,8 +405,8 @@ fn tokens_caps_privacy_and_bad_input_get_each_protocols_error() {
     drop(s);
     let after = rows(&env);
     assert!(after.iter().all(|r| r["state"] == "settled"), "{after:?}");
-    // Only the two budget refusals and the local answers are rows; bad input wrote none.
-    assert_eq!(after.len(), rows_before + 1, "the 10,000 messages made one failed local row: {after:?}");
+    // Bad input and the 10,000 messages (refused before anything ran) wrote no row.
+    assert_eq!(after.len(), rows_before, "{after:?}");
 }
 
 /// A client that goes away mid-stream is charged what was used (never $0) and stops the

@@ -220,6 +220,32 @@ fn serve(kind: Kind, conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool) -
         }
         _ => {}
     }
+    // A request that does not ask for a stream (as proxies like LiteLLM send them) gets one
+    // JSON body in the protocol's shape, as the real APIs answer.
+    if request.get("stream") != Some(&Value::Bool(true)) && fault.is_none() {
+        let text = responder(&request);
+        let max = request.get("max_tokens").and_then(Value::as_u64).unwrap_or(4096) as usize;
+        let mut tokens = split_tokens(&text);
+        let truncated = tokens.len() > max;
+        tokens.truncate(max);
+        let (prompt, completion) = (prompt_size(&request), u32::try_from(tokens.len()).unwrap_or(u32::MAX));
+        let text = tokens.concat();
+        let body = match kind {
+            Kind::OpenAi => json!({
+                "id": "sim", "object": "chat.completion", "created": 0, "model": request["model"],
+                "choices": [{ "index": 0, "message": { "role": "assistant", "content": text },
+                              "finish_reason": if truncated { "length" } else { "stop" } }],
+                "usage": { "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion },
+            }),
+            Kind::Anthropic => json!({
+                "id": "sim", "type": "message", "role": "assistant", "model": request["model"],
+                "content": [{ "type": "text", "text": text }],
+                "stop_reason": if truncated { "max_tokens" } else { "end_turn" },
+                "usage": { "input_tokens": prompt, "output_tokens": completion },
+            }),
+        };
+        return plain(&mut out, "200 OK", "", &body.to_string());
+    }
     out.write_all(
         b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
     )?;

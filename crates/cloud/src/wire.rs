@@ -28,6 +28,9 @@ fn openai_body(model: &str, request: &Request) -> Value {
     if let Some(seed) = request.sampling.seed {
         body["seed"] = json!(seed);
     }
+    if !request.stop.is_empty() {
+        body["stop"] = json!(request.stop);
+    }
     match &request.constraint {
         Some(Constraint::JsonSchema(schema)) => match serde_json::from_str::<Value>(schema) {
             // Not `strict`: strict mode demands schema features (every property required, no
@@ -71,6 +74,9 @@ fn anthropic_body(model: &str, request: &Request) -> Value {
     });
     if !system.is_empty() {
         body["system"] = json!(system.join("\n\n"));
+    }
+    if !request.stop.is_empty() {
+        body["stop_sequences"] = json!(request.stop);
     }
     body
 }
@@ -319,6 +325,14 @@ mod tests {
         assert_eq!(b["system"], "be brief");
         assert_eq!(b["messages"].as_array().unwrap().len(), 1);
         assert!(b.get("top_p").is_none());
+        assert!(b.get("stop_sequences").is_none());
+    }
+
+    #[test]
+    fn stop_sequences_reach_both_protocols() {
+        let r = Request::new(vec![Message::user("hi")]).with_stop(vec!["\n\n".into(), "END".into()]);
+        assert_eq!(body(Kind::OpenAi, "m", &r)["stop"], serde_json::json!(["\n\n", "END"]));
+        assert_eq!(body(Kind::Anthropic, "m", &r)["stop_sequences"], serde_json::json!(["\n\n", "END"]));
     }
 
     #[test]

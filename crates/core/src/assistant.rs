@@ -39,6 +39,9 @@ impl std::fmt::Debug for Assistant {
     }
 }
 
+/// The shortest answer a chat must have room for in the local context before it stays here.
+const MIN_LOCAL_ANSWER: usize = 256;
+
 impl Assistant {
     /// Opens the config at `config_file` (or the XDG default). `model` overrides the
     /// configured model for this process only (the CLI's `--model`).
@@ -249,12 +252,26 @@ impl Assistant {
                     let text: String =
                         request.messages.iter().map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n");
                     let needed = engine.count_tokens(&text).unwrap_or(0) + request.messages.len() * 8;
-                    if allowed && needed + request.max_tokens as usize > plan.context as usize {
-                        escalate = Some(format!(
+                    // `max_tokens` is a ceiling, not a need: API clients send 8k–64k (Anthropic's
+                    // requires one). The conversation must leave room for a short answer here;
+                    // the local answer is then capped to the room left.
+                    let room = (plan.context as usize).saturating_sub(needed);
+                    if room < (request.max_tokens as usize).min(MIN_LOCAL_ANSWER) {
+                        let why = format!(
                             "the conversation ({needed} tokens) does not fit the local context ({})",
                             plan.context
-                        ));
+                        );
+                        if !allowed {
+                            // Refused before anything runs: no row for a request nothing served.
+                            return Err(CoreError::Provider(frugal_llm::ProviderError::new(
+                                frugal_llm::ErrorKind::ContextOverflow,
+                                format!("{why}, and this request may not leave the machine"),
+                            )));
+                        }
+                        escalate = Some(why);
                     } else {
+                        let mut request = request;
+                        request.max_tokens = request.max_tokens.min(u32::try_from(room).unwrap_or(u32::MAX));
                         let meter = Arc::new(self.router.metered_local(task, &run_id)?.scoped(opts.app.as_ref()));
                         let report = RouteReport {
                             route: "local",

@@ -42,13 +42,24 @@ pub async fn authenticate(assistant: &Arc<Assistant>, headers: &HeaderMap) -> Re
     found.ok_or_else(|| Problem::Unauthorized("this token belongs to no app (see `frugal apps list`)".into()))
 }
 
-/// Every model name a client may ask for.
-pub fn models(assistant: &Assistant) -> Vec<String> {
+/// Every model name `app` may ask for here: Frugal's routes whose tier has a provider, and
+/// each provider's model — none of the cloud ones for a local-only app.
+pub fn models(assistant: &Assistant, app: &App) -> Vec<String> {
     let config = assistant.config();
+    let tier_of = |m: &str| match m {
+        "frugal/economy" => Some(Tier::Economy),
+        "frugal/premium" => Some(Tier::Premium),
+        _ => None,
+    };
     FRUGAL_MODELS
         .iter()
+        .filter(|m| match tier_of(m) {
+            Some(t) => !app.local_only && config.provider_for(t).is_some(),
+            None => true,
+        })
         .map(|m| m.to_string())
-        .chain(config.providers.iter().map(|p| format!("{}/{}", p.name, p.model)))
+        .chain(config.providers.iter().filter(|_| !app.local_only).map(|p| format!("{}/{}", p.name, p.model)))
+        .filter(|m| app.allows(m))
         .collect()
 }
 
@@ -116,6 +127,10 @@ pub fn route_for(assistant: &Assistant, app: &App, model: &str, private: bool) -
 
 /// A client's text in a message: one line, at most 80 characters.
 pub fn one_line(s: &str) -> String {
-    let s: String = s.chars().filter(|c| !c.is_control()).take(80).collect();
-    s
+    s.chars().filter(|c| !c.is_control()).take(80).collect()
+}
+
+/// The same for a longer text (an error that quotes a value): at most 240 characters.
+pub fn one_line_long(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(240).collect()
 }

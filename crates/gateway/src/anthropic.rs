@@ -39,7 +39,6 @@ struct WireMessage {
 
 #[derive(Deserialize)]
 struct CountRequest {
-    #[allow(dead_code)]
     model: String,
     messages: Vec<WireMessage>,
     system: Option<Content>,
@@ -99,10 +98,13 @@ fn to_call(r: MessagesRequest) -> Result<(Call, bool), Problem> {
         sampling.top_k = k;
     }
     let stop = r.stop_sequences.unwrap_or_default();
-    if stop.iter().any(|s| s.trim().is_empty()) {
-        return Err(bad("stop_sequences: each must contain text"));
+    if stop.len() > 8 || stop.iter().any(|s| s.trim().is_empty() || s.len() > 200) {
+        return Err(bad("stop_sequences: up to 8, each with text and at most 200 bytes"));
     }
-    let request = Request::new(messages(r.system, r.messages)?).with_max_tokens(max_tokens).with_sampling(sampling);
+    let request = Request::new(messages(r.system, r.messages)?)
+        .with_max_tokens(max_tokens)
+        .with_sampling(sampling)
+        .with_stop(stop.clone());
     Ok((Call { model: r.model, request, stop }, r.stream))
 }
 
@@ -195,7 +197,7 @@ async fn create(gw: Arc<Gateway>, headers: HeaderMap, body: Body) -> Result<Resp
                     let _ = tx.send(event("content_block_stop", stop_block)).await;
                     let done = json!({ "type": "message_delta",
                         "delta": { "stop_reason": stop_reason(finish), "stop_sequence": filter.matched },
-                        "usage": { "output_tokens": usage.completion_tokens } });
+                        "usage": { "input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens } });
                     let _ = tx.send(event("message_delta", done)).await;
                     let _ = tx.send(event("message_stop", json!({ "type": "message_stop" }))).await;
                     break;
@@ -215,9 +217,11 @@ async fn create(gw: Arc<Gateway>, headers: HeaderMap, body: Body) -> Result<Resp
 /// estimate for a cloud model's own), or at four characters a token without a local model.
 pub async fn count_tokens(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Body) -> Response {
     let counted = async {
-        authenticate(&gw.assistant, &headers).await?;
+        let app = authenticate(&gw.assistant, &headers).await?;
         let body = wire::read_body(body, gw.body_limit).await?;
         let r: CountRequest = wire::parse_json(&headers, &body)?;
+        // The same checks as a request to that model: known, and allowed to this app.
+        route_for(&gw.assistant, &app, &r.model, false)?;
         let text: String =
             messages(r.system, r.messages)?.iter().map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n");
         let a = gw.assistant.clone();

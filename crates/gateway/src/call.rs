@@ -43,9 +43,29 @@ pub enum Piece {
     Failed(Problem),
 }
 
+/// Cancels the call when dropped: a client that goes away while its request is starting, or
+/// before a collected answer is complete, stops the engine or the upstream at once.
+struct CancelOnDrop(Option<CancelToken>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(c) = &self.0 {
+            c.cancel();
+        }
+    }
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        // Harmless once the answer has ended; stops it if it has not.
+        self.cancel.cancel();
+    }
+}
+
 /// Starts `call` with `opts` and reads up to its first real event.
 pub async fn start(assistant: Arc<Assistant>, call: Call, opts: RouteOptions) -> Result<Started, Problem> {
     let cancel = CancelToken::new();
+    let mut guard = CancelOnDrop(Some(cancel.clone()));
     let c = cancel.clone();
     let request = call.request;
     let routed = tokio::task::spawn_blocking(move || assistant.chat(request, None, &opts, c))
@@ -64,6 +84,8 @@ pub async fn start(assistant: Arc<Assistant>, call: Call, opts: RouteOptions) ->
             None => break None,
         }
     };
+    // From here `Started` cancels when dropped.
+    guard.0 = None;
     Ok(Started { route, meter, events, cancel, first, usage: Usage::default(), ended: None })
 }
 
@@ -114,10 +136,10 @@ impl Started {
             };
             match event {
                 Event::Text(t) if !filter.hit => {
+                    // After a stop sequence the rest is read but not shown: the engine or the
+                    // provider was given the stop sequences and ends right there, with its
+                    // real usage (cancelling would charge a cloud request its worst case).
                     let shown = filter.push(&t);
-                    if filter.hit {
-                        self.cancel.cancel();
-                    }
                     if !shown.is_empty() {
                         return Piece::Text(shown);
                     }
@@ -147,7 +169,7 @@ impl Started {
                 Piece::Text(t) => text.push_str(&t),
                 Piece::End(finish, usage) => {
                     let answer = Answer { text, stop_sequence: filter.matched.clone(), usage, finish };
-                    return Ok((answer, self.route, self.meter.spent()));
+                    return Ok((answer, self.route.clone(), self.meter.spent()));
                 }
                 Piece::Failed(p) => return Err(p),
             }
@@ -202,10 +224,19 @@ impl<'a> StopFilter<'a> {
     }
 }
 
-/// Seconds to the start of next month, when the monthly caps reset.
-fn until_reset() -> u64 {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-    let (_, end) = frugal_core::ledger::Month::containing(now).bounds_ms();
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Seconds until the cap in `message` resets: tomorrow for the daily budget, next month for
+/// the monthly ones. (The meter's refusal arrives as its sentence; the cap is named in it.)
+fn until_reset(message: &str) -> u64 {
+    let now = now_ms();
+    let end = if message.contains("daily budget") {
+        frugal_core::ledger::day_bounds_ms(now).1
+    } else {
+        frugal_core::ledger::Month::containing(now).bounds_ms().1
+    };
     u64::try_from((end - now) / 1000).unwrap_or(0).max(1)
 }
 
@@ -213,7 +244,14 @@ fn until_reset() -> u64 {
 pub fn provider_problem(e: &ProviderError) -> Problem {
     let m = e.message().to_string();
     match e.kind() {
-        ErrorKind::Refused => Problem::Budget(m, until_reset()),
+        // Waiting never helps a request over the per-request limit: it must ask for less.
+        ErrorKind::Refused if m.contains("per-request limit") => {
+            Problem::BadRequest(format!("{m}; ask for fewer output tokens (max_tokens)"))
+        }
+        ErrorKind::Refused => {
+            let wait = until_reset(&m);
+            Problem::Budget(m, wait)
+        }
         ErrorKind::InvalidRequest | ErrorKind::ContextOverflow => Problem::BadRequest(m),
         ErrorKind::RateLimited => Problem::RateLimited(m),
         ErrorKind::Auth => Problem::Upstream(format!("the provider refused Frugal's key: {m}")),
@@ -227,7 +265,7 @@ pub fn core_problem(e: CoreError) -> Problem {
         CoreError::Provider(p) => provider_problem(&p),
         CoreError::Input(m) | CoreError::Route(m) => Problem::BadRequest(m),
         CoreError::Ledger(frugal_core::ledger::LedgerError::Refused(r)) => {
-            Problem::Budget(r.to_string(), until_reset())
+            provider_problem(&ProviderError::new(ErrorKind::Refused, r.to_string()))
         }
         other => Problem::Internal(other.to_string()),
     }

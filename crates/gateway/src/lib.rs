@@ -36,14 +36,28 @@ pub fn router(gateway: Arc<Gateway>) -> axum::Router {
         .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
         .route("/health", get(|| async { "ok" }))
         .fallback(|uri: axum::http::Uri| async move {
-            error::Problem::NotFound(format!(
+            let problem = error::Problem::NotFound(format!(
                 "no endpoint {}: this gateway serves /v1/chat/completions, /v1/models, /v1/messages and /v1/messages/count_tokens",
                 access::one_line(uri.path())
-            ))
-            .response(error::Protocol::OpenAi)
-            .into_response()
+            ));
+            problem.response(protocol_of(&uri)).into_response()
+        })
+        .method_not_allowed_fallback(|uri: axum::http::Uri, method: axum::http::Method| async move {
+            let problem = error::Problem::BadRequest(format!("{method} is not served on {}", access::one_line(uri.path())));
+            let mut r = problem.response(protocol_of(&uri));
+            *r.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
+            r
         })
         .with_state(gateway)
+}
+
+/// Anthropic's paths get Anthropic's error shape; everything else OpenAI's.
+fn protocol_of(uri: &axum::http::Uri) -> error::Protocol {
+    if uri.path().starts_with("/v1/messages") {
+        error::Protocol::Anthropic
+    } else {
+        error::Protocol::OpenAi
+    }
 }
 
 /// Serves on `listener` until `shutdown` resolves, then stops taking requests and lets the

@@ -123,10 +123,11 @@ fn to_call(r: ChatRequest) -> Result<(Call, bool, bool), Problem> {
         Some(Stop::One(s)) => vec![s],
         Some(Stop::Many(v)) => v,
     };
-    if stop.len() > 4 || stop.iter().any(String::is_empty) {
-        return Err(bad("`stop` takes up to 4 non-empty strings"));
+    if stop.len() > 4 || stop.iter().any(|s| s.is_empty() || s.len() > 200) {
+        return Err(bad("`stop` takes up to 4 non-empty strings of at most 200 bytes"));
     }
-    let mut request = Request::new(messages).with_max_tokens(max_tokens).with_sampling(sampling);
+    let mut request =
+        Request::new(messages).with_max_tokens(max_tokens).with_sampling(sampling).with_stop(stop.clone());
     match r.response_format {
         None | Some(ResponseFormat::Text) => {}
         Some(ResponseFormat::JsonObject) => {
@@ -246,9 +247,8 @@ async fn chat(gw: Arc<Gateway>, headers: HeaderMap, body: Body) -> Result<Respon
 pub async fn list_models(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
     match authenticate(&gw.assistant, &headers).await {
         Ok(app) => {
-            let data: Vec<Value> = models(&gw.assistant)
+            let data: Vec<Value> = models(&gw.assistant, &app)
                 .into_iter()
-                .filter(|m| app.allows(m))
                 .map(|m| {
                     let owner = m.split('/').next().unwrap_or("frugal").to_string();
                     json!({ "id": m, "object": "model", "created": 0, "owned_by": owner })

@@ -21,11 +21,17 @@ pub struct Gateway {
 
 /// Reads a request body of at most `limit` bytes.
 pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, Problem> {
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
-        Problem::TooLarge(format!(
-            "the request body is over the gateway's limit of {} MB (or was cut off)",
-            limit >> 20
-        ))
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        // `to_bytes` says "length limit exceeded" for an oversized body; anything else is a
+        // body that could not be read (cut off, bad chunking).
+        if e.to_string().contains("length limit") {
+            Problem::TooLarge(format!("the request body is over the gateway's limit of {} MiB", limit >> 20))
+        } else {
+            Problem::BadRequest(format!(
+                "the request body could not be read: {}",
+                crate::access::one_line(&e.to_string())
+            ))
+        }
     })
 }
 
@@ -38,12 +44,19 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &[u
             crate::access::one_line(ctype)
         )));
     }
-    serde_json::from_slice(body).map_err(|e| Problem::BadRequest(format!("the request body is not valid: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        // serde quotes the offending value: keep the line short however long that value is.
+        Problem::BadRequest(format!("the request body is not valid: {}", crate::access::one_line_long(&e.to_string())))
+    })
 }
 
-/// The request's `x-frugal-private: 1`: answer on this machine or refuse.
+/// The request's `x-frugal-private`: answer on this machine or refuse. Fails closed: the
+/// header present means private unless it says `0` or `false`.
 pub fn private(headers: &HeaderMap) -> bool {
-    headers.get("x-frugal-private").and_then(|v| v.to_str().ok()).is_some_and(|v| matches!(v.trim(), "1" | "true"))
+    headers.get_all("x-frugal-private").iter().any(|v| {
+        let v = v.to_str().map(|s| s.trim().to_ascii_lowercase()).unwrap_or_default();
+        !(v == "0" || v == "false")
+    })
 }
 
 pub fn unix_secs() -> u64 {

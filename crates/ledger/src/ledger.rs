@@ -11,7 +11,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{first_line, LedgerError, Result};
-use crate::month::{day_bounds_ms, Month};
+
 use crate::prices::{usd, TokenCounts};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` is how many have run. Append
@@ -212,6 +212,9 @@ pub struct NewRequest {
 pub struct Ticket {
     id: i64,
     reserved_micros: i64,
+    /// When the row started and its app: which running totals its settlement moves.
+    started_ms: i64,
+    app: Option<String>,
 }
 
 impl Ticket {
@@ -316,6 +319,9 @@ fn dollars(micros: i64, cap: bool) -> String {
 #[derive(Debug)]
 pub struct Ledger {
     conn: Mutex<Connection>,
+    /// The cloud money of the current month and day, for the cap checks (see `totals`).
+    /// Locked only while `conn` is held.
+    totals: Mutex<Option<crate::totals::Totals>>,
     path: PathBuf,
     pid: u32,
     /// When this process last backed the ledger up, and whether money moved since.
@@ -365,7 +371,13 @@ impl Ledger {
                 other => break other?,
             }
         }
-        let ledger = Ledger { conn: Mutex::new(conn), path, pid: std::process::id(), backup: Mutex::default() };
+        let ledger = Ledger {
+            conn: Mutex::new(conn),
+            totals: Mutex::default(),
+            path,
+            pid: std::process::id(),
+            backup: Mutex::default(),
+        };
         let mut notice = ledger.settle_stale()?;
         if crate::backup::is_stale(&ledger.path) {
             if let Err(e) = ledger.back_up() {
@@ -415,7 +427,13 @@ impl Ledger {
         let path = PathBuf::from(":memory:");
         let mut conn = Connection::open_in_memory().map_err(|e| LedgerError::sqlite(&path, e))?;
         prepare(&mut conn, &path)?;
-        Ok(Ledger { conn: Mutex::new(conn), path, pid: std::process::id(), backup: Mutex::default() })
+        Ok(Ledger {
+            conn: Mutex::new(conn),
+            totals: Mutex::default(),
+            path,
+            pid: std::process::id(),
+            backup: Mutex::default(),
+        })
     }
 
     /// The ledger file (`:memory:` for an in-memory one).
@@ -460,6 +478,7 @@ impl Ledger {
             total = total.saturating_add(reserved);
         }
         tx.commit().map_err(self.db())?;
+        *self.totals.lock().unwrap_or_else(PoisonError::into_inner) = None;
         Ok((count > 0).then(|| {
             let (s, its) = if count == 1 { ("", "its") } else { ("s", "their") };
             format!("settled {count} interrupted request{s} at {its} worst case ({})", dollars(total, false))
@@ -474,8 +493,14 @@ impl Ledger {
             return Err(LedgerError::Invalid(format!("a reservation cannot be negative ({})", req.reserved_micros)));
         }
         let mut conn = self.conn();
+        let mut totals = self.totals.lock().unwrap_or_else(PoisonError::into_inner);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(self.db())?;
-        let refusal = if req.reserved_micros > 0 { check_limits(&tx, &req, limits).map_err(self.db())? } else { None };
+        let refusal = if req.reserved_micros > 0 {
+            let t = crate::totals::Totals::current(&mut totals, &tx, req.at_ms).map_err(self.db())?;
+            check_limits(t, &req, limits)
+        } else {
+            None
+        };
         let (state, outcome, reserved, note) = match &refusal {
             Some(r) => ("settled", Some(Outcome::Refused.as_str()), 0, Some(r.to_string())),
             None => ("pending", None, req.reserved_micros, None),
@@ -503,10 +528,20 @@ impl Ledger {
         )
         .map_err(self.db())?;
         let id = tx.last_insert_rowid();
-        tx.commit().map_err(self.db())?;
+        if let Err(e) = tx.commit() {
+            *totals = None;
+            return Err(self.db()(e));
+        }
         match refusal {
             Some(r) => Err(LedgerError::Refused(r)),
-            None => Ok(Ticket { id, reserved_micros: req.reserved_micros }),
+            None => {
+                if req.reserved_micros > 0 {
+                    if let Some(t) = totals.as_mut() {
+                        t.apply(req.at_ms, req.app.as_deref(), 0, req.reserved_micros);
+                    }
+                }
+                Ok(Ticket { id, reserved_micros: req.reserved_micros, started_ms: req.at_ms, app: req.app })
+            }
         }
     }
 
@@ -517,8 +552,8 @@ impl Ledger {
             return Err(LedgerError::Invalid(format!("request {}: a cost cannot be negative", ticket.id)));
         }
         let t = s.tokens;
-        let changed = self
-            .conn()
+        let conn = self.conn();
+        let changed = conn
             .execute(
                 "UPDATE requests SET state = 'settled', finished_at = ?2, prompt_tokens = ?3, cached_tokens = ?4,
                     cache_write_tokens = ?5, completion_tokens = ?6, reasoning_tokens = ?7, cost_micros = ?8,
@@ -541,8 +576,16 @@ impl Ledger {
             )
             .map_err(self.db())?;
         if changed == 0 {
+            // Someone else settled it: what the totals believe of it is unknown now.
+            *self.totals.lock().unwrap_or_else(PoisonError::into_inner) = None;
             return Err(LedgerError::NotPending(ticket.id));
         }
+        if ticket.reserved_micros > 0 || s.cost_micros > 0 {
+            if let Some(t) = self.totals.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
+                t.apply(ticket.started_ms, ticket.app.as_deref(), s.cost_micros, -ticket.reserved_micros);
+            }
+        }
+        drop(conn);
         // Money was spent (or its reservation released): the backup follows (within
         // `BACKUP_EVERY`, and when the ledger closes), so a restored ledger reads as spent as
         // it was. Local rows cost nothing and wait for the daily refresh.
@@ -619,65 +662,36 @@ fn check_version(path: &Path, version: i64) -> Result<()> {
 
 /// The cap that this request would cross, if any. Spend in a period is settled cost plus
 /// pending reservations of requests started in it.
-fn check_limits(tx: &Connection, req: &NewRequest, limits: &Limits) -> rusqlite::Result<Option<Refusal>> {
+fn check_limits(totals: &crate::totals::Totals, req: &NewRequest, limits: &Limits) -> Option<Refusal> {
     let needed = req.reserved_micros;
     if let Some(cap) = limits.per_request_micros.filter(|&cap| needed > cap) {
-        return Ok(Some(Refusal {
+        return Some(Refusal {
             limit: LimitKind::PerRequest,
             cap_micros: cap,
             spent_micros: 0,
             reserved_micros: 0,
             needed_micros: needed,
-        }));
+        });
     }
+    let app = req.app.as_deref().map(|a| totals.app(a));
     let periods = [
-        (LimitKind::Monthly, limits.monthly_micros, Month::containing(req.at_ms).bounds_ms()),
-        (LimitKind::Daily, limits.daily_micros, day_bounds_ms(req.at_ms)),
+        (LimitKind::Monthly, limits.monthly_micros, Some(totals.month_money)),
+        (LimitKind::Daily, limits.daily_micros, Some(totals.day_money)),
+        (LimitKind::App, limits.app_monthly_micros, app),
     ];
-    for (limit, cap, (start, end)) in periods {
-        let Some(cap) = cap else { continue };
-        let (spent, reserved) = spent_and_reserved(tx, start, end)?;
-        if spent.saturating_add(reserved).saturating_add(needed) > cap {
-            return Ok(Some(Refusal {
+    for (limit, cap, money) in periods {
+        let (Some(cap), Some(m)) = (cap, money) else { continue };
+        if m.spent.saturating_add(m.reserved).saturating_add(needed) > cap {
+            return Some(Refusal {
                 limit,
                 cap_micros: cap,
-                spent_micros: spent,
-                reserved_micros: reserved,
+                spent_micros: m.spent,
+                reserved_micros: m.reserved,
                 needed_micros: needed,
-            }));
+            });
         }
     }
-    if let (Some(app), Some(cap)) = (&req.app, limits.app_monthly_micros) {
-        let (start, end) = Month::containing(req.at_ms).bounds_ms();
-        let (spent, reserved) = tx.query_row(
-            "SELECT COALESCE(SUM(CASE WHEN state = 'settled' THEN cost_micros ELSE 0 END), 0),
-                    COALESCE(SUM(CASE WHEN state = 'pending' THEN reserved_micros ELSE 0 END), 0)
-             FROM requests WHERE route = 'cloud' AND app = ?1 AND started_at >= ?2 AND started_at < ?3",
-            params![app, start, end],
-            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
-        )?;
-        if spent.saturating_add(reserved).saturating_add(needed) > cap {
-            return Ok(Some(Refusal {
-                limit: LimitKind::App,
-                cap_micros: cap,
-                spent_micros: spent,
-                reserved_micros: reserved,
-                needed_micros: needed,
-            }));
-        }
-    }
-    Ok(None)
-}
-
-/// Settled cost and pending reservations of requests started in `[start, end)`.
-fn spent_and_reserved(conn: &Connection, start: i64, end: i64) -> rusqlite::Result<(i64, i64)> {
-    conn.query_row(
-        "SELECT COALESCE(SUM(CASE WHEN state = 'settled' THEN cost_micros ELSE 0 END), 0),
-                COALESCE(SUM(CASE WHEN state = 'pending' THEN reserved_micros ELSE 0 END), 0)
-         FROM requests WHERE route = 'cloud' AND started_at >= ?1 AND started_at < ?2",
-        params![start, end],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )
+    None
 }
 
 /// Token counts are stored as SQLite integers (i64).

@@ -59,6 +59,7 @@ mod month;
 mod outcomes;
 mod prices;
 mod report;
+mod totals;
 
 pub use apps::{check_app_name, App, AppSpend};
 pub use backup::{backup_path, backup_taken, reset, restore};
@@ -66,7 +67,7 @@ pub use error::{LedgerError, Result};
 pub use ledger::{
     Ledger, LimitKind, Limits, NewRequest, Outcome, Refusal, Route, Row, Settlement, State, Ticket, MIGRATIONS,
 };
-pub use month::Month;
+pub use month::{day_bounds_ms, Month};
 pub use outcomes::{Feedback, OutcomeReport, UsefulSpend};
 pub use prices::{micros_from_usd, usd, Price, PriceEntry, PriceSource, PriceTable, TokenCounts};
 pub use report::{usd_exact, write_csv, DaySpend, EscalationCount, MonthReport, ProviderSpend, TaskSpend};

@@ -98,7 +98,7 @@ pub(crate) fn local_midnight_ms(date: NaiveDate) -> i64 {
 }
 
 /// `[start, end)` of the local day containing `ms`.
-pub(crate) fn day_bounds_ms(ms: i64) -> (i64, i64) {
+pub fn day_bounds_ms(ms: i64) -> (i64, i64) {
     let day = local_date(ms);
     (local_midnight_ms(day), local_midnight_ms(day.succ_opt().unwrap_or(day)))
 }

@@ -368,6 +368,30 @@ fn four_connections_on_one_file_never_cross_the_cap() {
     check_after_hammer(&ledger, month, &limits, granted.load(Ordering::SeqCst), refused.load(Ordering::SeqCst));
 }
 
+/// The cap check keeps running totals in memory; what another connection (another process)
+/// spent or reserved meanwhile must still count, and so must a row changed behind its back.
+#[test]
+fn a_cap_check_sees_what_another_connection_spent() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spend.db");
+    let month = Month::new(2026, 2).unwrap();
+    let limits = monthly(1_000);
+    let (a, _) = Ledger::open(&path).unwrap();
+    let (b, _) = Ledger::open(&path).unwrap();
+    let t = a.begin(cloud(at(month, 2), "a1", "chat", 600), &limits).unwrap();
+    a.settle(t, done(at(month, 2) + 1, 600, Outcome::Ok)).unwrap();
+    // B reserves 300: 900 of 1,000 in use. A, whose totals said 600, must now refuse 200.
+    let _held = b.begin(cloud(at(month, 2), "b1", "chat", 300), &limits).unwrap();
+    let e = a.begin(cloud(at(month, 2), "a2", "chat", 200), &limits).unwrap_err();
+    assert!(matches!(e, frugal_ledger::LedgerError::Refused(_)), "{e}");
+    // A raw change by a third connection counts too: the 600 was really 100.
+    raw(&path).execute("UPDATE requests SET cost_micros = 100 WHERE run_id = 'a1'", []).unwrap();
+    let _a3 = a.begin(cloud(at(month, 2), "a3", "chat", 200), &limits).unwrap();
+    // Its own reservations count at once, without another connection's commit.
+    let e = a.begin(cloud(at(month, 2), "a4", "chat", 500), &limits).unwrap_err();
+    assert!(e.to_string().contains("monthly budget"), "{e}");
+}
+
 // ---------------------------------------------------------------- crash recovery
 
 fn dead_pid() -> i64 {

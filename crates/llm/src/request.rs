@@ -93,12 +93,16 @@ pub struct Request {
     pub sampling: Sampling,
     /// Optional output constraint.
     pub constraint: Option<Constraint>,
+    /// Text that ends the answer where it is generated (the engine stops there; the caller
+    /// cuts it off the shown text). Empty: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stop: Vec<String>,
 }
 
 impl Request {
     /// A request with default sampling and at most 512 new tokens.
     pub fn new(messages: Vec<Message>) -> Self {
-        Self { messages, max_tokens: 512, sampling: Sampling::default(), constraint: None }
+        Self { messages, max_tokens: 512, sampling: Sampling::default(), constraint: None, stop: Vec::new() }
     }
 
     /// Sets the token limit.
@@ -110,6 +114,12 @@ impl Request {
     /// Sets the sampling settings.
     pub fn with_sampling(mut self, sampling: Sampling) -> Self {
         self.sampling = sampling;
+        self
+    }
+
+    /// Sets the stop sequences.
+    pub fn with_stop(mut self, stop: Vec<String>) -> Self {
+        self.stop = stop;
         self
     }
 

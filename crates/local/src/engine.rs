@@ -598,6 +598,9 @@ impl Session<'_> {
         let mut batch = LlamaBatch::new(1, 1);
         let mut text = Utf8Buffer::default();
         let mut produced = 0u32;
+        // What was generated, for the stop sequences (only the tail can newly match).
+        let mut generated = String::new();
+        let longest_stop = request.stop.iter().map(String::len).max().unwrap_or(0);
         let reason = loop {
             if cancel.is_cancelled() || events.is_closed() {
                 break FinishReason::Cancelled;
@@ -612,8 +615,19 @@ impl Session<'_> {
             produced += 1;
             let piece = vocab.token_to_piece(token, false, None);
             if let Some(t) = text.push(&piece) {
+                let hit = longest_stop > 0 && {
+                    generated.push_str(&t);
+                    let mut from = generated.len().saturating_sub(longest_stop + t.len());
+                    while !generated.is_char_boundary(from) {
+                        from -= 1;
+                    }
+                    request.stop.iter().any(|s| generated[from..].contains(s.as_str()))
+                };
                 if !events.send(Event::Text(t)) {
                     break FinishReason::Cancelled;
+                }
+                if hit {
+                    break FinishReason::Stop;
                 }
             }
             batch.clear();

@@ -181,3 +181,20 @@ fn bad_model_files_fail_with_one_line() {
     assert!(e.message().contains("not found"), "{e}");
     assert!(!e.message().contains('\n'));
 }
+
+#[test]
+fn a_stop_sequence_ends_generation_where_it_appears() {
+    let full =
+        shared().stream(greedy("What is the capital of France?", 48), CancelToken::new()).collect_blocking().unwrap();
+    let at = full.text.find("Paris").expect("the greedy answer names Paris");
+    let stopped = shared()
+        .stream(greedy("What is the capital of France?", 48).with_stop(vec!["Paris".into()]), CancelToken::new())
+        .collect_blocking()
+        .unwrap();
+    // The engine stops on the piece that completes the stop text (the caller trims it).
+    assert!(stopped.text.contains("Paris") && stopped.text.len() < at + 12, "{:?}", stopped.text);
+    assert_eq!(stopped.reason, frugal_llm::FinishReason::Stop);
+    if full.text.len() > at + 12 {
+        assert!(stopped.usage.completion_tokens < full.usage.completion_tokens);
+    }
+}
