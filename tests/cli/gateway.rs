@@ -448,3 +448,57 @@ fn a_client_gone_mid_stream_and_a_killed_server_both_leave_settled_rows() {
     assert!(after[1]["cost_micros"].as_i64().unwrap() > 0, "the interrupted request is charged: {after:?}");
     drop(s);
 }
+
+/// 200 requests at once from 5 apps against small caps: no cap is crossed, globally or per
+/// app, and every request is exactly one settled ledger row (answered or refused).
+#[test]
+fn two_hundred_concurrent_requests_from_five_apps_never_cross_a_cap() {
+    let sim = SimServer::start(Kind::OpenAi).unwrap();
+    sim.set_token_delay(Duration::from_millis(1));
+    let env = Env::new();
+    env.write_config(&format!(
+        "[budget]\nmonthly_usd = 0.03\n\n[[providers]]\nname = \"sim\"\nkind = \"openai\"\nbase_url = \"{}\"\nmodel = \"sim-small\"\nmax_retries = 0\n\n[[prices]]\nmodel = \"sim-small\"\ninput = 0.5\noutput = 1.5\n",
+        sim.base_url()
+    ));
+    let tokens: Vec<String> = (0..5).map(|i| add_app(&env, &[&format!("app{i}"), "--monthly-usd", "0.01"])).collect();
+    let s = serve(&env);
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..200)
+            .map(|i| {
+                let (token, base) = (tokens[i % 5].clone(), s.base.clone());
+                scope.spawn(move || {
+                    let body = json!({ "model": "frugal/economy", "max_tokens": 2000, "messages": [{ "role": "user", "content": "Count." }] });
+                    client()
+                        .post(format!("{base}/v1/chat/completions"))
+                        .bearer_auth(token)
+                        .header("content-type", "application/json")
+                        .body(body.to_string())
+                        .send()
+                        .map(|r| r.status().as_u16())
+                        .unwrap_or(0)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(statuses.iter().all(|s| *s == 200 || *s == 429), "{statuses:?}");
+    let (ok, refused) =
+        (statuses.iter().filter(|s| **s == 200).count(), statuses.iter().filter(|s| **s == 429).count());
+    assert!(ok > 0 && refused > 0, "the caps should both admit and refuse: {ok} answered, {refused} refused");
+    drop(s);
+    let all = rows(&env);
+    assert_eq!(all.len(), 200, "exactly one row per request");
+    assert!(all.iter().all(|r| r["state"] == "settled"), "none pending");
+    assert_eq!(all.iter().filter(|r| r["outcome"] == "refused").count(), refused);
+    let spent = |app: Option<&str>| -> i64 {
+        all.iter()
+            .filter(|r| app.is_none() || r["app"].as_str() == app)
+            .map(|r| r["cost_micros"].as_i64().unwrap())
+            .sum()
+    };
+    assert!(spent(None) <= 30_000, "the global cap: {}", spent(None));
+    for i in 0..5 {
+        let name = format!("app{i}");
+        assert!(spent(Some(&name)) <= 10_000, "{name}'s cap: {}", spent(Some(&name)));
+    }
+}
