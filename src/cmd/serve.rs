@@ -31,7 +31,9 @@ pub fn run(g: &super::Globals, args: ServeArgs) -> anyhow::Result<ExitCode> {
         let addr = format!("{}:{}", args.host, args.port);
         let listener =
             tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-        let apps = assistant.spend().apps(frugal_core::ledger::Month::containing(0)).map(|a| a.len()).unwrap_or(0);
+        // Also opens the ledger now, so rows a killed gateway left pending are settled at start.
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let apps = assistant.spend().apps(frugal_core::ledger::Month::containing(now)).map(|a| a.len()).unwrap_or(0);
         eprintln!(
             "frugal: serving on http://{addr}/v1 (OpenAI chat completions and models, Anthropic messages); {}; Ctrl-C stops",
             if apps == 0 { "no apps yet: add one with `frugal apps add NAME`".to_string() } else { format!("{apps} app(s)") }

@@ -7,7 +7,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use frugal_core::llm::{Message, Request, Sampling};
+use frugal_core::llm::{Message, Request};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -81,19 +81,7 @@ fn to_call(r: MessagesRequest) -> Result<(Call, bool), Problem> {
         Some(n) if n < 1 => return Err(bad("max_tokens: must be at least 1")),
         Some(n) => u32::try_from(n).unwrap_or(u32::MAX),
     };
-    let mut sampling = Sampling::default();
-    if let Some(t) = r.temperature {
-        if !(0.0..=1.0).contains(&t) {
-            return Err(bad("temperature: must be between 0 and 1"));
-        }
-        sampling.temperature = t;
-    }
-    if let Some(p) = r.top_p {
-        if !(p > 0.0 && p <= 1.0) {
-            return Err(bad("top_p: must be in (0, 1]"));
-        }
-        sampling.top_p = p;
-    }
+    let mut sampling = wire::sampling(r.temperature, r.top_p, 1.0)?;
     if let Some(k) = r.top_k {
         sampling.top_k = k;
     }

@@ -7,7 +7,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use frugal_core::llm::{Constraint, Message, Request, Sampling};
+use frugal_core::llm::{Constraint, Message, Request};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -104,19 +104,7 @@ fn to_call(r: ChatRequest) -> Result<(Call, bool, bool), Problem> {
     if max_tokens == 0 {
         return Err(bad("`max_tokens` must be at least 1"));
     }
-    let mut sampling = Sampling::default();
-    if let Some(t) = r.temperature {
-        if !(0.0..=2.0).contains(&t) {
-            return Err(bad("`temperature` must be between 0 and 2"));
-        }
-        sampling.temperature = t;
-    }
-    if let Some(p) = r.top_p {
-        if !(p > 0.0 && p <= 1.0) {
-            return Err(bad("`top_p` must be in (0, 1]"));
-        }
-        sampling.top_p = p;
-    }
+    let mut sampling = wire::sampling(r.temperature, r.top_p, 2.0)?;
     sampling.seed = r.seed.map(|s| s as u32);
     let stop = match r.stop {
         None => Vec::new(),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use frugal_core::llm::Sampling;
 use frugal_core::{Assistant, RouteReport};
 use serde::Deserialize;
 
@@ -48,6 +49,25 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &[u
         // serde quotes the offending value: keep the line short however long that value is.
         Problem::BadRequest(format!("the request body is not valid: {}", crate::access::one_line_long(&e.to_string())))
     })
+}
+
+/// Sampling from a request's `temperature` (0 to `max_temperature`, the protocol's own
+/// range) and `top_p`, both protocols' defaults otherwise.
+pub fn sampling(temperature: Option<f32>, top_p: Option<f32>, max_temperature: f32) -> Result<Sampling, Problem> {
+    let mut s = Sampling::default();
+    if let Some(t) = temperature {
+        if !(0.0..=max_temperature).contains(&t) {
+            return Err(Problem::BadRequest(format!("`temperature` must be between 0 and {max_temperature}")));
+        }
+        s.temperature = t;
+    }
+    if let Some(p) = top_p {
+        if !(p > 0.0 && p <= 1.0) {
+            return Err(Problem::BadRequest("`top_p` must be in (0, 1]".into()));
+        }
+        s.top_p = p;
+    }
+    Ok(s)
 }
 
 /// The request's `x-frugal-private`: answer on this machine or refuse. Fails closed: the
