@@ -21,6 +21,10 @@ pub enum AppsCmd {
         /// The models it may use (`frugal/local`, `openai/*`); all when not given.
         #[arg(long, num_args = 1.., value_name = "PATTERN")]
         models: Vec<String>,
+        /// Never answer its requests from the response cache (by default a repeatable
+        /// request — temperature 0 or a fixed seed — repeated within the TTL is, at $0).
+        #[arg(long)]
+        no_cache: bool,
     },
     /// Every app with this month's spend, requests and local share.
     List,
@@ -30,6 +34,14 @@ pub enum AppsCmd {
         name: String,
         /// Dollars per month, or `none`.
         usd: String,
+    },
+    /// Turn the response cache on or off for an app.
+    Cache {
+        /// The app.
+        name: String,
+        /// `on` or `off`.
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
     },
     /// Remove an app: its token stops working at once (its rows stay in the ledger).
     Remove {
@@ -49,13 +61,13 @@ pub fn run(g: &super::Globals, cmd: AppsCmd) -> anyhow::Result<ExitCode> {
     let assistant = g.open()?;
     let spend = assistant.spend();
     match cmd {
-        AppsCmd::Add { name, monthly_usd, local_only, models } => {
+        AppsCmd::Add { name, monthly_usd, local_only, models, no_cache } => {
             let app = App {
                 name: name.clone(),
                 monthly_micros: monthly_usd.as_deref().map(cap).transpose()?.flatten(),
                 local_only,
                 models,
-                cache: true,
+                cache: !no_cache,
                 created_at_ms: std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_millis() as i64),
@@ -83,6 +95,9 @@ pub fn run(g: &super::Globals, cmd: AppsCmd) -> anyhow::Result<ExitCode> {
                     if a.app.local_only {
                         rules.push("local only".to_string());
                     }
+                    if !a.app.cache {
+                        rules.push("no cache".to_string());
+                    }
                     if !a.app.models.is_empty() {
                         rules.push(format!("models: {}", a.app.models.join(" ")));
                     }
@@ -105,6 +120,14 @@ pub fn run(g: &super::Globals, cmd: AppsCmd) -> anyhow::Result<ExitCode> {
                 Some(m) => eprintln!("frugal: app `{name}` may spend ${:.2} a month", usd(m)),
                 None => eprintln!("frugal: app `{name}` has no cap of its own (the global budget still holds)"),
             }
+        }
+        AppsCmd::Cache { name, state } => {
+            let on = state == "on";
+            spend.set_app_cache(&name, on)?;
+            eprintln!(
+                "frugal: app `{name}`: {}",
+                if on { "repeatable requests may be answered from the cache" } else { "no answers from the cache" }
+            );
         }
         AppsCmd::Remove { name } => {
             spend.remove_app(&name)?;

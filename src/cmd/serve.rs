@@ -9,12 +9,13 @@ use clap::Args;
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// The address to listen on; anything but loopback exposes your budget to the network.
-    #[arg(long, default_value = "127.0.0.1")]
-    host: String,
-    /// The port.
-    #[arg(long, default_value_t = 4141)]
-    port: u16,
+    /// The address to listen on (default `[gateway] host`, else 127.0.0.1); anything but
+    /// loopback exposes your budget to the network.
+    #[arg(long)]
+    host: Option<String>,
+    /// The port (default `[gateway] port`, else 4141).
+    #[arg(long)]
+    port: Option<u16>,
     /// The largest request body accepted, in MiB.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
     body_limit_mb: u32,
@@ -28,7 +29,9 @@ pub fn run(g: &super::Globals, args: ServeArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the server's runtime")?;
     runtime.block_on(async move {
-        let addr = format!("{}:{}", args.host, args.port);
+        let section = assistant.config().gateway.clone();
+        let host = args.host.unwrap_or_else(|| section.host().to_string());
+        let addr = format!("{host}:{}", args.port.unwrap_or(section.port()));
         let listener =
             tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         // Also opens the ledger now, so rows a killed gateway left pending are settled at start.

@@ -156,6 +156,20 @@ fn print_report(r: &MonthReport) {
             );
         }
     }
+    if !r.by_app.is_empty() {
+        println!("\n  {:<16} {:>9} {:>7} {:>8} {:>10} {:>10}", "app", "requests", "local", "refused", "cost", "saved");
+        for a in &r.by_app {
+            println!(
+                "  {:<16} {:>9} {:>7} {:>8} {:>10} {:>10}",
+                a.app.as_deref().unwrap_or("(frugal)"),
+                a.requests,
+                a.local_requests,
+                a.refused,
+                money(a.cost_micros),
+                money(a.saved_micros)
+            );
+        }
+    }
     print_outcomes(&r.outcomes);
     if !r.escalations.is_empty() {
         println!("\n  why tasks escalated:");

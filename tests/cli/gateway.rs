@@ -83,7 +83,7 @@ pub fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder().timeout(Duration::from_secs(300)).no_proxy().build().unwrap()
 }
 
-fn post(s: &Serve, path: &str, token: Option<&str>, body: &Value) -> reqwest::blocking::Response {
+pub fn post(s: &Serve, path: &str, token: Option<&str>, body: &Value) -> reqwest::blocking::Response {
     let mut r = client().post(format!("{}{path}", s.base)).header("content-type", "application/json");
     if let Some(t) = token {
         r = r.bearer_auth(t);
@@ -91,12 +91,12 @@ fn post(s: &Serve, path: &str, token: Option<&str>, body: &Value) -> reqwest::bl
     r.body(body.to_string()).send().unwrap()
 }
 
-fn json_of(r: reqwest::blocking::Response) -> Value {
+pub fn json_of(r: reqwest::blocking::Response) -> Value {
     let text = r.text().unwrap();
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
 
-fn header(r: &reqwest::blocking::Response, name: &str) -> String {
+pub fn header(r: &reqwest::blocking::Response, name: &str) -> String {
     r.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string()
 }
 

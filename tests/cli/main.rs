@@ -14,6 +14,7 @@ mod cloud;
 mod draft;
 mod eval;
 mod gateway;
+mod gateway_cache;
 mod gateway_sdk;
 mod hardening;
 mod hw;

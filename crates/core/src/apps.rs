@@ -45,6 +45,11 @@ impl Spend {
         Ok(self.ledger()?.set_app_budget(name, monthly_micros)?)
     }
 
+    /// Lets (or stops) an app's repeatable requests be answered from the response cache.
+    pub fn set_app_cache(&self, name: &str, cache: bool) -> Result<()> {
+        Ok(self.ledger()?.set_app_cache(name, cache)?)
+    }
+
     /// Removes an app; its token stops working.
     pub fn remove_app(&self, name: &str) -> Result<()> {
         Ok(self.ledger()?.remove_app(name)?)

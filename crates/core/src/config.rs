@@ -240,6 +240,59 @@ pub struct Config {
     pub ledger: Option<PathBuf>,
     /// `[app]`: the tray app's own settings.
     pub app: AppSection,
+    /// `[gateway]`: `frugal serve` and the tray app's gateway.
+    pub gateway: GatewaySection,
+}
+
+/// `[gateway]`: the OpenAI- and Anthropic-compatible gateway.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GatewaySection {
+    /// The tray app serves the gateway while it runs (`frugal serve` serves regardless).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub enabled: bool,
+    /// The address to listen on (default 127.0.0.1; anything else exposes the budget).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The port (default 4141).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Web pages allowed to call the gateway from a browser (`http://localhost:3000`, or
+    /// `*` for any). Empty, the default: no cross-origin calls.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cors_origins: Vec<String>,
+    /// How long a repeatable answer stays in the response cache, in seconds (default
+    /// 3600; 0 turns the cache off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_ttl_secs: Option<u64>,
+    /// The response cache's size in MB (default 64); the oldest answers go first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_max_mb: Option<u64>,
+}
+
+impl GatewaySection {
+    /// The default port, the one the apps' snippets name.
+    pub const DEFAULT_PORT: u16 = 4141;
+
+    /// The address to listen on.
+    pub fn host(&self) -> &str {
+        self.host.as_deref().unwrap_or("127.0.0.1")
+    }
+
+    /// The port to listen on.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(Self::DEFAULT_PORT)
+    }
+
+    /// How long a cached answer lives; zero: no cache.
+    pub fn cache_ttl(&self) -> Duration {
+        Duration::from_secs(self.cache_ttl_secs.unwrap_or(3600))
+    }
+
+    /// The cache's size in bytes.
+    pub fn cache_max_bytes(&self) -> usize {
+        usize::try_from(self.cache_max_mb.unwrap_or(64)).unwrap_or(usize::MAX / 2).saturating_mul(1 << 20)
+    }
 }
 
 /// `[app]`: settings only the tray app uses.

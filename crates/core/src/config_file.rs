@@ -110,6 +110,24 @@ fn first_problem(c: &Config) -> Option<(Vec<Step<'static>>, String)> {
     if c.index.threads.is_some_and(|n| !(1..=64).contains(&n)) {
         return Some((vec![Key("index"), Key("threads")], "must be 1 to 64".into()));
     }
+    let g = &c.gateway;
+    if g.port == Some(0) {
+        return Some((vec![Key("gateway"), Key("port")], "must be 1 to 65535".into()));
+    }
+    if g.host.as_deref().is_some_and(|h| h.trim().is_empty() || h.contains(['/', ' '])) {
+        return Some((vec![Key("gateway"), Key("host")], "must be an address such as 127.0.0.1".into()));
+    }
+    if g.cache_ttl_secs.is_some_and(|n| n > 30 * 86_400) {
+        return Some((vec![Key("gateway"), Key("cache_ttl_secs")], "must be 0 to 2,592,000 seconds (30 days)".into()));
+    }
+    if g.cache_max_mb.is_some_and(|n| n > 4096) {
+        return Some((vec![Key("gateway"), Key("cache_max_mb")], "must be 0 to 4096 MB".into()));
+    }
+    for (i, o) in g.cors_origins.iter().enumerate() {
+        if let Err(why) = check_origin(o) {
+            return Some((vec![Key("gateway"), Key("cors_origins"), Index(i)], why));
+        }
+    }
     None
 }
 
@@ -122,6 +140,20 @@ fn check_url(text: &str) -> std::result::Result<(), String> {
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(format!("`{shown}` has no host"));
+    }
+    Ok(())
+}
+
+/// A web origin a browser sends: `*`, or `scheme://host[:port]` with nothing after it.
+fn check_origin(text: &str) -> std::result::Result<(), String> {
+    if text == "*" {
+        return Ok(());
+    }
+    let shown: String = text.chars().filter(|c| !c.is_control()).take(80).collect();
+    let url = reqwest::Url::parse(text).map_err(|e| format!("`{shown}` is not an origin ({e})"))?;
+    let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none() && !text.ends_with('/');
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() || !bare || !url.username().is_empty() {
+        return Err(format!("`{shown}` is not an origin: write it as http://host[:port] (no path), or `*`"));
     }
     Ok(())
 }
@@ -293,5 +325,26 @@ mod tests {
         assert_eq!(super::without_credentials("https://host.test/v1"), "https://host.test/v1");
         let e = super::check_url("ftp://me:pw@host.test").unwrap_err();
         assert!(!e.contains("pw"), "{e}");
+    }
+
+    #[test]
+    fn the_gateway_section_is_checked_with_its_line() {
+        let path = std::path::Path::new("config.toml");
+        let ok = super::parse(
+            "[gateway]\nenabled = true\nport = 5151\ncors_origins = [\"*\", \"https://app.test:8443\"]\n",
+            path,
+        );
+        let g = ok.map(|c| c.gateway).unwrap_or_default();
+        assert!(g.enabled && g.port() == 5151 && g.host() == "127.0.0.1" && g.cors_origins.len() == 2);
+        for (text, field) in [
+            ("[gateway]\nport = 0\n", "line 2: gateway.port"),
+            ("[gateway]\ncors_origins = [\"http://a.test/x\"]\n", "line 2: gateway.cors_origins[1]"),
+            ("[gateway]\ncors_origins = [\"a.test\"]\n", "gateway.cors_origins[1]"),
+            ("[gateway]\ncache_ttl_secs = 99999999\n", "line 2: gateway.cache_ttl_secs"),
+            ("[gateway]\nhost = \"\"\n", "line 2: gateway.host"),
+        ] {
+            let e = super::parse(text, path).map(|_| String::new()).unwrap_or_else(|e| e.to_string());
+            assert!(e.contains(field), "{text}: {e}");
+        }
     }
 }

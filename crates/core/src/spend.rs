@@ -209,6 +209,55 @@ impl Spend {
         Ok(())
     }
 
+    /// Records a gateway answer served from its response cache: a local row at $0 for `app`,
+    /// whose reference cost is what the answer saved — what it cost the first time when a
+    /// cloud model wrote it (`cloud_cost_micros`), else what the reference cloud model would
+    /// charge for its tokens (the savings of any local answer). Returns the row's run id.
+    pub fn record_cache_hit(
+        &self,
+        app: &str,
+        model: &str,
+        usage: frugal_llm::Usage,
+        cloud_cost_micros: Option<i64>,
+    ) -> Result<String> {
+        let ledger = self.ledger()?;
+        let run_id = crate::router::new_run_id();
+        let now = crate::metered::now_ms();
+        let tokens = frugal_ledger::TokenCounts {
+            prompt: u64::from(usage.prompt_tokens),
+            completion: u64::from(usage.completion_tokens),
+            ..Default::default()
+        };
+        let saved = cloud_cost_micros.or_else(|| self.reference_price().map(|p| p.cost(&tokens)));
+        let ticket = ledger.begin(
+            frugal_ledger::NewRequest {
+                at_ms: now,
+                run_id: run_id.clone(),
+                task: "gateway".into(),
+                route: frugal_ledger::Route::Local,
+                provider: "cache".into(),
+                model: model.to_string(),
+                reserved_micros: 0,
+                escalation: None,
+                app: Some(app.to_string()),
+            },
+            &Limits::default(),
+        )?;
+        ledger.settle(
+            ticket,
+            frugal_ledger::Settlement {
+                finished_ms: now,
+                tokens: frugal_ledger::TokenCounts::default(),
+                cost_micros: 0,
+                reference_cost_micros: saved,
+                latency_ms: 0,
+                outcome: frugal_ledger::Outcome::Ok,
+                note: Some("answered from the gateway's response cache".into()),
+            },
+        )?;
+        Ok(run_id)
+    }
+
     /// Every ledger row of a month (for CSV export).
     pub fn rows(&self, month: frugal_ledger::Month) -> Result<Vec<frugal_ledger::Row>> {
         Ok(self.ledger()?.rows(month)?)

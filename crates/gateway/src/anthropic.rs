@@ -124,7 +124,7 @@ async fn create(gw: Arc<Gateway>, headers: HeaderMap, body: Body) -> Result<Resp
     let opts = route_for(&gw.assistant, &app, &call.model, wire::private(&headers))?;
     let model = call.model.clone();
     let stop = call.stop.clone();
-    let started = start(gw.assistant.clone(), call, opts).await?;
+    let started = start(&gw, &app, call, opts).await?;
     let id = format!("msg_{}", started.route.run_id);
     if !stream {
         let (answer, route, spent) = started.collect(&stop).await?;
@@ -138,9 +138,9 @@ async fn create(gw: Arc<Gateway>, headers: HeaderMap, body: Body) -> Result<Resp
             "stop_sequence": answer.stop_sequence,
             "usage": { "input_tokens": answer.usage.prompt_tokens, "output_tokens": answer.usage.completion_tokens },
         });
-        return Ok((served_headers(&route, Some(spent)), axum::Json(body)).into_response());
+        return Ok((served_headers(&route, Some(spent), answer.cache), axum::Json(body)).into_response());
     }
-    let head = served_headers(&started.route, None);
+    let head = served_headers(&started.route, None, started.cache);
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
     tokio::spawn(async move {
         let mut s = started;
@@ -196,7 +196,7 @@ async fn create(gw: Arc<Gateway>, headers: HeaderMap, body: Body) -> Result<Resp
                 }
             }
         }
-        let _ = tx.send(wire::served_comment(&s.route, s.meter.spent())).await;
+        let _ = tx.send(wire::served_comment(&s.route, s.spent(), s.cache)).await;
     });
     Ok((head, wire::sse(Body::from_stream(wire::receiver_stream(rx)))).into_response())
 }

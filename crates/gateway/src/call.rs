@@ -5,10 +5,13 @@
 
 use std::sync::Arc;
 
+use frugal_core::ledger::App;
 use frugal_core::llm::{CancelToken, ErrorKind, Event, EventStream, FinishReason, ProviderError, Request, Usage};
-use frugal_core::{Assistant, CoreError, RouteOptions, RouteReport, Routed};
+use frugal_core::{CoreError, RouteOptions, RouteReport, Routed};
 
+use crate::cache::{Cached, Key, ResponseCache};
 use crate::error::Problem;
+use crate::wire::Gateway;
 
 /// A chat request in Frugal's terms, whichever protocol it came in.
 pub struct Call {
@@ -23,14 +26,28 @@ pub struct Call {
 /// A started call: its route and events, the first one already read.
 pub struct Started {
     pub route: RouteReport,
-    pub meter: Arc<frugal_core::Metered>,
+    /// The meter of a call that runs; `None` for an answer from the cache.
+    meter: Option<Arc<frugal_core::Metered>>,
     pub events: EventStream,
     pub cancel: CancelToken,
     /// The first event (text, usage or the end), read before answering.
     pub first: Option<Event>,
+    /// `x-frugal-cache`: `hit` or `miss` for a repeatable request, `None` otherwise.
+    pub cache: Option<&'static str>,
     usage: Usage,
     /// The end, once reached with held-back text still to hand out first.
     ended: Option<Piece>,
+    /// A cached answer's own end (its stop sequence is no longer in the text to find).
+    replay: Option<(Finish, Option<String>)>,
+    /// A repeatable call's answer, gathered to be cached once it ends.
+    fill: Option<Fill>,
+}
+
+/// An answer being gathered for the cache.
+struct Fill {
+    cache: Arc<ResponseCache>,
+    key: Key,
+    text: String,
 }
 
 /// The answer as the protocols hand it out: text, then the end or a failure.
@@ -62,8 +79,59 @@ impl Drop for Started {
     }
 }
 
-/// Starts `call` with `opts` and reads up to its first real event.
-pub async fn start(assistant: Arc<Assistant>, call: Call, opts: RouteOptions) -> Result<Started, Problem> {
+/// Starts `call` from `app` with `opts` and reads up to its first real event; a repeatable
+/// request the app asked before is answered from the cache instead (a $0 ledger row).
+pub async fn start(gw: &Gateway, app: &App, call: Call, opts: RouteOptions) -> Result<Started, Problem> {
+    let key = if app.cache { gw.cache.key(&app.name, &call.model, opts.private, &call.request) } else { None };
+    if let Some(key) = key {
+        if let Some(hit) = gw.cache.get(&key) {
+            return replay(gw, app, hit).await;
+        }
+    }
+    let mut started = run(gw, call, opts).await?;
+    if let Some(key) = key {
+        started.cache = Some("miss");
+        started.fill = Some(Fill { cache: gw.cache.clone(), key, text: String::new() });
+    }
+    Ok(started)
+}
+
+/// A cached answer as a call: its events replayed, its ledger row written.
+async fn replay(gw: &Gateway, app: &App, hit: Cached) -> Result<Started, Problem> {
+    let a = gw.assistant.clone();
+    let (name, model, usage, cost) = (app.name.clone(), hit.model.clone(), hit.usage, hit.cloud_cost_micros);
+    let run_id = tokio::task::spawn_blocking(move || a.spend().record_cache_hit(&name, &model, usage, cost))
+        .await
+        .map_err(|e| Problem::Internal(format!("the gateway's worker failed: {e}")))?
+        .map_err(|e| Problem::Internal(format!("cannot record the cached answer in the spend ledger: {e}")))?;
+    let (tx, events) = frugal_core::llm::channel();
+    tx.send(Event::Usage(hit.usage));
+    tx.send(Event::Done { reason: FinishReason::Stop });
+    let route = RouteReport {
+        route: "local",
+        provider: "cache".into(),
+        model: hit.model.clone(),
+        note: Some("answered from the response cache".into()),
+        run_id,
+        ..RouteReport::default()
+    };
+    Ok(Started {
+        route,
+        meter: None,
+        events,
+        cancel: CancelToken::new(),
+        first: Some(Event::Text(hit.text)),
+        cache: Some("hit"),
+        usage: Usage::default(),
+        ended: None,
+        replay: Some((hit.finish, hit.stop_sequence)),
+        fill: None,
+    })
+}
+
+/// Runs `call` on the router and reads up to its first real event.
+async fn run(gw: &Gateway, call: Call, opts: RouteOptions) -> Result<Started, Problem> {
+    let assistant = gw.assistant.clone();
     let cancel = CancelToken::new();
     let mut guard = CancelOnDrop(Some(cancel.clone()));
     let c = cancel.clone();
@@ -86,7 +154,18 @@ pub async fn start(assistant: Arc<Assistant>, call: Call, opts: RouteOptions) ->
     };
     // From here `Started` cancels when dropped.
     guard.0 = None;
-    Ok(Started { route, meter, events, cancel, first, usage: Usage::default(), ended: None })
+    Ok(Started {
+        route,
+        meter: Some(meter),
+        events,
+        cancel,
+        first,
+        cache: None,
+        usage: Usage::default(),
+        ended: None,
+        replay: None,
+        fill: None,
+    })
 }
 
 /// The answer of a call, collected.
@@ -96,6 +175,8 @@ pub struct Answer {
     pub stop_sequence: Option<String>,
     pub usage: Usage,
     pub finish: Finish,
+    /// `x-frugal-cache`, as [`Started::cache`].
+    pub cache: Option<&'static str>,
 }
 
 /// Why an answer ended, as both protocols say it.
@@ -119,6 +200,26 @@ impl Finish {
 }
 
 impl Started {
+    /// What the call has cost so far (a cached answer: nothing).
+    pub fn spent(&self) -> i64 {
+        self.meter.as_ref().map_or(0, |m| m.spent())
+    }
+
+    /// Caches the answer that just ended, as the client saw it.
+    fn keep(&mut self, finish: Finish, stop_sequence: Option<String>, usage: Usage) {
+        let Some(fill) = self.fill.take() else { return };
+        let cloud = self.route.route == "cloud";
+        let answer = Cached {
+            text: fill.text,
+            finish,
+            stop_sequence,
+            usage,
+            model: self.meter.as_ref().map_or_else(|| self.route.model.clone(), |m| m.model().to_string()),
+            cloud_cost_micros: cloud.then(|| self.spent()),
+        };
+        fill.cache.put(fill.key, answer);
+    }
+
     /// The next piece of the answer. A stop sequence ends the text (and the generation);
     /// the text held back in case it began a stop sequence comes out before the end.
     pub async fn next_piece(&mut self, filter: &mut StopFilter<'_>) -> Piece {
@@ -135,20 +236,35 @@ impl Started {
                 },
             };
             match event {
+                Event::Text(t) if self.replay.is_some() => return Piece::Text(t),
                 Event::Text(t) if !filter.hit => {
                     // After a stop sequence the rest is read but not shown: the engine or the
                     // provider was given the stop sequences and ends right there, with its
                     // real usage (cancelling would charge a cloud request its worst case).
                     let shown = filter.push(&t);
                     if !shown.is_empty() {
+                        if let Some(f) = self.fill.as_mut() {
+                            f.text.push_str(&shown);
+                        }
                         return Piece::Text(shown);
                     }
                 }
                 Event::Usage(u) => self.usage = u,
                 Event::Done { reason } => {
+                    if let Some((finish, stop)) = self.replay.take() {
+                        filter.matched = stop;
+                        return Piece::End(finish, self.usage);
+                    }
                     let finish = if filter.hit { Finish::StopSequence } else { Finish::from_reason(reason) };
                     let end = Piece::End(finish, self.usage);
                     let rest = filter.finish();
+                    if let Some(f) = self.fill.as_mut() {
+                        f.text.push_str(&rest);
+                    }
+                    // A cancelled answer is not the whole answer: never kept.
+                    if reason != FinishReason::Cancelled {
+                        self.keep(finish, filter.matched.clone(), self.usage);
+                    }
                     if rest.is_empty() {
                         return end;
                     }
@@ -162,14 +278,15 @@ impl Started {
 
     /// Reads the whole answer.
     pub async fn collect(mut self, stop: &[String]) -> Result<(Answer, RouteReport, i64), Problem> {
+        let cache = self.cache;
         let mut filter = StopFilter::new(stop);
         let mut text = String::new();
         loop {
             match self.next_piece(&mut filter).await {
                 Piece::Text(t) => text.push_str(&t),
                 Piece::End(finish, usage) => {
-                    let answer = Answer { text, stop_sequence: filter.matched.clone(), usage, finish };
-                    return Ok((answer, self.route.clone(), self.meter.spent()));
+                    let answer = Answer { text, stop_sequence: filter.matched.clone(), usage, finish, cache };
+                    return Ok((answer, self.route.clone(), self.spent()));
                 }
                 Piece::Failed(p) => return Err(p),
             }

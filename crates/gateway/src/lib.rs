@@ -5,11 +5,12 @@
 //! own: a request costs, reserves and settles exactly as the CLI's do.
 //!
 //! Layout: `access` (tokens → apps, model names → route options), `call` (one call through
-//! core, stop sequences), `openai` and `anthropic` (each protocol's types and handlers),
+//! core, stop sequences), `cache` (answers to repeatable requests), `openai` and `anthropic` (each protocol's types and handlers),
 //! `wire` (bodies, content, headers, SSE), `error` (each protocol's error shape).
 
 pub mod access;
 pub mod anthropic;
+pub mod cache;
 pub mod call;
 pub mod error;
 pub mod openai;
@@ -27,8 +28,42 @@ pub use wire::Gateway;
 /// The largest request body taken by default: 8 MiB is a long conversation, not a file dump.
 pub const DEFAULT_BODY_LIMIT: usize = 8 << 20;
 
-/// The gateway's routes over `gateway`.
+/// The gateway's routes over `gateway`, open to the web pages `[gateway] cors_origins` names.
 pub fn router(gateway: Arc<Gateway>) -> axum::Router {
+    let origins = gateway.assistant.config().gateway.cors_origins.clone();
+    let routes = routes(gateway);
+    match cors(&origins) {
+        Some(layer) => routes.layer(layer),
+        None => routes,
+    }
+}
+
+/// CORS for `origins`: none by default, so a web page the user visits cannot spend their
+/// budget through the gateway. The SDKs' own headers are allowed; Frugal's are readable.
+fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use axum::http::{HeaderName, HeaderValue, Method};
+    use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    let expose = ["x-frugal-route", "x-frugal-cost-usd", "x-frugal-run-id", "x-frugal-escalated", "x-frugal-cache"]
+        .map(HeaderName::from_static);
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers(AllowHeaders::mirror_request())
+            .expose_headers(expose)
+            .max_age(std::time::Duration::from_secs(600)),
+    )
+}
+
+fn routes(gateway: Arc<Gateway>) -> axum::Router {
     axum::Router::new()
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/models", get(openai::list_models))
@@ -68,6 +103,6 @@ pub async fn serve(
     body_limit: usize,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let gateway = Arc::new(Gateway { assistant, body_limit });
+    let gateway = Arc::new(Gateway::new(assistant, body_limit));
     axum::serve(listener, router(gateway)).with_graceful_shutdown(shutdown).await
 }

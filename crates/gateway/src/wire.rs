@@ -18,6 +18,17 @@ pub struct Gateway {
     pub assistant: Arc<Assistant>,
     /// The largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// Answers to repeatable requests, per app.
+    pub cache: Arc<crate::cache::ResponseCache>,
+}
+
+impl Gateway {
+    /// The gateway over `assistant`, its cache sized by `[gateway]`.
+    pub fn new(assistant: Arc<Assistant>, body_limit: usize) -> Self {
+        let g = assistant.config().gateway.clone();
+        let cache = Arc::new(crate::cache::ResponseCache::new(g.cache_ttl(), g.cache_max_bytes()));
+        Self { assistant, body_limit, cache }
+    }
 }
 
 /// Reads a request body of at most `limit` bytes.
@@ -127,9 +138,9 @@ impl Content {
     }
 }
 
-/// `x-frugal-route`, `x-frugal-run-id`, `x-frugal-escalated` and, once known,
-/// `x-frugal-cost-usd`.
-pub fn served_headers(route: &RouteReport, spent_micros: Option<i64>) -> HeaderMap {
+/// `x-frugal-route`, `x-frugal-run-id`, `x-frugal-escalated`, `x-frugal-cache` for a
+/// repeatable request and, once known, `x-frugal-cost-usd`.
+pub fn served_headers(route: &RouteReport, spent_micros: Option<i64>, cache: Option<&str>) -> HeaderMap {
     let mut h = HeaderMap::new();
     let mut put = |name: &'static str, value: String| {
         if let Ok(v) = HeaderValue::from_str(&crate::access::one_line(&value)) {
@@ -142,16 +153,20 @@ pub fn served_headers(route: &RouteReport, spent_micros: Option<i64>) -> HeaderM
     if let Some(s) = spent_micros {
         put("x-frugal-cost-usd", format!("{:.6}", frugal_core::ledger::usd(s)));
     }
+    if let Some(c) = cache {
+        put("x-frugal-cache", c.to_string());
+    }
     h
 }
 
 /// The same fields as a final SSE comment, when the cost is known (clients ignore comments).
-pub fn served_comment(route: &RouteReport, spent_micros: i64) -> Bytes {
+pub fn served_comment(route: &RouteReport, spent_micros: i64, cache: Option<&str>) -> Bytes {
     Bytes::from(format!(
-        ": x-frugal-route={} x-frugal-run-id={} x-frugal-cost-usd={:.6} x-frugal-escalated={}\n\n",
+        ": x-frugal-route={} x-frugal-run-id={} x-frugal-cost-usd={:.6}{} x-frugal-escalated={}\n\n",
         route.route,
         route.run_id,
         frugal_core::ledger::usd(spent_micros),
+        cache.map(|c| format!(" x-frugal-cache={c}")).unwrap_or_default(),
         crate::access::one_line(route.escalated.as_deref().unwrap_or("no")),
     ))
 }

@@ -186,6 +186,18 @@ impl Ledger {
         Ok(())
     }
 
+    /// Lets (or stops) an app's repeatable requests be answered from the response cache.
+    pub fn set_app_cache(&self, name: &str, cache: bool) -> Result<()> {
+        let changed = self
+            .conn()
+            .execute("UPDATE apps SET cache = ?2 WHERE name = ?1", params![name, cache])
+            .map_err(self.db())?;
+        if changed == 0 {
+            return Err(no_app(name));
+        }
+        Ok(())
+    }
+
     /// Removes an app: its token stops working at once; its rows stay in the ledger.
     pub fn remove_app(&self, name: &str) -> Result<()> {
         let changed = self.conn().execute("DELETE FROM apps WHERE name = ?1", [name]).map_err(self.db())?;

@@ -70,4 +70,4 @@ pub use ledger::{
 pub use month::{day_bounds_ms, Month};
 pub use outcomes::{Feedback, OutcomeReport, UsefulSpend};
 pub use prices::{micros_from_usd, usd, Price, PriceEntry, PriceSource, PriceTable, TokenCounts};
-pub use report::{usd_exact, write_csv, DaySpend, EscalationCount, MonthReport, ProviderSpend, TaskSpend};
+pub use report::{usd_exact, write_csv, AppMonth, DaySpend, EscalationCount, MonthReport, ProviderSpend, TaskSpend};

@@ -47,6 +47,23 @@ pub struct TaskSpend {
     pub cost_per_run_micros: i64,
 }
 
+/// Spend of one gateway app in a month (Frugal's own tasks are `app: None`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppMonth {
+    /// The app, or `None` for Frugal's own tasks.
+    pub app: Option<String>,
+    /// Requests (refused ones excluded).
+    pub requests: u64,
+    /// Of which local (answers from the gateway's response cache included).
+    pub local_requests: u64,
+    /// Requests the caps refused.
+    pub refused: u64,
+    /// Settled cost.
+    pub cost_micros: i64,
+    /// What its local requests would have cost on the reference cloud model.
+    pub saved_micros: i64,
+}
+
 /// Spend of one provider on one local day, for a chart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DaySpend {
@@ -108,6 +125,8 @@ pub struct MonthReport {
     pub by_provider: Vec<ProviderSpend>,
     /// By task, dearest first.
     pub by_task: Vec<TaskSpend>,
+    /// By gateway app, dearest first; empty when no app sent anything this month.
+    pub by_app: Vec<AppMonth>,
     /// By local day and provider, in date order.
     pub daily: Vec<DaySpend>,
     /// Escalation reasons, most frequent first.
@@ -154,6 +173,32 @@ impl Ledger {
         let mut by_task: BTreeMap<&str, (TaskSpend, BTreeSet<&str>)> = BTreeMap::new();
         let mut daily: BTreeMap<(String, &str), DaySpend> = BTreeMap::new();
         let mut escalations: HashMap<&str, u64> = HashMap::new();
+        let mut by_app: BTreeMap<Option<&str>, AppMonth> = BTreeMap::new();
+        for r in &rows {
+            let a = by_app.entry(r.app.as_deref()).or_insert_with(|| AppMonth {
+                app: r.app.clone(),
+                requests: 0,
+                local_requests: 0,
+                refused: 0,
+                cost_micros: 0,
+                saved_micros: 0,
+            });
+            if r.outcome == Some(Outcome::Refused) {
+                a.refused += 1;
+                continue;
+            }
+            a.requests += 1;
+            a.cost_micros += cost(r);
+            if r.route == Route::Local {
+                a.local_requests += 1;
+                if r.state == State::Settled {
+                    a.saved_micros += r.reference_cost_micros.unwrap_or(0);
+                }
+            }
+        }
+        let mut by_app: Vec<AppMonth> =
+            if by_app.keys().any(Option::is_some) { by_app.into_values().collect() } else { Vec::new() };
+        by_app.sort_by(|a, b| b.cost_micros.cmp(&a.cost_micros).then(b.requests.cmp(&a.requests)));
         for r in &counted {
             let p = by_provider.entry((r.route, &r.provider, &r.model)).or_insert_with(|| ProviderSpend {
                 route: r.route,
@@ -239,6 +284,7 @@ impl Ledger {
             cost_per_completed_run_micros: (!completed.is_empty()).then(|| div_round(spent, completed.len() as i64)),
             by_provider,
             by_task,
+            by_app,
             daily: daily.into_values().collect(),
             escalations,
             outcomes,
