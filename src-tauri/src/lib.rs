@@ -11,6 +11,7 @@ pub mod commands;
 pub mod desktop;
 pub mod error;
 pub mod estimates;
+pub mod gateway;
 pub mod meetings;
 pub mod outcomes;
 pub mod paste;
@@ -135,6 +136,10 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
         commands::spend,
         commands::export_csv,
         commands::open_window,
+        gateway::gateway,
+        gateway::set_gateway,
+        gateway::add_gateway_app,
+        gateway::remove_gateway_app,
     ])
 }
 
@@ -274,6 +279,9 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
                 eprintln!("frugal-app: the draft hotkey {hotkey} cannot be used ({e}); change it in Settings");
             }
             commands::restart_watch(&app.state::<AppState>());
+            if let Err(e) = app.state::<AppState>().sync_gateway() {
+                app.state::<AppState>().shell().notify("Gateway not started", &e);
+            }
             meetings::spawn(app.handle().clone(), std::time::Duration::from_secs(5));
             AppState::spawn_config_follower(app.handle().clone());
             if let Some(w) = open_at_start {

@@ -23,6 +23,8 @@ pub struct AppState {
     shell: Arc<dyn Shell>,
     /// The answer each window shows that no outcome was recorded for yet.
     unused: crate::outcomes::Unused,
+    /// The gateway served while the app runs (Settings → Gateway).
+    gateway: crate::gateway::Served,
 }
 
 impl AppState {
@@ -39,6 +41,7 @@ impl AppState {
             watcher: Mutex::new(None),
             shell,
             unused: Default::default(),
+            gateway: Default::default(),
         })
     }
 
@@ -75,6 +78,10 @@ impl AppState {
         let folders_changed = seen.1 != folders;
         *seen = (generation, folders);
         drop(seen);
+        // `[gateway]` edited by hand or by another process: serve (or stop) accordingly.
+        if let Err(e) = self.sync_gateway() {
+            self.shell.notify("Gateway not started", &e);
+        }
         if folders_changed {
             if let Err(e) = self.set_watching(self.paused()) {
                 self.shell.notify("Indexing stopped", &e.message);
@@ -131,6 +138,17 @@ impl AppState {
     /// Whether folder watching is paused from the tray.
     pub fn paused(&self) -> bool {
         self.paused.load(Ordering::SeqCst)
+    }
+
+    /// The gateway the app serves.
+    pub fn gateway(&self) -> &crate::gateway::Served {
+        &self.gateway
+    }
+
+    /// Starts, stops or moves the gateway to match `[gateway]`; the error says why it could
+    /// not start (the port in use).
+    pub fn sync_gateway(&self) -> Result<(), String> {
+        self.gateway.sync(&self.assistant)
     }
 
     /// The answers on screen not yet used.

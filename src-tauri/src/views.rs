@@ -344,6 +344,17 @@ pub struct TaskSpendView {
     pub cost_per_run_usd: f64,
 }
 
+/// One gateway app's month (`app` "Frugal" for the app's own tasks).
+#[derive(Clone, Debug, Serialize, Type)]
+pub struct AppMonthView {
+    pub app: String,
+    pub requests: u32,
+    pub local_requests: u32,
+    pub refused: u32,
+    pub cost_usd: f64,
+    pub saved_usd: f64,
+}
+
 #[derive(Clone, Debug, Serialize, Type)]
 pub struct DayView {
     pub day: String,
@@ -389,6 +400,8 @@ pub struct SpendView {
     pub cost_per_task_usd: Option<f64>,
     pub by_provider: Vec<ProviderSpendView>,
     pub by_task: Vec<TaskSpendView>,
+    /// By gateway app; empty when no app called the gateway this month.
+    pub by_app: Vec<AppMonthView>,
     pub daily: Vec<DayView>,
     pub outcomes: OutcomesView,
     pub rows: Vec<RowView>,
@@ -435,6 +448,18 @@ impl SpendView {
                     cloud_requests: n32(t.cloud_requests),
                     cost_usd: usd(t.cost_micros),
                     cost_per_run_usd: usd(t.cost_per_run_micros),
+                })
+                .collect(),
+            by_app: r
+                .by_app
+                .iter()
+                .map(|a| AppMonthView {
+                    app: a.app.clone().unwrap_or_else(|| "Frugal".into()),
+                    requests: n32(a.requests),
+                    local_requests: n32(a.local_requests),
+                    refused: n32(a.refused),
+                    cost_usd: usd(a.cost_micros),
+                    saved_usd: usd(a.saved_micros),
                 })
                 .collect(),
             outcomes: (&r.outcomes).into(),

@@ -477,3 +477,85 @@ fn a_config_changed_by_another_process_is_followed() {
     let s = h.ok("app_status", json!({}));
     assert_eq!(s["cap_usd"].as_f64(), Some(4.0), "the broken file replaced the settings: {s}");
 }
+
+/// Settings → Gateway: the app serves the gateway on the port asked for, over real HTTP; an
+/// app added there gets a token that works at once and its requests show in its row; a port
+/// in use is an error in the window, not a silent nothing; off closes the port.
+#[test]
+fn the_gateway_is_served_from_settings_with_its_apps() {
+    let h = harness();
+    let g = h.ok("gateway", json!({}));
+    assert_eq!((g["enabled"].as_bool(), g["running"].as_bool()), (Some(false), Some(false)), "{g}");
+    assert_eq!(g["base_url"], "http://127.0.0.1:4141/v1");
+    let tools: Vec<&str> = g["snippets"].as_array().unwrap().iter().filter_map(|s| s["tool"].as_str()).collect();
+    for t in ["OpenAI SDK (Python)", "Anthropic SDK (Python)", "Continue (config.yaml)", "Open WebUI", "aider"] {
+        assert!(tools.contains(&t), "{tools:?}");
+    }
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let g = h.ok("set_gateway", json!({ "enabled": true, "port": port }));
+    let base = format!("http://127.0.0.1:{port}/v1");
+    assert_eq!((g["running"].as_bool(), g["base_url"].as_str()), (Some(true), Some(base.as_str())), "{g}");
+    assert!(g["snippets"][0]["text"].as_str().unwrap().contains(&base));
+    let saved = std::fs::read_to_string(h.dir.join("config.toml")).unwrap();
+    assert!(saved.contains("[gateway]") && saved.contains("enabled = true"), "{saved}");
+
+    let n = h.ok("add_gateway_app", json!({ "name": "ide", "monthlyUsd": 2.0, "localOnly": true }));
+    let token = n["token"].as_str().unwrap().to_string();
+    assert_eq!(n["gateway"]["apps"][0]["name"], "ide");
+    assert_eq!(n["gateway"]["apps"][0]["budget_usd"], 2.0);
+    let e = h.invoke("add_gateway_app", json!({ "name": "no spaces", "monthlyUsd": null, "localOnly": false }));
+    assert!(e.unwrap_err()["message"].as_str().unwrap().contains("not an app name"));
+
+    let http = reqwest::blocking::Client::builder().no_proxy().build().unwrap();
+    let r = http.get(format!("{base}/models")).bearer_auth(&token).send().unwrap();
+    assert_eq!(r.status(), 200);
+    let r = http
+        .post(format!("{base}/chat/completions"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(
+            json!({ "model": "frugal/auto", "max_tokens": 8, "messages": [{ "role": "user", "content": "Hi." }] })
+                .to_string(),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-frugal-route"], "local");
+    let g = h.ok("gateway", json!({}));
+    assert_eq!(g["apps"][0]["requests"], 1, "{g}");
+    assert_eq!(g["apps"][0]["local_share"], 1.0, "{g}");
+    let spend = h.ok("spend", json!({ "monthText": null }));
+    let by_app = spend["by_app"].as_array().unwrap();
+    assert!(by_app.iter().any(|a| a["app"] == "ide" && a["requests"] == 1 && a["local_requests"] == 1), "{by_app:?}");
+
+    // Removed: its token stops working at once.
+    h.ok("remove_gateway_app", json!({ "name": "ide" }));
+    assert_eq!(http.get(format!("{base}/models")).bearer_auth(&token).send().unwrap().status(), 401);
+
+    // Off: the port closes (requests in flight would finish first).
+    let g = h.ok("set_gateway", json!({ "enabled": false, "port": port }));
+    assert_eq!((g["running"].as_bool(), g["error"].as_str()), (Some(false), None), "{g}");
+    let closed = |url: &str| {
+        let start = std::time::Instant::now();
+        while http.get(url).send().is_ok() {
+            assert!(start.elapsed() < std::time::Duration::from_secs(10), "{url} still answers");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    closed(&format!("{base}/models"));
+
+    // A port in use: an error saying so, and the gateway shown as not running.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = taken.local_addr().unwrap().port();
+    let e = h.invoke("set_gateway", json!({ "enabled": true, "port": busy })).unwrap_err();
+    assert!(e["message"].as_str().unwrap().contains("cannot listen on"), "{e}");
+    let g = h.ok("gateway", json!({}));
+    assert_eq!(g["running"], false);
+    assert!(g["error"].as_str().unwrap().contains(&busy.to_string()), "{g}");
+    // Freed, the next try serves.
+    drop(taken);
+    let g = h.ok("set_gateway", json!({ "enabled": true, "port": busy }));
+    assert_eq!((g["running"].as_bool(), g["error"].as_str()), (Some(true), None), "{g}");
+    assert_eq!(http.get(format!("http://127.0.0.1:{busy}/health")).send().unwrap().status(), 200);
+}

@@ -286,6 +286,21 @@ fn settings_budget_folder_draft_and_spend_review_in_the_real_app() {
     d.click("#providers .remove-provider");
     d.wait_text("#providers", 10, |t| !t.contains("house"));
 
+    // Gateway: served from Settings on a free port; an app added there gets a token (shown
+    // once) that the gateway takes at once, over real HTTP.
+    let gw_port = free_port();
+    d.click("#tab-button-gateway");
+    d.type_into("#gateway-port", &gw_port.to_string());
+    d.click("#gateway-enabled");
+    d.wait_text("#gateway-state", 10, |t| t.contains(&format!("Serving on http://127.0.0.1:{gw_port}/v1")));
+    d.type_into("#gateway-app-name", "e2e");
+    d.click("#gateway-app-add");
+    let token = d.wait_text("#gateway-token code", 10, |t| t.starts_with("frugal-")).trim().to_string();
+    assert!(d.text("#gateway-apps").contains("e2e"));
+    let models = d.http.get(format!("http://127.0.0.1:{gw_port}/v1/models")).bearer_auth(&token).send().unwrap();
+    assert_eq!(models.status(), 200, "the token shown in Settings works");
+    d.screenshot("3b-settings-gateway");
+
     // Folders: add the fixture folder and see it indexed.
     d.click("#tab-button-folders");
     d.type_into("#folder-path", &notes.display().to_string());

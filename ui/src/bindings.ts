@@ -351,6 +351,50 @@ async openWindow(which: string) : Promise<Result<null, CommandError>> {
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
 }
+},
+/**
+ * Settings → Gateway.
+ */
+async gateway() : Promise<Result<GatewayView, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("gateway") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Turns the gateway on or off (and moves it to `port`); saved in the config.
+ */
+async setGateway(enabled: boolean, port: number | null) : Promise<Result<GatewayView, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("set_gateway", { enabled, port }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Allows a new app to call the gateway; its token is in the answer, this once.
+ */
+async addGatewayApp(name: string, monthlyUsd: number | null, localOnly: boolean) : Promise<Result<NewAppView, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("add_gateway_app", { name, monthlyUsd, localOnly }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Removes an app: its token stops working at once.
+ */
+async removeGatewayApp(name: string) : Promise<Result<GatewayView, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("remove_gateway_app", { name }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
 }
 }
 
@@ -365,6 +409,10 @@ async openWindow(which: string) : Promise<Result<null, CommandError>> {
 /** user-defined types **/
 
 export type ActionItemView = { owner: string; task: string; due: string | null }
+/**
+ * One gateway app's month (`app` "Frugal" for the app's own tasks).
+ */
+export type AppMonthView = { app: string; requests: number; local_requests: number; refused: number; cost_usd: number; saved_usd: number }
 /**
  * The tray's and every window's header: what the app is doing and what it has spent.
  */
@@ -397,6 +445,26 @@ export type DraftView = { subject: string; body: string; passed: boolean; checks
  */
 export type EstimateView = { provider: string; model: string; estimated_usd: number; worst_case_usd: number; remaining_usd: number | null }
 export type FolderView = { path: string; local_only: boolean; exists: boolean; files: number; passages: number }
+/**
+ * One app allowed to call the gateway, with this month's spend.
+ */
+export type GatewayAppView = { name: string; budget_usd: number | null; spent_usd: number; requests: number; local_share: number; local_only: boolean; cache: boolean; models: string[] }
+/**
+ * Settings → Gateway.
+ */
+export type GatewayView = { enabled: boolean; 
+/**
+ * Serving now.
+ */
+running: boolean; port: number; 
+/**
+ * `http://127.0.0.1:4141/v1`.
+ */
+base_url: string; 
+/**
+ * Why it is not running although enabled.
+ */
+error: string | null; apps: GatewayAppView[]; snippets: Snippet[] }
 export type HardwareView = { cpu: string; cores: number; ram_gb: number; gpus: string[]; model: string | null; context: number; threads: number; 
 /**
  * The plan's choices, each with its reason.
@@ -411,6 +479,10 @@ export type IndexView = { folders: FolderView[]; skipped: SkippedView[]; files: 
  * A catalog model: does it fit here, is it downloaded, is it the one in use.
  */
 export type ModelView = { name: string; display: string; tier: string; size_gb: number; installed: boolean; in_use: boolean; fits: boolean; recommended: boolean; reason: string }
+/**
+ * A new app's token, shown once, and the gateway with it.
+ */
+export type NewAppView = { token: string; gateway: GatewayView }
 /**
  * A provider to add from Settings → Providers.
  */
@@ -486,11 +558,19 @@ export type SettingsView = { hardware: HardwareView; providers: ProviderView[]; 
  */
 meetings_folder: string | null; config_file: string; ledger_file: string }
 export type SkippedView = { path: string; reason: string }
+/**
+ * A copy-paste snippet for one tool.
+ */
+export type Snippet = { tool: string; text: string }
 export type SourceView = { n: number; path: string; line: number; title: string; local_only: boolean }
 /**
  * The spend review: the month's report and its rows.
  */
-export type SpendView = { month: string; cap_usd: number | null; spent_usd: number; reserved_usd: number; remaining_usd: number | null; projected_usd: number | null; requests: number; local_requests: number; cloud_requests: number; refused: number; failed: number; local_share: number; saved_usd: number; all_cloud_usd: number; completed_runs: number; cost_per_task_usd: number | null; by_provider: ProviderSpendView[]; by_task: TaskSpendView[]; daily: DayView[]; outcomes: OutcomesView; rows: RowView[] }
+export type SpendView = { month: string; cap_usd: number | null; spent_usd: number; reserved_usd: number; remaining_usd: number | null; projected_usd: number | null; requests: number; local_requests: number; cloud_requests: number; refused: number; failed: number; local_share: number; saved_usd: number; all_cloud_usd: number; completed_runs: number; cost_per_task_usd: number | null; by_provider: ProviderSpendView[]; by_task: TaskSpendView[]; 
+/**
+ * By gateway app; empty when no app called the gateway this month.
+ */
+by_app: AppMonthView[]; daily: DayView[]; outcomes: OutcomesView; rows: RowView[] }
 /**
  * One piece of a long job, streamed to the window: model text, a status line, or progress.
  */

@@ -7,7 +7,7 @@
 //                         refreshStatus, copy, rendering, select)
 //   draft.ts, ask.ts, summary.ts   one module per window
 //   settings/index.ts     the settings window: tab bar and settingsPage/renderSettings
-//   settings/model.ts, folders.ts, providers.ts, budget.ts, spend.ts   one module per tab
+//   settings/model.ts, folders.ts, providers.ts, budget.ts, gateway.ts, spend.ts   one module per tab
 import "./style.css";
 import { listen } from "@tauri-apps/api/event";
 import { errorBox, refreshStatus, rendering, showError } from "./lib";

@@ -260,6 +260,21 @@ impl Settings {
             Ok(())
         })
     }
+
+    /// Turns the tray app's gateway on or off, on `port` when given (`None` keeps the one
+    /// set), and saves the config.
+    pub fn set_gateway(&self, enabled: bool, port: Option<u16>) -> Result<()> {
+        if port == Some(0) {
+            return Err(CoreError::Input("the gateway's port must be 1 to 65535".into()));
+        }
+        self.update(|c| {
+            c.gateway.enabled = enabled;
+            if let Some(p) = port {
+                c.gateway.port = (p != config::GatewaySection::DEFAULT_PORT).then_some(p);
+            }
+            Ok(())
+        })
+    }
 }
 
 #[cfg(test)]

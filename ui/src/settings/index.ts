@@ -5,13 +5,15 @@ import { foldersTab } from "./folders";
 import { providersTab } from "./providers";
 import { budgetTab } from "./budget";
 import { spendTab } from "./spend";
+import { gatewayTab } from "./gateway";
 
-export type Tab = "model" | "folders" | "providers" | "budget" | "spend";
+export type Tab = "model" | "folders" | "providers" | "budget" | "gateway" | "spend";
 export const TABS: [Tab, string][] = [
   ["model", "Model & hardware"],
   ["folders", "Folders"],
   ["providers", "Providers"],
   ["budget", "Budget"],
+  ["gateway", "Gateway"],
   ["spend", "Spend review"],
 ];
 
@@ -29,6 +31,6 @@ export async function renderSettings(tab: Tab) {
     ),
   );
   app.replaceChildren(nav, body);
-  const render = { model: modelTab, folders: foldersTab, providers: providersTab, budget: budgetTab, spend: spendTab }[tab];
+  const render = { model: modelTab, folders: foldersTab, providers: providersTab, budget: budgetTab, gateway: gatewayTab, spend: spendTab }[tab];
   await render(body);
 }

@@ -38,6 +38,17 @@ export async function spendTab(body: HTMLElement, monthText?: string) {
       h("tr", {}, h("th", {}, "Task"), h("th", { class: "num" }, "Runs"), h("th", { class: "num" }, "Local"), h("th", { class: "num" }, "Cloud"), h("th", { class: "num" }, "Cost"), h("th", { class: "num" }, "Per task")),
       ...s.by_task.map((t) => h("tr", {}, h("td", {}, t.task), h("td", { class: "num" }, String(t.runs)), h("td", { class: "num" }, String(t.local_requests)), h("td", { class: "num" }, String(t.cloud_requests)), h("td", { class: "num" }, usd(t.cost_usd)), h("td", { class: "num" }, usd(t.cost_per_run_usd)))),
     ),
+    ...(s.by_app.length
+      ? [
+          h("h3", {}, "By app (gateway)"),
+          h(
+            "table",
+            { id: "by-app" },
+            h("tr", {}, h("th", {}, "App"), h("th", { class: "num" }, "Requests"), h("th", { class: "num" }, "Local"), h("th", { class: "num" }, "Refused"), h("th", { class: "num" }, "Cost"), h("th", { class: "num" }, "Saved")),
+            ...s.by_app.map((a) => h("tr", {}, h("td", {}, a.app), h("td", { class: "num" }, String(a.requests)), h("td", { class: "num" }, String(a.local_requests)), h("td", { class: "num" }, String(a.refused)), h("td", { class: "num" }, usd(a.cost_usd)), h("td", { class: "num" }, usd(a.saved_usd)))),
+          ),
+        ]
+      : []),
     h("h3", {}, "By model"),
     h(
       "table",
