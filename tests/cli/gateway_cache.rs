@@ -2,7 +2,7 @@
 //! binary: a repeatable request asked again by the same app is answered at $0 without the
 //! upstream (streamed or not), never across apps, never for an app with the cache off, and
 //! recorded in the ledger with what it saved; browsers are refused unless an origin is
-//! configured.
+//! configured; local requests say how long they queued for the engine.
 
 use frugal_cloud::sim::SimServer;
 use frugal_cloud::Kind;
@@ -188,4 +188,36 @@ fn browsers_are_refused_unless_an_origin_is_configured() {
     let bad = gateway_env_with(&sim, "[gateway]\ncors_origins = [\"localhost:3000/app\"]\n");
     let e = one_line_error(&bad.run(&["serve"]));
     assert!(e.contains("gateway.cors_origins"), "{e}");
+}
+
+/// The local engine has one worker: concurrent local requests queue, and each answer says
+/// how long it waited (`x-frugal-queue-ms`), the last in line longest.
+#[test]
+fn local_requests_report_their_queue_time() {
+    let sim = SimServer::start(Kind::OpenAi).unwrap();
+    let env = gateway_env(&sim);
+    let token = add_app(&env, &["queue"]);
+    let s = serve(&env);
+    let body = json!({ "model": "frugal/local", "max_tokens": 48, "temperature": 0.8,
+                       "messages": [{ "role": "user", "content": "Write a sentence about rivers." }] });
+    let waits: Vec<u64> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..3)
+            .map(|_| {
+                scope.spawn(|| {
+                    let r = post(&s, "/v1/chat/completions", Some(&token), &body);
+                    assert_eq!(r.status(), 200);
+                    assert_eq!(header(&r, "x-frugal-route"), "local");
+                    header(&r, "x-frugal-queue-ms").parse::<u64>().expect("x-frugal-queue-ms on a local answer")
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let longest = waits.iter().max().copied().unwrap();
+    // The last in line waited for at least one whole answer ahead of it.
+    assert!(longest >= 20, "{waits:?}");
+    // A cloud answer has no local queue.
+    let r = post(&s, "/v1/chat/completions", Some(&token), &json!({ "model": "frugal/economy", "max_tokens": 20,
+        "messages": [{ "role": "user", "content": "Hi." }] }));
+    assert_eq!(header(&r, "x-frugal-queue-ms"), "");
 }

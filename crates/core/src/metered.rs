@@ -210,7 +210,7 @@ impl Provider for Metered {
                             Outcome::Ok
                         }
                     }
-                    Ok(Event::Status(_)) => {}
+                    Ok(Event::Status(_) | Event::Queued { .. }) => {}
                     Err(e) => {
                         note = Some(e.message().to_string());
                         billable = e.is_billable();

@@ -32,8 +32,8 @@ pub struct Started {
     pub cancel: CancelToken,
     /// The first event (text, usage or the end), read before answering.
     pub first: Option<Event>,
-    /// `x-frugal-cache`: `hit` or `miss` for a repeatable request, `None` otherwise.
-    pub cache: Option<&'static str>,
+    /// The cache's verdict and the local queue time, for the headers.
+    pub notes: Notes,
     usage: Usage,
     /// The end, once reached with held-back text still to hand out first.
     ended: Option<Piece>,
@@ -90,7 +90,7 @@ pub async fn start(gw: &Gateway, app: &App, call: Call, opts: RouteOptions) -> R
     }
     let mut started = run(gw, call, opts).await?;
     if let Some(key) = key {
-        started.cache = Some("miss");
+        started.notes.cache = Some("miss");
         started.fill = Some(Fill { cache: gw.cache.clone(), key, text: String::new() });
     }
     Ok(started)
@@ -121,7 +121,7 @@ async fn replay(gw: &Gateway, app: &App, hit: Cached) -> Result<Started, Problem
         events,
         cancel: CancelToken::new(),
         first: Some(Event::Text(hit.text)),
-        cache: Some("hit"),
+        notes: Notes { cache: Some("hit"), queue_ms: None },
         usage: Usage::default(),
         ended: None,
         replay: Some((hit.finish, hit.stop_sequence)),
@@ -144,9 +144,11 @@ async fn run(gw: &Gateway, call: Call, opts: RouteOptions) -> Result<Started, Pr
         Routed::Done(done, route) => (done, route),
         Routed::DryRun(_) => return Err(Problem::Internal("a dry run where an answer was expected".into())),
     };
+    let mut queue_ms = None;
     let first = loop {
         match events.next().await {
             Some(Ok(Event::Status(_))) => continue,
+            Some(Ok(Event::Queued { waited_ms })) => queue_ms = Some(waited_ms),
             Some(Ok(e)) => break Some(e),
             Some(Err(e)) => return Err(provider_problem(&e)),
             None => break None,
@@ -160,7 +162,7 @@ async fn run(gw: &Gateway, call: Call, opts: RouteOptions) -> Result<Started, Pr
         events,
         cancel,
         first,
-        cache: None,
+        notes: Notes { cache: None, queue_ms },
         usage: Usage::default(),
         ended: None,
         replay: None,
@@ -175,8 +177,17 @@ pub struct Answer {
     pub stop_sequence: Option<String>,
     pub usage: Usage,
     pub finish: Finish,
-    /// `x-frugal-cache`, as [`Started::cache`].
+    /// As [`Started::notes`].
+    pub notes: Notes,
+}
+
+/// What the headers say about how an answer was served besides its route and cost.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Notes {
+    /// `x-frugal-cache`: `hit` or `miss` for a repeatable request, `None` otherwise.
     pub cache: Option<&'static str>,
+    /// `x-frugal-queue-ms`: how long a local request waited for the engine's one worker.
+    pub queue_ms: Option<u64>,
 }
 
 /// Why an answer ended, as both protocols say it.
@@ -278,14 +289,14 @@ impl Started {
 
     /// Reads the whole answer.
     pub async fn collect(mut self, stop: &[String]) -> Result<(Answer, RouteReport, i64), Problem> {
-        let cache = self.cache;
+        let notes = self.notes;
         let mut filter = StopFilter::new(stop);
         let mut text = String::new();
         loop {
             match self.next_piece(&mut filter).await {
                 Piece::Text(t) => text.push_str(&t),
                 Piece::End(finish, usage) => {
-                    let answer = Answer { text, stop_sequence: filter.matched.clone(), usage, finish, cache };
+                    let answer = Answer { text, stop_sequence: filter.matched.clone(), usage, finish, notes };
                     return Ok((answer, self.route.clone(), self.spent()));
                 }
                 Piece::Failed(p) => return Err(p),

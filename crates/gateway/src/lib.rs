@@ -51,8 +51,15 @@ fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
     } else {
         AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
     };
-    let expose = ["x-frugal-route", "x-frugal-cost-usd", "x-frugal-run-id", "x-frugal-escalated", "x-frugal-cache"]
-        .map(HeaderName::from_static);
+    let expose = [
+        "x-frugal-route",
+        "x-frugal-cost-usd",
+        "x-frugal-run-id",
+        "x-frugal-escalated",
+        "x-frugal-cache",
+        "x-frugal-queue-ms",
+    ]
+    .map(HeaderName::from_static);
     Some(
         CorsLayer::new()
             .allow_origin(allow)

@@ -10,6 +10,7 @@ use frugal_core::llm::Sampling;
 use frugal_core::{Assistant, RouteReport};
 use serde::Deserialize;
 
+use crate::call::Notes;
 use crate::error::Problem;
 
 /// What every handler shares.
@@ -139,8 +140,9 @@ impl Content {
 }
 
 /// `x-frugal-route`, `x-frugal-run-id`, `x-frugal-escalated`, `x-frugal-cache` for a
-/// repeatable request and, once known, `x-frugal-cost-usd`.
-pub fn served_headers(route: &RouteReport, spent_micros: Option<i64>, cache: Option<&str>) -> HeaderMap {
+/// repeatable request, `x-frugal-queue-ms` for a local one and, once known,
+/// `x-frugal-cost-usd`.
+pub fn served_headers(route: &RouteReport, spent_micros: Option<i64>, notes: Notes) -> HeaderMap {
     let mut h = HeaderMap::new();
     let mut put = |name: &'static str, value: String| {
         if let Ok(v) = HeaderValue::from_str(&crate::access::one_line(&value)) {
@@ -153,20 +155,24 @@ pub fn served_headers(route: &RouteReport, spent_micros: Option<i64>, cache: Opt
     if let Some(s) = spent_micros {
         put("x-frugal-cost-usd", format!("{:.6}", frugal_core::ledger::usd(s)));
     }
-    if let Some(c) = cache {
+    if let Some(c) = notes.cache {
         put("x-frugal-cache", c.to_string());
+    }
+    if let Some(q) = notes.queue_ms {
+        put("x-frugal-queue-ms", q.to_string());
     }
     h
 }
 
 /// The same fields as a final SSE comment, when the cost is known (clients ignore comments).
-pub fn served_comment(route: &RouteReport, spent_micros: i64, cache: Option<&str>) -> Bytes {
+pub fn served_comment(route: &RouteReport, spent_micros: i64, notes: Notes) -> Bytes {
     Bytes::from(format!(
-        ": x-frugal-route={} x-frugal-run-id={} x-frugal-cost-usd={:.6}{} x-frugal-escalated={}\n\n",
+        ": x-frugal-route={} x-frugal-run-id={} x-frugal-cost-usd={:.6}{}{} x-frugal-escalated={}\n\n",
         route.route,
         route.run_id,
         frugal_core::ledger::usd(spent_micros),
-        cache.map(|c| format!(" x-frugal-cache={c}")).unwrap_or_default(),
+        notes.cache.map(|c| format!(" x-frugal-cache={c}")).unwrap_or_default(),
+        notes.queue_ms.map(|q| format!(" x-frugal-queue-ms={q}")).unwrap_or_default(),
         crate::access::one_line(route.escalated.as_deref().unwrap_or("no")),
     ))
 }

@@ -44,6 +44,12 @@ pub enum Event {
     /// Something the user may want to know that is not part of the answer
     /// ("loading model…", "out of memory, retried with a 2048-token context").
     Status(String),
+    /// A local engine with one worker took the request after it waited this long behind the
+    /// ones ahead of it (sent first, by engines that queue).
+    Queued {
+        /// Milliseconds in the queue.
+        waited_ms: u64,
+    },
     /// Final token counts; sent exactly once, right before `Done`.
     Usage(Usage),
     /// The end of the stream.
@@ -120,6 +126,7 @@ impl EventStream {
             match event {
                 Event::Text(t) => text.push_str(&t),
                 Event::Status(s) => statuses.push(s),
+                Event::Queued { .. } => {}
                 Event::Usage(u) => usage = Some(u),
                 Event::Done { reason } => {
                     let usage = usage.ok_or_else(|| {

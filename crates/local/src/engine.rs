@@ -56,7 +56,7 @@ pub struct BenchFigures {
 }
 
 enum Job {
-    Generate { request: Request, cancel: CancelToken, events: EventSender },
+    Generate { request: Request, cancel: CancelToken, events: EventSender, queued: Instant },
     Bench { pp_tokens: u32, tg_tokens: u32, reps: u32, reply: mpsc::Sender<Result<BenchFigures, ProviderError>> },
     Tokenize { text: String, reply: mpsc::Sender<Result<usize, ProviderError>> },
     Unload,
@@ -189,7 +189,7 @@ impl Provider for LocalEngine {
             return EventStream::failed(e);
         }
         let (events, stream) = channel();
-        match self.send(Job::Generate { request, cancel, events }) {
+        match self.send(Job::Generate { request, cancel, events, queued: Instant::now() }) {
             Ok(()) => stream,
             Err(e) => EventStream::failed(e),
         }
@@ -255,7 +255,8 @@ impl Worker {
                 };
                 match job {
                     Job::Unload => break,
-                    Job::Generate { request, cancel, events } => {
+                    Job::Generate { request, cancel, events, queued } => {
+                        events.send(Event::Queued { waited_ms: queued.elapsed().as_millis() as u64 });
                         for note in first_job_notes.drain(..) {
                             events.send(Event::Status(note));
                         }
