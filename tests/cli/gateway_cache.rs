@@ -217,7 +217,12 @@ fn local_requests_report_their_queue_time() {
     // The last in line waited for at least one whole answer ahead of it.
     assert!(longest >= 20, "{waits:?}");
     // A cloud answer has no local queue.
-    let r = post(&s, "/v1/chat/completions", Some(&token), &json!({ "model": "frugal/economy", "max_tokens": 20,
-        "messages": [{ "role": "user", "content": "Hi." }] }));
+    let r = post(
+        &s,
+        "/v1/chat/completions",
+        Some(&token),
+        &json!({ "model": "frugal/economy", "max_tokens": 20,
+        "messages": [{ "role": "user", "content": "Hi." }] }),
+    );
     assert_eq!(header(&r, "x-frugal-queue-ms"), "");
 }

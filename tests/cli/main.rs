@@ -15,6 +15,7 @@ mod draft;
 mod eval;
 mod gateway;
 mod gateway_cache;
+mod gateway_schema;
 mod gateway_sdk;
 mod hardening;
 mod hw;

@@ -70,6 +70,9 @@ pub struct RouteOptions {
     pub eval: Option<String>,
     /// The gateway app asking (`frugal serve`): its rows carry its name and its cap applies.
     pub app: Option<AppScope>,
+    /// Why the caller sends this to the cloud (with `cloud`), recorded as the escalation:
+    /// the gateway's "the local answer did not match the response schema".
+    pub escalation: Option<String>,
 }
 
 /// A gateway app as the router sees it: who to charge, and its own cap.
@@ -185,9 +188,9 @@ pub(crate) fn cloud_first(opts: &RouteOptions, policy: &TaskPolicy, private: Opt
         return Err(CoreError::Route(format!("{flag} and --local-only cannot be used together")));
     }
     let reason = if opts.pin.is_some() {
-        Some("asked for this route")
+        Some(opts.escalation.as_deref().unwrap_or("asked for this route"))
     } else if opts.cloud || opts.dry_run {
-        Some("asked (--cloud)")
+        Some(opts.escalation.as_deref().unwrap_or("asked (--cloud)"))
     } else if policy.escalate == Escalate::Always && !opts.local_only {
         Some("policy: always")
     } else {

@@ -52,7 +52,7 @@ mod matching;
 mod report;
 mod result;
 mod route;
-mod schema;
+pub mod schema;
 mod spec;
 mod table;
 mod task;

@@ -5,8 +5,11 @@
 
 use std::sync::Arc;
 
+use frugal_core::config::Escalate;
 use frugal_core::ledger::App;
-use frugal_core::llm::{CancelToken, ErrorKind, Event, EventStream, FinishReason, ProviderError, Request, Usage};
+use frugal_core::llm::{
+    CancelToken, Constraint, ErrorKind, Event, EventStream, FinishReason, ProviderError, Request, Usage,
+};
 use frugal_core::{CoreError, RouteOptions, RouteReport, Routed};
 
 use crate::cache::{Cached, Key, ResponseCache};
@@ -14,6 +17,7 @@ use crate::error::Problem;
 use crate::wire::Gateway;
 
 /// A chat request in Frugal's terms, whichever protocol it came in.
+#[derive(Clone)]
 pub struct Call {
     /// The model name as the client asked for it (echoed back).
     pub model: String,
@@ -88,12 +92,75 @@ pub async fn start(gw: &Gateway, app: &App, call: Call, opts: RouteOptions) -> R
             return replay(gw, app, hit).await;
         }
     }
-    let mut started = run(gw, call, opts).await?;
+    let mut started = match checked_schema(gw, &call, &opts) {
+        Some(schema) => checked(gw, call, opts, &schema).await?,
+        None => run(gw, call, opts).await?,
+    };
     if let Some(key) = key {
         started.notes.cache = Some("miss");
         started.fill = Some(Fill { cache: gw.cache.clone(), key, text: String::new() });
     }
     Ok(started)
+}
+
+/// The response schema of a `frugal/auto` request that may still go to the cloud: its local
+/// answer is validated before it is handed out. `None` when there is nothing to check or
+/// nowhere to escalate to (local only, private, the chat policy says never, no provider).
+fn checked_schema(gw: &Gateway, call: &Call, opts: &RouteOptions) -> Option<serde_json::Value> {
+    let Some(Constraint::JsonSchema(text)) = &call.request.constraint else { return None };
+    let config = gw.assistant.config();
+    let may_escalate = call.model == "frugal/auto"
+        && !opts.local_only
+        && !opts.private
+        && config.policy.chat.escalate != Escalate::Never
+        && !config.providers.is_empty();
+    may_escalate.then(|| serde_json::from_str(text).ok()).flatten()
+}
+
+/// Runs `call` locally and validates the answer against `schema`: a valid one is handed out
+/// as it was, an invalid or cut-off one (JSON cut by the token limit parses as nothing) goes
+/// to the cloud as an escalation, metered and capped like any other.
+async fn checked(gw: &Gateway, call: Call, opts: RouteOptions, schema: &serde_json::Value) -> Result<Started, Problem> {
+    let local = run(gw, call.clone(), opts.clone()).await?;
+    if local.route.route != "local" {
+        return Ok(local);
+    }
+    let notes = local.notes;
+    let (answer, route, _) = local.collect(&call.stop).await?;
+    let why = match serde_json::from_str::<serde_json::Value>(&answer.text) {
+        Err(e) => Some(if answer.finish == Finish::Length {
+            "it was cut off at the token limit".to_string()
+        } else {
+            format!("it is not JSON ({e})")
+        }),
+        Ok(value) => frugal_core::evals::schema::validate(schema, &value).err(),
+    };
+    let Some(why) = why else {
+        return Ok(replayed(route, answer, notes));
+    };
+    let mut opts = opts;
+    opts.cloud = true;
+    opts.escalation = Some(format!("the local answer did not match the response schema: {why}"));
+    run(gw, call, opts).await
+}
+
+/// A collected answer handed out again as a call (its row already settled).
+fn replayed(route: RouteReport, answer: Answer, notes: Notes) -> Started {
+    let (tx, events) = frugal_core::llm::channel();
+    tx.send(Event::Usage(answer.usage));
+    tx.send(Event::Done { reason: FinishReason::Stop });
+    Started {
+        route,
+        meter: None,
+        events,
+        cancel: CancelToken::new(),
+        first: Some(Event::Text(answer.text)),
+        notes,
+        usage: Usage::default(),
+        ended: None,
+        replay: Some((answer.finish, answer.stop_sequence)),
+        fill: None,
+    }
 }
 
 /// A cached answer as a call: its events replayed, its ledger row written.
@@ -247,7 +314,12 @@ impl Started {
                 },
             };
             match event {
-                Event::Text(t) if self.replay.is_some() => return Piece::Text(t),
+                Event::Text(t) if self.replay.is_some() => {
+                    if let Some(f) = self.fill.as_mut() {
+                        f.text.push_str(&t);
+                    }
+                    return Piece::Text(t);
+                }
                 Event::Text(t) if !filter.hit => {
                     // After a stop sequence the rest is read but not shown: the engine or the
                     // provider was given the stop sequences and ends right there, with its
@@ -263,6 +335,7 @@ impl Started {
                 Event::Usage(u) => self.usage = u,
                 Event::Done { reason } => {
                     if let Some((finish, stop)) = self.replay.take() {
+                        self.keep(finish, stop.clone(), self.usage);
                         filter.matched = stop;
                         return Piece::End(finish, self.usage);
                     }
