@@ -234,6 +234,10 @@ fn main() {
         created_at_ms: 0,
     };
     let token = assistant.spend().add_app(&app).expect("app");
+    // A second app with the response cache on, asked the same repeatable request over and
+    // over: every request after the first is a hit (no upstream, one $0 ledger row).
+    let cached_app = App { name: "bench-cache".into(), cache: true, ..app.clone() };
+    let cached_token = assistant.spend().add_app(&cached_app).expect("app");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -252,6 +256,11 @@ fn main() {
         token: Some(token),
         body: format!(r#"{{"model":"sim/sim-small","max_tokens":16,"messages":{message}}}"#),
     };
+    let cached = Target {
+        url: gateway.url.clone(),
+        token: Some(cached_token),
+        body: format!(r#"{{"model":"sim/sim-small","max_tokens":16,"temperature":0,"messages":{message}}}"#),
+    };
     let client = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(256).build().expect("client");
     println!(
         "bench_gateway: {} requests per closed loop, open loop at {}/s for {} s; upstream: zero-delay simulated provider; the ledger reserves and settles every request",
@@ -269,6 +278,12 @@ fn main() {
         let d = open(&client, &direct, a.rate, a.seconds).await;
         let g = open(&client, &gateway, a.rate, a.seconds).await;
         row(&format!("fixed {}/s", a.rate), &d, &g, "frugal");
+        closed(&client, &cached, 1, 10).await;
+        for c in [1, 64] {
+            let d = closed(&client, &direct, c, a.requests).await;
+            let h = closed(&client, &cached, c, a.requests).await;
+            row(&format!("{c} client(s), cached"), &d, &h, "hit");
+        }
     });
     // LiteLLM starts only now, so its Python process does not share the CPU with Frugal's runs.
     let mut litellm = a.litellm.as_deref().and_then(|p| start_litellm(p, &sim.base_url()));

@@ -326,6 +326,8 @@ pub struct Ledger {
     pid: u32,
     /// When this process last backed the ledger up, and whether money moved since.
     backup: Mutex<BackupState>,
+    /// Checkpoints the WAL off the request path (`None`: SQLite's automatic ones).
+    checkpointer: Option<crate::checkpoint::Checkpointer>,
 }
 
 #[derive(Debug, Default)]
@@ -371,12 +373,17 @@ impl Ledger {
                 other => break other?,
             }
         }
+        let checkpointer = crate::checkpoint::Checkpointer::start(&path);
+        if checkpointer.is_some() {
+            conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(|e| LedgerError::sqlite(&path, e))?;
+        }
         let ledger = Ledger {
             conn: Mutex::new(conn),
             totals: Mutex::default(),
             path,
             pid: std::process::id(),
             backup: Mutex::default(),
+            checkpointer,
         };
         let mut notice = ledger.settle_stale()?;
         if crate::backup::is_stale(&ledger.path) {
@@ -422,6 +429,13 @@ impl Ledger {
         Ok(())
     }
 
+    /// Wakes the checkpointer: the WAL grew.
+    fn wrote(&self) {
+        if let Some(c) = &self.checkpointer {
+            c.wrote();
+        }
+    }
+
     /// A ledger that lives in memory, for tests and examples.
     pub fn in_memory() -> Result<Ledger> {
         let path = PathBuf::from(":memory:");
@@ -433,6 +447,7 @@ impl Ledger {
             path,
             pid: std::process::id(),
             backup: Mutex::default(),
+            checkpointer: None,
         })
     }
 
@@ -532,6 +547,7 @@ impl Ledger {
             *totals = None;
             return Err(self.db()(e));
         }
+        self.wrote();
         match refusal {
             Some(r) => Err(LedgerError::Refused(r)),
             None => {
@@ -586,6 +602,7 @@ impl Ledger {
             }
         }
         drop(conn);
+        self.wrote();
         // Money was spent (or its reservation released): the backup follows (within
         // `BACKUP_EVERY`, and when the ledger closes), so a restored ledger reads as spent as
         // it was. Local rows cost nothing and wait for the daily refresh.

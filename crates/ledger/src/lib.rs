@@ -53,6 +53,7 @@
 
 mod apps;
 mod backup;
+mod checkpoint;
 mod error;
 mod ledger;
 mod month;

@@ -679,3 +679,29 @@ fn months_parse_strictly() {
     assert_eq!(Month::containing(end - 1), month);
     assert_eq!(Month::containing(end), month.next());
 }
+
+/// The ledger's own connection never checkpoints (a request would pay the `fsync`); its
+/// checkpointer thread does, shortly after writes: the rows reach the main database file
+/// while the ledger is still open, and the WAL is reused rather than growing without end.
+#[test]
+fn the_wal_is_checkpointed_off_the_request_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.sqlite3");
+    let (ledger, _) = Ledger::open(&path).unwrap();
+    let main_size = || std::fs::metadata(&path).unwrap().len();
+    let before = main_size();
+    let month = Month::containing(chrono::Utc::now().timestamp_millis());
+    // Few enough pages that SQLite's own automatic checkpoint (at 1,000) would not run.
+    for i in 0..20 {
+        let t =
+            ledger.begin(cloud(at(month, 1), &format!("run-{i}"), "gateway", 100), &monthly(1_000_000_000)).unwrap();
+        ledger.settle(t, done(at(month, 1), 90, Outcome::Ok)).unwrap();
+    }
+    let start = std::time::Instant::now();
+    while main_size() <= before {
+        assert!(start.elapsed() < Duration::from_secs(5), "the rows never reached the database file");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(ledger);
+    assert!(!dir.path().join("ledger.sqlite3-wal").exists(), "closing checkpointed and removed the WAL");
+}

@@ -1,0 +1,72 @@
+//! WAL checkpoints off the request path. With SQLite's automatic checkpoint, the commit that
+//! pushes the WAL past 1,000 pages copies it into the database and waits for its `fsync`
+//! — tens of milliseconds, paid by whichever request happened to commit then (every ~80
+//! cloud requests: the p99 of the gateway). Here the ledger's own connection never
+//! checkpoints; a thread with its own connection does, shortly after writes, while requests
+//! keep appending to the WAL. Idle, it sleeps on a channel: no wake-ups.
+
+use std::path::Path;
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+
+/// How long after a write the checkpoint runs: writes in a burst share one.
+const DEBOUNCE: Duration = Duration::from_millis(250);
+
+/// The checkpointing thread; stopped and joined when dropped.
+#[derive(Debug)]
+pub(crate) struct Checkpointer {
+    wrote: Option<SyncSender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    /// Starts checkpointing the ledger at `path`; `None` when its connection or thread cannot
+    /// be had (the caller then keeps SQLite's automatic checkpoints).
+    pub(crate) fn start(path: &Path) -> Option<Self> {
+        let conn = Connection::open(path).ok()?;
+        conn.busy_timeout(Duration::from_secs(1)).ok()?;
+        let (wrote, rx) = sync_channel::<()>(1);
+        let thread =
+            std::thread::Builder::new().name("frugal-ledger-checkpoint".into()).spawn(move || run(&conn, &rx)).ok()?;
+        Some(Self { wrote: Some(wrote), thread: Some(thread) })
+    }
+
+    /// Says a transaction committed; never blocks.
+    pub(crate) fn wrote(&self) {
+        if let Some(tx) = &self.wrote {
+            match tx.try_send(()) {
+                Ok(()) | Err(TrySendError::Full(())) | Err(TrySendError::Disconnected(())) => {}
+            }
+        }
+    }
+}
+
+fn run(conn: &Connection, rx: &Receiver<()>) {
+    while rx.recv().is_ok() {
+        // Writes during the next moment share this checkpoint; a closing ledger ends the
+        // thread at once (closing the last connection checkpoints anyway).
+        let due = Instant::now() + DEBOUNCE;
+        loop {
+            match rx.recv_timeout(due.saturating_duration_since(Instant::now())) {
+                Ok(()) => {}
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+        // PASSIVE: copies what no reader still needs and never waits for a writer. A busy or
+        // failed checkpoint is simply retried after the next write (and on close).
+        let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.wrote = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
