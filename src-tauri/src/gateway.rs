@@ -4,8 +4,10 @@
 //! is an error in the window, not a silent nothing; the server then runs on Tauri's runtime
 //! until it is turned off, its port changes, or the app quits.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use frugal_core::config::GatewaySection;
 use frugal_core::ledger::{micros_from_usd, usd, App, Month};
 use frugal_core::Assistant;
 use serde::Serialize;
@@ -21,13 +23,18 @@ use crate::views::n32;
 #[derive(Default)]
 pub struct Served {
     running: Mutex<Option<Running>>,
-    /// Why the last start failed (shown in Settings until the next try).
-    error: Mutex<Option<String>>,
+    /// Why the last start failed, or why the server stopped (shown in Settings until the
+    /// next try).
+    error: Arc<Mutex<Option<String>>>,
 }
 
 struct Running {
+    /// The settings it was started with: any change (the address, CORS, the cache) restarts it.
+    section: GatewaySection,
     addr: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// False once the server task has ended (an accept error).
+    alive: Arc<AtomicBool>,
 }
 
 impl Drop for Running {
@@ -43,25 +50,29 @@ impl Served {
     /// Starts, stops or moves the gateway to match the config. Returns the start's error.
     pub fn sync(&self, assistant: &Arc<Assistant>) -> Result<(), String> {
         let g = assistant.config().gateway.clone();
-        let want = g.enabled.then(|| format!("{}:{}", g.host(), g.port()));
         let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
-        if running.as_ref().map(|r| &r.addr) == want.as_ref() {
+        let same = running.as_ref().is_some_and(|r| r.section == g && r.alive.load(Ordering::SeqCst));
+        if same || (running.is_none() && !g.enabled) {
             return Ok(());
         }
-        *running = None;
-        let Some(addr) = want else {
+        // Stopping the old server frees its port a moment later (its task drops the listener).
+        let replacing = running.take().is_some();
+        if !g.enabled {
             *self.error.lock().unwrap_or_else(PoisonError::into_inner) = None;
             return Ok(());
-        };
-        let started = start(assistant.clone(), &addr);
+        }
+        let addr = GatewaySection::address(g.host(), g.port());
+        let alive = Arc::new(AtomicBool::new(true));
+        let started = start(assistant.clone(), &addr, replacing, alive.clone(), self.error.clone());
         *self.error.lock().unwrap_or_else(PoisonError::into_inner) = started.as_ref().err().cloned();
-        *running = Some(Running { addr, stop: Some(started?) });
+        *running = Some(Running { section: g, addr, stop: Some(started?), alive });
         Ok(())
     }
 
     /// Where it listens, when it does.
     pub fn address(&self) -> Option<String> {
-        self.running.lock().unwrap_or_else(PoisonError::into_inner).as_ref().map(|r| r.addr.clone())
+        let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        running.as_ref().filter(|r| r.alive.load(Ordering::SeqCst)).map(|r| r.addr.clone())
     }
 
     /// Why it is not running although enabled.
@@ -70,8 +81,24 @@ impl Served {
     }
 }
 
-fn start(assistant: Arc<Assistant>, addr: &str) -> Result<tokio::sync::oneshot::Sender<()>, String> {
-    let listener = std::net::TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+fn start(
+    assistant: Arc<Assistant>,
+    addr: &str,
+    replacing: bool,
+    alive: Arc<AtomicBool>,
+    error: Arc<Mutex<Option<String>>>,
+) -> Result<tokio::sync::oneshot::Sender<()>, String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(if replacing { 3 } else { 0 });
+    let listener = loop {
+        match std::net::TcpListener::bind(addr) {
+            Ok(l) => break l,
+            // The server being replaced may still hold the port for a moment.
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(format!("cannot listen on {addr}: {e}")),
+        }
+    };
     listener.set_nonblocking(true).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let addr = addr.to_string();
@@ -84,8 +111,9 @@ fn start(assistant: Arc<Assistant>, addr: &str) -> Result<tokio::sync::oneshot::
             .map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
+        alive.store(false, Ordering::SeqCst);
         if let Err(e) = served {
-            eprintln!("frugal-app: the gateway on {addr} stopped: {e}");
+            *error.lock().unwrap_or_else(PoisonError::into_inner) = Some(format!("the gateway on {addr} stopped: {e}"));
         }
     });
     Ok(stop)
@@ -181,8 +209,12 @@ pub fn snippets(base_url: &str) -> Vec<Snippet> {
 pub fn view(state: &AppState) -> CmdResult<GatewayView> {
     let a = state.assistant();
     let g = a.config().gateway.clone();
-    let host = if g.host() == "0.0.0.0" { "127.0.0.1" } else { g.host() };
-    let base_url = format!("http://{host}:{}/v1", g.port());
+    let host = match g.host() {
+        "0.0.0.0" => "127.0.0.1",
+        "::" => "::1",
+        h => h,
+    };
+    let base_url = format!("http://{}/v1", GatewaySection::address(host, g.port()));
     let apps = a
         .spend()
         .apps(Month::containing(now_ms()))?

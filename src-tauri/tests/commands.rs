@@ -529,6 +529,31 @@ fn the_gateway_is_served_from_settings_with_its_apps() {
     let by_app = spend["by_app"].as_array().unwrap();
     assert!(by_app.iter().any(|a| a["app"] == "ide" && a["requests"] == 1 && a["local_requests"] == 1), "{by_app:?}");
 
+    // A `[gateway]` edited by hand while the app runs is served as written (here: CORS for
+    // one page, which was refused before).
+    let preflight = || {
+        // A moment without a listener while it restarts reads as "not allowed (yet)".
+        let r = http
+            .request(reqwest::Method::OPTIONS, format!("{base}/chat/completions"))
+            .header("origin", "http://page.test")
+            .header("access-control-request-method", "POST")
+            .send()
+            .ok()?;
+        r.headers().get("access-control-allow-origin").map(|v| v.to_str().unwrap().to_string())
+    };
+    assert_eq!(preflight(), None);
+    let file = h.dir.join("config.toml");
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("[gateway]", "[gateway]\ncors_origins = [\"http://page.test\"]");
+    std::fs::write(&file, text).unwrap();
+    assert!(h._app.state::<AppState>().follow_config());
+    let start = std::time::Instant::now();
+    while preflight().as_deref() != Some("http://page.test") {
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "the edited [gateway] was not applied");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
     // Removed: its token stops working at once.
     h.ok("remove_gateway_app", json!({ "name": "ide" }));
     assert_eq!(http.get(format!("{base}/models")).bearer_auth(&token).send().unwrap().status(), 401);

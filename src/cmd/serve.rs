@@ -31,7 +31,7 @@ pub fn run(g: &super::Globals, args: ServeArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let section = assistant.config().gateway.clone();
         let host = args.host.unwrap_or_else(|| section.host().to_string());
-        let addr = format!("{host}:{}", args.port.unwrap_or(section.port()));
+        let addr = frugal_core::config::GatewaySection::address(&host, args.port.unwrap_or(section.port()));
         let listener =
             tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         // Also opens the ledger now, so rows a killed gateway left pending are settled at start.

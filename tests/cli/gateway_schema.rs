@@ -26,6 +26,7 @@ fn a_local_answer_that_fails_its_schema_escalates_and_a_valid_one_stays() {
     let env = gateway_env(&sim);
     let app = add_app(&env, &["tool", "--no-cache"]);
     let private = add_app(&env, &["private", "--local-only", "--no-cache"]);
+    let capped = add_app(&env, &["capped", "--monthly-usd", "0", "--no-cache"]);
     let s = serve(&env);
     let path = "/v1/chat/completions";
 
@@ -60,10 +61,22 @@ fn a_local_answer_that_fails_its_schema_escalates_and_a_valid_one_stays() {
         assert_eq!(header(&r, "x-frugal-route"), "local");
     }
     assert_eq!(sim.requests().len(), 2);
+
+    // The cloud refuses (the app's cap is $0): the local answer is still handed out, with
+    // what is wrong with it and why it stayed.
+    let r = post(&s, path, Some(&capped), &with_schema("frugal/auto", 3, false));
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-frugal-route"), "local");
+    let why = header(&r, "x-frugal-schema");
+    assert!(why.contains("cut off") && why.contains("not sent to the cloud") && why.contains("budget"), "{why}");
+    assert_eq!(json_of(r)["choices"][0]["finish_reason"], "length");
+    assert_eq!(sim.requests().len(), 2);
     drop(s);
-    // Every attempt is a settled row: 1 + 2×2 + 2.
+    // Every attempt is a settled row: 1 + 2×2 + 2, and the capped app's local row and the
+    // cloud's refusal.
     let all = rows(&env);
-    assert_eq!(all.len(), 7, "{all:?}");
+    assert_eq!(all.len(), 9, "{all:?}");
     assert!(all.iter().all(|r| r["state"] == "settled"), "{all:?}");
-    assert_eq!(all.iter().filter(|r| r["route"] == "cloud").count(), 2);
+    assert_eq!(all.iter().filter(|r| r["route"] == "cloud" && r["outcome"] == "ok").count(), 2, "{all:?}");
+    assert_eq!(all.iter().filter(|r| r["outcome"] == "refused").count(), 1, "{all:?}");
 }

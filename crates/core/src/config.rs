@@ -284,6 +284,15 @@ impl GatewaySection {
         self.port.unwrap_or(Self::DEFAULT_PORT)
     }
 
+    /// `host:port` to bind, an IPv6 host in brackets (`[::1]:4141`).
+    pub fn address(host: &str, port: u16) -> String {
+        if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        }
+    }
+
     /// How long a cached answer lives; zero: no cache.
     pub fn cache_ttl(&self) -> Duration {
         Duration::from_secs(self.cache_ttl_secs.unwrap_or(3600))

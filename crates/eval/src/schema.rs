@@ -105,7 +105,9 @@ fn check_node(schema: &Value, path: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Validates an instance; the error names the first failing place (`$.items[0].owner`).
+/// Validates an instance; the error names the first failing place (`$.items[0].owner`) and
+/// the rule, never the value found there: the gateway records the reason in the ledger, and
+/// an answer's text has no place on disk.
 /// Keywords outside the subset are not checked here (see [`check_schema`] to refuse them);
 /// the gateway validates clients' schemas this way, after the engine's grammar.
 pub fn validate(schema: &Value, instance: &Value) -> Result<(), String> {
@@ -130,12 +132,12 @@ fn validate_at(schema: &Value, instance: &Value, path: &str) -> Result<(), Strin
     }
     if let Some(allowed) = object.get("enum").and_then(Value::as_array) {
         if !allowed.contains(instance) {
-            return Err(format!("{path}: {instance} is not one of {}", Value::Array(allowed.clone())));
+            return Err(format!("{path}: not one of {}", Value::Array(allowed.clone())));
         }
     }
     if let Some(constant) = object.get("const") {
         if constant != instance {
-            return Err(format!("{path}: expected {constant}, got {instance}"));
+            return Err(format!("{path}: not the required value {constant}"));
         }
     }
     let limit = |key: &str| object.get(key).and_then(Value::as_f64);
@@ -182,10 +184,10 @@ fn validate_at(schema: &Value, instance: &Value, path: &str) -> Result<(), Strin
         Value::Number(x) => {
             let x = x.as_f64().unwrap_or(f64::NAN);
             if let Some(min) = limit("minimum").filter(|min| x < *min) {
-                return Err(format!("{path}: {x} is below the minimum {min}"));
+                return Err(format!("{path}: below the minimum {min}"));
             }
             if let Some(max) = limit("maximum").filter(|max| x > *max) {
-                return Err(format!("{path}: {x} is above the maximum {max}"));
+                return Err(format!("{path}: above the maximum {max}"));
             }
         }
         _ => {}
@@ -280,14 +282,14 @@ mod tests {
             ),
             (json!({"summary": "x", "actions": [{}]}), "$.actions[0]: missing required \"owner\""),
             (json!({"summary": "x", "actions": [{}, {}, {}, {}]}), "$.actions: 4 items, outside the allowed count"),
-            (json!({"summary": "x", "actions": [], "mood": "meh"}), "$.mood: \"meh\" is not one of [\"good\",\"bad\"]"),
+            (json!({"summary": "x", "actions": [], "mood": "meh"}), "$.mood: not one of [\"good\",\"bad\"]"),
             (json!({"summary": "x", "actions": [], "count": 1.5}), "$.count: expected integer, got number"),
-            (json!({"summary": "x", "actions": [], "count": 11}), "$.count: 11 is above the maximum 10"),
+            (json!({"summary": "x", "actions": [], "count": 11}), "$.count: above the maximum 10"),
             (json!({"summary": "x", "actions": [], "extra": 1}), "$.extra: not allowed (additionalProperties: false)"),
         ];
         for (instance, expected) in cases {
             assert_eq!(validate(&s, &instance), Err(expected.to_string()), "{instance}");
         }
-        assert_eq!(validate(&json!({"const": 2}), &json!(3)), Err("$: expected 2, got 3".into()));
+        assert_eq!(validate(&json!({"const": 2}), &json!(3)), Err("$: not the required value 2".into()));
     }
 }

@@ -138,9 +138,9 @@ async fn create(gw: Arc<Gateway>, headers: HeaderMap, body: Body) -> Result<Resp
             "stop_sequence": answer.stop_sequence,
             "usage": { "input_tokens": answer.usage.prompt_tokens, "output_tokens": answer.usage.completion_tokens },
         });
-        return Ok((served_headers(&route, Some(spent), answer.notes), axum::Json(body)).into_response());
+        return Ok((served_headers(&route, Some(spent), &answer.notes), axum::Json(body)).into_response());
     }
-    let head = served_headers(&started.route, None, started.notes);
+    let head = served_headers(&started.route, None, &started.notes);
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
     tokio::spawn(async move {
         let mut s = started;
@@ -196,7 +196,7 @@ async fn create(gw: Arc<Gateway>, headers: HeaderMap, body: Body) -> Result<Resp
                 }
             }
         }
-        let _ = tx.send(wire::served_comment(&s.route, s.spent(), s.notes)).await;
+        let _ = tx.send(wire::served_comment(&s.route, s.spent(), &s.notes)).await;
     });
     Ok((head, wire::sse(Body::from_stream(wire::receiver_stream(rx)))).into_response())
 }

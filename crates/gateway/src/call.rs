@@ -86,7 +86,10 @@ impl Drop for Started {
 /// Starts `call` from `app` with `opts` and reads up to its first real event; a repeatable
 /// request the app asked before is answered from the cache instead (a $0 ledger row).
 pub async fn start(gw: &Gateway, app: &App, call: Call, opts: RouteOptions) -> Result<Started, Problem> {
-    let key = if app.cache { gw.cache.key(&app.name, &call.model, opts.private, &call.request) } else { None };
+    // The app's name and when it was added: an app removed and added again under the same
+    // name is another app, and never sees the first one's answers.
+    let identity = format!("{}@{}", app.name, app.created_at_ms);
+    let key = if app.cache { gw.cache.key(&identity, &call.model, opts.private, &call.request) } else { None };
     if let Some(key) = key {
         if let Some(hit) = gw.cache.get(&key) {
             return replay(gw, app, hit).await;
@@ -125,8 +128,8 @@ async fn checked(gw: &Gateway, call: Call, opts: RouteOptions, schema: &serde_js
     if local.route.route != "local" {
         return Ok(local);
     }
-    let notes = local.notes;
     let (answer, route, _) = local.collect(&call.stop).await?;
+    let notes = answer.notes.clone();
     let why = match serde_json::from_str::<serde_json::Value>(&answer.text) {
         Err(e) => Some(if answer.finish == Finish::Length {
             "it was cut off at the token limit".to_string()
@@ -138,10 +141,20 @@ async fn checked(gw: &Gateway, call: Call, opts: RouteOptions, schema: &serde_js
     let Some(why) = why else {
         return Ok(replayed(route, answer, notes));
     };
-    let mut opts = opts;
-    opts.cloud = true;
-    opts.escalation = Some(format!("the local answer did not match the response schema: {why}"));
-    run(gw, call, opts).await
+    let mut cloud = opts;
+    cloud.cloud = true;
+    cloud.escalation = Some(format!("the local answer did not match the response schema: {why}"));
+    match run(gw, call, cloud).await {
+        Ok(started) => Ok(started),
+        // The cloud could not take it (no budget, a cap reached, no key, the provider down):
+        // the local answer is still the best there is, handed out with what is wrong with it,
+        // as for an app that may not escalate at all.
+        Err(p) => {
+            let mut notes = notes;
+            notes.schema = Some(format!("{why}; not sent to the cloud: {}", p.message()));
+            Ok(replayed(route, answer, notes))
+        }
+    }
 }
 
 /// A collected answer handed out again as a call (its row already settled).
@@ -188,7 +201,7 @@ async fn replay(gw: &Gateway, app: &App, hit: Cached) -> Result<Started, Problem
         events,
         cancel: CancelToken::new(),
         first: Some(Event::Text(hit.text)),
-        notes: Notes { cache: Some("hit"), queue_ms: None },
+        notes: Notes { cache: Some("hit"), ..Notes::default() },
         usage: Usage::default(),
         ended: None,
         replay: Some((hit.finish, hit.stop_sequence)),
@@ -229,7 +242,7 @@ async fn run(gw: &Gateway, call: Call, opts: RouteOptions) -> Result<Started, Pr
         events,
         cancel,
         first,
-        notes: Notes { cache: None, queue_ms },
+        notes: Notes { queue_ms, ..Notes::default() },
         usage: Usage::default(),
         ended: None,
         replay: None,
@@ -249,12 +262,14 @@ pub struct Answer {
 }
 
 /// What the headers say about how an answer was served besides its route and cost.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Notes {
     /// `x-frugal-cache`: `hit` or `miss` for a repeatable request, `None` otherwise.
     pub cache: Option<&'static str>,
     /// `x-frugal-queue-ms`: how long a local request waited for the engine's one worker.
     pub queue_ms: Option<u64>,
+    /// `x-frugal-schema`: why a local answer handed out does not match the response schema.
+    pub schema: Option<String>,
 }
 
 /// Why an answer ended, as both protocols say it.
@@ -293,7 +308,8 @@ impl Started {
             stop_sequence,
             usage,
             model: self.meter.as_ref().map_or_else(|| self.route.model.clone(), |m| m.model().to_string()),
-            cloud_cost_micros: cloud.then(|| self.spent()),
+            // An estimated usage was charged its reservation: not a price to claim as saved.
+            cloud_cost_micros: (cloud && !usage.estimated).then(|| self.spent()),
         };
         fill.cache.put(fill.key, answer);
     }
@@ -310,7 +326,14 @@ impl Started {
                 None => match self.events.next().await {
                     Some(Ok(e)) => e,
                     Some(Err(e)) => return Piece::Failed(provider_problem(&e)),
-                    None => Event::Done { reason: FinishReason::Stop },
+                    // The stream ended without its end: the engine or provider stopped short
+                    // (the meter has recorded the failure). Not an answer to hand out as
+                    // complete, or to cache.
+                    None => {
+                        return Piece::Failed(Problem::Upstream(
+                            "the answer stopped before it was complete; try again".into(),
+                        ))
+                    }
                 },
             };
             match event {
@@ -362,7 +385,7 @@ impl Started {
 
     /// Reads the whole answer.
     pub async fn collect(mut self, stop: &[String]) -> Result<(Answer, RouteReport, i64), Problem> {
-        let notes = self.notes;
+        let notes = std::mem::take(&mut self.notes);
         let mut filter = StopFilter::new(stop);
         let mut text = String::new();
         loop {

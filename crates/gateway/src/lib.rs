@@ -58,6 +58,7 @@ fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
         "x-frugal-escalated",
         "x-frugal-cache",
         "x-frugal-queue-ms",
+        "x-frugal-schema",
     ]
     .map(HeaderName::from_static);
     Some(

@@ -176,7 +176,7 @@ async fn chat(gw: Arc<Gateway>, headers: HeaderMap, body: Body) -> Result<Respon
                 "total_tokens": u.prompt_tokens + u.completion_tokens,
             },
         });
-        return Ok((served_headers(&route, Some(spent), answer.notes), axum::Json(body)).into_response());
+        return Ok((served_headers(&route, Some(spent), &answer.notes), axum::Json(body)).into_response());
     }
     let route = started.route.clone();
     let usage_model = model.clone();
@@ -188,7 +188,7 @@ async fn chat(gw: Arc<Gateway>, headers: HeaderMap, body: Body) -> Result<Respon
         Bytes::from(format!("data: {v}\n\n"))
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
-    let head = served_headers(&route, None, started.notes);
+    let head = served_headers(&route, None, &started.notes);
     tokio::spawn(async move {
         let mut s = started;
         let mut filter = StopFilter::new(&stop);
@@ -225,7 +225,7 @@ async fn chat(gw: Arc<Gateway>, headers: HeaderMap, body: Body) -> Result<Respon
                 }
             }
         }
-        let _ = tx.send(wire::served_comment(&s.route, s.spent(), s.notes)).await;
+        let _ = tx.send(wire::served_comment(&s.route, s.spent(), &s.notes)).await;
         let _ = tx.send(Bytes::from_static(b"data: [DONE]\n\n")).await;
     });
     Ok((head, wire::sse(Body::from_stream(wire::receiver_stream(rx)))).into_response())

@@ -140,12 +140,12 @@ impl Content {
 }
 
 /// `x-frugal-route`, `x-frugal-run-id`, `x-frugal-escalated`, `x-frugal-cache` for a
-/// repeatable request, `x-frugal-queue-ms` for a local one and, once known,
-/// `x-frugal-cost-usd`.
-pub fn served_headers(route: &RouteReport, spent_micros: Option<i64>, notes: Notes) -> HeaderMap {
+/// repeatable request, `x-frugal-queue-ms` for a local one, `x-frugal-schema` for a local
+/// answer handed out although it fails its schema and, once known, `x-frugal-cost-usd`.
+pub fn served_headers(route: &RouteReport, spent_micros: Option<i64>, notes: &Notes) -> HeaderMap {
     let mut h = HeaderMap::new();
     let mut put = |name: &'static str, value: String| {
-        if let Ok(v) = HeaderValue::from_str(&crate::access::one_line(&value)) {
+        if let Ok(v) = HeaderValue::from_str(&crate::access::one_line_long(&value)) {
             h.insert(HeaderName::from_static(name), v);
         }
     };
@@ -161,11 +161,14 @@ pub fn served_headers(route: &RouteReport, spent_micros: Option<i64>, notes: Not
     if let Some(q) = notes.queue_ms {
         put("x-frugal-queue-ms", q.to_string());
     }
+    if let Some(why) = &notes.schema {
+        put("x-frugal-schema", format!("invalid: {why}"));
+    }
     h
 }
 
 /// The same fields as a final SSE comment, when the cost is known (clients ignore comments).
-pub fn served_comment(route: &RouteReport, spent_micros: i64, notes: Notes) -> Bytes {
+pub fn served_comment(route: &RouteReport, spent_micros: i64, notes: &Notes) -> Bytes {
     Bytes::from(format!(
         ": x-frugal-route={} x-frugal-run-id={} x-frugal-cost-usd={:.6}{}{} x-frugal-escalated={}\n\n",
         route.route,

@@ -16,7 +16,7 @@ function render(body: HTMLElement, g: GatewayView, token: { name: string; token:
   };
   const port = h("input", { id: "gateway-port", type: "number", min: "1", max: "65535", value: String(g.port), size: 6 });
   const toggle = h("input", { id: "gateway-enabled", type: "checkbox", checked: g.enabled });
-  const apply = async () => rerender(await ok(commands.setGateway(toggle.checked, Number(port.value))));
+  const apply = async () => rerender(await ok(commands.setGateway(toggle.checked, port.value.trim() === "" ? null : Number(port.value))));
   toggle.addEventListener("change", apply);
   const state = g.running
     ? h("span", { id: "gateway-state", class: "ok" }, `Serving on ${g.base_url}`)
