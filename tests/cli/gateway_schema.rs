@@ -26,7 +26,7 @@ fn a_local_answer_that_fails_its_schema_escalates_and_a_valid_one_stays() {
     let env = gateway_env(&sim);
     let app = add_app(&env, &["tool", "--no-cache"]);
     let private = add_app(&env, &["private", "--local-only", "--no-cache"]);
-    let capped = add_app(&env, &["capped", "--monthly-usd", "0", "--no-cache"]);
+    let capped = add_app(&env, &["capped", "--monthly-usd", "0"]);
     let s = serve(&env);
     let path = "/v1/chat/completions";
 
@@ -71,12 +71,15 @@ fn a_local_answer_that_fails_its_schema_escalates_and_a_valid_one_stays() {
     assert!(why.contains("cut off") && why.contains("not sent to the cloud") && why.contains("budget"), "{why}");
     assert_eq!(json_of(r)["choices"][0]["finish_reason"], "length");
     assert_eq!(sim.requests().len(), 2);
+    // Not cached (this app has the cache on): asked again, it is checked again.
+    let r = post(&s, path, Some(&capped), &with_schema("frugal/auto", 3, false));
+    assert_eq!((header(&r, "x-frugal-cache").as_str(), header(&r, "x-frugal-schema").is_empty()), ("", false));
     drop(s);
     // Every attempt is a settled row: 1 + 2×2 + 2, and the capped app's local row and the
-    // cloud's refusal.
+    // cloud's refusal, twice.
     let all = rows(&env);
-    assert_eq!(all.len(), 9, "{all:?}");
+    assert_eq!(all.len(), 11, "{all:?}");
     assert!(all.iter().all(|r| r["state"] == "settled"), "{all:?}");
     assert_eq!(all.iter().filter(|r| r["route"] == "cloud" && r["outcome"] == "ok").count(), 2, "{all:?}");
-    assert_eq!(all.iter().filter(|r| r["outcome"] == "refused").count(), 1, "{all:?}");
+    assert_eq!(all.iter().filter(|r| r["outcome"] == "refused").count(), 2, "{all:?}");
 }

@@ -99,7 +99,9 @@ pub async fn start(gw: &Gateway, app: &App, call: Call, opts: RouteOptions) -> R
         Some(schema) => checked(gw, call, opts, &schema).await?,
         None => run(gw, call, opts).await?,
     };
-    if let Some(key) = key {
+    // A local answer handed out although it fails its schema is not kept: the next ask may
+    // reach the cloud (a budget raised), and a hit would not say what is wrong with it.
+    if let Some(key) = key.filter(|_| started.notes.schema.is_none()) {
         started.notes.cache = Some("miss");
         started.fill = Some(Fill { cache: gw.cache.clone(), key, text: String::new() });
     }
