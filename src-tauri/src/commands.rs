@@ -48,7 +48,7 @@ fn done<T>(routed: Routed<T>) -> CmdResult<(T, frugal_core::RouteReport)> {
     }
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 

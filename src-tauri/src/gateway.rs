@@ -14,7 +14,7 @@ use serde::Serialize;
 use specta::Type;
 use tauri::State;
 
-use crate::commands::blocking;
+use crate::commands::{blocking, now_ms};
 use crate::error::{CmdResult, CommandError};
 use crate::state::AppState;
 use crate::views::n32;
@@ -159,10 +159,6 @@ pub struct GatewayView {
 pub struct NewAppView {
     pub token: String,
     pub gateway: GatewayView,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Snippets for the official SDKs and the tools people point at an OpenAI-compatible URL.
