@@ -17,7 +17,7 @@ fn target_dir() -> PathBuf {
     exe.parent().and_then(|p| p.parent()).map(PathBuf::from).unwrap_or_default()
 }
 
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("FRUGAL_SDK_PYTHON") {
         return PathBuf::from(p);
     }

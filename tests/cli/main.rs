@@ -17,6 +17,7 @@ mod gateway;
 mod gateway_cache;
 mod gateway_schema;
 mod gateway_sdk;
+mod gateway_tools;
 mod hardening;
 mod hw;
 mod index;

@@ -62,7 +62,12 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime, ProviderError> {
 /// it so that the settled cost stays within what was reserved; on English prose it is about
 /// four times the real count, which only matters for input, the cheap side of a price.
 pub fn prompt_token_bound(request: &Request) -> u32 {
-    let bytes: usize = request.messages.iter().map(|m| m.content.len()).sum();
+    let bytes: usize = request
+        .messages
+        .iter()
+        .map(|m| m.content.len() + m.tool_calls.iter().map(|c| c.name.len() + c.arguments.len() + 16).sum::<usize>())
+        .sum::<usize>()
+        + request.tools.iter().map(|t| t.name.len() + t.description.len() + t.parameters.len() + 32).sum::<usize>();
     let schema = match &request.constraint {
         Some(frugal_llm::Constraint::JsonSchema(s)) => s.len() + 128,
         _ => 0,
@@ -208,6 +213,7 @@ impl CloudClient {
         let mut reason = None;
         let mut ended = false;
         let mut text_bytes = 0usize;
+        let mut calls = crate::tool_wire::ToolCalls::default();
         // An estimate for when the provider never reports usage, or we stop reading early.
         let estimate = |text_bytes: usize| Usage {
             prompt_tokens: prompt_token_bound(request),
@@ -219,7 +225,7 @@ impl CloudClient {
             let chunk = tokio::select! {
                 c = tokio::time::timeout(idle, response.chunk()) => c,
                 () = cancelled(cancel, tx) => {
-                    return finish(tx, estimate(text_bytes), FinishReason::Cancelled);
+                    return finish(tx, estimate(text_bytes + calls.bytes()), FinishReason::Cancelled);
                 }
             };
             let payloads = match chunk {
@@ -257,6 +263,9 @@ impl CloudClient {
                         return Ok(()); // the caller dropped the stream
                     }
                 }
+                for d in parsed.tools {
+                    calls.push(d);
+                }
                 if let Some(u) = parsed.usage {
                     usage.merge(u);
                 }
@@ -275,9 +284,19 @@ impl CloudClient {
                 "{} reported no token usage; the ledger counts the worst case",
                 self.config.name
             )));
-            estimate(text_bytes)
+            estimate(text_bytes + calls.bytes())
         });
-        finish(tx, usage, reason.unwrap_or(FinishReason::Stop))
+        let calls = calls.finish();
+        let mut reason = reason.unwrap_or(FinishReason::Stop);
+        if !calls.is_empty() && reason == FinishReason::Stop {
+            // Some compatible servers end a tool call with `stop`: the caller must still
+            // know the model waits for results.
+            reason = FinishReason::ToolCalls;
+        }
+        for call in calls {
+            tx.send(Event::ToolCall(call));
+        }
+        finish(tx, usage, reason)
     }
 
     async fn status_error(&self, response: reqwest::Response) -> ProviderError {

@@ -33,6 +33,7 @@
 mod client;
 mod config;
 mod secret;
+mod tool_wire;
 pub mod wire;
 
 #[cfg(feature = "sim")]

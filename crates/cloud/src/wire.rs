@@ -4,6 +4,7 @@
 use frugal_llm::{Constraint, FinishReason, Request, Role, Usage};
 use serde_json::{json, Value};
 
+use crate::tool_wire::{self, ToolDelta};
 use crate::Kind;
 
 /// The JSON body of a streamed request.
@@ -15,8 +16,7 @@ pub fn body(kind: Kind, model: &str, request: &Request) -> Value {
 }
 
 fn openai_body(model: &str, request: &Request) -> Value {
-    let mut messages: Vec<Value> =
-        request.messages.iter().map(|m| json!({ "role": m.role.as_str(), "content": m.content })).collect();
+    let messages = tool_wire::openai_messages(&request.messages);
     let mut body = json!({
         "model": model,
         "stream": true,
@@ -45,7 +45,8 @@ fn openai_body(model: &str, request: &Request) -> Value {
         // which every task states in words too. Sending `grammar` would make OpenAI refuse.
         Some(Constraint::Grammar(_)) | None => {}
     }
-    body["messages"] = Value::Array(std::mem::take(&mut messages));
+    tool_wire::openai_tools(&mut body, &request.tools, request.tool_choice.as_ref());
+    body["messages"] = Value::Array(messages);
     body
 }
 
@@ -58,12 +59,7 @@ fn anthropic_body(model: &str, request: &Request) -> Value {
             format!("Reply with one JSON document and nothing else, valid against this JSON Schema:\n{schema}");
         system.push(&schema_note);
     }
-    let messages: Vec<Value> = request
-        .messages
-        .iter()
-        .filter(|m| m.role != Role::System)
-        .map(|m| json!({ "role": m.role.as_str(), "content": m.content }))
-        .collect();
+    let messages = tool_wire::anthropic_messages(&request.messages);
     // Newer Claude models refuse `temperature` and `top_p` together: temperature alone.
     let mut body = json!({
         "model": model,
@@ -78,6 +74,7 @@ fn anthropic_body(model: &str, request: &Request) -> Value {
     if !request.stop.is_empty() {
         body["stop_sequences"] = json!(request.stop);
     }
+    tool_wire::anthropic_tools(&mut body, &request.tools, request.tool_choice.as_ref());
     body
 }
 
@@ -86,6 +83,8 @@ fn anthropic_body(model: &str, request: &Request) -> Value {
 pub struct Parsed {
     /// Answer text.
     pub text: Option<String>,
+    /// Pieces of tool calls.
+    pub tools: Vec<ToolDelta>,
     /// Usage seen in this payload (merged into what came before).
     pub usage: Option<PartialUsage>,
     /// The model's reason to stop, if this payload carried it.
@@ -174,8 +173,12 @@ fn parse_openai(v: &Value) -> Parsed {
                 out.text = Some(t.to_string());
             }
         }
+        if let Some(delta) = choice.get("delta") {
+            out.tools = tool_wire::openai_deltas(delta);
+        }
         out.finish = match choice.get("finish_reason").and_then(Value::as_str) {
             Some("length") => Some(FinishReason::Length),
+            Some("tool_calls" | "function_call") => Some(FinishReason::ToolCalls),
             Some(_) => Some(FinishReason::Stop),
             None => None,
         };
@@ -205,6 +208,7 @@ fn parse_anthropic(v: &Value) -> Parsed {
         output: u.get("output_tokens").and_then(count),
         reasoning: None,
     };
+    out.tools.extend(tool_wire::anthropic_delta(v));
     match v.get("type").and_then(Value::as_str) {
         Some("message_start") => out.usage = v.pointer("/message/usage").map(usage_of),
         Some("content_block_delta") => {
@@ -216,6 +220,7 @@ fn parse_anthropic(v: &Value) -> Parsed {
             out.usage = v.get("usage").map(usage_of);
             out.finish = match v.pointer("/delta/stop_reason").and_then(Value::as_str) {
                 Some("max_tokens") => Some(FinishReason::Length),
+                Some("tool_use") => Some(FinishReason::ToolCalls),
                 Some(_) => Some(FinishReason::Stop),
                 None => None,
             };

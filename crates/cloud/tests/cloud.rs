@@ -196,3 +196,45 @@ fn outbound_preview_masks_the_key() {
     assert!(!shown.contains(KEY) && shown.contains("Bearer ***") && shown.contains("hello"), "{shown}");
     assert!(format!("{c:?}").contains("Secret(***)") && !format!("{c:?}").contains(KEY));
 }
+
+#[test]
+fn tool_calls_stream_back_whole_in_both_protocols_and_results_go_out() {
+    use frugal_llm::{Tool, ToolChoice};
+    let tool = Tool {
+        name: "lookup".into(),
+        description: "Looks a word up".into(),
+        parameters: r#"{"type":"object","properties":{"word":{"type":"string"},"n":{"type":"integer"}}}"#.into(),
+    };
+    for kind in [Kind::OpenAi, Kind::Anthropic] {
+        let server = SimServer::start(kind).unwrap();
+        let c = client(&server, kind, quick());
+        let ask = Request::new(vec![Message::user("Define frugal")])
+            .with_tools(vec![tool.clone()], Some(ToolChoice::Named("lookup".into())));
+        let done = c.stream(ask, CancelToken::new()).collect_blocking().unwrap();
+        assert_eq!(done.reason, FinishReason::ToolCalls, "{kind:?}");
+        assert_eq!(done.tool_calls.len(), 1, "{kind:?}");
+        let call = &done.tool_calls[0];
+        assert_eq!(call.name, "lookup");
+        let args: serde_json::Value = serde_json::from_str(&call.arguments).unwrap();
+        assert_eq!(args, serde_json::json!({ "word": "sim", "n": 1 }), "{kind:?}: the two pieces were joined");
+        assert!(done.usage.completion_tokens > 0 && !done.usage.estimated);
+
+        // The call and its result go back out; the model answers in text.
+        let follow = Request::new(vec![
+            Message::user("Define frugal"),
+            Message::assistant_calls("", done.tool_calls.clone()),
+            Message::tool_result(call.id.clone(), "sparing with money"),
+        ])
+        .with_tools(vec![tool.clone()], None)
+        .with_max_tokens(500);
+        let done = c.stream(follow, CancelToken::new()).collect_blocking().unwrap();
+        assert_eq!((done.reason, done.tool_calls.len()), (FinishReason::Stop, 0), "{kind:?}");
+        assert!(!done.text.is_empty());
+        let sent: serde_json::Value = serde_json::from_str(&server.requests()[1].body).unwrap();
+        let result = match kind {
+            Kind::OpenAi => sent["messages"][2]["tool_call_id"].clone(),
+            Kind::Anthropic => sent["messages"][2]["content"][0]["tool_use_id"].clone(),
+        };
+        assert_eq!(result, serde_json::json!(call.id), "{kind:?}: {sent}");
+    }
+}

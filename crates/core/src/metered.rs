@@ -202,7 +202,7 @@ impl Provider for Metered {
             while let Some(item) = upstream.blocking_next() {
                 match &item {
                     Ok(Event::Usage(u)) => usage = Some(*u),
-                    Ok(Event::Text(_)) => saw_text = true,
+                    Ok(Event::Text(_) | Event::ToolCall(_)) => saw_text = true,
                     Ok(Event::Done { reason }) => {
                         outcome = if *reason == frugal_llm::FinishReason::Cancelled {
                             Outcome::Cancelled

@@ -11,9 +11,10 @@ use frugal_core::llm::{Message, Request};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::access::{authenticate, one_line, route_for};
+use crate::access::{authenticate, route_for};
 use crate::call::{start, Call, Finish, Piece, StopFilter};
 use crate::error::{Failure, Problem, Protocol};
+use crate::tools::{anthropic_block, anthropic_message, anthropic_tools, Blocks};
 use crate::wire::{self, served_headers, Content, Gateway};
 
 #[derive(Deserialize)]
@@ -29,12 +30,13 @@ struct MessagesRequest {
     top_k: Option<u32>,
     stop_sequences: Option<Vec<String>>,
     tools: Option<Vec<Value>>,
+    tool_choice: Option<Value>,
 }
 
 #[derive(Deserialize)]
 struct WireMessage {
     role: String,
-    content: Content,
+    content: Blocks,
 }
 
 #[derive(Deserialize)]
@@ -42,6 +44,7 @@ struct CountRequest {
     model: String,
     messages: Vec<WireMessage>,
     system: Option<Content>,
+    tools: Option<Vec<Value>>,
 }
 
 fn bad(m: impl Into<String>) -> Problem {
@@ -57,25 +60,12 @@ fn messages(system: Option<Content>, wire: Vec<WireMessage>) -> Result<Vec<Messa
         out.push(Message::system(s.text("system")?));
     }
     for (i, m) in wire.into_iter().enumerate() {
-        let text = m.content.text(&format!("messages.{i}.content"))?;
-        out.push(match m.role.as_str() {
-            "user" => Message::user(text),
-            "assistant" => Message::assistant(text),
-            other => {
-                return Err(bad(format!(
-                    "messages.{i}.role: `{}` is not a role here (user or assistant; the system prompt is `system`)",
-                    one_line(other)
-                )))
-            }
-        });
+        out.extend(anthropic_message(&m.role, m.content, i)?);
     }
     Ok(out)
 }
 
 fn to_call(r: MessagesRequest) -> Result<(Call, bool), Problem> {
-    if r.tools.as_ref().is_some_and(|t| !t.is_empty()) {
-        return Err(bad("tools: not supported by this gateway yet; send the request without tools"));
-    }
     let max_tokens = match r.max_tokens {
         None => return Err(bad("max_tokens: field required")),
         Some(n) if n < 1 => return Err(bad("max_tokens: must be at least 1")),
@@ -89,10 +79,13 @@ fn to_call(r: MessagesRequest) -> Result<(Call, bool), Problem> {
     if stop.len() > 8 || stop.iter().any(|s| s.trim().is_empty() || s.len() > 200) {
         return Err(bad("stop_sequences: up to 8, each with text and at most 200 bytes"));
     }
+    let (tools, choice) = anthropic_tools(r.tools.unwrap_or_default(), r.tool_choice)?;
     let request = Request::new(messages(r.system, r.messages)?)
         .with_max_tokens(max_tokens)
         .with_sampling(sampling)
-        .with_stop(stop.clone());
+        .with_stop(stop.clone())
+        .with_tools(tools, choice);
+    request.validate().map_err(|e| bad(e.message()))?;
     Ok((Call { model: r.model, request, stop }, r.stream))
 }
 
@@ -101,6 +94,7 @@ fn stop_reason(f: Finish) -> &'static str {
         Finish::Stop => "end_turn",
         Finish::Length => "max_tokens",
         Finish::StopSequence => "stop_sequence",
+        Finish::ToolCalls => "tool_use",
     }
 }
 
@@ -128,12 +122,17 @@ async fn create(gw: Arc<Gateway>, headers: HeaderMap, body: Body) -> Result<Resp
     let id = format!("msg_{}", started.route.run_id);
     if !stream {
         let (answer, route, spent) = started.collect(&stop).await?;
+        let mut content = Vec::new();
+        if !answer.text.is_empty() || answer.tool_calls.is_empty() {
+            content.push(json!({ "type": "text", "text": answer.text }));
+        }
+        content.extend(answer.tool_calls.iter().map(anthropic_block));
         let body = json!({
             "id": id,
             "type": "message",
             "role": "assistant",
             "model": model,
-            "content": [{ "type": "text", "text": answer.text }],
+            "content": content,
             "stop_reason": stop_reason(answer.finish),
             "stop_sequence": answer.stop_sequence,
             "usage": { "input_tokens": answer.usage.prompt_tokens, "output_tokens": answer.usage.completion_tokens },
@@ -171,6 +170,11 @@ async fn create(gw: Arc<Gateway>, headers: HeaderMap, body: Body) -> Result<Resp
             )
         };
         let mut filter = StopFilter::new(&stop);
+        // Block 0 is the text, open from the start; each tool call is a block after it.
+        let mut blocks = 1;
+        let mut text_open = true;
+        let block_stop =
+            |index: usize| event("content_block_stop", json!({ "type": "content_block_stop", "index": index }));
         loop {
             match s.next_piece(&mut filter).await {
                 Piece::Text(t) => {
@@ -180,9 +184,35 @@ async fn create(gw: Arc<Gateway>, headers: HeaderMap, body: Body) -> Result<Resp
                         return;
                     }
                 }
+                Piece::Tool(c) => {
+                    let mut out = Vec::with_capacity(4);
+                    if std::mem::take(&mut text_open) {
+                        out.push(block_stop(0));
+                    }
+                    let mut start = anthropic_block(&c);
+                    let input = std::mem::replace(&mut start["input"], json!({}));
+                    out.push(event(
+                        "content_block_start",
+                        json!({ "type": "content_block_start", "index": blocks, "content_block": start }),
+                    ));
+                    out.push(event(
+                        "content_block_delta",
+                        json!({ "type": "content_block_delta", "index": blocks,
+                                "delta": { "type": "input_json_delta", "partial_json": input.to_string() } }),
+                    ));
+                    out.push(block_stop(blocks));
+                    blocks += 1;
+                    for b in out {
+                        if tx.send(b).await.is_err() {
+                            s.cancel.cancel();
+                            return;
+                        }
+                    }
+                }
                 Piece::End(finish, usage) => {
-                    let stop_block = json!({ "type": "content_block_stop", "index": 0 });
-                    let _ = tx.send(event("content_block_stop", stop_block)).await;
+                    if text_open {
+                        let _ = tx.send(block_stop(0)).await;
+                    }
                     let done = json!({ "type": "message_delta",
                         "delta": { "stop_reason": stop_reason(finish), "stop_sequence": filter.matched },
                         "usage": { "input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens } });
@@ -210,8 +240,19 @@ pub async fn count_tokens(State(gw): State<Arc<Gateway>>, headers: HeaderMap, bo
         let r: CountRequest = wire::parse_json(&headers, &body)?;
         // The same checks as a request to that model: known, and allowed to this app.
         route_for(&gw.assistant, &app, &r.model, false)?;
-        let text: String =
-            messages(r.system, r.messages)?.iter().map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n");
+        let mut text: String = messages(r.system, r.messages)?
+            .iter()
+            .map(|m| {
+                let calls = m.tool_calls.iter().map(|c| format!("{} {}", c.name, c.arguments));
+                std::iter::once(m.content.clone()).chain(calls).collect::<Vec<_>>().join("\n")
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        // The tools' definitions are part of the prompt the model reads.
+        let (tools, _) = anthropic_tools(r.tools.unwrap_or_default(), None)?;
+        for t in tools {
+            text.push_str(&format!("\n{} {} {}", t.name, t.description, t.parameters));
+        }
         let a = gw.assistant.clone();
         let n = tokio::task::spawn_blocking(move || {
             a.models()

@@ -11,7 +11,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use frugal_core::llm::{Request, Usage};
+use frugal_core::llm::{Request, ToolCall, Usage};
 use sha2::{Digest, Sha256};
 
 use crate::call::Finish;
@@ -25,6 +25,8 @@ pub type Key = [u8; 32];
 pub struct Cached {
     /// The answer's text, stop sequences already cut.
     pub text: String,
+    /// The tools the model called.
+    pub tool_calls: Vec<ToolCall>,
     /// Why it ended.
     pub finish: Finish,
     /// The stop sequence that ended it, if one did.
@@ -39,7 +41,8 @@ pub struct Cached {
 
 impl Cached {
     fn size(&self) -> usize {
-        self.text.len() + self.model.len() + self.stop_sequence.as_ref().map_or(0, String::len) + 128
+        let calls: usize = self.tool_calls.iter().map(|c| c.id.len() + c.name.len() + c.arguments.len() + 64).sum();
+        self.text.len() + calls + self.model.len() + self.stop_sequence.as_ref().map_or(0, String::len) + 128
     }
 }
 
@@ -148,6 +151,7 @@ mod tests {
     fn answer(text: &str) -> Cached {
         Cached {
             text: text.into(),
+            tool_calls: Vec::new(),
             finish: Finish::Stop,
             stop_sequence: None,
             usage: Usage::default(),

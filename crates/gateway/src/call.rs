@@ -3,12 +3,13 @@
 //! waits for its first event so a refusal can still be an HTTP error, and then either
 //! collects the answer or hands its events on, cutting at stop sequences.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use frugal_core::config::Escalate;
 use frugal_core::ledger::App;
 use frugal_core::llm::{
-    CancelToken, Constraint, ErrorKind, Event, EventStream, FinishReason, ProviderError, Request, Usage,
+    CancelToken, Constraint, ErrorKind, Event, EventStream, FinishReason, ProviderError, Request, ToolCall, Usage,
 };
 use frugal_core::{CoreError, RouteOptions, RouteReport, Routed};
 
@@ -39,8 +40,9 @@ pub struct Started {
     /// The cache's verdict and the local queue time, for the headers.
     pub notes: Notes,
     usage: Usage,
-    /// The end, once reached with held-back text still to hand out first.
-    ended: Option<Piece>,
+    /// Pieces already read, to hand out before reading more: the end or a tool call that
+    /// arrived while text was held back in case it began a stop sequence.
+    pending: VecDeque<Piece>,
     /// A cached answer's own end (its stop sequence is no longer in the text to find).
     replay: Option<(Finish, Option<String>)>,
     /// A repeatable call's answer, gathered to be cached once it ends.
@@ -52,12 +54,15 @@ struct Fill {
     cache: Arc<ResponseCache>,
     key: Key,
     text: String,
+    tool_calls: Vec<ToolCall>,
 }
 
 /// The answer as the protocols hand it out: text, then the end or a failure.
 pub enum Piece {
     /// More of the answer, stop sequences applied.
     Text(String),
+    /// A tool the model called (after all of its text).
+    Tool(ToolCall),
     /// The end: why, and the token counts.
     End(Finish, Usage),
     /// The engine or provider failed.
@@ -95,6 +100,7 @@ pub async fn start(gw: &Gateway, app: &App, call: Call, opts: RouteOptions) -> R
             return replay(gw, app, hit).await;
         }
     }
+    let opts = for_tools(gw, &call, opts)?;
     let mut started = match checked_schema(gw, &call, &opts) {
         Some(schema) => checked(gw, call, opts, &schema).await?,
         None => run(gw, call, opts).await?,
@@ -103,9 +109,50 @@ pub async fn start(gw: &Gateway, app: &App, call: Call, opts: RouteOptions) -> R
     // reach the cloud (a budget raised), and a hit would not say what is wrong with it.
     if let Some(key) = key.filter(|_| started.notes.schema.is_none()) {
         started.notes.cache = Some("miss");
-        started.fill = Some(Fill { cache: gw.cache.clone(), key, text: String::new() });
+        started.fill = Some(Fill { cache: gw.cache.clone(), key, text: String::new(), tool_calls: Vec::new() });
     }
     Ok(started)
+}
+
+/// Whether a `frugal/auto` request may go to the cloud at all: the app is not local-only,
+/// the request is not private, the chat policy allows it and there is a provider.
+fn may_escalate(gw: &Gateway, call: &Call, opts: &RouteOptions) -> bool {
+    let config = gw.assistant.config();
+    call.model == "frugal/auto"
+        && !opts.local_only
+        && !opts.private
+        && config.policy.chat.escalate != Escalate::Never
+        && !config.providers.is_empty()
+}
+
+/// A `frugal/auto` request with tools goes straight to the cloud, recorded as an escalation:
+/// the local engine cannot call tools. One bound for the local model is a 400 saying why,
+/// before anything is routed or recorded.
+fn for_tools(gw: &Gateway, call: &Call, mut opts: RouteOptions) -> Result<RouteOptions, Problem> {
+    if !call.request.uses_tools() || opts.pin.is_some() {
+        return Ok(opts);
+    }
+    if may_escalate(gw, call, &opts) {
+        opts.cloud = true;
+        opts.escalation = Some("the request uses tools, which the local model cannot call".into());
+        return Ok(opts);
+    }
+    let config = gw.assistant.config();
+    let why = if call.model != "frugal/auto" {
+        format!("`{}` is the local model", crate::access::one_line(&call.model))
+    } else if opts.local_only {
+        "the app is local-only".into()
+    } else if opts.private {
+        "the request is marked private (x-frugal-private)".into()
+    } else if config.providers.is_empty() {
+        "no cloud provider is configured".into()
+    } else {
+        "the chat policy never escalates".into()
+    };
+    Err(Problem::BadRequest(format!(
+        "this request uses tools, which the local model cannot call, and it stays on this machine ({why}); \
+         send it without tools, or to a cloud model"
+    )))
 }
 
 /// The response schema of a `frugal/auto` request that may still go to the cloud: its local
@@ -113,13 +160,8 @@ pub async fn start(gw: &Gateway, app: &App, call: Call, opts: RouteOptions) -> R
 /// nowhere to escalate to (local only, private, the chat policy says never, no provider).
 fn checked_schema(gw: &Gateway, call: &Call, opts: &RouteOptions) -> Option<serde_json::Value> {
     let Some(Constraint::JsonSchema(text)) = &call.request.constraint else { return None };
-    let config = gw.assistant.config();
-    let may_escalate = call.model == "frugal/auto"
-        && !opts.local_only
-        && !opts.private
-        && config.policy.chat.escalate != Escalate::Never
-        && !config.providers.is_empty();
-    may_escalate.then(|| serde_json::from_str(text).ok()).flatten()
+    // Already bound for the cloud (tools): no local answer to check.
+    (may_escalate(gw, call, opts) && !opts.cloud).then(|| serde_json::from_str(text).ok()).flatten()
 }
 
 /// Runs `call` locally and validates the answer against `schema`: a valid one is handed out
@@ -162,6 +204,9 @@ async fn checked(gw: &Gateway, call: Call, opts: RouteOptions, schema: &serde_js
 /// A collected answer handed out again as a call (its row already settled).
 fn replayed(route: RouteReport, answer: Answer, notes: Notes) -> Started {
     let (tx, events) = frugal_core::llm::channel();
+    for c in answer.tool_calls {
+        tx.send(Event::ToolCall(c));
+    }
     tx.send(Event::Usage(answer.usage));
     tx.send(Event::Done { reason: FinishReason::Stop });
     Started {
@@ -169,10 +214,10 @@ fn replayed(route: RouteReport, answer: Answer, notes: Notes) -> Started {
         meter: None,
         events,
         cancel: CancelToken::new(),
-        first: Some(Event::Text(answer.text)),
+        first: (!answer.text.is_empty()).then_some(Event::Text(answer.text)),
         notes,
         usage: Usage::default(),
-        ended: None,
+        pending: VecDeque::new(),
         replay: Some((answer.finish, answer.stop_sequence)),
         fill: None,
     }
@@ -187,6 +232,9 @@ async fn replay(gw: &Gateway, app: &App, hit: Cached) -> Result<Started, Problem
         .map_err(|e| Problem::Internal(format!("the gateway's worker failed: {e}")))?
         .map_err(|e| Problem::Internal(format!("cannot record the cached answer in the spend ledger: {e}")))?;
     let (tx, events) = frugal_core::llm::channel();
+    for c in &hit.tool_calls {
+        tx.send(Event::ToolCall(c.clone()));
+    }
     tx.send(Event::Usage(hit.usage));
     tx.send(Event::Done { reason: FinishReason::Stop });
     let route = RouteReport {
@@ -202,10 +250,10 @@ async fn replay(gw: &Gateway, app: &App, hit: Cached) -> Result<Started, Problem
         meter: None,
         events,
         cancel: CancelToken::new(),
-        first: Some(Event::Text(hit.text)),
+        first: (!hit.text.is_empty()).then_some(Event::Text(hit.text)),
         notes: Notes { cache: Some("hit"), ..Notes::default() },
         usage: Usage::default(),
-        ended: None,
+        pending: VecDeque::new(),
         replay: Some((hit.finish, hit.stop_sequence)),
         fill: None,
     })
@@ -246,7 +294,7 @@ async fn run(gw: &Gateway, call: Call, opts: RouteOptions) -> Result<Started, Pr
         first,
         notes: Notes { queue_ms, ..Notes::default() },
         usage: Usage::default(),
-        ended: None,
+        pending: VecDeque::new(),
         replay: None,
         fill: None,
     })
@@ -255,6 +303,8 @@ async fn run(gw: &Gateway, call: Call, opts: RouteOptions) -> Result<Started, Pr
 /// The answer of a call, collected.
 pub struct Answer {
     pub text: String,
+    /// The tools the model called.
+    pub tool_calls: Vec<ToolCall>,
     /// The stop sequence that ended it, if one did.
     pub stop_sequence: Option<String>,
     pub usage: Usage,
@@ -283,12 +333,15 @@ pub enum Finish {
     Length,
     /// A stop sequence.
     StopSequence,
+    /// The model called tools.
+    ToolCalls,
 }
 
 impl Finish {
     pub fn from_reason(r: FinishReason) -> Self {
         match r {
             FinishReason::Length => Finish::Length,
+            FinishReason::ToolCalls => Finish::ToolCalls,
             FinishReason::Stop | FinishReason::Cancelled => Finish::Stop,
         }
     }
@@ -306,6 +359,7 @@ impl Started {
         let cloud = self.route.route == "cloud";
         let answer = Cached {
             text: fill.text,
+            tool_calls: fill.tool_calls,
             finish,
             stop_sequence,
             usage,
@@ -319,8 +373,8 @@ impl Started {
     /// The next piece of the answer. A stop sequence ends the text (and the generation);
     /// the text held back in case it began a stop sequence comes out before the end.
     pub async fn next_piece(&mut self, filter: &mut StopFilter<'_>) -> Piece {
-        if let Some(end) = self.ended.take() {
-            return end;
+        if let Some(piece) = self.pending.pop_front() {
+            return piece;
         }
         loop {
             let event = match self.first.take() {
@@ -357,6 +411,21 @@ impl Started {
                         return Piece::Text(shown);
                     }
                 }
+                Event::ToolCall(c) => {
+                    if let Some(f) = self.fill.as_mut() {
+                        f.tool_calls.push(c.clone());
+                    }
+                    // The text is over: what was held back goes out before the call.
+                    let rest = if self.replay.is_some() { String::new() } else { filter.finish() };
+                    if rest.is_empty() {
+                        return Piece::Tool(c);
+                    }
+                    if let Some(f) = self.fill.as_mut() {
+                        f.text.push_str(&rest);
+                    }
+                    self.pending.push_back(Piece::Tool(c));
+                    return Piece::Text(rest);
+                }
                 Event::Usage(u) => self.usage = u,
                 Event::Done { reason } => {
                     if let Some((finish, stop)) = self.replay.take() {
@@ -377,7 +446,7 @@ impl Started {
                     if rest.is_empty() {
                         return end;
                     }
-                    self.ended = Some(end);
+                    self.pending.push_back(end);
                     return Piece::Text(rest);
                 }
                 _ => {}
@@ -390,11 +459,14 @@ impl Started {
         let notes = std::mem::take(&mut self.notes);
         let mut filter = StopFilter::new(stop);
         let mut text = String::new();
+        let mut tool_calls = Vec::new();
         loop {
             match self.next_piece(&mut filter).await {
                 Piece::Text(t) => text.push_str(&t),
+                Piece::Tool(c) => tool_calls.push(c),
                 Piece::End(finish, usage) => {
-                    let answer = Answer { text, stop_sequence: filter.matched.clone(), usage, finish, notes };
+                    let answer =
+                        Answer { text, tool_calls, stop_sequence: filter.matched.clone(), usage, finish, notes };
                     return Ok((answer, self.route.clone(), self.spent()));
                 }
                 Piece::Failed(p) => return Err(p),

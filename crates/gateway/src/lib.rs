@@ -14,6 +14,7 @@ pub mod cache;
 pub mod call;
 pub mod error;
 pub mod openai;
+pub mod tools;
 pub mod wire;
 
 use std::future::Future;

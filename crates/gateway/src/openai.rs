@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use crate::access::{authenticate, models, one_line, route_for};
 use crate::call::{start, Call, Finish, Piece, StopFilter};
 use crate::error::{Failure, Problem, Protocol};
+use crate::tools::{openai_call, openai_calls, openai_tools, OpenAiCall, OpenAiTool};
 use crate::wire::{self, served_headers, Content, Gateway};
 
 #[derive(Deserialize)]
@@ -31,7 +32,8 @@ struct ChatRequest {
     stop: Option<Stop>,
     n: Option<u32>,
     response_format: Option<ResponseFormat>,
-    tools: Option<Vec<Value>>,
+    tools: Option<Vec<OpenAiTool>>,
+    tool_choice: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -51,6 +53,8 @@ enum Stop {
 struct ChatMessage {
     role: String,
     content: Option<Content>,
+    tool_calls: Option<Vec<OpenAiCall>>,
+    tool_call_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -72,9 +76,6 @@ fn bad(m: impl Into<String>) -> Problem {
 
 /// The wire request in Frugal's terms, or the 400 that says what is wrong with it.
 fn to_call(r: ChatRequest) -> Result<(Call, bool, bool), Problem> {
-    if r.tools.as_ref().is_some_and(|t| !t.is_empty()) {
-        return Err(bad("`tools` are not supported by this gateway yet: send the request without tools"));
-    }
     if r.n.is_some_and(|n| n != 1) {
         return Err(bad("`n` must be 1: one answer per request"));
     }
@@ -87,14 +88,25 @@ fn to_call(r: ChatRequest) -> Result<(Call, bool, bool), Problem> {
             Some(c) => c.text(&format!("messages[{i}].content"))?,
             None => String::new(),
         };
+        if m.tool_calls.is_some() && m.role != "assistant" {
+            return Err(bad(format!("messages[{i}].tool_calls: only an assistant message calls tools")));
+        }
         messages.push(match m.role.as_str() {
             "system" | "developer" => Message::system(text),
             "user" => Message::user(text),
-            "assistant" => Message::assistant(text),
-            "tool" | "function" => {
+            "assistant" => match m.tool_calls {
+                Some(calls) => {
+                    Message::assistant_calls(text, openai_calls(calls, &format!("messages[{i}].tool_calls"))?)
+                }
+                None => Message::assistant(text),
+            },
+            "tool" => match m.tool_call_id.filter(|id| !id.is_empty()) {
+                Some(id) => Message::tool_result(id, text),
+                None => return Err(bad(format!("messages[{i}].tool_call_id: required in a tool message"))),
+            },
+            "function" => {
                 return Err(bad(format!(
-                    "messages[{i}]: `{}` messages need tools, which this gateway does not pass yet",
-                    m.role
+                    "messages[{i}]: `function` messages are OpenAI's deprecated form; send `tool` messages"
                 )))
             }
             other => return Err(bad(format!("messages[{i}].role `{}` is not a chat role", one_line(other)))),
@@ -126,6 +138,9 @@ fn to_call(r: ChatRequest) -> Result<(Call, bool, bool), Problem> {
             request = request.with_constraint(Constraint::JsonSchema(schema.to_string()));
         }
     }
+    let (tools, choice) = openai_tools(r.tools.unwrap_or_default(), r.tool_choice)?;
+    request = request.with_tools(tools, choice);
+    request.validate().map_err(|e| bad(e.message()))?;
     let include_usage = r.stream_options.is_some_and(|o| o.include_usage);
     Ok((Call { model: r.model, request, stop }, r.stream, include_usage))
 }
@@ -134,6 +149,7 @@ fn finish_reason(f: Finish) -> &'static str {
     match f {
         Finish::Length => "length",
         Finish::Stop | Finish::StopSequence => "stop",
+        Finish::ToolCalls => "tool_calls",
     }
 }
 
@@ -159,6 +175,14 @@ async fn chat(gw: Arc<Gateway>, headers: HeaderMap, body: Body) -> Result<Respon
     if !stream {
         let (answer, route, spent) = started.collect(&stop).await?;
         let u = answer.usage;
+        let mut message = json!({ "role": "assistant", "content": answer.text, "refusal": null });
+        if !answer.tool_calls.is_empty() {
+            let calls: Vec<Value> = answer.tool_calls.iter().map(|c| openai_call(None, c)).collect();
+            message["tool_calls"] = Value::Array(calls);
+            if answer.text.is_empty() {
+                message["content"] = Value::Null;
+            }
+        }
         let body = json!({
             "id": id,
             "object": "chat.completion",
@@ -166,7 +190,7 @@ async fn chat(gw: Arc<Gateway>, headers: HeaderMap, body: Body) -> Result<Respon
             "model": model,
             "choices": [{
                 "index": 0,
-                "message": { "role": "assistant", "content": answer.text, "refusal": null },
+                "message": message,
                 "logprobs": null,
                 "finish_reason": finish_reason(answer.finish),
             }],
@@ -192,6 +216,7 @@ async fn chat(gw: Arc<Gateway>, headers: HeaderMap, body: Body) -> Result<Respon
     tokio::spawn(async move {
         let mut s = started;
         let mut filter = StopFilter::new(&stop);
+        let mut calls = 0;
         if tx.send(chunk(json!({ "role": "assistant", "content": "" }), None)).await.is_err() {
             s.cancel.cancel();
             return;
@@ -204,6 +229,14 @@ async fn chat(gw: Arc<Gateway>, headers: HeaderMap, body: Body) -> Result<Respon
                         s.cancel.cancel();
                         return;
                     }
+                }
+                Piece::Tool(c) => {
+                    // Whole, in one delta: the SDKs join argument pieces, one piece included.
+                    if tx.send(chunk(json!({ "tool_calls": [openai_call(Some(calls), &c)] }), None)).await.is_err() {
+                        s.cancel.cancel();
+                        return;
+                    }
+                    calls += 1;
                 }
                 Piece::End(finish, u) => {
                     let _ = tx.send(chunk(json!({}), Some(finish_reason(finish)))).await;

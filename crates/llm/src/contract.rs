@@ -39,7 +39,7 @@ pub fn streams_text_then_usage_then_done(provider: &dyn Provider) {
                 assert!(usage.is_none(), "{}: text after Usage", provider.name());
                 seen_text.push_str(&t);
             }
-            Event::Status(_) | Event::Queued { .. } => {}
+            Event::Status(_) | Event::Queued { .. } | Event::ToolCall(_) => {}
             Event::Usage(u) => {
                 assert!(usage.is_none(), "{}: two Usage events", provider.name());
                 usage = Some(u);

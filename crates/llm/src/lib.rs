@@ -8,7 +8,8 @@
 //! The stream contract (checked for every implementation by [`contract`], behind the
 //! `test-support` feature):
 //!
-//! * zero or more [`Event::Text`] / [`Event::Status`] events, then exactly one
+//! * zero or more [`Event::Text`] / [`Event::Status`] events, then any
+//!   [`Event::ToolCall`]s (each whole, in the order the model made them), then exactly one
 //!   [`Event::Usage`], then exactly one [`Event::Done`], then the stream ends; or
 //! * an `Err(ProviderError)` item, after which the stream ends.
 //!
@@ -26,11 +27,13 @@ mod cancel;
 mod error;
 mod request;
 mod stream;
+mod tools;
 
 pub use cancel::CancelToken;
 pub use error::{ErrorKind, ProviderError};
 pub use request::{Constraint, Message, Request, Role, Sampling};
 pub use stream::{channel, Completion, Event, EventSender, EventStream, FinishReason, Usage};
+pub use tools::{valid_tool_name, Tool, ToolCall, ToolChoice};
 
 #[cfg(feature = "test-support")]
 pub mod contract;

@@ -1,5 +1,7 @@
 use serde::{Deserialize, Serialize};
 
+use crate::{Tool, ToolCall, ToolChoice};
+
 /// Who said a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -10,6 +12,8 @@ pub enum Role {
     User,
     /// The model.
     Assistant,
+    /// The result of a tool the model called (its `tool_call_id` says which call).
+    Tool,
 }
 
 impl Role {
@@ -19,6 +23,7 @@ impl Role {
             Self::System => "system",
             Self::User => "user",
             Self::Assistant => "assistant",
+            Self::Tool => "tool",
         }
     }
 }
@@ -30,20 +35,37 @@ pub struct Message {
     pub role: Role,
     /// What was said.
     pub content: String,
+    /// The tools an assistant message called (after its text, if any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// Which call a [`Role::Tool`] message answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
 }
 
 impl Message {
     /// A system message.
     pub fn system(content: impl Into<String>) -> Self {
-        Self { role: Role::System, content: content.into() }
+        Self::new(Role::System, content)
     }
     /// A user message.
     pub fn user(content: impl Into<String>) -> Self {
-        Self { role: Role::User, content: content.into() }
+        Self::new(Role::User, content)
     }
     /// An assistant message.
     pub fn assistant(content: impl Into<String>) -> Self {
-        Self { role: Role::Assistant, content: content.into() }
+        Self::new(Role::Assistant, content)
+    }
+    /// An assistant message that calls tools.
+    pub fn assistant_calls(content: impl Into<String>, calls: Vec<ToolCall>) -> Self {
+        Self { tool_calls: calls, ..Self::new(Role::Assistant, content) }
+    }
+    /// The result of the tool call `id`.
+    pub fn tool_result(id: impl Into<String>, content: impl Into<String>) -> Self {
+        Self { tool_call_id: Some(id.into()), ..Self::new(Role::Tool, content) }
+    }
+    fn new(role: Role, content: impl Into<String>) -> Self {
+        Self { role, content: content.into(), tool_calls: Vec::new(), tool_call_id: None }
     }
 }
 
@@ -97,12 +119,39 @@ pub struct Request {
     /// cuts it off the shown text). Empty: none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stop: Vec<String>,
+    /// Functions the model may call instead of (or besides) answering in text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<Tool>,
+    /// Which of `tools` it must call; `None` is the provider's default (auto).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<ToolChoice>,
 }
 
 impl Request {
     /// A request with default sampling and at most 512 new tokens.
     pub fn new(messages: Vec<Message>) -> Self {
-        Self { messages, max_tokens: 512, sampling: Sampling::default(), constraint: None, stop: Vec::new() }
+        Self {
+            messages,
+            max_tokens: 512,
+            sampling: Sampling::default(),
+            constraint: None,
+            stop: Vec::new(),
+            tools: Vec::new(),
+            tool_choice: None,
+        }
+    }
+
+    /// Offers `tools` to the model, with `choice` among them.
+    pub fn with_tools(mut self, tools: Vec<Tool>, choice: Option<ToolChoice>) -> Self {
+        self.tools = tools;
+        self.tool_choice = choice;
+        self
+    }
+
+    /// Whether the request involves tool calling at all: tools offered, or a conversation
+    /// holding calls or their results (an engine without tool support cannot read those).
+    pub fn uses_tools(&self) -> bool {
+        !self.tools.is_empty() || self.messages.iter().any(|m| m.role == Role::Tool || !m.tool_calls.is_empty())
     }
 
     /// Sets the token limit.
@@ -138,6 +187,25 @@ impl Request {
         if self.max_tokens == 0 {
             return Err(ProviderError::new(ErrorKind::InvalidRequest, "max_tokens must be at least 1"));
         }
+        for (i, m) in self.messages.iter().enumerate() {
+            match m.role {
+                Role::Tool if m.tool_call_id.as_deref().is_none_or(str::is_empty) => {
+                    return Err(ProviderError::new(
+                        ErrorKind::InvalidRequest,
+                        format!("message {i} is a tool result without the id of the call it answers"),
+                    ))
+                }
+                Role::Assistant => {}
+                _ if !m.tool_calls.is_empty() => {
+                    return Err(ProviderError::new(
+                        ErrorKind::InvalidRequest,
+                        format!("message {i}: only the assistant calls tools"),
+                    ))
+                }
+                _ => {}
+            }
+        }
+        crate::tools::validate(&self.tools, self.tool_choice.as_ref())?;
         let s = &self.sampling;
         if !(s.temperature.is_finite() && s.temperature >= 0.0) {
             return Err(ProviderError::new(ErrorKind::InvalidRequest, "temperature must be a number ≥ 0"));

@@ -33,6 +33,8 @@ pub enum FinishReason {
     Length,
     /// The caller cancelled.
     Cancelled,
+    /// The model called tools and waits for their results.
+    ToolCalls,
 }
 
 /// One item of a provider's stream.
@@ -50,6 +52,9 @@ pub enum Event {
         /// Milliseconds in the queue.
         waited_ms: u64,
     },
+    /// A tool call, whole (engines gather a streamed call's arguments before sending it),
+    /// after the answer's text.
+    ToolCall(crate::ToolCall),
     /// Final token counts; sent exactly once, right before `Done`.
     Usage(Usage),
     /// The end of the stream.
@@ -120,6 +125,7 @@ impl EventStream {
         let mut text = String::new();
         let mut usage = None;
         let mut statuses = Vec::new();
+        let mut tool_calls = Vec::new();
         while let Some(item) = self.blocking_next() {
             let event = item?;
             on_event(&event);
@@ -127,12 +133,13 @@ impl EventStream {
                 Event::Text(t) => text.push_str(&t),
                 Event::Status(s) => statuses.push(s),
                 Event::Queued { .. } => {}
+                Event::ToolCall(c) => tool_calls.push(c),
                 Event::Usage(u) => usage = Some(u),
                 Event::Done { reason } => {
                     let usage = usage.ok_or_else(|| {
                         ProviderError::new(ErrorKind::Protocol, "the stream ended without a usage report")
                     })?;
-                    return Ok(Completion { text, usage, reason, statuses });
+                    return Ok(Completion { text, usage, reason, statuses, tool_calls });
                 }
             }
         }
@@ -156,4 +163,6 @@ pub struct Completion {
     pub reason: FinishReason,
     /// Status notes seen on the way.
     pub statuses: Vec<String>,
+    /// The tools the model called, in order.
+    pub tool_calls: Vec<crate::ToolCall>,
 }

@@ -188,6 +188,15 @@ impl Provider for LocalEngine {
         if let Err(e) = request.validate() {
             return EventStream::failed(e);
         }
+        if request.uses_tools() {
+            // llama.cpp's template engine here renders plain chat only: the model would see
+            // tool definitions as noise and write calls no parser reads back.
+            return EventStream::failed(ProviderError::new(
+                ErrorKind::InvalidRequest,
+                "the local model cannot call tools (its chat template is applied without them): \
+                 send requests with tools to a cloud model",
+            ));
+        }
         let (events, stream) = channel();
         match self.send(Job::Generate { request, cancel, events, queued: Instant::now() }) {
             Ok(()) => stream,

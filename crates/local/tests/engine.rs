@@ -110,6 +110,15 @@ fn a_broken_grammar_is_an_invalid_request() {
 }
 
 #[test]
+fn tools_are_an_invalid_request_the_template_cannot_carry() {
+    let tool = frugal_llm::Tool { name: "f".into(), description: String::new(), parameters: "{}".into() };
+    let req = greedy("hi", 8).with_tools(vec![tool], None);
+    let err = shared().stream(req, CancelToken::new()).collect_blocking().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+    assert!(err.message().contains("cannot call tools"), "{err}");
+}
+
+#[test]
 fn a_prompt_larger_than_the_context_is_refused() {
     let engine = LocalEngine::start(config(Duration::from_secs(600), 1024)).unwrap();
     let huge = "word ".repeat(3000);

@@ -232,6 +232,7 @@ mod tests {
             usage: frugal_llm::Usage::default(),
             reason: frugal_llm::FinishReason::Stop,
             statuses: Vec::new(),
+            tool_calls: Vec::new(),
         }
     }
 

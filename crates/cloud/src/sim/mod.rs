@@ -1,7 +1,9 @@
 //! A cloud provider on 127.0.0.1 for tests and benchmarks: it speaks OpenAI Chat
 //! Completions or Anthropic Messages (streamed), records every request it receives, and
 //! misbehaves on demand — 429 with `Retry-After`, 500, slow and hung answers, malformed JSON,
-//! a stream cut halfway, no usage block, a rejected key.
+//! a stream cut halfway, no usage block, a rejected key. Offered tools, it calls one (the
+//! named one, else the first) with arguments made from its schema, and answers in text once
+//! the conversation ends with that call's result.
 //!
 //! Plain threads and `std::net`, one thread per connection, `Connection: close`: the point
 //! is to exercise the real client over real sockets, not to be fast.
@@ -16,6 +18,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::Kind;
+
+mod tools;
+use tools::{tool_body, tool_call, tool_events};
 
 /// One way to misbehave.
 #[derive(Clone, Debug, PartialEq)]
@@ -222,7 +227,11 @@ fn serve(kind: Kind, conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool) -
     }
     // A request that does not ask for a stream (as proxies like LiteLLM send them) gets one
     // JSON body in the protocol's shape, as the real APIs answer.
+    let call = tool_call(kind, &request);
     if request.get("stream") != Some(&Value::Bool(true)) && fault.is_none() {
+        if let Some(call) = &call {
+            return plain(&mut out, "200 OK", "", &tool_body(kind, &request, call).to_string());
+        }
         let text = responder(&request);
         let max = request.get("max_tokens").and_then(Value::as_u64).unwrap_or(4096) as usize;
         let mut tokens = split_tokens(&text);
@@ -270,8 +279,12 @@ fn serve(kind: Kind, conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool) -
         _ => delay,
     };
     let cut_at = (fault == Some(Fault::CutHalfway)).then_some(tokens.len() / 2);
-    let events = sse_events(kind, &tokens, truncated, prompt_tokens, cached.min(prompt_tokens), with_usage);
-    let n_text = tokens.len();
+    let (events, n_text) = match &call {
+        Some(call) => (tool_events(kind, call, prompt_tokens, with_usage), 3),
+        None => {
+            (sse_events(kind, &tokens, truncated, prompt_tokens, cached.min(prompt_tokens), with_usage), tokens.len())
+        }
+    };
     for (i, event) in events.iter().enumerate() {
         if stop.load(Ordering::SeqCst) {
             return Ok(());
