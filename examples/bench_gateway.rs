@@ -13,15 +13,15 @@
 //! the same upstream and is measured in the same run.
 //!
 //! The upstream streams a three-token answer with no delay, as TensorZero's and LiteLLM's
-//! published gateway benchmarks use a zero-delay mock; it opens a thread per connection, so
-//! the direct figures are the same floor for both paths.
+//! published gateway benchmarks use a zero-delay mock: an HTTP/1.1 server with keep-alive on
+//! its own one-thread runtime, as a separate process would be. The gateway runs on its own
+//! runtime too (as `frugal serve` does), the load generator on a third: all on this
+//! machine's cores, as in those benchmarks.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use frugal_cloud::sim::SimServer;
-use frugal_cloud::Kind;
 use frugal_core::ledger::{App, Month};
 use frugal_core::Assistant;
 
@@ -208,11 +208,47 @@ fn start_litellm(program: &str, upstream: &str) -> Option<(std::process::Child, 
     None
 }
 
+/// The zero-delay upstream: every chat request gets the same short streamed answer, with
+/// its usage, in OpenAI's shape. Returns its base URL (`http://127.0.0.1:PORT/v1`).
+fn start_upstream() -> (tokio::runtime::Runtime, String) {
+    use axum::response::IntoResponse;
+    const ANSWER: &str = concat!(
+        "data: {\"id\":\"m\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n",
+        "data: {\"id\":\"m\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello \"},\"finish_reason\":null}]}\n\n",
+        "data: {\"id\":\"m\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"there.\"},\"finish_reason\":null}]}\n\n",
+        "data: {\"id\":\"m\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
+        "data: {\"id\":\"m\",\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":2,\"total_tokens\":14}}\n\n",
+        "data: [DONE]\n\n",
+    );
+    const WHOLE: &str = r#"{"id":"m","object":"chat.completion","created":0,"model":"sim-small","choices":[{"index":0,"message":{"role":"assistant","content":"Hello there."},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":2,"total_tokens":14}}"#;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("upstream")
+        .enable_all()
+        .build()
+        .expect("upstream runtime");
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(|body: axum::body::Bytes| async move {
+            // A proxy that asks for no stream (LiteLLM) gets one JSON body, as real APIs answer.
+            if body.windows(13).any(|w| w == b"\"stream\":true") {
+                ([("content-type", "text/event-stream")], ANSWER).into_response()
+            } else {
+                ([("content-type", "application/json")], WHOLE).into_response()
+            }
+        }),
+    );
+    rt.spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (rt, format!("http://{addr}/v1"))
+}
+
 fn main() {
     let a = args();
-    let sim = SimServer::start(Kind::OpenAi).expect("simulated provider");
-    sim.set_token_delay(Duration::ZERO);
-    sim.respond_with(|_| "Hello there.".to_string());
+    let (_upstream, upstream_url) = start_upstream();
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("config.toml");
     std::fs::write(
@@ -220,7 +256,7 @@ fn main() {
         format!(
             "ledger = {:?}\n[budget]\nmonthly_usd = 1000000.0\n[[providers]]\nname = \"sim\"\nkind = \"openai\"\nbase_url = \"{}\"\nmodel = \"sim-small\"\nneeds_key = false\nmax_retries = 0\n[[prices]]\nmodel = \"sim-small\"\ninput = 0.15\noutput = 0.6\n",
             dir.path().join("ledger.sqlite3"),
-            sim.base_url()
+            upstream_url
         ),
     )
     .expect("config");
@@ -238,16 +274,23 @@ fn main() {
     // over: every request after the first is a hit (no upstream, one $0 ledger row).
     let cached_app = App { name: "bench-cache".into(), cache: true, ..app.clone() };
     let cached_token = assistant.spend().add_app(&cached_app).expect("app");
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
+    // The gateway on its own runtime, as `frugal serve` runs it; the load on another.
+    let served_rt = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("gateway")
+        .enable_all()
+        .build()
+        .expect("gateway runtime");
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().thread_name("load").enable_all().build().expect("runtime");
+    let listener = served_rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
     let addr = listener.local_addr().expect("addr");
     let served = assistant.clone();
-    runtime.spawn(async move {
+    served_rt.spawn(async move {
         let _ = frugal_gateway::serve(listener, served, 8 << 20, std::future::pending()).await;
     });
     let message = r#"[{"role":"user","content":"Say hello."}]"#;
     let direct = Target {
-        url: format!("{}/chat/completions", sim.base_url()),
+        url: format!("{upstream_url}/chat/completions"),
         token: None,
         body: format!(r#"{{"model":"sim-small","max_tokens":16,"stream":true,"messages":{message}}}"#),
     };
@@ -263,7 +306,7 @@ fn main() {
     };
     let client = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(256).build().expect("client");
     println!(
-        "bench_gateway: {} requests per closed loop, open loop at {}/s for {} s; upstream: zero-delay simulated provider; the ledger reserves and settles every request",
+        "bench_gateway: {} requests per closed loop, open loop at {}/s for {} s; upstream: zero-delay mock with keep-alive; the ledger reserves and settles every request",
         a.requests, a.rate, a.seconds
     );
     runtime.block_on(async {
@@ -286,7 +329,7 @@ fn main() {
         }
     });
     // LiteLLM starts only now, so its Python process does not share the CPU with Frugal's runs.
-    let mut litellm = a.litellm.as_deref().and_then(|p| start_litellm(p, &sim.base_url()));
+    let mut litellm = a.litellm.as_deref().and_then(|p| start_litellm(p, &upstream_url));
     runtime.block_on(async {
         if let Some((_, lite)) = &litellm {
             closed(&client, lite, 4, 100).await;

@@ -67,6 +67,13 @@ pub fn run(g: &super::Globals, args: ServeArgs) -> anyhow::Result<ExitCode> {
         frugal_gateway::serve(listener, assistant, (args.body_limit_mb as usize) << 20, shutdown)
             .await
             .context("the server stopped")?;
+        // The meters run on this runtime: a client that left mid-answer may still have its
+        // row to settle. Dropping the runtime now would leave it for the next start to charge
+        // at its worst case.
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while frugal_core::unsettled() > 0 && std::time::Instant::now() < until {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -12,8 +12,9 @@ use crate::{CloudConfig, Kind, Secret};
 
 /// A cloud model behind the [`Provider`] trait.
 ///
-/// Requests run on a small shared Tokio runtime (two threads, started on first use), so
-/// `stream` returns at once and hundreds of concurrent requests cost no thread each.
+/// Requests run on the caller's multi-threaded Tokio runtime when there is one, else on a
+/// small shared one (two threads, started on first use), so `stream` returns at once and
+/// hundreds of concurrent requests cost no thread each.
 #[derive(Clone)]
 pub struct CloudClient {
     config: CloudConfig,
@@ -336,17 +337,26 @@ impl Provider for CloudClient {
         if let Err(e) = request.validate() {
             return EventStream::failed(e);
         }
-        let rt = match runtime() {
-            Ok(rt) => rt,
-            Err(e) => return EventStream::failed(e),
-        };
         let (tx, rx) = frugal_llm::channel();
         let client = self.clone();
-        rt.spawn(async move {
+        let work = async move {
             if let Err(e) = client.run(request, cancel, &tx).await {
                 tx.fail(e);
             }
-        });
+        };
+        // Inside a multi-threaded runtime (the gateway's, the tray app's) the request runs on
+        // it, next to whoever reads the stream; elsewhere on this crate's own small runtime.
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                h.spawn(work);
+            }
+            _ => match runtime() {
+                Ok(rt) => {
+                    rt.spawn(work);
+                }
+                Err(e) => return EventStream::failed(e),
+            },
+        }
         rx
     }
 }

@@ -43,7 +43,7 @@ pub use catalog::{Catalog, CatalogEntry};
 pub use config::{Config, Paths};
 pub use error::{CoreError, Result};
 pub use library::Library;
-pub use metered::Metered;
+pub use metered::{unsettled, Metered};
 pub use models::{CatalogFit, Models};
 pub use router::Router;
 pub use router::{AppScope, DryRun, Pin, RouteOptions, RouteReport, Routed};

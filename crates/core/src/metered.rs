@@ -2,7 +2,7 @@
 //! first reserves its worst case against the caps (refused if it could cross one), then
 //! settles to the real usage; a local one records what the same tokens would have cost.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
@@ -183,112 +183,217 @@ impl Provider for Metered {
                 ))
             }
         };
-        let (ledger, price, reference, spent) = (self.ledger.clone(), self.price, self.reference, self.spent.clone());
+        let watch = Watch {
+            ledger: self.ledger.clone(),
+            price: self.price,
+            reference: self.reference,
+            spent: self.spent.clone(),
+            reserved,
+            started,
+            ticket,
+            tx,
+            usage: None,
+            outcome: Outcome::Failed,
+            note: None,
+            billable: false,
+            saw_text: false,
+            last: None,
+            _in_flight: InFlight::new(),
+        };
         let inner = self.inner.clone();
-
-        // One thread per request forwards events and settles the row whatever happens: a
-        // request whose row is never settled would stay reserved until the next start.
-        let spawned = std::thread::Builder::new().name("frugal-meter".into()).spawn(move || {
-            // Started here, not before the spawn: if no thread can be had, nothing is sent.
-            let mut upstream = inner.stream(request, cancel);
-            let mut usage = None;
-            let mut outcome = Outcome::Failed;
-            let mut note = None;
-            let mut billable = false;
-            let mut saw_text = false;
-            // The last item (Done or an error) is held back until the row is settled, so a
-            // caller that has seen the end of the stream also sees the cost in the ledger.
-            let mut last = None;
-            while let Some(item) = upstream.blocking_next() {
-                match &item {
-                    Ok(Event::Usage(u)) => usage = Some(*u),
-                    Ok(Event::Text(_) | Event::ToolCall(_)) => saw_text = true,
-                    Ok(Event::Done { reason }) => {
-                        outcome = if *reason == frugal_llm::FinishReason::Cancelled {
-                            Outcome::Cancelled
-                        } else {
-                            Outcome::Ok
+        // On a multi-threaded Tokio runtime (the gateway, the tray app) the meter is a task on
+        // it: the provider's events reach the caller without crossing threads, where a thread
+        // per request costs two wake-ups per event. Elsewhere (the CLI) it is a thread, which
+        // forwards events and settles the row whatever happens: a request whose row is never
+        // settled would stay reserved until the next start.
+        let spawned = match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                h.spawn(async move {
+                    // Started here, inside the task: a cloud client then runs on this runtime too.
+                    let mut upstream = inner.stream(request, cancel);
+                    let mut watch = watch;
+                    while let Some(item) = upstream.next().await {
+                        if !watch.observe(item) {
+                            break;
                         }
                     }
-                    Ok(Event::Status(_) | Event::Queued { .. }) => {}
-                    Err(e) => {
-                        note = Some(e.message().to_string());
-                        billable = e.is_billable();
+                    watch.settle(upstream, inner);
+                });
+                Ok(())
+            }
+            _ => std::thread::Builder::new()
+                .name("frugal-meter".into())
+                .spawn(move || {
+                    // Started here, not before the spawn: if no thread can be had, nothing is sent.
+                    let mut upstream = inner.stream(request, cancel);
+                    let mut watch = watch;
+                    while let Some(item) = upstream.blocking_next() {
+                        if !watch.observe(item) {
+                            break;
+                        }
                     }
-                }
-                if matches!(item, Ok(Event::Done { .. }) | Err(_)) {
-                    last = Some(item);
-                    break;
-                }
-                if !tx.send_item(item) {
-                    // The caller went away: the provider may still bill what it generated.
-                    note = Some("the caller stopped reading".into());
-                    billable = true;
-                    outcome = Outcome::Cancelled;
-                    break;
-                }
-            }
-            if outcome == Outcome::Failed && note.is_none() {
-                note = Some("the engine stopped before the answer was complete".into());
-                billable = saw_text;
-            }
-            // The engine is let go before the caller hears the end: whoever sees the answer
-            // finish may change the model next, and the old engine must be free by then.
-            drop(upstream);
-            drop(inner);
-            let tokens = usage.as_ref().map(counts).unwrap_or_default();
-            // Never under-count: when the provider's numbers are missing or untrustworthy,
-            // the request is charged what was reserved for it.
-            let cost = match (price, usage) {
-                (None, _) => 0,
-                (Some(_), Some(u)) if u.estimated => reserved,
-                (Some(p), Some(_)) if outcome != Outcome::Failed => p.cost(&tokens).max(0),
-                // Finished without any usage report: the provider's bill is unknown.
-                (Some(_), None) if outcome != Outcome::Failed => reserved,
-                (Some(_), _) if billable => reserved,
-                (Some(_), _) => 0,
-            };
-            if cost > reserved {
-                // The bound was wrong (an unusual tokenizer, reasoning past max_tokens): the
-                // ledger records the truth, and says so.
-                note = Some(format!(
-                    "cost {} exceeded its reservation {}{}",
-                    frugal_ledger::usd_exact(cost),
-                    frugal_ledger::usd_exact(reserved),
-                    note.map(|n| format!("; {n}")).unwrap_or_default()
-                ));
-            }
-            let reference_cost = match (price, reference, usage) {
-                (None, Some(r), Some(_)) => Some(r.cost(&tokens)),
-                _ => None,
-            };
-            let settlement = Settlement {
-                finished_ms: now_ms(),
-                tokens,
-                cost_micros: cost,
-                reference_cost_micros: reference_cost,
-                latency_ms: started.elapsed().as_millis() as i64,
-                outcome,
-                note,
-            };
-            spent.fetch_add(cost, Ordering::SeqCst);
-            if let Some(ticket) = ticket {
-                if let Err(e) = ledger.settle(ticket, settlement) {
-                    tx.send(Event::Status(format!("could not record this request in the spend ledger: {e}")));
-                }
-            }
-            // This thread's handle on the ledger goes before the caller hears the end too: a
-            // CLI that exits as soon as the answer ends must find its own handle the last one,
-            // so the ledger's drop (which takes the backup of what was just spent) runs in the
-            // caller, not in a thread the exit may cut short.
-            drop(ledger);
-            if let Some(last) = last {
-                tx.send_item(last);
-            }
-        });
+                    watch.settle(upstream, inner);
+                })
+                .map(drop),
+        };
         if let Err(e) = spawned {
             return EventStream::failed(ProviderError::new(ErrorKind::Internal, format!("cannot start a thread: {e}")));
         }
         rx
+    }
+}
+
+/// Requests whose rows are not settled yet, across the process: a server shutting down waits
+/// for them (see [`unsettled`]) so its runtime does not drop a meter mid-settlement.
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// How many metered requests have not settled their rows yet, in this process. A server
+/// that runs its meters on its own runtime waits for this to reach 0 before dropping it.
+pub fn unsettled() -> usize {
+    IN_FLIGHT.load(Ordering::SeqCst)
+}
+
+/// One request being watched: what its stream has said so far, and how to settle its row.
+struct Watch {
+    ledger: Arc<Ledger>,
+    price: Option<Price>,
+    reference: Option<Price>,
+    spent: Arc<AtomicI64>,
+    reserved: i64,
+    started: Instant,
+    ticket: Option<frugal_ledger::Ticket>,
+    tx: frugal_llm::EventSender,
+    usage: Option<Usage>,
+    outcome: Outcome,
+    note: Option<String>,
+    billable: bool,
+    saw_text: bool,
+    /// The last item (Done or an error), held back until the row is settled, so a caller
+    /// that has seen the end of the stream also sees the cost in the ledger.
+    last: Option<frugal_llm::Result<Event>>,
+    /// Counted in [`IN_FLIGHT`] until dropped, however the watch ends.
+    _in_flight: InFlight,
+}
+
+struct InFlight;
+
+impl InFlight {
+    fn new() -> Self {
+        IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+        Self
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {}
+}
+
+impl Watch {
+    /// Notes one item and forwards it; false once the stream is over (its end held back) or
+    /// the caller went away.
+    fn observe(&mut self, item: frugal_llm::Result<Event>) -> bool {
+        match &item {
+            Ok(Event::Usage(u)) => self.usage = Some(*u),
+            Ok(Event::Text(_) | Event::ToolCall(_)) => self.saw_text = true,
+            Ok(Event::Done { reason }) => {
+                self.outcome =
+                    if *reason == frugal_llm::FinishReason::Cancelled { Outcome::Cancelled } else { Outcome::Ok }
+            }
+            Ok(Event::Status(_) | Event::Queued { .. }) => {}
+            Err(e) => {
+                self.note = Some(e.message().to_string());
+                self.billable = e.is_billable();
+            }
+        }
+        if matches!(item, Ok(Event::Done { .. }) | Err(_)) {
+            self.last = Some(item);
+            return false;
+        }
+        if !self.tx.send_item(item) {
+            // The caller went away: the provider may still bill what it generated.
+            self.note = Some("the caller stopped reading".into());
+            self.billable = true;
+            self.outcome = Outcome::Cancelled;
+            return false;
+        }
+        true
+    }
+
+    /// Settles the row, then hands the caller the end. The engine (`upstream`, `inner`) is
+    /// let go first: whoever sees the answer finish may change the model next, and the old
+    /// engine must be free by then.
+    fn settle(self, upstream: EventStream, inner: Arc<dyn Provider>) {
+        let Watch {
+            ledger,
+            price,
+            reference,
+            spent,
+            reserved,
+            started,
+            ticket,
+            tx,
+            usage,
+            outcome,
+            mut note,
+            mut billable,
+            saw_text,
+            last,
+            _in_flight,
+        } = self;
+        if outcome == Outcome::Failed && note.is_none() {
+            note = Some("the engine stopped before the answer was complete".into());
+            billable = saw_text;
+        }
+        drop(upstream);
+        drop(inner);
+        let tokens = usage.as_ref().map(counts).unwrap_or_default();
+        // Never under-count: when the provider's numbers are missing or untrustworthy,
+        // the request is charged what was reserved for it.
+        let cost = match (price, usage) {
+            (None, _) => 0,
+            (Some(_), Some(u)) if u.estimated => reserved,
+            (Some(p), Some(_)) if outcome != Outcome::Failed => p.cost(&tokens).max(0),
+            // Finished without any usage report: the provider's bill is unknown.
+            (Some(_), None) if outcome != Outcome::Failed => reserved,
+            (Some(_), _) if billable => reserved,
+            (Some(_), _) => 0,
+        };
+        if cost > reserved {
+            // The bound was wrong (an unusual tokenizer, reasoning past max_tokens): the
+            // ledger records the truth, and says so.
+            note = Some(format!(
+                "cost {} exceeded its reservation {}{}",
+                frugal_ledger::usd_exact(cost),
+                frugal_ledger::usd_exact(reserved),
+                note.map(|n| format!("; {n}")).unwrap_or_default()
+            ));
+        }
+        let reference_cost = match (price, reference, usage) {
+            (None, Some(r), Some(_)) => Some(r.cost(&tokens)),
+            _ => None,
+        };
+        let settlement = Settlement {
+            finished_ms: now_ms(),
+            tokens,
+            cost_micros: cost,
+            reference_cost_micros: reference_cost,
+            latency_ms: started.elapsed().as_millis() as i64,
+            outcome,
+            note,
+        };
+        spent.fetch_add(cost, Ordering::SeqCst);
+        if let Some(ticket) = ticket {
+            if let Err(e) = ledger.settle(ticket, settlement) {
+                tx.send(Event::Status(format!("could not record this request in the spend ledger: {e}")));
+            }
+        }
+        // This thread's handle on the ledger goes before the caller hears the end too: a
+        // CLI that exits as soon as the answer ends must find its own handle the last one,
+        // so the ledger's drop (which takes the backup of what was just spent) runs in the
+        // caller, not in a thread the exit may cut short.
+        drop(ledger);
+        if let Some(last) = last {
+            tx.send_item(last);
+        }
     }
 }

@@ -121,9 +121,10 @@ impl Ledger {
 
     /// The app whose token hashes to `token_hash`.
     pub fn app_by_token(&self, token_hash: &str) -> Result<Option<App>> {
+        // Cached: the gateway asks this for every request.
         self.conn()
-            .query_row(&format!("SELECT {APP_COLUMNS} FROM apps WHERE token_hash = ?1"), [token_hash], app_from_sql)
-            .optional()
+            .prepare_cached(&format!("SELECT {APP_COLUMNS} FROM apps WHERE token_hash = ?1"))
+            .and_then(|mut stmt| stmt.query_row([token_hash], app_from_sql).optional())
             .map_err(self.db())
     }
 

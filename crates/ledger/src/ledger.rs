@@ -520,11 +520,15 @@ impl Ledger {
             Some(r) => ("settled", Some(Outcome::Refused.as_str()), 0, Some(r.to_string())),
             None => ("pending", None, req.reserved_micros, None),
         };
-        tx.execute(
+        // Cached statements: parsing the SQL again costs as much as running it, and the
+        // gateway runs these two for every request.
+        tx.prepare_cached(
             "INSERT INTO requests (started_at, finished_at, run_id, task, route, provider, model, reserved_micros,
                 cost_micros, state, outcome, escalation, note, owner_pid, app)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?11, ?12, ?13, ?14)",
-            params![
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![
                 req.at_ms,
                 refusal.as_ref().map(|_| req.at_ms),
                 req.run_id,
@@ -539,8 +543,8 @@ impl Ledger {
                 note,
                 i64::from(self.pid),
                 req.app,
-            ],
-        )
+            ])
+        })
         .map_err(self.db())?;
         let id = tx.last_insert_rowid();
         if let Err(e) = tx.commit() {
@@ -570,12 +574,14 @@ impl Ledger {
         let t = s.tokens;
         let conn = self.conn();
         let changed = conn
-            .execute(
+            .prepare_cached(
                 "UPDATE requests SET state = 'settled', finished_at = ?2, prompt_tokens = ?3, cached_tokens = ?4,
                     cache_write_tokens = ?5, completion_tokens = ?6, reasoning_tokens = ?7, cost_micros = ?8,
                     reference_cost_micros = ?9, latency_ms = ?10, outcome = ?11, note = ?12
                  WHERE id = ?1 AND state = 'pending'",
-                params![
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
                     ticket.id,
                     s.finished_ms,
                     db_u64(t.prompt),
@@ -588,8 +594,8 @@ impl Ledger {
                     s.latency_ms,
                     s.outcome.as_str(),
                     s.note.as_deref().map(first_line),
-                ],
-            )
+                ])
+            })
             .map_err(self.db())?;
         if changed == 0 {
             // Someone else settled it: what the totals believe of it is unknown now.
