@@ -66,9 +66,14 @@ pub fn prompt_token_bound(request: &Request) -> u32 {
     let bytes: usize = request
         .messages
         .iter()
-        .map(|m| m.content.len() + m.tool_calls.iter().map(|c| c.name.len() + c.arguments.len() + 16).sum::<usize>())
+        .map(|m| {
+            m.content.len() + m.tool_calls.iter().map(|c| c.id.len() + c.name.len() + c.arguments.len() + 16).sum::<usize>()
+        })
         .sum::<usize>()
-        + request.tools.iter().map(|t| t.name.len() + t.description.len() + t.parameters.len() + 32).sum::<usize>();
+        + request.tools.iter().map(|t| t.name.len() + t.description.len() + t.parameters.len() + 32).sum::<usize>()
+        // Providers add their own instructions for tool use (Anthropic: about 350 tokens).
+        + if request.uses_tools() { 600 } else { 0 }
+        + request.messages.iter().map(|m| m.tool_call_id.as_ref().map_or(0, String::len)).sum::<usize>();
     let schema = match &request.constraint {
         Some(frugal_llm::Constraint::JsonSchema(s)) => s.len() + 128,
         _ => 0,

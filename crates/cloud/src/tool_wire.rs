@@ -53,7 +53,8 @@ pub fn openai_tools(body: &mut Value, tools: &[Tool], choice: Option<&ToolChoice
             .collect();
         body["tools"] = Value::Array(tools);
     }
-    if let Some(choice) = choice {
+    // Both APIs refuse a `tool_choice` without tools.
+    if let Some(choice) = choice.filter(|_| !tools.is_empty()) {
         body["tool_choice"] = match choice {
             ToolChoice::Auto => json!("auto"),
             ToolChoice::None => json!("none"),
@@ -125,7 +126,7 @@ pub fn anthropic_tools(body: &mut Value, tools: &[Tool], choice: Option<&ToolCho
             .collect();
         body["tools"] = Value::Array(tools);
     }
-    if let Some(choice) = choice {
+    if let Some(choice) = choice.filter(|_| !tools.is_empty()) {
         body["tool_choice"] = match choice {
             ToolChoice::Auto => json!({ "type": "auto" }),
             ToolChoice::None => json!({ "type": "none" }),
@@ -193,7 +194,12 @@ pub struct ToolCalls {
 
 impl ToolCalls {
     /// Adds a piece.
-    pub fn push(&mut self, d: ToolDelta) {
+    pub fn push(&mut self, mut d: ToolDelta) {
+        // A server that sends each call without its index (so all look like call 0): a new
+        // id at a taken index is a new call, not more of the last one.
+        while self.calls.get(&d.index).is_some_and(|c| c.id.is_some() && d.id.is_some() && c.id != d.id) {
+            d.index = self.calls.keys().next_back().map_or(0, |k| k + 1);
+        }
         let c = self.calls.entry(d.index).or_insert_with(|| ToolDelta { index: d.index, ..ToolDelta::default() });
         c.id = d.id.or(c.id.take());
         c.name = d.name.or(c.name.take());
@@ -262,7 +268,10 @@ mod tests {
         assert_eq!(m[2]["content"][0]["type"], "tool_result");
         assert_eq!(m[2]["content"][1], json!({ "type": "text", "text": "And tomorrow?" }));
         let mut body = json!({});
-        anthropic_tools(&mut body, &[], Some(&ToolChoice::Required));
+        anthropic_tools(&mut body, &[], Some(&ToolChoice::Auto));
+        assert!(body.get("tool_choice").is_none(), "no tool_choice without tools");
+        let tool = Tool { name: "f".into(), description: String::new(), parameters: "{}".into() };
+        anthropic_tools(&mut body, &[tool], Some(&ToolChoice::Required));
         assert_eq!(body["tool_choice"], json!({ "type": "any" }));
     }
 
@@ -282,6 +291,12 @@ mod tests {
         )
         .is_none());
         calls.push(ToolDelta { index: 5, arguments: "{}".into(), ..ToolDelta::default() });
+        // Two calls both sent as index 0, each with its own id: kept apart.
+        let mut apart = ToolCalls::default();
+        for id in ["a", "b"] {
+            apart.push(ToolDelta { index: 0, id: Some(id.into()), name: Some("f".into()), arguments: "{}".into() });
+        }
+        assert_eq!(apart.finish().len(), 2);
         let done = calls.finish();
         assert_eq!(done.len(), 2, "a call without a name is dropped: {done:?}");
         assert_eq!(

@@ -217,7 +217,9 @@ impl Provider for Metered {
                             break;
                         }
                     }
-                    watch.settle(upstream, inner);
+                    // The write (and letting go of a local engine, which joins its worker)
+                    // blocks: the runtime moves its other tasks to another thread meanwhile.
+                    tokio::task::block_in_place(|| watch.settle(upstream, inner));
                 });
                 Ok(())
             }
@@ -285,7 +287,9 @@ impl InFlight {
 }
 
 impl Drop for InFlight {
-    fn drop(&mut self) {}
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Watch {
