@@ -304,6 +304,7 @@ fn main() {
         token: Some(cached_token),
         body: format!(r#"{{"model":"sim/sim-small","max_tokens":16,"temperature":0,"messages":{message}}}"#),
     };
+    let ledger = assistant.spend().ledger().expect("ledger");
     let client = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(256).build().expect("client");
     println!(
         "bench_gateway: {} requests per closed loop, open loop at {}/s for {} s; upstream: zero-delay mock with keep-alive; the ledger reserves and settles every request",
@@ -313,14 +314,28 @@ fn main() {
         // Warm both paths (connections, the ledger's first writes).
         closed(&client, &direct, 4, 200).await;
         closed(&client, &gateway, 4, 200).await;
+        if std::env::var_os("BENCH_PROFILE").is_some() {
+            closed(&client, &gateway, 64, a.requests).await;
+            std::process::exit(0);
+        }
+        let group = || ledger.group_stats();
+        let batched = |before: frugal_core::ledger::GroupStats| {
+            let after = group();
+            let (w, c) = (after.writes - before.writes, after.commits - before.commits);
+            println!("{:<22} ledger: {w} reservations and settlements in {c} transactions", "");
+        };
         for c in [1, 64] {
             let d = closed(&client, &direct, c, a.requests).await;
+            let before = group();
             let g = closed(&client, &gateway, c, a.requests).await;
             row(&format!("{c} client(s)"), &d, &g, "frugal");
+            batched(before);
         }
         let d = open(&client, &direct, a.rate, a.seconds).await;
+        let before = group();
         let g = open(&client, &gateway, a.rate, a.seconds).await;
         row(&format!("fixed {}/s", a.rate), &d, &g, "frugal");
+        batched(before);
         closed(&client, &cached, 1, 10).await;
         for c in [1, 64] {
             let d = closed(&client, &direct, c, a.requests).await;

@@ -44,6 +44,9 @@ struct Figures {
     decision_p95_us: f64,
     ledger_rows_per_s_1_thread: f64,
     ledger_rows_per_s_4_threads: f64,
+    ledger_rows_per_s_64_threads: f64,
+    /// Reservations and settlements per write transaction at 64 threads (group commit).
+    ledger_writes_per_commit_64_threads: f64,
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
@@ -156,6 +159,10 @@ pub fn run(json: bool, reps: u32) -> anyhow::Result<ExitCode> {
     }
     let (base, cloud, local, decision) = (sorted(base), sorted(cloud), sorted(local), sorted(decision));
     let ledger = assistant.spend().ledger()?;
+    let (rows_1, rows_4) = (ledger_rate(&ledger, 1, 3.0)?, ledger_rate(&ledger, 4, 3.0)?);
+    let before = ledger.group_stats();
+    let rows_64 = ledger_rate(&ledger, 64, 3.0)?;
+    let after = ledger.group_stats();
     let f = Figures {
         requests: n,
         baseline_p50_us: pct(&base, 0.5),
@@ -168,8 +175,11 @@ pub fn run(json: bool, reps: u32) -> anyhow::Result<ExitCode> {
         local_metered_p95_us: pct(&local, 0.95),
         decision_p50_us: pct(&decision, 0.5),
         decision_p95_us: pct(&decision, 0.95),
-        ledger_rows_per_s_1_thread: ledger_rate(&ledger, 1, 3.0)?,
-        ledger_rows_per_s_4_threads: ledger_rate(&ledger, 4, 3.0)?,
+        ledger_rows_per_s_1_thread: rows_1,
+        ledger_rows_per_s_4_threads: rows_4,
+        ledger_rows_per_s_64_threads: rows_64,
+        ledger_writes_per_commit_64_threads: (after.writes - before.writes) as f64
+            / (after.commits - before.commits).max(1) as f64,
     };
     if json {
         super::print_json(&f)?;
@@ -196,8 +206,11 @@ pub fn run(json: bool, reps: u32) -> anyhow::Result<ExitCode> {
             f.local_metered_p50_us, f.local_metered_p95_us
         );
         println!(
-            "  ledger: {:.0} rows/s (reserve + settle) on 1 thread, {:.0} rows/s on 4",
-            f.ledger_rows_per_s_1_thread, f.ledger_rows_per_s_4_threads
+            "  ledger: {:.0} rows/s (reserve + settle) on 1 thread, {:.0} rows/s on 4, {:.0} rows/s on 64 ({:.1} writes per transaction)",
+            f.ledger_rows_per_s_1_thread,
+            f.ledger_rows_per_s_4_threads,
+            f.ledger_rows_per_s_64_threads,
+            f.ledger_writes_per_commit_64_threads
         );
     }
     Ok(ExitCode::SUCCESS)

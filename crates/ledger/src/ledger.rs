@@ -1,6 +1,7 @@
 //! The SQLite spend ledger: every request is a row, reserved at its worst case before a cloud
 //! call and settled to the real cost after. Reservation and cap check happen in one
-//! `BEGIN IMMEDIATE` transaction, so the cap holds across threads and processes.
+//! `BEGIN IMMEDIATE` transaction, so the cap holds across threads and processes; under load
+//! the reservations and settlements of many threads share that transaction (see `group`).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -10,7 +11,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{first_line, LedgerError, Result};
+use crate::error::{LedgerError, Result};
 
 use crate::prices::{usd, TokenCounts};
 
@@ -218,6 +219,20 @@ pub struct Ticket {
 }
 
 impl Ticket {
+    pub(crate) fn new(id: i64, reserved_micros: i64, started_ms: i64, app: Option<String>) -> Ticket {
+        Ticket { id, reserved_micros, started_ms, app }
+    }
+
+    /// When its row started: the month and day its money counts in.
+    pub(crate) fn started_ms(&self) -> i64 {
+        self.started_ms
+    }
+
+    /// The gateway app it was reserved for.
+    pub(crate) fn app(&self) -> Option<&str> {
+        self.app.as_deref()
+    }
+
     /// The ledger row id.
     pub fn id(&self) -> i64 {
         self.id
@@ -319,11 +334,13 @@ fn dollars(micros: i64, cap: bool) -> String {
 #[derive(Debug)]
 pub struct Ledger {
     conn: Mutex<Connection>,
+    /// Reservations and settlements waiting to be written together (see `group`).
+    pub(crate) queue: crate::group::Queue,
     /// The cloud money of the current month and day, for the cap checks (see `totals`).
     /// Locked only while `conn` is held.
-    totals: Mutex<Option<crate::totals::Totals>>,
+    pub(crate) totals: Mutex<Option<crate::totals::Totals>>,
     path: PathBuf,
-    pid: u32,
+    pub(crate) pid: u32,
     /// When this process last backed the ledger up, and whether money moved since.
     backup: Mutex<BackupState>,
     /// Checkpoints the WAL off the request path (`None`: SQLite's automatic ones).
@@ -379,6 +396,7 @@ impl Ledger {
         }
         let ledger = Ledger {
             conn: Mutex::new(conn),
+            queue: Default::default(),
             totals: Mutex::default(),
             path,
             pid: std::process::id(),
@@ -417,7 +435,7 @@ impl Ledger {
 
     /// Notes that money moved; backs up now unless a backup was taken moments ago (then the
     /// next one, or closing the ledger, takes it).
-    fn money_moved(&self) -> Result<()> {
+    pub(crate) fn money_moved(&self) -> Result<()> {
         let due = {
             let mut state = self.backup.lock().unwrap_or_else(PoisonError::into_inner);
             state.dirty = true;
@@ -430,7 +448,7 @@ impl Ledger {
     }
 
     /// Wakes the checkpointer: the WAL grew.
-    fn wrote(&self) {
+    pub(crate) fn wrote(&self) {
         if let Some(c) = &self.checkpointer {
             c.wrote();
         }
@@ -443,6 +461,7 @@ impl Ledger {
         prepare(&mut conn, &path)?;
         Ok(Ledger {
             conn: Mutex::new(conn),
+            queue: Default::default(),
             totals: Mutex::default(),
             path,
             pid: std::process::id(),
@@ -507,60 +526,10 @@ impl Ledger {
         if req.reserved_micros < 0 {
             return Err(LedgerError::Invalid(format!("a reservation cannot be negative ({})", req.reserved_micros)));
         }
-        let mut conn = self.conn();
-        let mut totals = self.totals.lock().unwrap_or_else(PoisonError::into_inner);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(self.db())?;
-        let refusal = if req.reserved_micros > 0 {
-            let t = crate::totals::Totals::current(&mut totals, &tx, req.at_ms).map_err(self.db())?;
-            check_limits(t, &req, limits)
-        } else {
-            None
-        };
-        let (state, outcome, reserved, note) = match &refusal {
-            Some(r) => ("settled", Some(Outcome::Refused.as_str()), 0, Some(r.to_string())),
-            None => ("pending", None, req.reserved_micros, None),
-        };
-        // Cached statements: parsing the SQL again costs as much as running it, and the
-        // gateway runs these two for every request.
-        tx.prepare_cached(
-            "INSERT INTO requests (started_at, finished_at, run_id, task, route, provider, model, reserved_micros,
-                cost_micros, state, outcome, escalation, note, owner_pid, app)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?11, ?12, ?13, ?14)",
-        )
-        .and_then(|mut stmt| {
-            stmt.execute(params![
-                req.at_ms,
-                refusal.as_ref().map(|_| req.at_ms),
-                req.run_id,
-                req.task,
-                req.route.as_str(),
-                req.provider,
-                req.model,
-                reserved,
-                state,
-                outcome,
-                req.escalation.as_deref().map(first_line),
-                note,
-                i64::from(self.pid),
-                req.app,
-            ])
-        })
-        .map_err(self.db())?;
-        let id = tx.last_insert_rowid();
-        if let Err(e) = tx.commit() {
-            *totals = None;
-            return Err(self.db()(e));
-        }
-        self.wrote();
-        match refusal {
-            Some(r) => Err(LedgerError::Refused(r)),
-            None => {
-                if req.reserved_micros > 0 {
-                    if let Some(t) = totals.as_mut() {
-                        t.apply(req.at_ms, req.app.as_deref(), 0, req.reserved_micros);
-                    }
-                }
-                Ok(Ticket { id, reserved_micros: req.reserved_micros, started_ms: req.at_ms, app: req.app })
+        match self.submit(crate::group::Op::Begin(req, *limits)) {
+            crate::group::Done::Begun(r) => r,
+            crate::group::Done::Settled(_) => {
+                Err(LedgerError::Invalid("a reservation was answered as a settlement".into()))
             }
         }
     }
@@ -571,53 +540,12 @@ impl Ledger {
         if s.cost_micros < 0 || s.reference_cost_micros.is_some_and(|r| r < 0) {
             return Err(LedgerError::Invalid(format!("request {}: a cost cannot be negative", ticket.id)));
         }
-        let t = s.tokens;
-        let conn = self.conn();
-        let changed = conn
-            .prepare_cached(
-                "UPDATE requests SET state = 'settled', finished_at = ?2, prompt_tokens = ?3, cached_tokens = ?4,
-                    cache_write_tokens = ?5, completion_tokens = ?6, reasoning_tokens = ?7, cost_micros = ?8,
-                    reference_cost_micros = ?9, latency_ms = ?10, outcome = ?11, note = ?12
-                 WHERE id = ?1 AND state = 'pending'",
-            )
-            .and_then(|mut stmt| {
-                stmt.execute(params![
-                    ticket.id,
-                    s.finished_ms,
-                    db_u64(t.prompt),
-                    db_u64(t.cached),
-                    db_u64(t.cache_write),
-                    db_u64(t.completion),
-                    db_u64(t.reasoning),
-                    s.cost_micros,
-                    s.reference_cost_micros,
-                    s.latency_ms,
-                    s.outcome.as_str(),
-                    s.note.as_deref().map(first_line),
-                ])
-            })
-            .map_err(self.db())?;
-        if changed == 0 {
-            // Someone else settled it: what the totals believe of it is unknown now.
-            *self.totals.lock().unwrap_or_else(PoisonError::into_inner) = None;
-            return Err(LedgerError::NotPending(ticket.id));
-        }
-        if ticket.reserved_micros > 0 || s.cost_micros > 0 {
-            if let Some(t) = self.totals.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
-                t.apply(ticket.started_ms, ticket.app.as_deref(), s.cost_micros, -ticket.reserved_micros);
+        match self.submit(crate::group::Op::Settle(ticket, s)) {
+            crate::group::Done::Settled(r) => r,
+            crate::group::Done::Begun(_) => {
+                Err(LedgerError::Invalid("a settlement was answered as a reservation".into()))
             }
         }
-        drop(conn);
-        self.wrote();
-        // Money was spent (or its reservation released): the backup follows (within
-        // `BACKUP_EVERY`, and when the ledger closes), so a restored ledger reads as spent as
-        // it was. Local rows cost nothing and wait for the daily refresh.
-        if ticket.reserved_micros > 0 {
-            // The row is recorded either way; a failed backup stays due and is retried on the
-            // next settle and when the ledger closes.
-            let _ = self.money_moved();
-        }
-        Ok(())
     }
 
     /// One row by id (a ticket's), if it exists.
@@ -685,7 +613,7 @@ fn check_version(path: &Path, version: i64) -> Result<()> {
 
 /// The cap that this request would cross, if any. Spend in a period is settled cost plus
 /// pending reservations of requests started in it.
-fn check_limits(totals: &crate::totals::Totals, req: &NewRequest, limits: &Limits) -> Option<Refusal> {
+pub(crate) fn check_limits(totals: &crate::totals::Totals, req: &NewRequest, limits: &Limits) -> Option<Refusal> {
     let needed = req.reserved_micros;
     if let Some(cap) = limits.per_request_micros.filter(|&cap| needed > cap) {
         return Some(Refusal {
@@ -718,7 +646,7 @@ fn check_limits(totals: &crate::totals::Totals, req: &NewRequest, limits: &Limit
 }
 
 /// Token counts are stored as SQLite integers (i64).
-fn db_u64(n: u64) -> i64 {
+pub(crate) fn db_u64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 

@@ -55,6 +55,7 @@ mod apps;
 mod backup;
 mod checkpoint;
 mod error;
+mod group;
 mod ledger;
 mod month;
 mod outcomes;
@@ -65,6 +66,7 @@ mod totals;
 pub use apps::{check_app_name, App, AppSpend};
 pub use backup::{backup_path, backup_taken, reset, restore};
 pub use error::{LedgerError, Result};
+pub use group::GroupStats;
 pub use ledger::{
     Ledger, LimitKind, Limits, NewRequest, Outcome, Refusal, Route, Row, Settlement, State, Ticket, MIGRATIONS,
 };

@@ -705,3 +705,55 @@ fn the_wal_is_checkpointed_off_the_request_path() {
     drop(ledger);
     assert!(!dir.path().join("ledger.sqlite3-wal").exists(), "closing checkpointed and removed the WAL");
 }
+
+/// Under contention reservations and settlements share write transactions (group commit),
+/// and the cap still holds to the micro-dollar: each reservation in a batch is checked
+/// against the ones before it.
+#[test]
+fn writes_under_contention_share_transactions_and_the_cap_holds_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ledger, _) = Ledger::open(dir.path().join("spend.db")).unwrap();
+    let ledger = Arc::new(ledger);
+    let month = Month::new(2026, 2).unwrap();
+    // Room for 9,000 of the 12,800 reservations of 10 µ$ each, once each settles at 5.
+    let limits = monthly(9_000 * 10 / 2 + 5);
+    let (granted, refused) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let threads: Vec<_> = (0..64u64)
+        .map(|i| {
+            let (ledger, granted, refused) = (ledger.clone(), granted.clone(), refused.clone());
+            std::thread::spawn(move || {
+                for j in 0..200 {
+                    match ledger.begin(cloud(at(month, 1), &format!("r{i}-{j}"), "ask", 10), &limits) {
+                        Ok(t) => {
+                            granted.fetch_add(1, Ordering::SeqCst);
+                            ledger.settle(t, done(at(month, 1), 5, Outcome::Ok)).unwrap();
+                        }
+                        Err(LedgerError::Refused(_)) => {
+                            refused.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    let (granted, refused) = (granted.load(Ordering::SeqCst), refused.load(Ordering::SeqCst));
+    let report = ledger.report(month, &limits, at(month, 40)).unwrap();
+    assert_eq!(granted + refused, 12_800);
+    assert_eq!(report.spent_micros, granted as i64 * 5);
+    assert!(report.spent_micros <= limits.monthly_micros.unwrap());
+    // Refused only when it would not fit: at the last refusal at most 63 other reservations
+    // (10 each) were pending, and each settled at half, so at most 10 + 315 is left unused.
+    let cap = limits.monthly_micros.unwrap();
+    assert!(report.spent_micros > cap - 10 - 315, "spent {} of {cap}", report.spent_micros);
+    assert_eq!(report.reserved_micros, 0);
+    let stats = ledger.group_stats();
+    assert_eq!(stats.writes, granted * 2 + refused);
+    assert!(
+        stats.commits * 4 < stats.writes,
+        "64 threads wrote {} rows in {} transactions",
+        stats.writes,
+        stats.commits
+    );
+}
