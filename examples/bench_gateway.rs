@@ -9,6 +9,8 @@
 //!     --litellm PATH/TO/litellm]
 //! ```
 //!
+//! `BENCH_PROFILE=1` runs only the 64-client phase through the gateway, for a profiler.
+//!
 //! With `--litellm`, the LiteLLM proxy (PyPI `litellm[proxy]`, no database) runs in front of
 //! the same upstream and is measured in the same run.
 //!
