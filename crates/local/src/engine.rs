@@ -77,7 +77,7 @@ impl std::fmt::Debug for LocalEngine {
 
 /// The process-wide llama.cpp backend. llama.cpp allows one initialisation per process,
 /// so every engine (tests create several) shares it.
-fn backend() -> Result<&'static LlamaBackend, ProviderError> {
+pub(crate) fn backend() -> Result<&'static LlamaBackend, ProviderError> {
     static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
     BACKEND
         .get_or_init(|| {

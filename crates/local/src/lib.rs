@@ -4,7 +4,8 @@
 //! * [`hardware`] probes RAM, cores, CPU features and GPUs;
 //! * [`plan`] turns both into a [`LoadPlan`] (pure, unit-tested on literal machines);
 //! * [`engine`] runs one worker thread that owns the model and implements
-//!   [`frugal_llm::Provider`].
+//!   [`frugal_llm::Provider`];
+//! * [`embed`] runs a sentence-embedding model (BERT-style GGUF) on a worker of its own.
 //!
 //! ```no_run
 //! use frugal_local::{plan, read_gguf, EngineConfig, HardwareProfile, LocalEngine, PlanOptions};
@@ -27,11 +28,13 @@
 // llama-cpp-2 wraps the unsafe FFI; this crate itself needs none.
 #![forbid(unsafe_code)]
 
+pub mod embed;
 pub mod engine;
 pub mod gguf;
 pub mod hardware;
 pub mod plan;
 
+pub use embed::{EmbedError, EmbedOptions, Embedder, Embedding};
 pub use engine::{BenchFigures, EngineConfig, LocalEngine};
 pub use gguf::{read_gguf, GgufError, GgufInfo};
 pub use hardware::{current_rss_bytes, peak_rss_bytes, GpuInfo, HardwareProfile};

@@ -1,0 +1,280 @@
+//! Sentence embeddings on llama.cpp: a BERT-style GGUF (all-MiniLM-L6-v2 by default,
+//! converted from PyPI by `scripts/convert-embedding-model.py`) turns passages and queries
+//! into unit vectors whose dot product is their cosine similarity. It is the same engine as
+//! the chat model (one llama.cpp in the app, one backend), on a worker thread of its own
+//! that owns the model and its context, so a query is embedded without building a context.
+//!
+//! Throughput comes from batching: many passages go through one decode call, each as its own
+//! sequence, mean-pooled per sequence by llama.cpp. Attention in such a batch is computed
+//! over all of its tokens (masked per sequence), so a batch holds at most
+//! [`EmbedOptions::batch_tokens`] tokens: more passages per call would cost more in attention
+//! than they save in calls.
+
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
+use std::sync::Mutex;
+
+use llama_cpp_2::context::params::{LlamaContextParams, LlamaPoolingType};
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::token::LlamaToken;
+
+use crate::gguf::read_gguf;
+
+/// Tokens per decode call (the sum over the batch's passages), by default. Measured on the
+/// Rust book's passages (`bench_embed`, 2 cores): 256 and 512 tokens per call embed ~20
+/// passages/s, 1,024 16.7/s, 2,048 12.3/s; 512 still lets short texts (queries, notes)
+/// share a call.
+pub const BATCH_TOKENS: usize = 512;
+
+/// How an [`Embedder`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmbedOptions {
+    /// Tokens a text is cut to (at most the model's trained context); 256 is what
+    /// all-MiniLM-L6-v2 was tuned for.
+    pub window: usize,
+    /// CPU threads for llama.cpp.
+    pub threads: usize,
+    /// Tokens per decode call (see [`BATCH_TOKENS`]); at least `window`.
+    pub batch_tokens: usize,
+}
+
+impl Default for EmbedOptions {
+    fn default() -> Self {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        EmbedOptions { window: 256, threads, batch_tokens: BATCH_TOKENS }
+    }
+}
+
+/// Passages per decode call at most.
+const BATCH_SEQUENCES: usize = 64;
+
+/// Architectures llama.cpp runs as sentence encoders; anything else (a chat model picked
+/// by mistake) is refused before it is loaded, not turned into meaningless vectors.
+const ENCODER_ARCHITECTURES: &[&str] =
+    &["bert", "nomic-bert", "jina-bert-v2", "jina-bert-v3", "modern-bert", "neo-bert", "eurobert"];
+
+/// Why embedding failed, in one line.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EmbedError {
+    /// The model file is missing, unreadable, corrupt or not an embedding model.
+    #[error("embedding model {path}: {reason}")]
+    Model {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// llama.cpp failed while embedding (out of memory, a decode error).
+    #[error("embedding failed: {0}")]
+    Failed(String),
+}
+
+/// What one text became.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embedding {
+    /// Unit length (L2-normalised): the dot product of two is their cosine.
+    pub vector: Vec<f32>,
+    /// Tokens the model saw, `[CLS]` and `[SEP]` included.
+    pub tokens: usize,
+    /// Whether the text was longer than the model's window and cut to it.
+    pub truncated: bool,
+}
+
+type Reply = SyncSender<Result<Vec<Embedding>, EmbedError>>;
+
+/// A loaded embedding model on its worker thread. `Send + Sync`: share it in an `Arc`.
+pub struct Embedder {
+    jobs: Mutex<Sender<(Vec<String>, Reply)>>,
+    dimensions: usize,
+    window: usize,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Embedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embedder").field("path", &self.path).field("dimensions", &self.dimensions).finish()
+    }
+}
+
+impl Embedder {
+    /// Loads the model at `path` on a new worker thread.
+    pub fn start(path: &Path, options: EmbedOptions) -> Result<Embedder, EmbedError> {
+        let bad = |reason: String| EmbedError::Model { path: path.to_path_buf(), reason };
+        let info = read_gguf(path).map_err(|e| bad(e.to_string()))?;
+        if !ENCODER_ARCHITECTURES.contains(&info.architecture.as_str()) {
+            return Err(bad(format!("a {} model, not a sentence encoder", info.architecture)));
+        }
+        let batch_tokens = options.batch_tokens.clamp(64, 8192);
+        let window = options.window.clamp(8, (info.context_length as usize).clamp(8, batch_tokens));
+        let threads = options.threads;
+        let (ready_tx, ready) = sync_channel(1);
+        let (jobs, inbox) = channel();
+        let owned = path.to_path_buf();
+        std::thread::Builder::new()
+            .name("frugal-embed".into())
+            .spawn(move || worker(&owned, Limits { window, batch_tokens }, threads, ready_tx, inbox))
+            .map_err(|e| EmbedError::Failed(format!("cannot start a thread: {e}")))?;
+        let dimensions = ready.recv().map_err(|_| bad("the embedding worker stopped while loading".into()))??;
+        Ok(Embedder { jobs: Mutex::new(jobs), dimensions, window, path: path.to_path_buf() })
+    }
+
+    /// The length of every vector.
+    pub fn dimensions(&self) -> usize {
+        self.dimensions
+    }
+
+    /// Tokens a text is cut to.
+    pub fn window(&self) -> usize {
+        self.window
+    }
+
+    /// Embeds `texts` in order, batched. An empty text embeds as the empty sentence.
+    pub fn embed<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Embedding>, EmbedError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = sync_channel(1);
+        let texts = texts.iter().map(|t| t.as_ref().to_string()).collect();
+        self.jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .send((texts, reply))
+            .map_err(|_| EmbedError::Failed("the embedding worker has stopped".into()))?;
+        answer.recv().map_err(|_| EmbedError::Failed("the embedding worker stopped mid-batch".into()))?
+    }
+
+    /// One text's vector.
+    pub fn embed_one(&self, text: &str) -> Result<Embedding, EmbedError> {
+        self.embed(&[text])?.pop().ok_or_else(|| EmbedError::Failed("no vector came back".into()))
+    }
+}
+
+/// Tokens per text and per decode call.
+#[derive(Clone, Copy)]
+struct Limits {
+    window: usize,
+    batch_tokens: usize,
+}
+
+fn worker(
+    path: &Path,
+    limits: Limits,
+    threads: usize,
+    ready: SyncSender<Result<usize, EmbedError>>,
+    inbox: Receiver<(Vec<String>, Reply)>,
+) {
+    let bad = |reason: String| EmbedError::Model { path: path.to_path_buf(), reason };
+    let backend = match crate::engine::backend() {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = ready.send(Err(EmbedError::Failed(e.to_string())));
+            return;
+        }
+    };
+    let model = match LlamaModel::load_from_file(backend, path, &LlamaModelParams::default()) {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = ready.send(Err(bad(format!("llama.cpp could not load it: {e}"))));
+            return;
+        }
+    };
+    let threads = i32::try_from(threads.max(1)).unwrap_or(1);
+    let params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(limits.batch_tokens as u32))
+        .with_n_batch(limits.batch_tokens as u32)
+        .with_n_ubatch(limits.batch_tokens as u32)
+        .with_n_seq_max(BATCH_SEQUENCES as u32)
+        .with_embeddings(true)
+        .with_pooling_type(LlamaPoolingType::Mean)
+        .with_n_threads(threads)
+        .with_n_threads_batch(threads);
+    let mut ctx = match model.new_context(backend, params) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = ready.send(Err(EmbedError::Failed(format!("cannot create the embedding context: {e}"))));
+            return;
+        }
+    };
+    let dimensions = usize::try_from(model.n_embd()).unwrap_or(0);
+    let _ = ready.send(Ok(dimensions));
+    let sep = Some(model.vocab().sep()).filter(|t| t.0 >= 0);
+    for (texts, reply) in inbox {
+        let mut out = Vec::with_capacity(texts.len());
+        let mut result = Ok(());
+        let tokenized: Vec<(Vec<LlamaToken>, bool)> =
+            texts.iter().map(|t| cut(model.vocab().tokenize(t.as_bytes(), true, false), limits.window, sep)).collect();
+        let mut start = 0;
+        while start < tokenized.len() {
+            // As many passages as fit in one call.
+            let (mut end, mut tokens) = (start, 0);
+            while end < tokenized.len()
+                && end - start < BATCH_SEQUENCES
+                && tokens + tokenized[end].0.len() <= limits.batch_tokens
+            {
+                tokens += tokenized[end].0.len();
+                end += 1;
+            }
+            match embed_batch(&mut ctx, &tokenized[start..end], dimensions) {
+                Ok(vectors) => out.extend(vectors),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+            start = end;
+        }
+        let _ = reply.send(result.map(|()| out));
+    }
+}
+
+/// Cuts a tokenized text to `window` tokens, keeping the closing `[SEP]`.
+fn cut(mut tokens: Vec<LlamaToken>, window: usize, sep: Option<LlamaToken>) -> (Vec<LlamaToken>, bool) {
+    if tokens.len() <= window {
+        return (tokens, false);
+    }
+    tokens.truncate(window);
+    if let (Some(sep), Some(last)) = (sep, tokens.last_mut()) {
+        *last = sep;
+    }
+    (tokens, true)
+}
+
+fn embed_batch(
+    ctx: &mut llama_cpp_2::context::LlamaContext<'_>,
+    texts: &[(Vec<LlamaToken>, bool)],
+    dimensions: usize,
+) -> Result<Vec<Embedding>, EmbedError> {
+    let failed = |what: &str, e: &dyn std::fmt::Display| EmbedError::Failed(format!("{what}: {e}"));
+    let total: usize = texts.iter().map(|(t, _)| t.len()).sum();
+    let mut batch = LlamaBatch::new(total.max(1), texts.len() as i32);
+    for (seq, (tokens, _)) in texts.iter().enumerate() {
+        for (pos, &token) in tokens.iter().enumerate() {
+            batch.add(token, pos as i32, &[seq as i32], true).map_err(|e| failed("batch", &e))?;
+        }
+    }
+    ctx.clear_kv_cache();
+    ctx.decode(&mut batch).map_err(|e| failed("decode", &e))?;
+    let mut out = Vec::with_capacity(texts.len());
+    for (seq, (tokens, truncated)) in texts.iter().enumerate() {
+        let pooled = ctx.embeddings_seq_ith(seq as i32).map_err(|e| failed("pooling", &e))?;
+        if pooled.len() != dimensions {
+            return Err(EmbedError::Failed(format!("a vector of {} values, expected {dimensions}", pooled.len())));
+        }
+        out.push(Embedding { vector: normalised(pooled), tokens: tokens.len(), truncated: *truncated });
+    }
+    Ok(out)
+}
+
+/// Unit length, so that a dot product is a cosine; a zero vector stays zero.
+fn normalised(v: &[f32]) -> Vec<f32> {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        v.iter().map(|x| x / norm).collect()
+    } else {
+        v.to_vec()
+    }
+}
