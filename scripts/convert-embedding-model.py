@@ -127,9 +127,12 @@ def main():
         add(vocab[name])
     writer.add_add_bos_token(True)
     writer.add_add_sep_token(True)
-    lowercase = bool(tokenizer.get("normalizer", {}).get("lowercase", True))
+    normalizer = tokenizer.get("normalizer") or {}
+    lowercase = bool(normalizer.get("lowercase", True))
+    # BERT's normalizer strips accents when it lowercases, unless told otherwise.
+    strip = normalizer.get("strip_accents")
     writer.add_bool("tokenizer.ggml.normalizer.lowercase", lowercase)
-    writer.add_bool("tokenizer.ggml.normalizer.strip_accents", lowercase)
+    writer.add_bool("tokenizer.ggml.normalizer.strip_accents", lowercase if strip is None else bool(strip))
 
     for name, array in tensors.items():
         if name == "embeddings.position_ids" or name.startswith("pooler."):

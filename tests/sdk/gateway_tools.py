@@ -62,6 +62,7 @@ an = anthropic.Anthropic(base_url=base, api_key=token)
 atools = [{"name": "get_weather", "description": "Weather in a city", "input_schema": schema}]
 m = an.messages.create(model="frugal/auto", max_tokens=64, tools=atools, messages=question)
 assert m.stop_reason == "tool_use", m
+m0 = m
 use = next(b for b in m.content if b.type == "tool_use")
 assert use.name == "get_weather" and use.input["city"], use
 m = an.messages.create(
@@ -84,6 +85,8 @@ with an.messages.stream(
 assert final.stop_reason == "tool_use", final
 use = next(b for b in final.content if b.type == "tool_use")
 seen["anthropic_stream_input"] = use.input
+# The same blocks as the non-streamed answer: no empty text block before a tool-only call.
+assert [b.type for b in final.content] == [b.type for b in m0.content], (final.content, m0.content)
 
 count = an.messages.count_tokens(model="frugal/auto", tools=atools, messages=question)
 plain = an.messages.count_tokens(model="frugal/auto", messages=question)

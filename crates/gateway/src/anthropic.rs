@@ -151,10 +151,6 @@ async fn create(gw: Arc<Gateway>, headers: HeaderMap, body: Body) -> Result<Resp
                     "stop_reason": null, "stop_sequence": null,
                     "usage": { "input_tokens": 0, "output_tokens": 0 } } }),
             ),
-            event(
-                "content_block_start",
-                json!({ "type": "content_block_start", "index": 0, "content_block": { "type": "text", "text": "" } }),
-            ),
             event("ping", json!({ "type": "ping" })),
         ];
         for b in opening {
@@ -163,31 +159,53 @@ async fn create(gw: Arc<Gateway>, headers: HeaderMap, body: Body) -> Result<Resp
                 return;
             }
         }
-        let delta = |text: String| {
+        let delta = |index: usize, text: String| {
             event(
                 "content_block_delta",
-                json!({ "type": "content_block_delta", "index": 0, "delta": { "type": "text_delta", "text": text } }),
+                json!({ "type": "content_block_delta", "index": index, "delta": { "type": "text_delta", "text": text } }),
+            )
+        };
+        let text_start = |index: usize| {
+            event(
+                "content_block_start",
+                json!({ "type": "content_block_start", "index": index, "content_block": { "type": "text", "text": "" } }),
             )
         };
         let mut filter = StopFilter::new(&stop);
-        // Block 0 is the text, open from the start; each tool call is a block after it.
-        let mut blocks = 1;
-        let mut text_open = true;
+        // Blocks open as their content comes, as Anthropic's API streams them: the text block
+        // (if there is text), then one block per tool call. An answer with neither still
+        // has its one empty text block, as the non-streamed shape does.
+        let mut blocks = 0;
+        let mut text_open: Option<usize> = None;
         let block_stop =
             |index: usize| event("content_block_stop", json!({ "type": "content_block_stop", "index": index }));
         loop {
             match s.next_piece(&mut filter).await {
+                Piece::Text(t) if t.is_empty() => {}
                 Piece::Text(t) => {
-                    if tx.send(delta(t)).await.is_err() {
-                        // The client went away: stop generating; the meter settles what was used.
-                        s.cancel.cancel();
-                        return;
+                    let mut out = Vec::with_capacity(2);
+                    let index = match text_open {
+                        Some(i) => i,
+                        None => {
+                            out.push(text_start(blocks));
+                            text_open = Some(blocks);
+                            blocks += 1;
+                            blocks - 1
+                        }
+                    };
+                    out.push(delta(index, t));
+                    for b in out {
+                        if tx.send(b).await.is_err() {
+                            // The client went away: stop generating; the meter settles what was used.
+                            s.cancel.cancel();
+                            return;
+                        }
                     }
                 }
                 Piece::Tool(c) => {
                     let mut out = Vec::with_capacity(4);
-                    if std::mem::take(&mut text_open) {
-                        out.push(block_stop(0));
+                    if let Some(i) = text_open.take() {
+                        out.push(block_stop(i));
                     }
                     let mut start = anthropic_block(&c);
                     let input = std::mem::replace(&mut start["input"], json!({}));
@@ -210,7 +228,10 @@ async fn create(gw: Arc<Gateway>, headers: HeaderMap, body: Body) -> Result<Resp
                     }
                 }
                 Piece::End(finish, usage) => {
-                    if text_open {
+                    if let Some(i) = text_open.take() {
+                        let _ = tx.send(block_stop(i)).await;
+                    } else if blocks == 0 {
+                        let _ = tx.send(text_start(0)).await;
                         let _ = tx.send(block_stop(0)).await;
                     }
                     let done = json!({ "type": "message_delta",

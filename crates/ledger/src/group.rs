@@ -178,7 +178,15 @@ impl Ledger {
             return false;
         }
         let path = self.path();
-        let mut totals = self.totals.lock().unwrap_or_else(PoisonError::into_inner);
+        // Totals move as each write of the batch is made, before the commit: a batch that
+        // panicked half-way (its transaction rolled back) left them wrong, so a poisoned
+        // lock means they are summed again.
+        let mut totals = self.totals.lock().unwrap_or_else(|poisoned| {
+            let mut totals = poisoned.into_inner();
+            *totals = None;
+            self.totals.clear_poison();
+            totals
+        });
         let count = jobs.len() as u64;
         let (ops, replies): (Vec<Op>, Vec<(SyncSender<Reply>, bool)>) = jobs
             .into_iter()

@@ -189,7 +189,9 @@ fn worker(
         .with_n_ubatch(limits.batch_tokens as u32)
         .with_n_seq_max(BATCH_SEQUENCES as u32)
         .with_embeddings(true)
-        .with_pooling_type(LlamaPoolingType::Mean)
+        // The model's own pooling (mean for all-MiniLM, CLS for bge): a model without one
+        // fails at the first call with a one-line error instead of giving wrong vectors.
+        .with_pooling_type(LlamaPoolingType::Unspecified)
         .with_n_threads(threads)
         .with_n_threads_batch(threads);
     let mut ctx = match model.new_context(backend, params) {
@@ -199,14 +201,21 @@ fn worker(
             return;
         }
     };
-    let dimensions = usize::try_from(model.n_embd()).unwrap_or(0);
+    // What pooling returns: the output width, which some models make differ from n_embd.
+    let dimensions = usize::try_from(model.n_embd_out()).unwrap_or(0);
     let _ = ready.send(Ok(dimensions));
     let sep = Some(model.vocab().sep()).filter(|t| t.0 >= 0);
     for (texts, reply) in inbox {
         let mut out = Vec::with_capacity(texts.len());
         let mut result = Ok(());
-        let tokenized: Vec<(Vec<LlamaToken>, bool)> =
-            texts.iter().map(|t| cut(model.vocab().tokenize(t.as_bytes(), true, false), limits.window, sep)).collect();
+        let tokenized: Vec<(Vec<LlamaToken>, bool)> = texts
+            .iter()
+            .map(|t| {
+                let head = prefix(t, limits.window * MAX_BYTES_PER_TOKEN);
+                let (tokens, cut_short) = cut(model.vocab().tokenize(head.as_bytes(), true, false), limits.window, sep);
+                (tokens, cut_short || head.len() < t.len())
+            })
+            .collect();
         let mut start = 0;
         while start < tokenized.len() {
             // As many passages as fit in one call.
@@ -217,6 +226,12 @@ fn worker(
             {
                 tokens += tokenized[end].0.len();
                 end += 1;
+            }
+            if end == start {
+                // Cannot happen (a text is cut to the window, which fits a call), but a
+                // loop that makes no progress would hang the caller.
+                result = Err(EmbedError::Failed("a text did not fit one call".into()));
+                break;
             }
             match embed_batch(&mut ctx, &tokenized[start..end], dimensions) {
                 Ok(vectors) => out.extend(vectors),
@@ -229,6 +244,23 @@ fn worker(
         }
         let _ = reply.send(result.map(|()| out));
     }
+}
+
+/// Bytes a text is cut to before tokenizing: far more than `window` tokens ever need
+/// (a WordPiece token is rarely over 10 bytes), so a multi-megabyte text costs no more to
+/// embed than its beginning.
+const MAX_BYTES_PER_TOKEN: usize = 32;
+
+/// The first `max` bytes of `text`, cut at a character boundary.
+fn prefix(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// Cuts a tokenized text to `window` tokens, keeping the closing `[SEP]`.
@@ -250,7 +282,8 @@ fn embed_batch(
 ) -> Result<Vec<Embedding>, EmbedError> {
     let failed = |what: &str, e: &dyn std::fmt::Display| EmbedError::Failed(format!("{what}: {e}"));
     let total: usize = texts.iter().map(|(t, _)| t.len()).sum();
-    let mut batch = LlamaBatch::new(total.max(1), texts.len() as i32);
+    // One sequence id per token.
+    let mut batch = LlamaBatch::new(total.max(1), 1);
     for (seq, (tokens, _)) in texts.iter().enumerate() {
         for (pos, &token) in tokens.iter().enumerate() {
             batch.add(token, pos as i32, &[seq as i32], true).map_err(|e| failed("batch", &e))?;

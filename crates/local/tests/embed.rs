@@ -82,6 +82,10 @@ fn long_empty_and_foreign_texts_embed_and_long_ones_say_they_were_cut() {
         let norm = dot(&e.vector, &e.vector);
         assert!((norm - 1.0).abs() < 1e-3 && e.vector.iter().all(|x| x.is_finite()), "unit vectors");
     }
+    // Ten megabytes: cut before tokenizing, to the same 256 tokens.
+    let huge = "word ".repeat(2_000_000);
+    let e = shared().embed_one(&huge).unwrap();
+    assert!(e.truncated && e.tokens == 256);
     // Many at once: more than one decode call's worth, in order.
     let many: Vec<String> = (0..150).map(|i| format!("passage number {i} about budgets")).collect();
     let vectors = shared().embed(&many).unwrap();
