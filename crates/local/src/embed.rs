@@ -86,9 +86,30 @@ pub struct Embedding {
 
 type Reply = SyncSender<Result<Vec<Embedding>, EmbedError>>;
 
+/// Work for the embedding worker.
+enum Job {
+    /// Texts to embed.
+    Texts(Vec<String>, Reply),
+    /// Token sequences to embed as given (cut to the window): for vectors of single
+    /// vocabulary tokens, which text cannot always spell.
+    Tokens(Vec<Vec<i32>>, Reply),
+    /// Texts to tokenize, without the special tokens.
+    Tokenize(Vec<String>, SyncSender<Vec<Vec<i32>>>),
+}
+
+/// What the worker learned from the model it loaded.
+#[derive(Debug, Clone, Copy)]
+struct Loaded {
+    dimensions: usize,
+    vocab_size: usize,
+    cls: Option<i32>,
+    sep: Option<i32>,
+}
+
 /// A loaded embedding model on its worker thread. `Send + Sync`: share it in an `Arc`.
 pub struct Embedder {
-    jobs: Mutex<Sender<(Vec<String>, Reply)>>,
+    jobs: Mutex<Sender<Job>>,
+    loaded: Loaded,
     dimensions: usize,
     window: usize,
     path: PathBuf,
@@ -118,8 +139,8 @@ impl Embedder {
             .name("frugal-embed".into())
             .spawn(move || worker(&owned, Limits { window, batch_tokens }, threads, ready_tx, inbox))
             .map_err(|e| EmbedError::Failed(format!("cannot start a thread: {e}")))?;
-        let dimensions = ready.recv().map_err(|_| bad("the embedding worker stopped while loading".into()))??;
-        Ok(Embedder { jobs: Mutex::new(jobs), dimensions, window, path: path.to_path_buf() })
+        let loaded = ready.recv().map_err(|_| bad("the embedding worker stopped while loading".into()))??;
+        Ok(Embedder { jobs: Mutex::new(jobs), loaded, dimensions: loaded.dimensions, window, path: path.to_path_buf() })
     }
 
     /// The length of every vector.
@@ -132,19 +153,58 @@ impl Embedder {
         self.window
     }
 
+    /// Tokens in the model's vocabulary.
+    pub fn vocab_size(&self) -> usize {
+        self.loaded.vocab_size
+    }
+
+    /// The tokens that open and close a sequence (`[CLS]`, `[SEP]` for BERT), if it has them.
+    pub fn specials(&self) -> (Option<i32>, Option<i32>) {
+        (self.loaded.cls, self.loaded.sep)
+    }
+
+    fn send(&self, job: Job) -> Result<(), EmbedError> {
+        self.jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .send(job)
+            .map_err(|_| EmbedError::Failed("the embedding worker has stopped".into()))
+    }
+
     /// Embeds `texts` in order, batched. An empty text embeds as the empty sentence.
     pub fn embed<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Embedding>, EmbedError> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
         let (reply, answer) = sync_channel(1);
-        let texts = texts.iter().map(|t| t.as_ref().to_string()).collect();
-        self.jobs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .send((texts, reply))
-            .map_err(|_| EmbedError::Failed("the embedding worker has stopped".into()))?;
+        self.send(Job::Texts(texts.iter().map(|t| t.as_ref().to_string()).collect(), reply))?;
         answer.recv().map_err(|_| EmbedError::Failed("the embedding worker stopped mid-batch".into()))?
+    }
+
+    /// Embeds token sequences as given (special tokens included by the caller), cut to the
+    /// window. An id outside the vocabulary is an error, not a crash in llama.cpp.
+    pub fn embed_tokens(&self, sequences: &[Vec<i32>]) -> Result<Vec<Embedding>, EmbedError> {
+        let vocab = self.loaded.vocab_size;
+        if let Some(bad) = sequences.iter().flatten().find(|&&t| t < 0 || t as usize >= vocab) {
+            return Err(EmbedError::Failed(format!("token {bad} is not in the model's vocabulary of {vocab}")));
+        }
+        if sequences.iter().any(Vec::is_empty) {
+            return Err(EmbedError::Failed("an empty token sequence has no vector".into()));
+        }
+        if sequences.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = sync_channel(1);
+        self.send(Job::Tokens(sequences.to_vec(), reply))?;
+        answer.recv().map_err(|_| EmbedError::Failed("the embedding worker stopped mid-batch".into()))?
+    }
+
+    /// The model's tokens of each text, without the special tokens; a text is read up to
+    /// its first megabyte.
+    pub fn tokenize<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Vec<i32>>, EmbedError> {
+        let (reply, answer) = sync_channel(1);
+        self.send(Job::Tokenize(texts.iter().map(|t| t.as_ref().to_string()).collect(), reply))?;
+        answer.recv().map_err(|_| EmbedError::Failed("the embedding worker stopped".into()))
     }
 
     /// One text's vector.
@@ -164,8 +224,8 @@ fn worker(
     path: &Path,
     limits: Limits,
     threads: usize,
-    ready: SyncSender<Result<usize, EmbedError>>,
-    inbox: Receiver<(Vec<String>, Reply)>,
+    ready: SyncSender<Result<Loaded, EmbedError>>,
+    inbox: Receiver<Job>,
 ) {
     let bad = |reason: String| EmbedError::Model { path: path.to_path_buf(), reason };
     let backend = match crate::engine::backend() {
@@ -203,47 +263,72 @@ fn worker(
     };
     // What pooling returns: the output width, which some models make differ from n_embd.
     let dimensions = usize::try_from(model.n_embd_out()).unwrap_or(0);
-    let _ = ready.send(Ok(dimensions));
     let sep = Some(model.vocab().sep()).filter(|t| t.0 >= 0);
-    for (texts, reply) in inbox {
-        let mut out = Vec::with_capacity(texts.len());
-        let mut result = Ok(());
-        let tokenized: Vec<(Vec<LlamaToken>, bool)> = texts
-            .iter()
-            .map(|t| {
-                let head = prefix(t, limits.window * MAX_BYTES_PER_TOKEN);
-                let (tokens, cut_short) = cut(model.vocab().tokenize(head.as_bytes(), true, false), limits.window, sep);
-                (tokens, cut_short || head.len() < t.len())
-            })
-            .collect();
-        let mut start = 0;
-        while start < tokenized.len() {
-            // As many passages as fit in one call.
-            let (mut end, mut tokens) = (start, 0);
-            while end < tokenized.len()
-                && end - start < BATCH_SEQUENCES
-                && tokens + tokenized[end].0.len() <= limits.batch_tokens
-            {
-                tokens += tokenized[end].0.len();
-                end += 1;
+    let cls = model.vocab().tokenize(b"", true, false).first().copied().filter(|t| Some(*t) != sep);
+    let vocab_size = usize::try_from(model.n_vocab()).unwrap_or(0);
+    let _ = ready.send(Ok(Loaded { dimensions, vocab_size, cls: cls.map(|t| t.0), sep: sep.map(|t| t.0) }));
+    for job in inbox {
+        match job {
+            Job::Texts(texts, reply) => {
+                let tokenized: Vec<(Vec<LlamaToken>, bool)> = texts
+                    .iter()
+                    .map(|t| {
+                        let head = prefix(t, limits.window * MAX_BYTES_PER_TOKEN);
+                        let (tokens, cut_short) =
+                            cut(model.vocab().tokenize(head.as_bytes(), true, false), limits.window, sep);
+                        (tokens, cut_short || head.len() < t.len())
+                    })
+                    .collect();
+                let _ = reply.send(embed_all(&mut ctx, &tokenized, limits, dimensions));
             }
-            if end == start {
-                // Cannot happen (a text is cut to the window, which fits a call), but a
-                // loop that makes no progress would hang the caller.
-                result = Err(EmbedError::Failed("a text did not fit one call".into()));
-                break;
+            Job::Tokens(sequences, reply) => {
+                let tokenized: Vec<(Vec<LlamaToken>, bool)> = sequences
+                    .into_iter()
+                    .map(|s| cut(s.into_iter().map(LlamaToken).collect(), limits.window, sep))
+                    .collect();
+                let _ = reply.send(embed_all(&mut ctx, &tokenized, limits, dimensions));
             }
-            match embed_batch(&mut ctx, &tokenized[start..end], dimensions) {
-                Ok(vectors) => out.extend(vectors),
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
+            Job::Tokenize(texts, reply) => {
+                let out = texts
+                    .iter()
+                    .map(|t| {
+                        let head = prefix(t, 1 << 20);
+                        model.vocab().tokenize(head.as_bytes(), false, false).into_iter().map(|t| t.0).collect()
+                    })
+                    .collect();
+                let _ = reply.send(out);
             }
-            start = end;
         }
-        let _ = reply.send(result.map(|()| out));
     }
+}
+
+/// Embeds tokenized texts, as many per decode call as fit.
+fn embed_all(
+    ctx: &mut llama_cpp_2::context::LlamaContext<'_>,
+    tokenized: &[(Vec<LlamaToken>, bool)],
+    limits: Limits,
+    dimensions: usize,
+) -> Result<Vec<Embedding>, EmbedError> {
+    let mut out = Vec::with_capacity(tokenized.len());
+    let mut start = 0;
+    while start < tokenized.len() {
+        let (mut end, mut tokens) = (start, 0);
+        while end < tokenized.len()
+            && end - start < BATCH_SEQUENCES
+            && tokens + tokenized[end].0.len() <= limits.batch_tokens
+        {
+            tokens += tokenized[end].0.len();
+            end += 1;
+        }
+        if end == start {
+            // Cannot happen (a text is cut to the window, which fits a call), but a loop
+            // that makes no progress would hang the caller.
+            return Err(EmbedError::Failed("a text did not fit one call".into()));
+        }
+        out.extend(embed_batch(ctx, &tokenized[start..end], dimensions)?);
+        start = end;
+    }
+    Ok(out)
 }
 
 /// Bytes a text is cut to before tokenizing: far more than `window` tokens ever need

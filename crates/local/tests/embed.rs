@@ -114,3 +114,22 @@ fn missing_corrupt_and_chat_models_are_one_line_errors() {
     }
     assert!(chat.to_string().contains("not a sentence encoder"), "{chat}");
 }
+
+#[test]
+fn token_sequences_embed_like_their_text_and_bad_ids_are_refused() {
+    let e = shared();
+    let (cls, sep) = e.specials();
+    let (cls, sep) = (cls.unwrap(), sep.unwrap());
+    assert_eq!((cls, sep), (101, 102), "BERT's [CLS] and [SEP]");
+    assert_eq!(e.vocab_size(), 30_522);
+    let ids = e.tokenize(&["Stop the program for a little while."]).unwrap().pop().unwrap();
+    assert!(!ids.contains(&cls) && !ids.contains(&sep) && ids.len() == 8, "{ids:?}");
+    let seq = std::iter::once(cls).chain(ids).chain(std::iter::once(sep)).collect::<Vec<_>>();
+    let by_ids = e.embed_tokens(&[seq]).unwrap().pop().unwrap();
+    let by_text = e.embed_one("Stop the program for a little while.").unwrap();
+    assert!(dot(&by_ids.vector, &by_text.vector) > 0.999);
+    for bad in [vec![cls, -1, sep], vec![cls, 30_522, sep], vec![]] {
+        let err = e.embed_tokens(&[bad]).unwrap_err();
+        assert_eq!(err.to_string().lines().count(), 1, "{err}");
+    }
+}

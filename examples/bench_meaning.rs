@@ -1,0 +1,222 @@
+//! An experiment for search by meaning (issue 15, not the product path yet): can static
+//! token vectors distilled from the default embedding model make a whole corpus searchable
+//! by meaning in minutes, and what do they add to keyword search? In one run, over the Rust
+//! documentation already indexed by `frugal index add`:
+//!
+//! 1. every vocabulary token is embedded alone (`[CLS] token [SEP]`) by the transformer: the
+//!    static table;
+//! 2. every passage (extracted and chunked as the index does) is tokenized, and its vector
+//!    is the IDF-weighted mean of its tokens' static vectors, normalised;
+//! 3. each question of `tests/fixtures/rust-docs-paraphrased.toml` is ranked by keyword
+//!    (the index), by meaning (static query vector, exact scan), and by both fused with
+//!    reciprocal rank fusion (k = 60); recall@5 counts a question whose answering page is in
+//!    the top 5 passages.
+//!
+//! ```text
+//! frugal --config C index add "$(rustc --print sysroot)/share/doc/rust/html"
+//! cargo run --release --example bench_meaning -- INDEX_DIR [DOCS_DIR]
+//! ```
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use frugal_core::index::{chunk::chunk, extract::extract, Index, Kind, SearchQuery, Settings};
+use frugal_core::local::{EmbedOptions, Embedder};
+
+const ROOT: &str = "share/doc/rust/html/";
+
+fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            files(&p, out);
+        } else if Kind::of(&p).is_some() {
+            out.push(p);
+        }
+    }
+}
+
+/// A passage's key, shared by the index's hits and our own chunks: page and first line.
+fn key(path: &Path, line: u32) -> (String, u32) {
+    let p = path.to_string_lossy();
+    (p.split_once(ROOT).map_or(p.to_string(), |(_, rest)| rest.to_string()), line)
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn normalise(v: &mut [f32]) {
+    let n = dot(v, v).sqrt();
+    if n > 0.0 {
+        v.iter_mut().for_each(|x| *x /= n);
+    }
+}
+
+struct Question {
+    q: String,
+    files: Vec<String>,
+}
+
+fn questions() -> Vec<Question> {
+    let text = std::fs::read_to_string("tests/fixtures/rust-docs-paraphrased.toml").expect("questions");
+    let doc: toml::Value = text.parse().expect("toml");
+    doc["question"]
+        .as_array()
+        .expect("questions")
+        .iter()
+        .map(|q| Question {
+            q: q["q"].as_str().unwrap_or_default().to_string(),
+            files: q["files"].as_array().into_iter().flatten().filter_map(|f| f.as_str().map(String::from)).collect(),
+        })
+        .collect()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(index_dir) = args.first().map(PathBuf::from) else {
+        eprintln!("usage: bench_meaning INDEX_DIR [DOCS_DIR]");
+        std::process::exit(2);
+    };
+    let docs = args.get(1).map(PathBuf::from).unwrap_or_else(|| {
+        let sysroot = std::process::Command::new("rustc").args(["--print", "sysroot"]).output().expect("rustc");
+        PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim()).join(ROOT)
+    });
+    let (index, _) = Index::open(&index_dir, Settings::default()).expect("index");
+    let embedder = Embedder::start(Path::new("models/all-MiniLM-L6-v2.f16.gguf"), EmbedOptions::default())
+        .expect("embedding model (run scripts/setup.sh)");
+    let dims = embedder.dimensions();
+
+    // 1. The static table.
+    let t = Instant::now();
+    let (cls, sep) = embedder.specials();
+    let (cls, sep) = (cls.expect("[CLS]"), sep.expect("[SEP]"));
+    let vocab = embedder.vocab_size();
+    let mut table = Vec::with_capacity(vocab * dims);
+    for start in (0..vocab).step_by(4096) {
+        let ids: Vec<Vec<i32>> = (start..(start + 4096).min(vocab)).map(|i| vec![cls, i as i32, sep]).collect();
+        for e in embedder.embed_tokens(&ids).expect("token vectors") {
+            table.extend(e.vector);
+        }
+    }
+    let table_secs = t.elapsed().as_secs_f64();
+
+    // 2. Passages, their tokens and vectors.
+    let t = Instant::now();
+    let mut paths = Vec::new();
+    files(&docs, &mut paths);
+    let mut keys = Vec::new();
+    let mut texts = Vec::new();
+    for p in &paths {
+        let (Ok(bytes), Some(kind)) = (std::fs::read(p), Kind::of(p)) else { continue };
+        let Ok(doc) = extract(p, &bytes, kind) else { continue };
+        for c in chunk(&doc.blocks) {
+            keys.push(key(p, c.line_start));
+            texts.push(c.text);
+        }
+    }
+    let extract_secs = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let mut tokens = Vec::with_capacity(texts.len());
+    for part in texts.chunks(4096) {
+        tokens.extend(embedder.tokenize(part).expect("tokenize"));
+    }
+    drop(texts);
+    let tokenize_secs = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let mut df = vec![0u32; vocab];
+    for seq in &tokens {
+        let mut seen: Vec<i32> = seq.clone();
+        seen.sort_unstable();
+        seen.dedup();
+        for id in seen {
+            df[id as usize] += 1;
+        }
+    }
+    let n = tokens.len() as f32;
+    let idf: Vec<f32> = df.iter().map(|&d| ((n + 1.0) / (d as f32 + 1.0)).ln()).collect();
+    let static_vector = |seq: &[i32]| {
+        let mut v = vec![0f32; dims];
+        for &id in seq {
+            let w = idf[id as usize];
+            let row = &table[id as usize * dims..(id as usize + 1) * dims];
+            v.iter_mut().zip(row).for_each(|(x, r)| *x += w * r);
+        }
+        normalise(&mut v);
+        v
+    };
+    let vectors: Vec<Vec<f32>> = tokens.iter().map(|s| static_vector(s)).collect();
+    let vectors_secs = t.elapsed().as_secs_f64();
+    println!(
+        "bench_meaning: {} passages from {} files; static table of {vocab} tokens {table_secs:.1} s, extract {extract_secs:.1} s, tokenize {tokenize_secs:.1} s, passage vectors {vectors_secs:.1} s",
+        vectors.len(),
+        paths.len()
+    );
+
+    // 3. The questions.
+    let qs = questions();
+    let (mut kw5, mut mean5, mut hyb5) = (0, 0, 0);
+    // Other arms, measured in the same run: the transformer's vector of the query against
+    // the static passage vectors, and fusion that weighs meaning twice as much as keywords.
+    let (mut tq5, mut weighted5) = (0, 0);
+    let mut query_ms = Vec::new();
+    for q in &qs {
+        let started = Instant::now();
+        let mut query = SearchQuery::new(&q.q);
+        query.limit = 100;
+        let keyword: Vec<(String, u32)> =
+            index.search(&query).map(|h| h.iter().map(|h| key(&h.path, h.line_start)).collect()).unwrap_or_default();
+        let qtokens = embedder.tokenize(&[q.q.as_str()]).expect("tokenize").pop().unwrap_or_default();
+        let qv = static_vector(&qtokens);
+        let mut scored: Vec<(f32, usize)> = vectors.iter().enumerate().map(|(i, v)| (dot(&qv, v), i)).collect();
+        scored.select_nth_unstable_by(99, |a, b| b.0.total_cmp(&a.0));
+        scored.truncate(100);
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let meaning: Vec<(String, u32)> = scored.iter().map(|&(_, i)| keys[i].clone()).collect();
+        let tq = embedder.embed_one(&q.q).expect("query vector").vector;
+        let mut by_tq: Vec<(f32, usize)> = vectors.iter().enumerate().map(|(i, v)| (dot(&tq, v), i)).collect();
+        by_tq.select_nth_unstable_by(4, |a, b| b.0.total_cmp(&a.0));
+        tq5 += usize::from(by_tq[..5].iter().any(|&(_, i)| q.files.contains(&keys[i].0)));
+        let mut weighted: HashMap<(String, u32), f32> = HashMap::new();
+        for (list, w) in [(&keyword, 1.0f32), (&meaning, 2.0)] {
+            for (rank, k) in list.iter().enumerate() {
+                *weighted.entry(k.clone()).or_default() += w / (60.0 + rank as f32 + 1.0);
+            }
+        }
+        let mut weighted: Vec<((String, u32), f32)> = weighted.into_iter().collect();
+        weighted.sort_by(|a, b| b.1.total_cmp(&a.1));
+        weighted5 += usize::from(weighted.iter().take(5).any(|k| q.files.contains(&k.0 .0)));
+        let mut fused: HashMap<(String, u32), f32> = HashMap::new();
+        for list in [&keyword, &meaning] {
+            for (rank, k) in list.iter().enumerate() {
+                *fused.entry(k.clone()).or_default() += 1.0 / (60.0 + rank as f32 + 1.0);
+            }
+        }
+        let mut hybrid: Vec<((String, u32), f32)> = fused.into_iter().collect();
+        hybrid.sort_by(|a, b| b.1.total_cmp(&a.1));
+        query_ms.push(started.elapsed().as_secs_f64() * 1e3);
+        let top5 = |list: &mut dyn Iterator<Item = String>| list.take(5).any(|p| q.files.contains(&p));
+        kw5 += usize::from(top5(&mut keyword.iter().map(|k| k.0.clone())));
+        mean5 += usize::from(top5(&mut meaning.iter().map(|k| k.0.clone())));
+        hyb5 += usize::from(top5(&mut hybrid.iter().map(|k| k.0 .0.clone())));
+    }
+    query_ms.sort_by(f64::total_cmp);
+    let n = qs.len() as f64;
+    println!(
+        "other arms: transformer query vector on static passages {:.3}; RRF with meaning weighted 2:1 {:.3}",
+        tq5 as f64 / qs.len() as f64,
+        weighted5 as f64 / qs.len() as f64
+    );
+    println!(
+        "recall@5 on {} paraphrased questions: keyword {:.3}, meaning (static) {:.3}, hybrid (RRF) {:.3}; query p50 {:.0} ms p95 {:.0} ms (exact scan)",
+        qs.len(),
+        kw5 as f64 / n,
+        mean5 as f64 / n,
+        hyb5 as f64 / n,
+        query_ms[query_ms.len() / 2],
+        query_ms[(query_ms.len() as f64 * 0.95) as usize]
+    );
+}
