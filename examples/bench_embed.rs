@@ -9,24 +9,15 @@
 //! FOLDER defaults to the Rust book installed with the toolchain (`rustup doc --book`);
 //! PASSAGES (default 512) are taken from its files in name order.
 
-use std::path::{Path, PathBuf};
+#[path = "support/walk.rs"]
+mod walk;
+use walk::files;
+
+use std::path::PathBuf;
 use std::time::Instant;
 
 use frugal_core::index::{chunk::chunk, extract::extract, Kind};
 use frugal_core::local::{EmbedOptions, Embedder};
-
-fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    let mut entries: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            files(&p, out);
-        } else if Kind::of(&p).is_some() {
-            out.push(p);
-        }
-    }
-}
 
 fn rust_book() -> Option<PathBuf> {
     let home = std::env::var_os("HOME")?;

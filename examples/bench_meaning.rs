@@ -17,6 +17,10 @@
 //! cargo run --release --example bench_meaning -- INDEX_DIR [DOCS_DIR]
 //! ```
 
+#[path = "support/walk.rs"]
+mod walk;
+use walk::files;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -25,19 +29,6 @@ use frugal_core::index::{chunk::chunk, extract::extract, Index, Kind, SearchQuer
 use frugal_core::local::{EmbedOptions, Embedder};
 
 const ROOT: &str = "share/doc/rust/html/";
-
-fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    let mut entries: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            files(&p, out);
-        } else if Kind::of(&p).is_some() {
-            out.push(p);
-        }
-    }
-}
 
 /// A passage's key, shared by the index's hits and our own chunks: page and first line.
 fn key(path: &Path, line: u32) -> (String, u32) {
