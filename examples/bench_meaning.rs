@@ -10,7 +10,9 @@
 //! 3. each question of `tests/fixtures/rust-docs-paraphrased.toml` is ranked by keyword
 //!    (the index), by meaning (static query vector, exact scan), and by both fused with
 //!    reciprocal rank fusion (k = 60); recall@5 counts a question whose answering page is in
-//!    the top 5 passages.
+//!    the top 5 passages. Keyword keeps the index's default of at most 2 passages a file (what
+//!    `frugal search` shows); the meaning list has no such cap. Pages that repeat an answer
+//!    (`core/…` for `std/…`) count as misses in every arm.
 //!
 //! ```text
 //! frugal --config C index add "$(rustc --print sysroot)/share/doc/rust/html"
@@ -33,7 +35,44 @@ const ROOT: &str = "share/doc/rust/html/";
 /// A passage's key, shared by the index's hits and our own chunks: page and first line.
 fn key(path: &Path, line: u32) -> (String, u32) {
     let p = path.to_string_lossy();
-    (p.split_once(ROOT).map_or(p.to_string(), |(_, rest)| rest.to_string()), line)
+    match p.split_once(ROOT) {
+        Some((_, rest)) => (rest.to_string(), line),
+        None => panic!("{p} is not under {ROOT}: index the Rust documentation"),
+    }
+}
+
+/// The `k` passages nearest `query`, nearest first (exact scan).
+fn nearest(vectors: &[Vec<f32>], query: &[f32], k: usize) -> Vec<usize> {
+    let mut scored: Vec<(f32, usize)> = vectors.iter().enumerate().map(|(i, v)| (dot(query, v), i)).collect();
+    let k = k.min(scored.len());
+    if k == 0 {
+        return Vec::new();
+    }
+    scored.select_nth_unstable_by(k - 1, |a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    scored.truncate(k);
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    scored.into_iter().map(|(_, i)| i).collect()
+}
+
+/// A ranked list with each passage key once (its best rank): chunks cut from one long
+/// line share a first line, and must not count twice in a fusion.
+fn dedup(list: Vec<(String, u32)>) -> Vec<(String, u32)> {
+    let mut seen = std::collections::HashSet::new();
+    list.into_iter().filter(|k| seen.insert(k.clone())).collect()
+}
+
+/// Reciprocal rank fusion (k = 60) of weighted lists; ties broken by key, so a run is
+/// reproducible.
+fn fuse(lists: &[(&Vec<(String, u32)>, f32)]) -> Vec<(String, u32)> {
+    let mut score: HashMap<(String, u32), f32> = HashMap::new();
+    for (list, w) in lists {
+        for (rank, k) in list.iter().enumerate() {
+            *score.entry(k.clone()).or_default() += w / (60.0 + rank as f32 + 1.0);
+        }
+    }
+    let mut fused: Vec<((String, u32), f32)> = score.into_iter().collect();
+    fused.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    fused.into_iter().map(|(k, _)| k).collect()
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -155,44 +194,26 @@ fn main() {
     let (mut tq5, mut weighted5) = (0, 0);
     let mut query_ms = Vec::new();
     for q in &qs {
-        let started = Instant::now();
         let mut query = SearchQuery::new(&q.q);
         query.limit = 100;
-        let keyword: Vec<(String, u32)> =
-            index.search(&query).map(|h| h.iter().map(|h| key(&h.path, h.line_start)).collect()).unwrap_or_default();
+        let hits = index.search(&query).expect("keyword search");
+        let keyword = dedup(hits.iter().map(|h| key(&h.path, h.line_start)).collect());
         let qtokens = embedder.tokenize(&[q.q.as_str()]).expect("tokenize").pop().unwrap_or_default();
         let qv = static_vector(&qtokens);
-        let mut scored: Vec<(f32, usize)> = vectors.iter().enumerate().map(|(i, v)| (dot(&qv, v), i)).collect();
-        scored.select_nth_unstable_by(99, |a, b| b.0.total_cmp(&a.0));
-        scored.truncate(100);
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let meaning: Vec<(String, u32)> = scored.iter().map(|&(_, i)| keys[i].clone()).collect();
-        let tq = embedder.embed_one(&q.q).expect("query vector").vector;
-        let mut by_tq: Vec<(f32, usize)> = vectors.iter().enumerate().map(|(i, v)| (dot(&tq, v), i)).collect();
-        by_tq.select_nth_unstable_by(4, |a, b| b.0.total_cmp(&a.0));
-        tq5 += usize::from(by_tq[..5].iter().any(|&(_, i)| q.files.contains(&keys[i].0)));
-        let mut weighted: HashMap<(String, u32), f32> = HashMap::new();
-        for (list, w) in [(&keyword, 1.0f32), (&meaning, 2.0)] {
-            for (rank, k) in list.iter().enumerate() {
-                *weighted.entry(k.clone()).or_default() += w / (60.0 + rank as f32 + 1.0);
-            }
-        }
-        let mut weighted: Vec<((String, u32), f32)> = weighted.into_iter().collect();
-        weighted.sort_by(|a, b| b.1.total_cmp(&a.1));
-        weighted5 += usize::from(weighted.iter().take(5).any(|k| q.files.contains(&k.0 .0)));
-        let mut fused: HashMap<(String, u32), f32> = HashMap::new();
-        for list in [&keyword, &meaning] {
-            for (rank, k) in list.iter().enumerate() {
-                *fused.entry(k.clone()).or_default() += 1.0 / (60.0 + rank as f32 + 1.0);
-            }
-        }
-        let mut hybrid: Vec<((String, u32), f32)> = fused.into_iter().collect();
-        hybrid.sort_by(|a, b| b.1.total_cmp(&a.1));
+        // Only the scan is timed: the query's static vector costs microseconds.
+        let started = Instant::now();
+        let top = nearest(&vectors, &qv, 100);
         query_ms.push(started.elapsed().as_secs_f64() * 1e3);
-        let top5 = |list: &mut dyn Iterator<Item = String>| list.take(5).any(|p| q.files.contains(&p));
-        kw5 += usize::from(top5(&mut keyword.iter().map(|k| k.0.clone())));
-        mean5 += usize::from(top5(&mut meaning.iter().map(|k| k.0.clone())));
-        hyb5 += usize::from(top5(&mut hybrid.iter().map(|k| k.0 .0.clone())));
+        let meaning = dedup(top.iter().map(|&i| keys[i].clone()).collect());
+        let tq = embedder.embed_one(&q.q).expect("query vector").vector;
+        tq5 += usize::from(nearest(&vectors, &tq, 5).iter().any(|&i| q.files.contains(&keys[i].0)));
+        let weighted = fuse(&[(&keyword, 1.0), (&meaning, 2.0)]);
+        let hybrid = fuse(&[(&keyword, 1.0), (&meaning, 1.0)]);
+        let top5 = |list: &[(String, u32)]| list.iter().take(5).any(|k| q.files.contains(&k.0));
+        kw5 += usize::from(top5(&keyword));
+        mean5 += usize::from(top5(&meaning));
+        hyb5 += usize::from(top5(&hybrid));
+        weighted5 += usize::from(top5(&weighted));
     }
     query_ms.sort_by(f64::total_cmp);
     let n = qs.len() as f64;
@@ -202,7 +223,7 @@ fn main() {
         weighted5 as f64 / qs.len() as f64
     );
     println!(
-        "recall@5 on {} paraphrased questions: keyword {:.3}, meaning (static) {:.3}, hybrid (RRF) {:.3}; query p50 {:.0} ms p95 {:.0} ms (exact scan)",
+        "recall@5 on {} paraphrased questions: keyword {:.3}, meaning (static) {:.3}, hybrid (RRF) {:.3}; exact scan of all vectors p50 {:.0} ms p95 {:.0} ms",
         qs.len(),
         kw5 as f64 / n,
         mean5 as f64 / n,

@@ -85,8 +85,10 @@ with an.messages.stream(
 assert final.stop_reason == "tool_use", final
 use = next(b for b in final.content if b.type == "tool_use")
 seen["anthropic_stream_input"] = use.input
-# The same blocks as the non-streamed answer: no empty text block before a tool-only call.
-assert [b.type for b in final.content] == [b.type for b in m0.content], (final.content, m0.content)
+# A tool-only answer streams as one tool_use block at index 0, like the non-streamed one:
+# no empty text block before it.
+assert [b.type for b in final.content] == ["tool_use"], final.content
+assert [b.type for b in m0.content] == ["tool_use"], m0.content
 
 count = an.messages.count_tokens(model="frugal/auto", tools=atools, messages=question)
 plain = an.messages.count_tokens(model="frugal/auto", messages=question)

@@ -264,7 +264,10 @@ fn worker(
     // What pooling returns: the output width, which some models make differ from n_embd.
     let dimensions = usize::try_from(model.n_embd_out()).unwrap_or(0);
     let sep = Some(model.vocab().sep()).filter(|t| t.0 >= 0);
-    let cls = model.vocab().tokenize(b"", true, false).first().copied().filter(|t| Some(*t) != sep);
+    // The opening token is the one the tokenizer puts first, when it is the model's BOS
+    // (`[CLS]` for BERT); a model that only closes sequences has none.
+    let bos = model.vocab().bos();
+    let cls = model.vocab().tokenize(b"", true, false).first().copied().filter(|t| *t == bos && Some(*t) != sep);
     let vocab_size = usize::try_from(model.n_vocab()).unwrap_or(0);
     let _ = ready.send(Ok(Loaded { dimensions, vocab_size, cls: cls.map(|t| t.0), sep: sep.map(|t| t.0) }));
     for job in inbox {
@@ -348,13 +351,14 @@ fn prefix(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
-/// Cuts a tokenized text to `window` tokens, keeping the closing `[SEP]`.
+/// Cuts a tokenized text to `window` tokens, keeping the closing `[SEP]` if it had one.
 fn cut(mut tokens: Vec<LlamaToken>, window: usize, sep: Option<LlamaToken>) -> (Vec<LlamaToken>, bool) {
     if tokens.len() <= window {
         return (tokens, false);
     }
+    let closed = sep.is_some() && tokens.last().copied() == sep;
     tokens.truncate(window);
-    if let (Some(sep), Some(last)) = (sep, tokens.last_mut()) {
+    if let (true, Some(sep), Some(last)) = (closed, sep, tokens.last_mut()) {
         *last = sep;
     }
     (tokens, true)
@@ -394,5 +398,31 @@ fn normalised(v: &[f32]) -> Vec<f32> {
         v.iter().map(|x| x / norm).collect()
     } else {
         v.to_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(v: &[i32]) -> Vec<LlamaToken> {
+        v.iter().copied().map(LlamaToken).collect()
+    }
+
+    #[test]
+    fn cutting_keeps_a_closing_sep_and_adds_none() {
+        let sep = Some(LlamaToken(102));
+        assert_eq!(cut(ids(&[101, 5, 6, 7, 102]), 4, sep), (ids(&[101, 5, 6, 102]), true));
+        assert_eq!(cut(ids(&[5, 6, 7, 8, 9]), 4, sep), (ids(&[5, 6, 7, 8]), true));
+        assert_eq!(cut(ids(&[101, 5, 102]), 4, sep), (ids(&[101, 5, 102]), false));
+        assert_eq!(cut(ids(&[5, 6, 7, 8, 9]), 4, None), (ids(&[5, 6, 7, 8]), true));
+    }
+
+    #[test]
+    fn prefixes_end_on_a_character_boundary() {
+        assert_eq!(prefix("héllo", 2), "h");
+        assert_eq!(prefix("héllo", 3), "hé");
+        assert_eq!(prefix("abc", 10), "abc");
+        assert_eq!(prefix("日本", 4), "日");
     }
 }

@@ -128,6 +128,12 @@ fn token_sequences_embed_like_their_text_and_bad_ids_are_refused() {
     let by_ids = e.embed_tokens(&[seq]).unwrap().pop().unwrap();
     let by_text = e.embed_one("Stop the program for a little while.").unwrap();
     assert!(dot(&by_ids.vector, &by_text.vector) > 0.999);
+    // A sequence past the window is cut to it (how: the unit tests of `cut`).
+    let long: Vec<i32> =
+        std::iter::once(cls).chain(std::iter::repeat_n(2_000, 400)).chain(std::iter::once(sep)).collect();
+    let raw: Vec<i32> = std::iter::repeat_n(2_000, 400).collect();
+    let cut = e.embed_tokens(&[long, raw]).unwrap();
+    assert!(cut.iter().all(|c| c.truncated && c.tokens == 256));
     for bad in [vec![cls, -1, sep], vec![cls, 30_522, sep], vec![]] {
         let err = e.embed_tokens(&[bad]).unwrap_err();
         assert_eq!(err.to_string().lines().count(), 1, "{err}");
