@@ -261,8 +261,6 @@ fn copy(e: &LedgerError) -> LedgerError {
         }
         LedgerError::Busy(path) => LedgerError::Busy(path.clone()),
         LedgerError::Database { path, reason } => LedgerError::Database { path: path.clone(), reason: reason.clone() },
-        LedgerError::NotPending(id) => LedgerError::NotPending(*id),
-        LedgerError::Refused(r) => LedgerError::Refused(r.clone()),
         other => LedgerError::Invalid(first_line(&other.to_string())),
     }
 }

@@ -110,14 +110,13 @@ struct Loaded {
 pub struct Embedder {
     jobs: Mutex<Sender<Job>>,
     loaded: Loaded,
-    dimensions: usize,
     window: usize,
     path: PathBuf,
 }
 
 impl std::fmt::Debug for Embedder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Embedder").field("path", &self.path).field("dimensions", &self.dimensions).finish()
+        f.debug_struct("Embedder").field("path", &self.path).field("dimensions", &self.loaded.dimensions).finish()
     }
 }
 
@@ -140,12 +139,12 @@ impl Embedder {
             .spawn(move || worker(&owned, Limits { window, batch_tokens }, threads, ready_tx, inbox))
             .map_err(|e| EmbedError::Failed(format!("cannot start a thread: {e}")))?;
         let loaded = ready.recv().map_err(|_| bad("the embedding worker stopped while loading".into()))??;
-        Ok(Embedder { jobs: Mutex::new(jobs), loaded, dimensions: loaded.dimensions, window, path: path.to_path_buf() })
+        Ok(Embedder { jobs: Mutex::new(jobs), loaded, window, path: path.to_path_buf() })
     }
 
     /// The length of every vector.
     pub fn dimensions(&self) -> usize {
-        self.dimensions
+        self.loaded.dimensions
     }
 
     /// Tokens a text is cut to.
