@@ -68,6 +68,16 @@ PY
   rm -rf "$etmp"
   echo "$EMBED_SHA  $EMBED" | sha256sum -c --status || { echo "embedding model checksum mismatch" >&2; rm -f "$EMBED"; exit 1; }
 fi
+#     Where frugal looks for it by default (the models folder of its data directory), so
+#     `frugal index add` embeds passages for search by meaning without any setting.
+case "$(uname -s)" in
+  Darwin) DATA_MODELS="$HOME/Library/Application Support/frugal/models" ;;
+  *) DATA_MODELS="${XDG_DATA_HOME:-$HOME/.local/share}/frugal/models" ;;
+esac
+if ! cmp -s "$EMBED" "$DATA_MODELS/$(basename "$EMBED")"; then
+  mkdir -p "$DATA_MODELS" && cp "$EMBED" "$DATA_MODELS/"
+  say "installed the embedding model in $DATA_MODELS"
+fi
 
 # 3. The tray app's UI (TypeScript + Vite): the Rust build embeds ui/dist. Its end-to-end
 #    tests drive the real app through tauri-driver (WebDriver for Tauri, from crates.io).

@@ -428,7 +428,11 @@ pub async fn test_provider(state: State<'_, AppState>, name: String) -> CmdResul
 #[specta::specta]
 pub async fn index_status(state: State<'_, AppState>) -> CmdResult<IndexView> {
     let (a, paused) = (state.assistant(), state.paused());
-    blocking(move || Ok(IndexView::from_status(&a.library().status()?, paused))).await
+    blocking(move || {
+        let library = a.library();
+        Ok(IndexView::from_status(&library.status()?, &library.meaning_status()?, paused))
+    })
+    .await
 }
 
 #[tauri::command]

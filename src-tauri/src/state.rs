@@ -167,9 +167,18 @@ impl AppState {
         let mut slot = self.watcher.lock().unwrap_or_else(PoisonError::into_inner);
         *slot = None; // dropping the watcher stops it
         let assistant = self.assistant();
+        // Pausing covers the embedder, which on a large library is most of the work.
+        assistant.library().pause_embedding(paused);
         if !paused && !assistant.library().folders().is_empty() {
             let shell = self.shell.clone();
-            *slot = Some(assistant.library().watch(move |_| shell.index_changed())?);
+            let embedding = assistant.clone();
+            *slot = Some(assistant.library().watch(move |_| {
+                shell.index_changed();
+                // New and edited passages get their vectors off the UI's threads.
+                embedding.library().embed_in_background(|_| {});
+            })?);
+            // Whatever an earlier run or the CLI left unembedded.
+            assistant.library().embed_in_background(|_| {});
         }
         Ok(())
     }

@@ -186,10 +186,22 @@ pub struct IndexView {
     pub files: u32,
     pub passages: u32,
     pub paused: bool,
+    /// Search by meaning in one line: how many passages have vectors, or why it is off.
+    pub meaning: String,
 }
 
 impl IndexView {
-    pub fn from_status(s: &frugal_core::index::Status, paused: bool) -> Self {
+    pub fn from_status(s: &frugal_core::index::Status, m: &frugal_core::meaning::MeaningStatus, paused: bool) -> Self {
+        let meaning = match (&m.problem, m.enabled) {
+            (_, false) => "search by meaning is off".to_string(),
+            (Some(p), _) => p.clone(),
+            (None, _) if m.ready >= m.passages => "search by meaning: every passage ready".to_string(),
+            (None, _) => format!(
+                "search by meaning: {} % of passages ready ({})",
+                m.ready * 100 / m.passages.max(1),
+                if paused { "paused with indexing" } else { "embedding in the background" }
+            ),
+        };
         Self {
             folders: s
                 .folders
@@ -210,6 +222,7 @@ impl IndexView {
             files: n32(s.files),
             passages: n32(s.passages),
             paused,
+            meaning,
         }
     }
 }

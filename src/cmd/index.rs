@@ -18,6 +18,9 @@ pub enum IndexCmd {
         /// Never send text from this folder to a cloud model.
         #[arg(long)]
         local_only: bool,
+        /// Build the keyword index only; passages get their vectors at the next update.
+        #[arg(long)]
+        keyword_only: bool,
     },
     /// Stop indexing a folder and forget its passages.
     Remove {
@@ -26,8 +29,13 @@ pub enum IndexCmd {
     },
     /// Files, passages, size, last update, and every skipped file with its reason.
     Status,
-    /// Re-read what changed in every folder (only changed files are read).
-    Update,
+    /// Re-read what changed in every folder (only changed files are read), then embed the
+    /// passages that have no vector yet.
+    Update {
+        /// Keyword index only: embed nothing now.
+        #[arg(long)]
+        keyword_only: bool,
+    },
     /// Bring the index up to date, then keep it fresh as files change (Ctrl-C stops).
     Watch,
 }
@@ -35,13 +43,14 @@ pub enum IndexCmd {
 pub fn run(config: Option<&Path>, json: bool, cmd: IndexCmd) -> anyhow::Result<ExitCode> {
     let assistant = super::open(config, None)?;
     match cmd {
-        IndexCmd::Add { dir, local_only } => {
+        IndexCmd::Add { dir, local_only, keyword_only } => {
             let bar = bar("reading");
             let report = assistant.library().add(&dir, local_only, &mut |p| tick(&bar, p));
             bar.finish_and_clear();
             super::index_notice(&assistant);
             let report = report?;
-            print_report(json, &format!("indexed {}", dir.display()), &report)?;
+            let meaning = if keyword_only { None } else { super::embed::catch_up(&assistant, json) };
+            print_report(json, &format!("indexed {}", dir.display()), &report, meaning.as_ref())?;
         }
         IndexCmd::Remove { dir } => {
             let removed = assistant.library().remove(&dir)?;
@@ -55,18 +64,26 @@ pub fn run(config: Option<&Path>, json: bool, cmd: IndexCmd) -> anyhow::Result<E
         IndexCmd::Status => {
             let status = assistant.library().status()?;
             super::index_notice(&assistant);
+            let meaning = assistant.library().meaning_status()?;
             if json {
-                super::print_json(&status)?;
+                let mut value = serde_json::to_value(&status)?;
+                if let Some(object) = value.as_object_mut() {
+                    object.insert("meaning".into(), serde_json::to_value(&meaning)?);
+                }
+                super::print_json(&value)?;
             } else {
                 print_status(&status);
+                super::embed::print_status(&meaning);
             }
         }
-        IndexCmd::Update => {
+        IndexCmd::Update { keyword_only } => {
             let bar = bar("reading");
             let report = assistant.library().update(&mut |p| tick(&bar, p));
             bar.finish_and_clear();
             super::index_notice(&assistant);
-            print_report(json, "updated", &report?)?;
+            let report = report?;
+            let meaning = if keyword_only { None } else { super::embed::catch_up(&assistant, json) };
+            print_report(json, "updated", &report, meaning.as_ref())?;
         }
         IndexCmd::Watch => return watch(&assistant, json),
     }
@@ -84,6 +101,7 @@ fn watch(assistant: &frugal_core::Assistant, json: bool) -> anyhow::Result<ExitC
     let (tx, rx) = mpsc::channel::<Option<WatchEvent>>();
     let stop = tx.clone();
     ctrlc::set_handler(move || {
+        super::embed::CANCEL.store(true, std::sync::atomic::Ordering::SeqCst);
         let _ = stop.send(None);
     })
     .context("cannot install the Ctrl-C handler")?;
@@ -135,6 +153,7 @@ fn watch(assistant: &frugal_core::Assistant, json: bool) -> anyhow::Result<ExitC
                 for f in &report.missing_folders {
                     eprintln!("frugal: warning: {} is gone; its passages were removed", super::escaped(f));
                 }
+                super::embed::quietly(assistant, json);
             }
             WatchEvent::Error(e) => eprintln!("frugal: warning: {e}"),
         }
@@ -165,7 +184,9 @@ fn start_watching(
     };
     bar.finish_and_clear();
     super::index_notice(assistant);
-    print_report(json, what, &report?)?;
+    let report = report?;
+    let meaning = super::embed::catch_up(assistant, json);
+    print_report(json, what, &report, meaning.as_ref())?;
     let tx = tx.clone();
     let watcher = assistant.library().watch(move |e| {
         let _ = tx.send(Some(e));
@@ -191,9 +212,18 @@ fn tick(bar: &ProgressBar, p: &Progress) {
     bar.set_position(p.files_done);
 }
 
-fn print_report(json: bool, what: &str, r: &UpdateReport) -> anyhow::Result<()> {
+fn print_report(
+    json: bool,
+    what: &str,
+    r: &UpdateReport,
+    meaning: Option<&frugal_core::meaning::CatchUp>,
+) -> anyhow::Result<()> {
     if json {
-        return super::print_json(r);
+        let mut value = serde_json::to_value(r)?;
+        if let (Some(object), Some(m)) = (value.as_object_mut(), meaning) {
+            object.insert("meaning".into(), serde_json::to_value(m)?);
+        }
+        return super::print_json(&value);
     }
     let secs = r.elapsed_ms as f64 / 1000.0;
     println!(
@@ -211,6 +241,9 @@ fn print_report(json: bool, what: &str, r: &UpdateReport) -> anyhow::Result<()> 
     }
     for f in &r.missing_folders {
         eprintln!("frugal: warning: {} is not there; its passages were removed", f.display());
+    }
+    if let Some(m) = meaning {
+        super::embed::print_catch_up(m);
     }
     Ok(())
 }

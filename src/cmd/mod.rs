@@ -6,6 +6,7 @@ pub mod bench_router;
 pub mod budget;
 pub mod chat;
 pub mod draft;
+pub mod embed;
 pub mod eval;
 pub mod feedback;
 pub mod hw;

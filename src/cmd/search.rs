@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use frugal_core::index::{Hit, Kind, SearchQuery};
+use frugal_core::meaning::SearchMode;
 
 #[derive(Args, Debug)]
 pub struct SearchArgs {
@@ -19,9 +20,20 @@ pub struct SearchArgs {
     /// Only files changed on or after this date (YYYY-MM-DD).
     #[arg(long, value_name = "DATE", value_parser = super::parse_date)]
     since: Option<i64>,
+    /// keyword (words), meaning (embeddings) or hybrid (both, fused); default: hybrid once
+    /// passages have vectors.
+    #[arg(long, value_enum)]
+    mode: Option<Mode>,
     /// How many passages (1 to 1000).
     #[arg(short = 'n', long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
     limit: u16,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum Mode {
+    Keyword,
+    Meaning,
+    Hybrid,
 }
 
 pub fn run(config: Option<&Path>, json: bool, args: SearchArgs) -> anyhow::Result<ExitCode> {
@@ -37,8 +49,19 @@ pub fn run(config: Option<&Path>, json: bool, args: SearchArgs) -> anyhow::Resul
     };
     q.since = args.since;
     q.limit = usize::from(args.limit);
-    let hits = assistant.library().search(&q)?;
+    let mode = match args.mode {
+        None => SearchMode::Auto,
+        Some(Mode::Keyword) => SearchMode::Keyword,
+        Some(Mode::Meaning) => SearchMode::Meaning,
+        Some(Mode::Hybrid) => SearchMode::Hybrid,
+    };
+    let searched = assistant.library().search_with(&q, mode);
     super::index_notice(&assistant);
+    let searched = searched?;
+    if let Some(note) = &searched.note {
+        eprintln!("frugal: {note}");
+    }
+    let hits = searched.hits;
     if json {
         super::print_json(&hits)?;
         return Ok(ExitCode::SUCCESS);
@@ -54,10 +77,26 @@ pub fn run(config: Option<&Path>, json: bool, args: SearchArgs) -> anyhow::Resul
             format!(" › {}", h.heading_path)
         };
         println!("{}. {}{heading}", i + 1, super::escaped_text(&h.title));
-        println!("   {}:{}-{}  ({}, score {:.2})", super::escaped(&h.path), h.line_start, h.line_end, h.kind, h.score);
+        println!(
+            "   {}:{}-{}  ({}, {})",
+            super::escaped(&h.path),
+            h.line_start,
+            h.line_end,
+            h.kind,
+            ranks(h, searched.mode)
+        );
         println!("   {}", highlight(h, color));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How a hit ranked: its score for one retriever, its place in each list for hybrid.
+fn ranks(h: &Hit, mode: SearchMode) -> String {
+    if mode != SearchMode::Hybrid {
+        return format!("score {:.2}", h.score);
+    }
+    let place = |r: Option<u32>| r.map_or_else(|| "-".to_string(), |r| format!("#{r}"));
+    format!("words {}, meaning {}", place(h.keyword_rank), place(h.meaning_rank))
 }
 
 /// `--in DIR` as the index knows it: a folder that exists, inside an indexed folder. A typo

@@ -9,6 +9,11 @@ pub fn model() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/SmolLM2-135M-Instruct.Q4_1.gguf")
 }
 
+/// The default embedding model, converted by `scripts/setup.sh` / `.ci/run`.
+pub fn embedding_model() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/all-MiniLM-L6-v2.f16.gguf")
+}
+
 /// An isolated environment: its own config file, XDG folders and HOME.
 pub struct Env {
     pub dir: tempfile::TempDir,

@@ -21,5 +21,6 @@ mod gateway_tools;
 mod hardening;
 mod hw;
 mod index;
+mod meaning;
 mod models;
 mod summarize;

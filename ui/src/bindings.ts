@@ -474,7 +474,11 @@ plan: string[];
  * Why there is no plan, if there is none.
  */
 problem: string | null }
-export type IndexView = { folders: FolderView[]; skipped: SkippedView[]; files: number; passages: number; paused: boolean }
+export type IndexView = { folders: FolderView[]; skipped: SkippedView[]; files: number; passages: number; paused: boolean; 
+/**
+ * Search by meaning in one line: how many passages have vectors, or why it is off.
+ */
+meaning: string }
 /**
  * A catalog model: does it fit here, is it downloaded, is it the one in use.
  */

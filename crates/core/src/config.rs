@@ -53,6 +53,11 @@ pub struct IndexSection {
     pub max_file_mb: Option<u64>,
     /// Threads reading files (default: cores, at most 4).
     pub threads: Option<usize>,
+    /// The sentence-embedding GGUF for search by meaning (default: the models folder's
+    /// `all-MiniLM-L6-v2.f16.gguf`, which `scripts/setup.sh` makes).
+    pub embedding_model: Option<PathBuf>,
+    /// `false` turns search by meaning off: keyword search only, nothing embedded.
+    pub meaning: Option<bool>,
 }
 
 /// Cloud tiers, cheapest first: escalation climbs them one at a time.

@@ -36,6 +36,12 @@ pub enum CoreError {
     /// The index failed.
     #[error(transparent)]
     Index(#[from] frugal_index::IndexError),
+    /// The embeddings' file failed.
+    #[error(transparent)]
+    Vectors(#[from] frugal_vectors::VectorError),
+    /// Search by meaning is unavailable (no model, a corrupt one, an embedding failure).
+    #[error("{0}")]
+    Meaning(String),
     /// The OS keychain failed.
     #[error("{0}")]
     Keychain(String),

@@ -180,6 +180,9 @@ mod tests {
             local_only,
             folder: "/".into(),
             text: text.into(),
+            coverage: 1.0,
+            keyword_rank: Some(1),
+            meaning_rank: None,
         }
     }
 

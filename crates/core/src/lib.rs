@@ -29,6 +29,7 @@ pub mod eval;
 pub mod grounding;
 pub mod input;
 pub mod library;
+pub mod meaning;
 mod metered;
 pub mod models;
 pub mod router;
@@ -65,3 +66,5 @@ pub use frugal_llm as llm;
 /// The local engine's types (hardware profile, load plan, GGUF header), re-exported so the
 /// shells depend on `frugal-core` alone.
 pub use frugal_local as local;
+/// The embeddings' store.
+pub use frugal_vectors as vectors;

@@ -2,12 +2,14 @@
 //! passages that ground a task (with their privacy marks).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use frugal_index::{Folder, Hit, Index, SearchQuery, Status, UpdateReport};
 
 use crate::config::FolderEntry;
 use crate::grounding::{self, Grounding};
+use crate::meaning::{CatchUp, Meaning, MeaningStatus, SearchMode, Searched};
 use crate::settings::Settings;
 use crate::tasks::summarize;
 use crate::{CoreError, Result};
@@ -17,6 +19,7 @@ pub struct Library {
     settings: Arc<Settings>,
     index: Mutex<Option<Arc<Index>>>,
     index_notice: Mutex<Option<String>>,
+    meaning: Arc<Meaning>,
 }
 
 impl std::fmt::Debug for Library {
@@ -28,12 +31,13 @@ impl std::fmt::Debug for Library {
 impl Library {
     /// The service over `settings`; the index opens on first use.
     pub fn new(settings: Arc<Settings>) -> Self {
-        Self { settings, index: Mutex::new(None), index_notice: Mutex::new(None) }
+        let meaning = Arc::new(Meaning::new(settings.clone(), index_dir(&settings)));
+        Self { settings, index: Mutex::new(None), index_notice: Mutex::new(None), meaning }
     }
 
     /// Where the index lives.
     pub fn index_dir(&self) -> PathBuf {
-        self.settings.get().index.dir.clone().unwrap_or_else(|| self.settings.paths().data_dir.join("index"))
+        index_dir(&self.settings)
     }
 
     /// The indexed folders, from the config.
@@ -70,9 +74,14 @@ impl Library {
         Ok(index)
     }
 
-    /// A message about the index having been rebuilt, once.
+    /// A message about the index or its embeddings (rebuilt, or meaning search off and
+    /// why), once.
     pub fn take_notice(&self) -> Option<String> {
-        self.index_notice.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+        let index = self.index_notice.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        match (index, self.meaning.take_notice()) {
+            (Some(a), Some(b)) => Some(format!("{a}\n{b}")),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Adds a folder (or changes its local-only mark), saves the config and indexes it now.
@@ -168,6 +177,8 @@ impl Library {
         if path != dir {
             removed += index.remove_folder(dir)?;
         }
+        // The folder's vectors go too (embeddings say something of the text they came from).
+        self.meaning.purge(&index);
         Ok(removed)
     }
 
@@ -181,9 +192,135 @@ impl Library {
         Ok(self.index()?.status(&self.folders())?)
     }
 
-    /// Ranked passages.
+    /// Ranked passages: hybrid once passages have vectors, keyword until then.
     pub fn search(&self, query: &SearchQuery) -> Result<Vec<Hit>> {
-        Ok(self.index()?.search(query)?)
+        Ok(self.search_with(query, SearchMode::Auto)?.hits)
+    }
+
+    /// Ranked passages found the way `mode` says. `Auto` and `Hybrid` fall back to keyword
+    /// search (with a note) when meaning search is off or has no vectors yet; `Meaning`
+    /// fails instead, saying why.
+    pub fn search_with(&self, query: &SearchQuery, mode: SearchMode) -> Result<Searched> {
+        // A search the user reads in meaning mode keeps its nearest hits; fused ones give no
+        // credit to a passage that is not near the query.
+        let floor = if mode == SearchMode::Meaning { 0.0 } else { crate::meaning::MIN_SIMILARITY };
+        let index = self.index()?;
+        let keyword_only = |note: Option<String>| -> Result<Searched> {
+            Ok(Searched { hits: index.search(query)?, mode: SearchMode::Keyword, note })
+        };
+        if mode == SearchMode::Keyword || (mode == SearchMode::Auto && !self.meaning.enabled()) {
+            return keyword_only(None);
+        }
+        // No vector yet: keyword search, without loading a model to find that out (every
+        // grounded task searches).
+        if mode == SearchMode::Auto && !self.meaning.has_vectors() {
+            let model = self.meaning.model_path();
+            let why = if model.is_file() {
+                "no passage has a vector yet (`frugal index update` embeds them)".to_string()
+            } else {
+                format!("no embedding model at {} (scripts/setup.sh installs one)", model.display())
+            };
+            return keyword_only(Some(format!("keyword search only: {why}")));
+        }
+        // Both lists longer than the answer, so a passage just past one list's cut still
+        // gets the other's credit.
+        let mut wide = query.clone();
+        wide.limit = (query.limit.clamp(1, frugal_index::MAX_LIMIT) * 2).max(20);
+        let meaning = match self.meaning.search(&index, if mode == SearchMode::Meaning { query } else { &wide }, floor)
+        {
+            Ok(hits) => hits,
+            Err(e) if mode == SearchMode::Meaning => return Err(e),
+            Err(CoreError::Index(e)) => return Err(e.into()),
+            Err(e) => return keyword_only(Some(format!("keyword search only: {e}"))),
+        };
+        let share = self.meaning.ready_share(&index);
+        let note = match share {
+            Some((0, _)) | None => {
+                Some("meaning search: no passage has a vector yet (run `frugal index update`)".into())
+            }
+            Some((ready, all)) if ready < all => {
+                Some(format!("meaning search: {} % of passages ready", (ready * 100 / all.max(1)).min(99)))
+            }
+            Some(_) => None,
+        };
+        if mode == SearchMode::Meaning {
+            return Ok(Searched { hits: meaning, mode, note });
+        }
+        if matches!(share, Some((0, _)) | None) && mode == SearchMode::Auto {
+            return keyword_only(note);
+        }
+        // Keyword results may be none (no shared words): meaning carries the search then.
+        let keyword = match index.search(&wide) {
+            Ok(h) => h,
+            Err(frugal_index::IndexError::Query(_)) => Vec::new(),
+            Err(e) => return Err(e.into()),
+        };
+        let hits = frugal_index::fuse(keyword, meaning, crate::meaning::MEANING_WEIGHT, query);
+        Ok(Searched { hits, mode: SearchMode::Hybrid, note })
+    }
+
+    /// Embeds the passages that have no vector yet (and drops vectors of passages that are
+    /// gone), reporting `progress(ready, passages)`; stops early when `cancel` is set.
+    pub fn embed_pending(&self, progress: &mut dyn FnMut(u64, u64), cancel: &AtomicBool) -> Result<CatchUp> {
+        let index = self.index()?;
+        self.meaning.catch_up(&index, progress, cancel)
+    }
+
+    /// [`Library::embed_pending`] on a thread of its own, or, when one is running in this
+    /// process already, once more after it (it may have listed the passages before the
+    /// change that calls this). Nothing when meaning search is off. `done` hears how the
+    /// last round went.
+    pub fn embed_in_background(&self, done: impl FnOnce(Result<CatchUp>) + Send + 'static) {
+        if !self.meaning.enabled() || self.meaning.paused.load(Ordering::SeqCst) {
+            return;
+        }
+        self.meaning.again.store(true, Ordering::SeqCst);
+        if self.meaning.running.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let index = match self.index() {
+            Ok(i) => i,
+            Err(e) => {
+                self.meaning.running.store(false, Ordering::SeqCst);
+                return done(Err(e));
+            }
+        };
+        let meaning = self.meaning.clone();
+        let spawned = std::thread::Builder::new().name("frugal-embed".into()).spawn(move || {
+            let mut result = Ok(CatchUp::default());
+            loop {
+                while meaning.again.swap(false, Ordering::SeqCst) {
+                    result = meaning.catch_up(&index, &mut |_, _| {}, &meaning.paused);
+                }
+                meaning.running.store(false, Ordering::SeqCst);
+                // A request that came between the last round and the line above.
+                if !meaning.again.load(Ordering::SeqCst) || meaning.running.swap(true, Ordering::SeqCst) {
+                    break;
+                }
+            }
+            done(result);
+        });
+        if spawned.is_err() {
+            self.meaning.running.store(false, Ordering::SeqCst);
+        }
+    }
+
+    /// Pauses background embedding (a running round stops after its batch; what it wrote
+    /// stays) or resumes it: the user's "pause indexing" covers the embedder too, which
+    /// on a large library is most of the work.
+    pub fn pause_embedding(&self, paused: bool) {
+        self.meaning.paused.store(paused, Ordering::SeqCst);
+    }
+
+    /// Whether search by meaning is on in the settings.
+    pub fn meaning_enabled(&self) -> bool {
+        self.meaning.enabled()
+    }
+
+    /// How far search by meaning has come.
+    pub fn meaning_status(&self) -> Result<MeaningStatus> {
+        let index = self.index()?;
+        Ok(self.meaning.status(&index))
     }
 
     /// Watches every folder; `on_event` hears about each batch of changes.
@@ -271,4 +408,9 @@ impl Library {
     pub(crate) fn grounding_is_private(&self, g: &Grounding) -> bool {
         g.local_only() || g.sources.iter().any(|s| self.local_only_folder(&s.path).is_some())
     }
+}
+
+/// Where the index lives: `[index] dir`, else the data folder's `index`.
+fn index_dir(settings: &Settings) -> PathBuf {
+    settings.get().index.dir.clone().unwrap_or_else(|| settings.paths().data_dir.join("index"))
 }

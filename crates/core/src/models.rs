@@ -98,7 +98,7 @@ impl Models {
 
     /// Where pulled models go.
     pub fn models_dir(&self) -> PathBuf {
-        self.settings.get().model.dir.clone().unwrap_or_else(|| self.settings.paths().data_dir.join("models"))
+        models_dir(&self.settings)
     }
 
     /// The model to run: `--model`, then `[model] path`, then the default model if pulled.
@@ -260,4 +260,9 @@ impl Models {
 
 fn human(b: u64) -> String {
     frugal_local::human_bytes(b)
+}
+
+/// Where pulled models go: `[model] dir`, else the data folder's `models`.
+pub(crate) fn models_dir(settings: &Settings) -> PathBuf {
+    settings.get().model.dir.clone().unwrap_or_else(|| settings.paths().data_dir.join("models"))
 }

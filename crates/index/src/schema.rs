@@ -9,7 +9,7 @@ use tantivy::schema::{
 
 /// Bump when the schema or what goes into it changes: an index with another version is
 /// rebuilt (with a message) instead of being misread.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 pub(crate) const PASSAGE: &str = "passage";
 pub(crate) const FILE: &str = "file";
@@ -37,6 +37,9 @@ pub(crate) struct Fields {
     pub line_start: Field,
     pub line_end: Field,
     pub local_only: Field,
+    /// A hash of the passage's text as embedded ([`crate::meaning::passage_key`]): the key of
+    /// its vector, so vectors follow content, not documents.
+    pub passage_key: Field,
     pub size: Field,
     pub mtime_ns: Field,
     pub hash: Field,
@@ -69,6 +72,7 @@ pub(crate) fn build() -> (Schema, Fields) {
         line_start: b.add_u64_field("line_start", STORED),
         line_end: b.add_u64_field("line_end", STORED),
         local_only: b.add_bool_field("local_only", STORED),
+        passage_key: b.add_u64_field("passage_key", INDEXED | FAST | STORED),
         size: b.add_u64_field("size", STORED),
         mtime_ns: b.add_i64_field("mtime_ns", STORED),
         hash: b.add_text_field("hash", STORED),

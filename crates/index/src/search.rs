@@ -73,6 +73,14 @@ pub struct Hit {
     pub folder: PathBuf,
     /// The whole passage.
     pub text: String,
+    /// The share of the query's words found in the passage (title, headings, text), each
+    /// weighted by its rarity (IDF): 1 when all are there, near 0 when only a common one is.
+    /// Hybrid fusion weighs keyword evidence by it. 0 for hits found by meaning alone.
+    pub coverage: f32,
+    /// Its rank (1-based) among keyword results, when it was one.
+    pub keyword_rank: Option<u32>,
+    /// Its rank (1-based) among meaning results, when it was one.
+    pub meaning_rank: Option<u32>,
 }
 
 /// Words that carry no meaning in a question ("what did we decide about …").
@@ -102,17 +110,7 @@ impl Index {
             let phrase = PhraseQuery::new_with_offset_and_slop(terms.into_iter().enumerate().collect(), 1);
             clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(phrase), 2.0))));
         }
-        if let Some(kind) = query.kind {
-            clauses.push((Occur::Must, term_filter(Term::from_field_text(f.kind, kind.as_str()))));
-        }
-        if let Some(dir) = &query.within {
-            let dir = dir.canonicalize().unwrap_or_else(|_| dir.clone());
-            clauses.push((Occur::Must, term_filter(Term::from_field_text(f.dirs, &dir.to_string_lossy()))));
-        }
-        if let Some(since) = query.since {
-            let range = RangeQuery::new(Bound::Included(Term::from_field_i64(f.modified, since)), Bound::Unbounded);
-            clauses.push((Occur::Must, Box::new(tantivy::query::ConstScoreQuery::new(Box::new(range), 0.0))));
-        }
+        clauses.extend(self.filters(query));
         let full = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
@@ -130,46 +128,104 @@ impl Index {
         let mut snippets =
             SnippetGenerator::create(&searcher, &full, f.body).map_err(IndexError::tantivy(&self.dir))?;
         snippets.set_max_num_chars(240);
+        let weights = self.idf(&searcher, &words);
         let mut per_file: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         let mut hits = Vec::new();
         for (score, address) in top {
             let doc: TantivyDocument = searcher.doc(address).map_err(IndexError::tantivy(&self.dir))?;
-            let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or("").to_string();
-            let path = text(f.path);
-            let n = per_file.entry(path.clone()).or_default();
+            let path = doc.get_first(f.path).and_then(|v| v.as_str()).unwrap_or("").to_string();
+            let n = per_file.entry(path).or_default();
             if *n >= query.per_file.max(1) {
                 continue;
             }
             *n += 1;
             let snippet = snippets.snippet_from_doc(&doc);
-            let (snippet, highlights) = if snippet.fragment().trim().is_empty() {
-                let body = text(f.body);
-                let end = body.char_indices().nth(240).map_or(body.len(), |(i, _)| i);
-                (body[..end].to_string(), Vec::new())
-            } else {
-                (snippet.fragment().to_string(), snippet.highlighted().iter().map(|r| (r.start, r.end)).collect())
-            };
-            let number = |field| doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or(0) as u32;
-            hits.push(Hit {
-                path: PathBuf::from(&path),
-                line_start: number(f.line_start),
-                line_end: number(f.line_end),
-                title: text(f.title),
-                heading_path: text(f.headings),
-                snippet,
-                highlights,
-                score,
-                kind: text(f.kind),
-                modified: doc.get_first(f.modified).and_then(|v| v.as_i64()).unwrap_or(0),
-                local_only: doc.get_first(f.local_only).and_then(|v| v.as_bool()).unwrap_or(false),
-                folder: PathBuf::from(text(f.folder)),
-                text: text(f.body),
-            });
+            let highlights = snippet.highlighted().iter().map(|r| (r.start, r.end)).collect();
+            let mut hit = self.hit(&doc, score, snippet.fragment(), highlights);
+            hit.keyword_rank = Some(hits.len() as u32 + 1);
+            hit.coverage = self.coverage(&weights, &hit);
+            hits.push(hit);
             if hits.len() >= wanted {
                 break;
             }
         }
         Ok(hits)
+    }
+
+    /// The query's filters (kind, folder, date) as clauses that do not change scores.
+    pub(crate) fn filters(&self, query: &SearchQuery) -> Vec<(Occur, Box<dyn Query>)> {
+        let f = self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        if let Some(kind) = query.kind {
+            clauses.push((Occur::Must, term_filter(Term::from_field_text(f.kind, kind.as_str()))));
+        }
+        if let Some(dir) = &query.within {
+            let dir = dir.canonicalize().unwrap_or_else(|_| dir.clone());
+            clauses.push((Occur::Must, term_filter(Term::from_field_text(f.dirs, &dir.to_string_lossy()))));
+        }
+        if let Some(since) = query.since {
+            let range = RangeQuery::new(Bound::Included(Term::from_field_i64(f.modified, since)), Bound::Unbounded);
+            clauses.push((Occur::Must, Box::new(tantivy::query::ConstScoreQuery::new(Box::new(range), 0.0))));
+        }
+        clauses
+    }
+
+    /// A stored passage as a hit; an empty `snippet` becomes the passage's first 240
+    /// characters.
+    pub(crate) fn hit(&self, doc: &TantivyDocument, score: f32, snippet: &str, highlights: Vec<(usize, usize)>) -> Hit {
+        let f = self.fields;
+        let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or("").to_string();
+        let (snippet, highlights) = if snippet.trim().is_empty() {
+            let body = text(f.body);
+            let end = body.char_indices().nth(240).map_or(body.len(), |(i, _)| i);
+            (body[..end].to_string(), Vec::new())
+        } else {
+            (snippet.to_string(), highlights)
+        };
+        let number = |field| doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or(0) as u32;
+        Hit {
+            path: PathBuf::from(text(f.path)),
+            line_start: number(f.line_start),
+            line_end: number(f.line_end),
+            title: text(f.title),
+            heading_path: text(f.headings),
+            snippet,
+            highlights,
+            score,
+            kind: text(f.kind),
+            modified: doc.get_first(f.modified).and_then(|v| v.as_i64()).unwrap_or(0),
+            local_only: doc.get_first(f.local_only).and_then(|v| v.as_bool()).unwrap_or(false),
+            folder: PathBuf::from(text(f.folder)),
+            text: text(f.body),
+            coverage: 0.0,
+            keyword_rank: None,
+            meaning_rank: None,
+        }
+    }
+
+    /// Each distinct query term with its IDF in the passages' text.
+    fn idf(&self, searcher: &tantivy::Searcher, words: &[String]) -> Vec<(String, f32)> {
+        let n = searcher.num_docs() as f32;
+        let mut out: Vec<(String, f32)> = Vec::new();
+        for w in words {
+            if out.iter().any(|(x, _)| x == w) {
+                continue;
+            }
+            let df = searcher.doc_freq(&Term::from_field_text(self.fields.body, w)).unwrap_or(0) as f32;
+            out.push((w.clone(), (1.0 + (n - df + 0.5) / (df + 0.5)).ln()));
+        }
+        out
+    }
+
+    /// IDF-weighted share of `weights`' terms that occur in the hit's title, headings or text.
+    fn coverage(&self, weights: &[(String, f32)], hit: &Hit) -> f32 {
+        let total: f32 = weights.iter().map(|(_, w)| w).sum();
+        if total <= 0.0 {
+            return 1.0;
+        }
+        let present = self.terms(&format!("{}\n{}\n{}", hit.title, hit.heading_path, hit.text));
+        let found: f32 = weights.iter().filter(|(t, _)| present.contains(t)).map(|(_, w)| w).sum();
+        found / total
     }
 
     /// The query's meaningful words as index terms (stemmed, lower-cased).
@@ -185,7 +241,7 @@ impl Index {
 }
 
 /// A filter that matches without changing scores.
-fn term_filter(term: Term) -> Box<dyn Query> {
+pub(crate) fn term_filter(term: Term) -> Box<dyn Query> {
     Box::new(tantivy::query::ConstScoreQuery::new(Box::new(TermQuery::new(term, IndexRecordOption::Basic)), 0.0))
 }
 

@@ -442,7 +442,7 @@ impl Index {
                         since_commit = 0;
                         last_commit = Instant::now();
                     }
-                    if p.files_done % 64 == 0 || p.files_done == total {
+                    if p.files_done.is_multiple_of(64) || p.files_done == total {
                         progress(&p);
                     }
                 }
@@ -527,6 +527,11 @@ impl Index {
         doc.add_u64(f.line_start, u64::from(c.line_start));
         doc.add_u64(f.line_end, u64::from(c.line_end));
         doc.add_bool(f.local_only, local_only);
+        let heading_path = c.heading_path.join(" > ");
+        doc.add_u64(
+            f.passage_key,
+            crate::meaning::passage_key(&crate::meaning::embed_text(title, &heading_path, &c.text)),
+        );
         doc
     }
 }
@@ -650,7 +655,7 @@ pub fn size_text(bytes: u64) -> String {
     if bytes < MB {
         return format!("{} KB", bytes.div_ceil(1024));
     }
-    if bytes % MB == 0 {
+    if bytes.is_multiple_of(MB) {
         return format!("{} MB", bytes / MB);
     }
     format!("{:.1} MB", (bytes as f64 / MB as f64 * 10.0).ceil() / 10.0)

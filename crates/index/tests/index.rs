@@ -139,6 +139,8 @@ fn bad_files_are_skipped_with_their_reason_and_nothing_crashes() {
     std::fs::write(d.join("broken.docx"), b"PK\x03\x04 not really a zip").unwrap();
     std::fs::write(d.join("bomb.docx"), bomb()).unwrap();
     std::fs::write(d.join("empty.md"), b"").unwrap();
+    std::fs::write(d.join("app.min.js"), format!("var pelican={};", "[1,2],".repeat(3000))).unwrap();
+    std::fs::write(d.join("tool.py"), format!("# pelican counter\nx = '{}'\n", "p".repeat(9000))).unwrap();
     let odd = std::ffi::OsStr::from_bytes(b"bad-\xff-name.md");
     std::fs::write(d.join(odd), "pelican in a badly named file").unwrap();
     std::fs::write(d.join("spaces and ünïcode\nnewline.md"), "the pelican with an odd name").unwrap();
@@ -163,12 +165,14 @@ fn bad_files_are_skipped_with_their_reason_and_nothing_crashes() {
     assert!(reason("broken.docx").starts_with("corrupt Word file"));
     assert!(reason("bomb.docx").contains("zip bomb"), "{}", reason("bomb.docx"));
     assert_eq!(reason("empty.md"), "empty file");
+    assert_eq!(reason("app.min.js"), "minified or generated code (a line of 18 KB)");
     assert_eq!(reason("bad-"), "file name is not valid UTF-8");
     assert!(reason("loop").contains("symlink loop"), "{}", reason("loop"));
     assert!(status.notes.iter().any(|n| n.path.ends_with("latin1.txt") && n.reason.contains("UTF-8")));
     let found = paths(&index, "pelican");
     assert!(found.iter().any(|p| p.ends_with("ok.md")));
     assert!(found.iter().any(|p| p.ends_with("latin1.txt")));
+    assert!(found.iter().any(|p| p.ends_with("tool.py")), "long but human lines are code");
     assert!(found.iter().any(|p| p.contains("spaces and ünïcode\nnewline.md")));
     // Running again changes nothing and still does not crash.
     let again = index.update(&f, &mut |_| {}).unwrap();
@@ -283,7 +287,7 @@ fn a_file_rewritten_during_the_update_ends_up_consistent() {
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 i += 1;
                 let _ = std::fs::write(&hot, format!("version {i} {}", "x".repeat((i % 50) as usize)));
-                if i % 7 == 0 {
+                if i.is_multiple_of(7) {
                     let _ = std::fs::remove_file(&hot);
                 }
             }

@@ -47,6 +47,7 @@ export async function foldersTab(body: HTMLElement) {
       "div",
       { class: "row" },
       h("span", { id: "index-totals" }, `${idx.files} files · ${idx.passages} passages`),
+      h("span", { class: "muted", id: "index-meaning" }, `· ${idx.meaning}`),
       h("span", { class: "muted", id: "index-watch" }, idx.paused ? "· paused" : idx.folders.length ? `· watching for changes${lastIndexUpdate ? `, updated ${lastIndexUpdate.toLocaleTimeString()}` : ""}` : ""),
       h("button", { id: "pause", onclick: async () => { await ok(commands.setPaused(!idx.paused)); await settingsPage("folders"); } }, idx.paused ? "Resume indexing" : "Pause indexing"),
     ),

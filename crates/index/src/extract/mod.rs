@@ -57,12 +57,27 @@ pub fn extract(path: &Path, bytes: &[u8], kind: Kind) -> Result<Extracted, Strin
         Kind::Email if is_mbox(path, text) => email::extract_mbox(text),
         Kind::Email => email::extract_message(text),
         Kind::Transcript => transcript_blocks(path, text),
-        Kind::Text | Kind::Code | Kind::Pdf | Kind::Docx => {
+        Kind::Code => {
+            if let Some(reason) = machine_written(text) {
+                return Err(reason);
+            }
             Extracted { blocks: paragraphs(text, 1), ..Default::default() }
         }
+        Kind::Text | Kind::Pdf | Kind::Docx => Extracted { blocks: paragraphs(text, 1), ..Default::default() },
     };
     out.note = note;
     Ok(out)
+}
+
+/// Longest line a person writes in code; past it the file is minified or generated.
+const MAX_CODE_LINE: usize = 10_000;
+
+/// Why a code file is not worth searching: minified scripts and generated data (a docs
+/// site's `searchindex.js`, `*.min.js`) are one enormous line that matches every query's
+/// words and means nothing, crowding out the pages that answer.
+fn machine_written(text: &str) -> Option<String> {
+    let longest = text.lines().map(str::len).max().unwrap_or(0);
+    (longest > MAX_CODE_LINE).then(|| format!("minified or generated code (a line of {} KB)", longest.div_ceil(1024)))
 }
 
 /// NUL bytes or many control characters in the first 8 KiB: not text, whatever the name says.
