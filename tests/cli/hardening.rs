@@ -328,9 +328,12 @@ fn regression_8_a_chinese_meeting_is_summarized_and_a_huge_one_shows_progress_at
     let cjk = summary.chars().any(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c));
     let not_degenerate =
         v["quality"]["checks"].as_array().unwrap().iter().all(|c| c["name"] != "not_degenerate" || c["passed"] == true);
-    // A summary written in Chinese is not "empty": it must not have been thrown away as such.
+    // A summary written in Chinese is not "empty": it must not be thrown away as such. (The
+    // model may still retry for another reason — template placeholders, a loop — which the
+    // retry's status line names; on some CPUs its first answer here is placeholders.)
     if cjk {
-        assert!(not_degenerate && v["quality"]["retried"] == false, "{v}");
+        assert!(not_degenerate, "{v}");
+        assert!(!stderr(&out).contains("the summary is empty"), "{}", stderr(&out));
     }
     assert_eq!(v["speakers"].as_array().unwrap().len(), 3, "{v}");
 
