@@ -268,8 +268,9 @@ impl Library {
 
     /// [`Library::embed_pending`] on a thread of its own, or, when one is running in this
     /// process already, once more after it (it may have listed the passages before the
-    /// change that calls this). Nothing when meaning search is off. `done` hears how the
-    /// last round went.
+    /// change that calls this). Nothing when meaning search is off or paused. `done` of the
+    /// call that starts the thread hears how its last round went; a call that joins a
+    /// running thread has its `done` dropped uncalled.
     pub fn embed_in_background(&self, done: impl FnOnce(Result<CatchUp>) + Send + 'static) {
         if !self.meaning.enabled() || self.meaning.paused.load(Ordering::SeqCst) {
             return;

@@ -116,6 +116,9 @@ struct Loaded {
     embedder: Embedder,
     store: Mutex<Store>,
     model: PathBuf,
+    /// The model file's modification time when loaded: a file replaced at the same path is
+    /// another model (and its vectors another store).
+    modified: Option<std::time::SystemTime>,
 }
 
 /// A model that would not load: which file (and its modification time) and why, so every
@@ -183,24 +186,30 @@ impl Meaning {
             return Err(CoreError::Meaning("search by meaning is off ([index] meaning = false)".into()));
         }
         let model = self.model_path();
-        let mut slot = lock(&self.loaded);
-        match slot.as_ref() {
-            Some(l) if l.model == model => return Ok(l.clone()),
-            // Another model in the settings: its own vectors (the store is per model).
-            Some(_) => *slot = None,
-            None => {}
-        }
         let modified = std::fs::metadata(&model).and_then(|m| m.modified()).ok();
+        let current = |l: &Loaded| l.model == model && l.modified == modified;
+        if let Some(l) = lock(&self.loaded).as_ref().filter(|l| current(l)) {
+            return Ok(l.clone());
+        }
         if let Some(f) = lock(&self.failed).as_ref() {
             if f.model == model && f.modified == modified {
                 return Err(CoreError::Meaning(f.reason.clone()));
             }
         }
-        match self.open(&model) {
+        // Loading takes a while: no lock held meanwhile, so a search on another thread is
+        // not kept waiting (it finds no vectors loaded and stays keyword-only).
+        match self.open(&model, modified) {
             Ok(l) => {
                 *lock(&self.failed) = None;
-                *slot = Some(l.clone());
-                Ok(l)
+                let mut slot = lock(&self.loaded);
+                match slot.as_ref().filter(|l| current(l)) {
+                    // Another thread loaded it first: one store per process.
+                    Some(first) => Ok(first.clone()),
+                    None => {
+                        *slot = Some(l.clone());
+                        Ok(l)
+                    }
+                }
             }
             Err(e) => {
                 let reason = format!("search by meaning is off: {e}");
@@ -210,7 +219,7 @@ impl Meaning {
         }
     }
 
-    fn open(&self, model: &Path) -> Result<Arc<Loaded>> {
+    fn open(&self, model: &Path, modified: Option<std::time::SystemTime>) -> Result<Arc<Loaded>> {
         let model = model.to_path_buf();
         if !model.is_file() {
             return Err(CoreError::Meaning(format!(
@@ -226,7 +235,7 @@ impl Meaning {
         if message.is_some() {
             *lock(&self.notice) = message;
         }
-        Ok(Arc::new(Loaded { embedder, store: Mutex::new(store), model }))
+        Ok(Arc::new(Loaded { embedder, store: Mutex::new(store), model, modified }))
     }
 
     /// Embeds every passage of `index` without a vector and drops vectors of passages that
@@ -240,7 +249,7 @@ impl Meaning {
         cancel: &AtomicBool,
     ) -> Result<CatchUp> {
         let loaded = self.load()?;
-        let cut = match lock(&loaded.store).writable() {
+        let cut = match lock(&loaded.store).writable_here() {
             Ok(cut) => cut,
             Err(VectorError::Busy(_)) => return Ok(CatchUp { busy: true, ..CatchUp::default() }),
             Err(e) => return Err(e.into()),
@@ -304,7 +313,7 @@ impl Meaning {
         }
         let result = self.load().and_then(|loaded| {
             let mut store = lock(&loaded.store);
-            match store.writable() {
+            match store.writable_here() {
                 Ok(_) => {}
                 Err(VectorError::Busy(_)) => {
                     self.purge.store(true, Ordering::SeqCst);
@@ -355,18 +364,27 @@ impl Meaning {
     /// `Auto` mode stays keyword-only (and costs no model load) until one has.
     pub(crate) fn has_vectors(&self) -> bool {
         if let Some(loaded) = lock(&self.loaded).as_ref() {
-            return !lock(&loaded.store).is_empty();
+            if !lock(&loaded.store).is_empty() {
+                return true;
+            }
         }
+        // Loaded empty, or not loaded: another process may have written since.
         frugal_vectors::holds_records(&self.index_dir.join(VECTORS_FILE))
     }
 
     /// The share of passages with a vector, cheaply (vectors of deleted passages count until
-    /// a catch-up drops them), from the loaded store.
+    /// a catch-up drops them), from the loaded store: a count of documents when every one
+    /// can have its vector, else of distinct texts (passages that share a text share a
+    /// vector, and the share would never reach 100 %).
     pub(crate) fn ready_share(&self, index: &Index) -> Option<(u64, u64)> {
         let loaded = lock(&self.loaded).clone()?;
         let passages = index.passage_count().ok()?;
         let vectors = lock(&loaded.store).len() as u64;
-        Some((vectors.min(passages), passages))
+        if vectors >= passages {
+            return Some((passages, passages));
+        }
+        let distinct = index.passage_keys().ok()?.len() as u64;
+        Some((vectors.min(distinct), distinct))
     }
 
     /// Exact progress, for `index status`.

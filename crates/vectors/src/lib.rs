@@ -4,7 +4,7 @@
 //! record per passage — its key (a hash of the text that was embedded), the vector as int8
 //! with one f32 scale, and a CRC32. Records are only ever appended, so a crash or a kill
 //! mid-write leaves at most one torn record at the end, which the next writer cuts off (a
-//! failed write is cut back at once).
+//! failed write ends the writer: the next one keeps its whole records and cuts the rest).
 //! Vectors are keyed by *content*, not by document: the keyword index says which keys are
 //! live, so a vector whose passage is gone is never returned (the caller maps keys to
 //! passages) and is dropped at the next [`Store::compact`]; a passage without a vector is
@@ -209,6 +209,16 @@ impl Store {
         }))
     }
 
+    /// [`Store::writable`] for one writer in this process too: [`VectorError::Busy`] when
+    /// this store already holds the lock (another thread of the process is writing, and its
+    /// [`Store::release`] must not be undone by a second user's).
+    pub fn writable_here(&mut self) -> Result<Option<String>> {
+        if self.writer.is_some() {
+            return Err(VectorError::Busy(self.path.clone()));
+        }
+        self.writable()
+    }
+
     /// Lets go of the writer's lock, so another process may write; reading goes on.
     pub fn release(&mut self) {
         self.writer = None;
@@ -240,11 +250,11 @@ impl Store {
             return Ok(());
         }
         if let Err(e) = file::append(out, &self.path, &bytes) {
-            // A half-written batch (a full disk) must not sit before the next append, where
-            // the next reader would stop at it and the next writer cut everything after it.
-            if out.set_len(self.read_to).and_then(|()| out.sync_data()).is_err() {
-                self.writer = None;
-            }
+            // A half-written batch (a full disk): this writer stops. The next `writable`
+            // reads the batch's whole records like any reader and cuts only the partial one
+            // after them, so no reader (they read whole records only) is ever past the cut;
+            // cutting back here would put new records under offsets a reader has passed.
+            self.writer = None;
             return Err(e);
         }
         self.read_to += bytes.len() as u64;

@@ -207,3 +207,15 @@ fn zero_vectors_are_never_found_and_filters_hold() {
     assert!(s.search(&[0.0; 32], 3).is_empty(), "a zero query is near nothing");
     assert!(matches!(Store::open(&dir.path().join("w.bin"), "m", 0), Err(VectorError::NoDimensions)));
 }
+
+#[test]
+fn a_second_writer_in_the_same_process_is_told_it_is_busy() {
+    // Two threads sharing one store: the second must not take (and later release) the
+    // lock the first is writing under.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut s, vs) = filled(&dir.path().join("v.bin"), 3);
+    assert!(matches!(s.writable_here(), Err(VectorError::Busy(_))));
+    s.insert(&[(9, vs[0].clone())]).unwrap();
+    s.release();
+    assert!(s.writable_here().is_ok());
+}
