@@ -66,11 +66,7 @@ pub fn run(config: Option<&Path>, json: bool, cmd: IndexCmd) -> anyhow::Result<E
             super::index_notice(&assistant);
             let meaning = assistant.library().meaning_status()?;
             if json {
-                let mut value = serde_json::to_value(&status)?;
-                if let Some(object) = value.as_object_mut() {
-                    object.insert("meaning".into(), serde_json::to_value(&meaning)?);
-                }
-                super::print_json(&value)?;
+                super::print_json(&with_meaning(&status, Some(&meaning))?)?;
             } else {
                 print_status(&status);
                 super::embed::print_status(&meaning);
@@ -212,6 +208,18 @@ fn tick(bar: &ProgressBar, p: &Progress) {
     bar.set_position(p.files_done);
 }
 
+/// A JSON report with search by meaning's part as its `meaning` field, when there is one.
+fn with_meaning(
+    report: &impl serde::Serialize,
+    meaning: Option<&impl serde::Serialize>,
+) -> anyhow::Result<serde_json::Value> {
+    let mut value = serde_json::to_value(report)?;
+    if let (Some(object), Some(m)) = (value.as_object_mut(), meaning) {
+        object.insert("meaning".into(), serde_json::to_value(m)?);
+    }
+    Ok(value)
+}
+
 fn print_report(
     json: bool,
     what: &str,
@@ -219,11 +227,7 @@ fn print_report(
     meaning: Option<&frugal_core::meaning::CatchUp>,
 ) -> anyhow::Result<()> {
     if json {
-        let mut value = serde_json::to_value(r)?;
-        if let (Some(object), Some(m)) = (value.as_object_mut(), meaning) {
-            object.insert("meaning".into(), serde_json::to_value(m)?);
-        }
-        return super::print_json(&value);
+        return super::print_json(&with_meaning(r, meaning)?);
     }
     let secs = r.elapsed_ms as f64 / 1000.0;
     println!(

@@ -5,7 +5,6 @@
 //! is found by its words only, and a missing or broken model turns meaning search off with
 //! one notice instead of failing a search.
 
-use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -249,7 +248,7 @@ impl Meaning {
         cancel: &AtomicBool,
     ) -> Result<CatchUp> {
         let loaded = self.load()?;
-        let cut = match lock(&loaded.store).writable_here() {
+        let cut = match lock(&loaded.store).writable() {
             Ok(cut) => cut,
             Err(VectorError::Busy(_)) => return Ok(CatchUp { busy: true, ..CatchUp::default() }),
             Err(e) => return Err(e.into()),
@@ -304,31 +303,16 @@ impl Meaning {
     }
 
     /// Drops the vectors of passages no longer in the index now (after a folder is
-    /// removed), not when they reach a fifth of the store. When another process holds the
-    /// writer's lock, this process's next catch-up does it; a failure is a notice (the
-    /// vectors are never returned meanwhile: their passages are gone).
+    /// removed), not when they reach a fifth of the store: a catch-up with the purge flag
+    /// set, stopped before it embeds anything. When another process holds the writer's lock
+    /// the flag stays for this process's next catch-up; a failure is a notice (the vectors
+    /// are never returned meanwhile: their passages are gone).
     pub(crate) fn purge(&self, index: &Index) {
         if !self.enabled() || !self.has_vectors() {
             return;
         }
-        let result = self.load().and_then(|loaded| {
-            let mut store = lock(&loaded.store);
-            match store.writable_here() {
-                Ok(_) => {}
-                Err(VectorError::Busy(_)) => {
-                    self.purge.store(true, Ordering::SeqCst);
-                    return Ok(());
-                }
-                Err(e) => return Err(e.into()),
-            }
-            let dropped = index.reload().map_err(CoreError::from).and_then(|()| {
-                let live = index.passage_keys()?;
-                Ok(store.compact(&|k| live.contains(&k))?)
-            });
-            store.release();
-            dropped.map(|_| ())
-        });
-        if let Err(e) = result {
+        self.purge.store(true, Ordering::SeqCst);
+        if let Err(e) = self.catch_up(index, &mut |_, _| {}, &AtomicBool::new(true)) {
             *lock(&self.notice) =
                 Some(format!("the removed passages' vectors stay on disk until the next update: {e}"));
         }
@@ -412,10 +396,9 @@ impl Meaning {
         if let Err(e) = store.refresh() {
             status.problem = Some(e.to_string());
         }
-        let have: HashSet<u64> = store.keys().iter().copied().collect();
         status.passages = live.len() as u64;
-        status.ready = live.iter().filter(|k| have.contains(k)).count() as u64;
-        status.stale = have.len() as u64 - status.ready;
+        status.ready = live.iter().filter(|&&k| store.contains(k)).count() as u64;
+        status.stale = store.len() as u64 - status.ready;
         status.memory_bytes = store.memory_bytes() as u64;
         status.dimensions = store.dims();
         status.model = Some(loaded.model.clone());

@@ -169,9 +169,9 @@ impl Index {
 /// list and, for the keyword list, the share of the query's word weight the hit contains
 /// (its `coverage`): a passage that matches one common word of a long question no longer
 /// outranks one that means the question (measured on the paraphrased fixture: MRR 0.750
-/// with plain RRF, 0.825 with coverage). A hit in
-/// both keeps the keyword one's snippet and highlights and both ranks. At most `per_file`
-/// from a file, `limit` in all; ties go to the better keyword rank.
+/// with plain RRF, 0.825 with coverage). A hit in both keeps the keyword one's snippet and
+/// highlights and both ranks. At most `per_file` from a file, `limit` in all; ties go to
+/// the better keyword rank.
 pub fn fuse(keyword: Vec<Hit>, meaning: Vec<Hit>, meaning_weight: f32, query: &SearchQuery) -> Vec<Hit> {
     // A passage is its place and its text: passages of one long line (minified code, a
     // table) share their lines, and must neither merge nor add up each other's credit.

@@ -519,15 +519,15 @@ impl Index {
         doc.add_text(f.doc_type, PASSAGE);
         doc.add_text(f.path, &record.path);
         self.common_fields(&mut doc, record);
+        let heading_path = c.heading_path.join(" > ");
         doc.add_text(f.title, title);
-        doc.add_text(f.headings, c.heading_path.join(" > "));
+        doc.add_text(f.headings, &heading_path);
         doc.add_text(f.body, &c.text);
         doc.add_text(f.kind, kind.as_str());
         doc.add_i64(f.modified, modified);
         doc.add_u64(f.line_start, u64::from(c.line_start));
         doc.add_u64(f.line_end, u64::from(c.line_end));
         doc.add_bool(f.local_only, local_only);
-        let heading_path = c.heading_path.join(" > ");
         doc.add_u64(
             f.passage_key,
             crate::meaning::passage_key(&crate::meaning::embed_text(title, &heading_path, &c.text)),

@@ -170,12 +170,15 @@ impl Store {
         self.keys.len() * per
     }
 
-    /// Takes the writer's lock (one writer per store across processes) and cuts a torn
-    /// record left at the end by a crash, saying so. [`VectorError::Busy`] when another
-    /// process writes. The lock is held until [`Store::release`] or the store is dropped.
+    /// Takes the writer's lock (one writer per store, across processes and across the
+    /// threads sharing this store) and cuts a torn record left at the end by a crash,
+    /// saying so. [`VectorError::Busy`] when another process writes, or when this store
+    /// already holds the lock: another thread of the process is writing, and a second
+    /// user's [`Store::release`] must not end its turn. The lock is held until
+    /// [`Store::release`] or the store is dropped.
     pub fn writable(&mut self) -> Result<Option<String>> {
         if self.writer.is_some() {
-            return Ok(None);
+            return Err(VectorError::Busy(self.path.clone()));
         }
         let lock_path = self.path.with_extension("lock");
         if let Some(parent) = self.path.parent() {
@@ -209,24 +212,9 @@ impl Store {
         }))
     }
 
-    /// [`Store::writable`] for one writer in this process too: [`VectorError::Busy`] when
-    /// this store already holds the lock (another thread of the process is writing, and its
-    /// [`Store::release`] must not be undone by a second user's).
-    pub fn writable_here(&mut self) -> Result<Option<String>> {
-        if self.writer.is_some() {
-            return Err(VectorError::Busy(self.path.clone()));
-        }
-        self.writable()
-    }
-
     /// Lets go of the writer's lock, so another process may write; reading goes on.
     pub fn release(&mut self) {
         self.writer = None;
-    }
-
-    /// Whether this store holds the writer's lock.
-    pub fn is_writable(&self) -> bool {
-        self.writer.is_some()
     }
 
     /// Appends vectors (unit length, `dims` wide), skipping keys already stored, and makes

@@ -214,8 +214,8 @@ fn a_second_writer_in_the_same_process_is_told_it_is_busy() {
     // lock the first is writing under.
     let dir = tempfile::tempdir().unwrap();
     let (mut s, vs) = filled(&dir.path().join("v.bin"), 3);
-    assert!(matches!(s.writable_here(), Err(VectorError::Busy(_))));
+    assert!(matches!(s.writable(), Err(VectorError::Busy(_))));
     s.insert(&[(9, vs[0].clone())]).unwrap();
     s.release();
-    assert!(s.writable_here().is_ok());
+    assert!(s.writable().is_ok());
 }
