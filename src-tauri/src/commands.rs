@@ -634,6 +634,34 @@ pub fn summarize_file(
     cloud: bool,
     on_event: &dyn Fn(StreamEvent),
 ) -> CmdResult<SummaryView> {
+    // A recording: its transcript first (the one beside it when it is newer).
+    let transcript;
+    let path = if frugal_core::transcribe::is_audio(path) {
+        transcript = frugal_core::speech::transcript_path(path);
+        if !frugal_core::speech::transcript_is_current(path) {
+            let cancel = std::sync::atomic::AtomicBool::new(false);
+            let (_, t) = a.transcribe(
+                path,
+                None,
+                &Default::default(),
+                &mut |p| {
+                    let total = p.total_ms.unwrap_or(0).max(p.done_ms);
+                    on_event(StreamEvent::progress(
+                        (p.done_ms / 1000) as usize,
+                        (total / 1000) as usize,
+                        "transcribing",
+                    ))
+                },
+                &cancel,
+            )?;
+            if t.cues.is_empty() {
+                return Err(CommandError::new("input", format!("no speech was found in {}", path.display())));
+            }
+        }
+        transcript.as_path()
+    } else {
+        path
+    };
     let input = frugal_core::input::read_input(path)?;
     let opts = RouteOptions { cloud, ..Default::default() };
     let routed = a.summarize(

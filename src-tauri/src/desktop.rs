@@ -81,7 +81,14 @@ impl<R: Runtime> Shell for Desktop<R> {
         self.app
             .dialog()
             .file()
-            .add_filter("Meeting transcripts", &["vtt", "srt", "txt", "md"])
+            // Transcripts, and recordings (transcribed first).
+            .add_filter(
+                "Meeting transcripts and recordings",
+                &["vtt", "srt", "txt", "md"]
+                    .into_iter()
+                    .chain(frugal_core::transcribe::AUDIO_EXTENSIONS.iter().copied())
+                    .collect::<Vec<_>>(),
+            )
             .blocking_pick_file()
             .and_then(|p| p.into_path().ok())
     }
@@ -151,9 +158,21 @@ fn menu<R: Runtime>(app: &AppHandle<R>, label: &str, paused: bool) -> tauri::Res
     let hotkey = app.state::<AppState>().hotkey();
     let draft = MenuItem::with_id(app, "draft", "Draft email", true, Some(hotkey.as_str()))
         .or_else(|_| MenuItem::with_id(app, "draft", "Draft email", true, None::<&str>))?;
+    // Record meeting, or Stop with the time so far while recording.
+    let record = match app.state::<AppState>().recorder().status() {
+        Some(r) => MenuItem::with_id(
+            app,
+            "record-stop",
+            format!("Stop recording ({})", clock(r.elapsed_secs)),
+            true,
+            None::<&str>,
+        )?,
+        None => MenuItem::with_id(app, "record", "Record meeting", true, None::<&str>)?,
+    };
     Menu::with_items(
         app,
         &[
+            &record,
             &MenuItem::with_id(app, "summarize", "Summarize meeting…", true, None::<&str>)?,
             &draft,
             &MenuItem::with_id(app, "ask", "Ask my files", true, None::<&str>)?,
@@ -165,6 +184,25 @@ fn menu<R: Runtime>(app: &AppHandle<R>, label: &str, paused: bool) -> tauri::Res
             &MenuItem::with_id(app, "quit", "Quit Frugal", true, None::<&str>)?,
         ],
     )
+}
+
+fn clock(secs: u32) -> String {
+    if secs >= 3600 {
+        format!("{}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+    } else {
+        format!("{}:{:02}", secs / 60, secs % 60)
+    }
+}
+
+/// Keeps the tray's Stop line showing the elapsed time, once a second, while recording.
+pub fn tick_while_recording<R: Runtime>(app: AppHandle<R>) {
+    let _ = std::thread::Builder::new().name("frugal-record-clock".into()).spawn(move || {
+        while app.state::<AppState>().recorder().status().is_some() {
+            refresh_tray(&app);
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+        refresh_tray(&app);
+    });
 }
 
 fn tray_label<R: Runtime>(app: &AppHandle<R>) -> (String, bool) {
@@ -207,6 +245,30 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
             open_window(app, Window::Draft)
         }
         "ask" => open_window(app, Window::Ask),
+        "record" => {
+            let parts = crate::recording::Parts::of(&app.state::<AppState>());
+            let app = app.clone();
+            // Opening the sound server's streams can take a moment: not on the menu's thread.
+            let _ =
+                std::thread::Builder::new().name("frugal-record".into()).spawn(move || {
+                    match crate::recording::start(&parts) {
+                        Ok(_) => tick_while_recording(app),
+                        Err(e) => parts.shell.notify("Cannot record", &e.message),
+                    }
+                });
+            Ok(())
+        }
+        "record-stop" => {
+            let parts = crate::recording::Parts::of(&app.state::<AppState>());
+            let _ = std::thread::Builder::new().name("frugal-record-stop".into()).spawn(move || {
+                if let Ok(view) = crate::recording::stop(&parts, &|_| {}) {
+                    // The notification says it is done; the summary opens beside it.
+                    let summary = crate::meetings::summary_path(std::path::Path::new(&view.source));
+                    let _ = parts.shell.open_file(&summary);
+                }
+            });
+            Ok(())
+        }
         "spend" | "settings" => open_window(app, Window::Settings),
         "pause" => {
             let state = app.state::<AppState>();

@@ -15,6 +15,7 @@ pub mod gateway;
 pub mod meetings;
 pub mod outcomes;
 pub mod paste;
+pub mod recording;
 pub mod shell;
 pub mod state;
 pub mod views;
@@ -133,6 +134,9 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
         commands::open_source,
         commands::summarize,
         commands::save_summary,
+        recording::record_start,
+        recording::record_stop,
+        recording::record_status,
         commands::spend,
         commands::export_csv,
         commands::open_window,

@@ -10,8 +10,13 @@ use std::time::{Duration, SystemTime};
 
 use crate::state::AppState;
 
-/// Transcript kinds worth summarizing unasked (plain `.txt` could be anything).
+/// Transcript kinds worth summarizing unasked (plain `.txt` could be anything); recordings
+/// are too, transcribed first (their transcript, `NAME.vtt`, then shares their summary).
 const KINDS: &[&str] = &["vtt", "srt"];
+
+fn wanted(p: &Path) -> bool {
+    p.extension().and_then(|e| e.to_str()).is_some_and(|e| KINDS.contains(&e)) || frugal_core::transcribe::is_audio(p)
+}
 
 /// What a scan remembers: files already summarized, failed or present before.
 #[derive(Debug, Default)]
@@ -20,18 +25,14 @@ pub struct Seen {
     files: HashSet<PathBuf>,
 }
 
-fn summary_path(p: &Path) -> PathBuf {
+pub(crate) fn summary_path(p: &Path) -> PathBuf {
     let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     p.with_file_name(format!("{stem}.summary.md"))
 }
 
 fn transcripts(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_file() && p.extension().and_then(|e| e.to_str()).is_some_and(|e| KINDS.contains(&e)))
-        .collect()
+    entries.flatten().map(|e| e.path()).filter(|p| p.is_file() && wanted(p)).collect()
 }
 
 /// One scan: summarizes every new, settled transcript; returns the summaries written.
@@ -49,7 +50,8 @@ pub fn scan_once(state: &AppState, seen: &mut Seen) -> Vec<PathBuf> {
     }
     let mut written = Vec::new();
     for path in transcripts(&dir) {
-        if seen.files.contains(&path) || summary_path(&path).exists() {
+        // A recording the tray is making or finishing is summarized by Stop, not here.
+        if seen.files.contains(&path) || summary_path(&path).exists() || state.recorder().owns(&path) {
             continue;
         }
         // Still being written (a recorder flushing captions)? Wait for the next scan.

@@ -25,6 +25,8 @@ pub struct AppState {
     unused: crate::outcomes::Unused,
     /// The gateway served while the app runs (Settings → Gateway).
     gateway: crate::gateway::Served,
+    /// Record meeting / Stop.
+    recorder: Arc<crate::recording::Recorder>,
 }
 
 impl AppState {
@@ -42,7 +44,13 @@ impl AppState {
             shell,
             unused: Default::default(),
             gateway: Default::default(),
+            recorder: Default::default(),
         })
+    }
+
+    /// The meeting recorder.
+    pub fn recorder(&self) -> Arc<crate::recording::Recorder> {
+        self.recorder.clone()
     }
 
     /// The assistant in effect.

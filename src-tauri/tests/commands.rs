@@ -13,9 +13,7 @@ use std::sync::{Arc, Mutex};
 use frugal_app::shell::{Shell, Window};
 use frugal_app::state::AppState;
 use serde_json::{json, Value};
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY};
-use tauri::webview::InvokeRequest;
+use tauri::test::{mock_builder, mock_context, noop_assets, MockRuntime};
 use tauri::{Manager, WebviewWindow};
 
 #[derive(Default)]
@@ -106,19 +104,7 @@ fn harness() -> Harness {
 
 impl Harness {
     fn invoke(&self, cmd: &str, args: Value) -> Result<Value, Value> {
-        get_ipc_response(
-            &self.webview,
-            InvokeRequest {
-                cmd: cmd.into(),
-                callback: CallbackFn(0),
-                error: CallbackFn(1),
-                url: "tauri://localhost".parse().unwrap(),
-                body: InvokeBody::Json(args),
-                headers: Default::default(),
-                invoke_key: INVOKE_KEY.to_string(),
-            },
-        )
-        .map(|b| b.deserialize::<Value>().unwrap())
+        common::invoke(&self.webview, cmd, args)
     }
 
     fn ok(&self, cmd: &str, args: Value) -> Value {
@@ -305,6 +291,47 @@ fn new_transcripts_in_the_meetings_folder_are_summarized() {
     assert!(!meetings.join("last-week.summary.md").exists());
     assert!(h.shell.calls().contains(&"notify Meeting summarized".to_string()), "{:?}", h.shell.calls());
     assert!(frugal_app::meetings::scan_once(&state, &mut seen).is_empty(), "summarized once");
+}
+
+/// A recording saved into the meetings folder is transcribed first, then summarized: the
+/// transcript and the summary land beside it, and the transcript is not summarized again.
+#[test]
+fn new_recordings_in_the_meetings_folder_are_transcribed_and_summarized() {
+    use tauri::Manager;
+    let h = harness();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let speech = h.dir.join("speech");
+    let made = std::process::Command::new(root.join("tests/speech/make-meeting.sh"))
+        .arg(root.join("tests/speech/planning-call.txt"))
+        .arg(&speech)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let config = h.dir.join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "{text}[transcribe]\nmodel = {:?}\n",
+            root.join("models/ggml-tiny.en-q8_0.bin").canonicalize().unwrap()
+        ),
+    )
+    .unwrap();
+    let meetings = h.dir.join("meetings");
+    std::fs::create_dir_all(&meetings).unwrap();
+    h.ok("set_meetings_folder", json!({ "path": meetings }));
+    let state = h._app.state::<AppState>();
+    let mut seen = frugal_app::meetings::Seen::default();
+    assert!(frugal_app::meetings::scan_once(&state, &mut seen).is_empty());
+    std::fs::copy(speech.join("mono.wav"), meetings.join("call.wav")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let written = frugal_app::meetings::scan_once(&state, &mut seen);
+    let dir = meetings.canonicalize().unwrap();
+    assert_eq!(written, vec![dir.join("call.summary.md")]);
+    assert!(std::fs::read_to_string(dir.join("call.vtt")).unwrap().to_lowercase().contains("community garden"));
+    assert!(std::fs::read_to_string(dir.join("call.summary.md")).unwrap().contains("## Summary"));
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert!(frugal_app::meetings::scan_once(&state, &mut seen).is_empty(), "call.vtt shares call.summary.md");
 }
 
 /// The catalog lists what fits; a GGUF file becomes the model in use and is saved.

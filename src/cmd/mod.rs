@@ -17,6 +17,7 @@ pub mod search;
 pub mod serve;
 pub mod spend;
 pub mod summarize;
+pub mod transcribe;
 
 use std::path::{Path, PathBuf};
 

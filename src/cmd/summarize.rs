@@ -12,15 +12,55 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Args, Debug)]
 pub struct SummarizeArgs {
-    /// Transcript file (WebVTT, SRT, `Name: line` text, Markdown), or - for stdin.
+    /// Transcript file (WebVTT, SRT, `Name: line` text, Markdown), a recording (WAV, MP3,
+    /// M4A, OGG, FLAC, WebM: transcribed first, the transcript saved beside it), or - for stdin.
     file: PathBuf,
     /// Write the result to this file instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     out: Option<PathBuf>,
 }
 
-pub fn run(g: &super::Globals, args: SummarizeArgs) -> anyhow::Result<ExitCode> {
+pub fn run(g: &super::Globals, mut args: SummarizeArgs) -> anyhow::Result<ExitCode> {
     let json = g.json;
+    // One Ctrl-C handler for both stages: a recording's transcription, then the summary.
+    let cancel = CancelToken::new();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (on_cancel, on_stop) = (cancel.clone(), stop.clone());
+    ctrlc::set_handler(move || {
+        on_cancel.cancel();
+        on_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    })
+    .context("cannot install the Ctrl-C handler")?;
+    if frugal_core::transcribe::is_audio(&args.file) {
+        // A recording: its transcript first (reused when it is newer than the recording).
+        let transcript = frugal_core::speech::transcript_path(&args.file);
+        if frugal_core::speech::transcript_is_current(&args.file) {
+            eprintln!("frugal: using the transcript beside the recording, {}", transcript.display());
+        } else {
+            let assistant = g.open()?;
+            let Some((out, t)) =
+                super::transcribe::transcribe_with_bar(&assistant, &args.file, None, &Default::default(), &stop)?
+            else {
+                return Ok(ExitCode::from(super::CANCELLED));
+            };
+            if t.cues.is_empty() {
+                anyhow::bail!(
+                    "nothing to summarize: no speech was found in {} (an empty transcript is saved as {})",
+                    args.file.display(),
+                    out.display()
+                );
+            }
+            for n in &t.notes {
+                eprintln!("frugal: note: {n}");
+            }
+            eprintln!(
+                "frugal: transcript written to {} ({} of audio)",
+                out.display(),
+                frugal_core::transcribe::audio::clock(t.duration_ms)
+            );
+        }
+        args.file = transcript;
+    }
     let bar = if std::io::stderr().is_terminal() { ProgressBar::new(1) } else { ProgressBar::hidden() };
     let style = |template: &str| -> anyhow::Result<ProgressStyle> {
         Ok(ProgressStyle::with_template(template).map_err(|e| anyhow::anyhow!("{e}"))?.progress_chars("=> "))
@@ -44,9 +84,6 @@ pub fn run(g: &super::Globals, args: SummarizeArgs) -> anyhow::Result<ExitCode> 
         bar.suspend(|| eprintln!("frugal: warning: {w}"));
     }
     let assistant = g.open()?;
-    let cancel = CancelToken::new();
-    let handler = cancel.clone();
-    ctrlc::set_handler(move || handler.cancel()).context("cannot install the Ctrl-C handler")?;
     let mut tokens = 0u64;
     let result = assistant.summarize(
         &input,

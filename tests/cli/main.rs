@@ -23,4 +23,5 @@ mod hw;
 mod index;
 mod meaning;
 mod models;
+mod speech;
 mod summarize;

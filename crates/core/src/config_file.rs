@@ -110,6 +110,16 @@ fn first_problem(c: &Config) -> Option<(Vec<Step<'static>>, String)> {
     if c.index.threads.is_some_and(|n| !(1..=64).contains(&n)) {
         return Some((vec![Key("index"), Key("threads")], "must be 1 to 64".into()));
     }
+    if c.transcribe.threads.is_some_and(|n| !(1..=256).contains(&n)) {
+        return Some((vec![Key("transcribe"), Key("threads")], "must be 1 to 256".into()));
+    }
+    if c.transcribe
+        .language
+        .as_deref()
+        .is_some_and(|l| l.len() < 2 || l.len() > 8 || !l.chars().all(|c| c.is_ascii_alphabetic()))
+    {
+        return Some((vec![Key("transcribe"), Key("language")], "must be a language code such as en or de".into()));
+    }
     let g = &c.gateway;
     if g.port == Some(0) {
         return Some((vec![Key("gateway"), Key("port")], "must be 1 to 65535".into()));

@@ -42,6 +42,9 @@ pub enum CoreError {
     /// Search by meaning is unavailable (no model, a corrupt one, an embedding failure).
     #[error("{0}")]
     Meaning(String),
+    /// A recording could not be transcribed or recorded.
+    #[error(transparent)]
+    Speech(#[from] frugal_transcribe::Error),
     /// The OS keychain failed.
     #[error("{0}")]
     Keychain(String),

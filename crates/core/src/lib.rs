@@ -35,6 +35,7 @@ pub mod models;
 pub mod router;
 pub mod secrets;
 pub mod settings;
+pub mod speech;
 pub mod spend;
 pub mod tasks;
 pub mod verdict;
@@ -66,5 +67,7 @@ pub use frugal_llm as llm;
 /// The local engine's types (hardware profile, load plan, GGUF header), re-exported so the
 /// shells depend on `frugal-core` alone.
 pub use frugal_local as local;
+/// Speech to text for recordings, re-exported for the shells.
+pub use frugal_transcribe as transcribe;
 /// The embeddings' store.
 pub use frugal_vectors as vectors;

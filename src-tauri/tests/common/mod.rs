@@ -38,3 +38,28 @@ pub fn sandbox_config(root: &Path) -> PathBuf {
     .expect("write the test config");
     config
 }
+
+/// Invokes a command through the app's real invoke handler on Tauri's mock runtime, as the
+/// UI would: the JSON it answers, or the JSON error.
+#[allow(dead_code)] // the end-to-end tests drive the real app instead
+pub fn invoke(
+    webview: &tauri::WebviewWindow<tauri::test::MockRuntime>,
+    cmd: &str,
+    args: serde_json::Value,
+) -> Result<serde_json::Value, serde_json::Value> {
+    use tauri::ipc::{CallbackFn, InvokeBody};
+    use tauri::webview::InvokeRequest;
+    tauri::test::get_ipc_response(
+        webview,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: "tauri://localhost".parse().expect("a URL"),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: tauri::test::INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|b| b.deserialize::<serde_json::Value>().expect("JSON"))
+}

@@ -1,0 +1,166 @@
+//! Record meeting / Stop, from the tray or the summary window.
+//!
+//! Recording writes the microphone and the system's sound to the Meetings folder (else the
+//! data folder's `Meetings`) and transcribes as it goes, so Stop leaves only the last window
+//! to recognise: the transcript is saved beside the recording, summarized, the summary saved
+//! as `NAME.summary.md` beside it, and a notification says so. While recording, the tray
+//! shows the elapsed time; the Meetings folder's scan leaves the file alone.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use frugal_core::Assistant;
+
+use frugal_core::speech::{save_transcript, transcript_path};
+use frugal_core::transcribe::record::Recording;
+use serde::Serialize;
+use tauri::ipc::Channel;
+use tauri::State;
+
+use crate::commands::{blocking, summarize_file};
+use crate::error::{CmdResult, CommandError};
+use crate::shell::Shell;
+use crate::state::AppState;
+use crate::views::{StreamEvent, SummaryView};
+
+/// The recording in progress, and recordings being finished (Stop pressed, summary pending).
+#[derive(Default, Debug)]
+pub struct Recorder {
+    active: Mutex<Option<(Recording, Instant)>>,
+    finishing: Mutex<Vec<PathBuf>>,
+}
+
+/// What the UI shows about a recording in progress.
+#[derive(Clone, Debug, Serialize, specta::Type)]
+pub struct RecordingView {
+    pub path: String,
+    /// Seconds since Record.
+    pub elapsed_secs: u32,
+}
+
+impl Recorder {
+    /// The recording in progress, if any.
+    pub fn status(&self) -> Option<RecordingView> {
+        let active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
+        active.as_ref().map(|(r, started)| RecordingView {
+            path: r.path().display().to_string(),
+            elapsed_secs: started.elapsed().as_secs().min(u64::from(u32::MAX)) as u32,
+        })
+    }
+
+    /// Whether `path` is being recorded or finished (the Meetings folder must not take it).
+    pub fn owns(&self, path: &Path) -> bool {
+        let active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
+        active.as_ref().is_some_and(|(r, _)| r.path() == path)
+            || self.finishing.lock().unwrap_or_else(PoisonError::into_inner).iter().any(|p| p == path)
+    }
+}
+
+/// What starting and stopping need, owned, so Stop can run off the command's thread.
+pub struct Parts {
+    pub recorder: Arc<Recorder>,
+    pub assistant: Arc<Assistant>,
+    pub shell: Arc<dyn Shell>,
+}
+
+impl Parts {
+    pub fn of(state: &AppState) -> Parts {
+        Parts { recorder: state.recorder(), assistant: state.assistant(), shell: state.shell() }
+    }
+}
+
+/// Starts recording; an error if one is already running or nothing can be recorded.
+pub fn start(parts: &Parts) -> CmdResult<RecordingView> {
+    let Parts { recorder, assistant, shell } = parts;
+    let mut active = recorder.active.lock().unwrap_or_else(PoisonError::into_inner);
+    if active.is_some() {
+        return Err(CommandError::new("input", "a meeting is already being recorded"));
+    }
+    let dir =
+        assistant.config().app.meetings_folder.clone().unwrap_or_else(|| assistant.paths().data_dir.join("Meetings"));
+    let recording = assistant.start_recording(Some(&dir), true, [None, None])?;
+    let view = RecordingView { path: recording.path().display().to_string(), elapsed_secs: 0 };
+    *active = Some((recording, Instant::now()));
+    drop(active);
+    shell.refresh_tray();
+    Ok(view)
+}
+
+/// Stops the recording, saves its transcript and summary beside it, and returns the summary.
+pub fn stop(parts: &Parts, on_event: &dyn Fn(StreamEvent)) -> CmdResult<SummaryView> {
+    let Parts { recorder, assistant, shell } = parts;
+    let taken = recorder.active.lock().unwrap_or_else(PoisonError::into_inner).take();
+    let Some((recording, _)) = taken else {
+        return Err(CommandError::new("input", "no meeting is being recorded"));
+    };
+    let path = recording.path().to_path_buf();
+    recorder.finishing.lock().unwrap_or_else(PoisonError::into_inner).push(path.clone());
+    shell.refresh_tray();
+    let result = finish(assistant, recording, on_event);
+    recorder.finishing.lock().unwrap_or_else(PoisonError::into_inner).retain(|p| p != &path);
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    match &result {
+        Ok(_) => shell.notify("Meeting summarized", &format!("{name}: the summary is saved beside the recording")),
+        Err(e) => shell.notify("Meeting recorded, not summarized", &format!("{name}: {}", e.message)),
+    }
+    shell.spend_changed();
+    result
+}
+
+fn finish(assistant: &Assistant, recording: Recording, on_event: &dyn Fn(StreamEvent)) -> CmdResult<SummaryView> {
+    on_event(StreamEvent::status("finishing the transcript"));
+    let finished = recording.stop();
+    let vtt = transcript_path(&finished.path);
+    let transcript = match finished.transcript {
+        Some(Ok(t)) => t,
+        // Recognition failed while recording: the file is complete, transcribe it now.
+        _ => {
+            on_event(StreamEvent::status("transcribing the recording"));
+            let cancel = std::sync::atomic::AtomicBool::new(false);
+            assistant.transcribe(&finished.path, None, &Default::default(), &mut |_| {}, &cancel)?.1
+        }
+    };
+    save_transcript(&vtt, &transcript.to_vtt(&finished.path))?;
+    if transcript.cues.is_empty() {
+        return Err(CommandError::new(
+            "input",
+            format!("no speech was recorded ({}); the recording is kept", finished.notes.join("; ")),
+        ));
+    }
+    on_event(StreamEvent::status("summarizing"));
+    let mut view = summarize_file(assistant, &vtt, false, on_event)?;
+    let summary = crate::meetings::summary_path(&finished.path);
+    std::fs::write(&summary, &view.markdown)
+        .map_err(|e| CommandError::new("input", format!("cannot save {}: {e}", summary.display())))?;
+    view.source = finished.path.display().to_string();
+    Ok(view)
+}
+
+/// Starts recording a meeting (microphone and system sound) into the Meetings folder.
+#[tauri::command]
+#[specta::specta]
+pub async fn record_start(state: State<'_, AppState>) -> CmdResult<RecordingView> {
+    let parts = Parts::of(&state);
+    blocking(move || start(&parts)).await
+}
+
+/// Stops recording: the transcript and the summary are saved beside the recording.
+#[tauri::command]
+#[specta::specta]
+pub async fn record_stop(state: State<'_, AppState>, on_event: Channel<StreamEvent>) -> CmdResult<SummaryView> {
+    let parts = Parts::of(&state);
+    // Stopping waits for the last window's recognition and the summary.
+    let view = blocking(move || stop(&parts, &|e| drop(on_event.send(e)))).await;
+    if let Ok(v) = &view {
+        state.answer_shown(crate::shell::Window::Summary, &v.route.run_id);
+    }
+    view
+}
+
+/// The recording in progress, if any.
+#[tauri::command]
+#[specta::specta]
+pub fn record_status(state: State<'_, AppState>) -> Option<RecordingView> {
+    state.recorder().status()
+}
