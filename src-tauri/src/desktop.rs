@@ -163,7 +163,7 @@ fn menu<R: Runtime>(app: &AppHandle<R>, label: &str, paused: bool) -> tauri::Res
         Some(r) => MenuItem::with_id(
             app,
             "record-stop",
-            format!("Stop recording ({})", clock(r.elapsed_secs)),
+            format!("Stop recording ({})", minutes(r.elapsed_secs)),
             true,
             None::<&str>,
         )?,
@@ -186,22 +186,35 @@ fn menu<R: Runtime>(app: &AppHandle<R>, label: &str, paused: bool) -> tauri::Res
     )
 }
 
-fn clock(secs: u32) -> String {
-    if secs >= 3600 {
-        format!("{}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
-    } else {
-        format!("{}:{:02}", secs / 60, secs % 60)
+/// The elapsed time in the tray, by the minute: the menu is rebuilt when it changes, and a
+/// rebuild closes an open menu on some Linux desktops, so once a second would be too often.
+fn minutes(secs: u32) -> String {
+    match secs / 60 {
+        0 => "under a minute".into(),
+        m if m < 60 => format!("{m} min"),
+        m => format!("{} h {:02} min", m / 60, m % 60),
     }
 }
 
-/// Keeps the tray's Stop line showing the elapsed time, once a second, while recording.
-pub fn tick_while_recording<R: Runtime>(app: AppHandle<R>) {
+/// For the life of the app: keeps the tray's Stop line showing the time recorded (however
+/// the recording was started), and finishes a recording that ended by itself (both devices
+/// gone, the disk full) as Stop would, so its notes and summary reach the user.
+pub fn spawn_recording_clock<R: Runtime>(app: AppHandle<R>) {
     let _ = std::thread::Builder::new().name("frugal-record-clock".into()).spawn(move || {
-        while app.state::<AppState>().recorder().status().is_some() {
-            refresh_tray(&app);
+        let mut shown: Option<String> = None;
+        loop {
             std::thread::sleep(std::time::Duration::from_secs(1));
+            let state = app.state::<AppState>();
+            let recorder = state.recorder();
+            if recorder.ended_by_itself() {
+                let _ = crate::recording::stop(&crate::recording::Parts::of(&state), &|_| {});
+            }
+            let label = recorder.status().map(|r| minutes(r.elapsed_secs));
+            if label != shown {
+                shown = label;
+                refresh_tray(&app);
+            }
         }
-        refresh_tray(&app);
     });
 }
 
@@ -247,15 +260,12 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
         "ask" => open_window(app, Window::Ask),
         "record" => {
             let parts = crate::recording::Parts::of(&app.state::<AppState>());
-            let app = app.clone();
             // Opening the sound server's streams can take a moment: not on the menu's thread.
-            let _ =
-                std::thread::Builder::new().name("frugal-record".into()).spawn(move || {
-                    match crate::recording::start(&parts) {
-                        Ok(_) => tick_while_recording(app),
-                        Err(e) => parts.shell.notify("Cannot record", &e.message),
-                    }
-                });
+            let _ = std::thread::Builder::new().name("frugal-record".into()).spawn(move || {
+                if let Err(e) = crate::recording::start(&parts) {
+                    parts.shell.notify("Cannot record", &e.message);
+                }
+            });
             Ok(())
         }
         "record-stop" => {

@@ -56,7 +56,12 @@ pub async fn draft_estimate(state: State<'_, AppState>, text: String, tone: Stri
 pub async fn summary_estimate(state: State<'_, AppState>, path: String) -> CmdResult<EstimateView> {
     let a = state.assistant();
     blocking(move || {
-        let input = frugal_core::input::read_input(&PathBuf::from(path))?;
+        // A recording is summarized through its transcript beside it.
+        let mut path = PathBuf::from(path);
+        if frugal_core::transcribe::is_audio(&path) {
+            path = frugal_core::speech::transcript_path(&path);
+        }
+        let input = frugal_core::input::read_input(&path)?;
         let routed = a.summarize(&input, &cloud_dry_run(), &CancelToken::new(), &mut |_| {}, &mut |_| {})?;
         view(&a, routed)
     })

@@ -288,6 +288,7 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
             }
             meetings::spawn(app.handle().clone(), std::time::Duration::from_secs(5));
             AppState::spawn_config_follower(app.handle().clone());
+            desktop::spawn_recording_clock(app.handle().clone());
             if let Some(w) = open_at_start {
                 desktop::open_window(app.handle(), w)?;
             }

@@ -28,6 +28,8 @@ use crate::views::{StreamEvent, SummaryView};
 #[derive(Default, Debug)]
 pub struct Recorder {
     active: Mutex<Option<(Recording, Instant)>>,
+    /// Set while a recording's sound-server streams open (the lock is not held meanwhile).
+    starting: std::sync::atomic::AtomicBool,
     finishing: Mutex<Vec<PathBuf>>,
 }
 
@@ -49,11 +51,20 @@ impl Recorder {
         })
     }
 
-    /// Whether `path` is being recorded or finished (the Meetings folder must not take it).
+    /// Whether `path` — the recording, or its transcript or summary beside it — belongs to a
+    /// recording being made or finished (the Meetings folder must not take it: Stop does).
     pub fn owns(&self, path: &Path) -> bool {
+        let stem = |p: &Path| p.with_extension("");
+        let mine = stem(path);
         let active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
-        active.as_ref().is_some_and(|(r, _)| r.path() == path)
-            || self.finishing.lock().unwrap_or_else(PoisonError::into_inner).iter().any(|p| p == path)
+        active.as_ref().is_some_and(|(r, _)| stem(r.path()) == mine)
+            || self.finishing.lock().unwrap_or_else(PoisonError::into_inner).iter().any(|p| stem(p) == mine)
+    }
+
+    /// Whether the recording in progress ended by itself (both sources gone, the disk full).
+    pub fn ended_by_itself(&self) -> bool {
+        let active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
+        active.as_ref().is_some_and(|(r, _)| r.has_ended())
     }
 }
 
@@ -72,17 +83,31 @@ impl Parts {
 
 /// Starts recording; an error if one is already running or nothing can be recorded.
 pub fn start(parts: &Parts) -> CmdResult<RecordingView> {
+    use std::sync::atomic::Ordering;
     let Parts { recorder, assistant, shell } = parts;
-    let mut active = recorder.active.lock().unwrap_or_else(PoisonError::into_inner);
-    if active.is_some() {
-        return Err(CommandError::new("input", "a meeting is already being recorded"));
+    {
+        let active = recorder.active.lock().unwrap_or_else(PoisonError::into_inner);
+        if active.is_some() || recorder.starting.swap(true, Ordering::SeqCst) {
+            return Err(CommandError::new("input", "a meeting is already being recorded"));
+        }
     }
+    // The sound server's streams open without the lock held: the tray's menu reads it.
     let dir =
         assistant.config().app.meetings_folder.clone().unwrap_or_else(|| assistant.paths().data_dir.join("Meetings"));
-    let recording = assistant.start_recording(Some(&dir), true, [None, None])?;
+    let recording = match assistant.start_recording(Some(&dir), true, [None, None]) {
+        Ok(r) => r,
+        Err(e) => {
+            recorder.starting.store(false, Ordering::SeqCst);
+            return Err(e.into());
+        }
+    };
     let view = RecordingView { path: recording.path().display().to_string(), elapsed_secs: 0 };
-    *active = Some((recording, Instant::now()));
-    drop(active);
+    let notes = recording.notes();
+    *recorder.active.lock().unwrap_or_else(PoisonError::into_inner) = Some((recording, Instant::now()));
+    recorder.starting.store(false, Ordering::SeqCst);
+    if !notes.is_empty() {
+        shell.notify("Recording", &notes.join("; "));
+    }
     shell.refresh_tray();
     Ok(view)
 }

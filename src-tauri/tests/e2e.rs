@@ -1,7 +1,8 @@
 //! End to end: the real app binary under Xvfb, driven through `tauri-driver` and WebKitGTK's
 //! WebDriver. Opens Settings, sets a budget, adds a provider and tests it, adds a fixture folder and sees it indexed, drafts
 //! on the default model and sees tokens stream, pastes it back into an editor window through the
-//! hotkey, and reads the ledger's rows in Spend review.
+//! hotkey, and reads the ledger's rows in Spend review. A second test records a meeting from
+//! the summary window (Record meeting / Stop) through a test PulseAudio server.
 //! Screenshots of each screen go to `$CARGO_TARGET_DIR/e2e-screenshots/` (or `target/…`).
 #![allow(clippy::unwrap_used)]
 
@@ -173,26 +174,28 @@ fn shots_dir() -> PathBuf {
     target.join("e2e-screenshots")
 }
 
-#[test]
-fn settings_budget_folder_draft_and_spend_review_in_the_real_app() {
+/// The real app under its own Xvfb display, driven by `tauri-driver`, opened on `window`
+/// (`--settings`, `--summary`). The app's runtime folder is `root/run` (a test's sound server
+/// listens there). `offset` keeps two tests' displays apart.
+struct App {
+    driver: Driver,
+    display: String,
+    _driver_process: Kill,
+    _xvfb: Kill,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.driver.call("DELETE", "", None);
+    }
+}
+
+fn launch(root: &Path, config: &Path, window: &str, offset: u32) -> App {
     let xvfb = tool("Xvfb");
     let webkit_driver = tool("WebKitWebDriver");
     let tauri_driver = tool("tauri-driver");
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    let config = common::sandbox_config(root);
-    let notes = root.join("notes");
-    std::fs::create_dir_all(&notes).unwrap();
-    for f in ["tests/fixtures/corpus/offsite.md", "tests/fixtures/meetings/planning.txt"] {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(f);
-        if src.exists() {
-            std::fs::copy(&src, notes.join(src.file_name().unwrap())).unwrap();
-        }
-    }
-    std::fs::write(notes.join("atlas.md"), "# Atlas cutover\n\nThe Atlas cutover is on 14 March at 06:00.\n").unwrap();
-
-    let display = format!(":{}", 100 + std::process::id() % 400);
-    let _x = Kill(
+    let display = format!(":{}", 100 + (std::process::id() + offset) % 400);
+    let x = Kill(
         Command::new(xvfb)
             .args([display.as_str(), "-screen", "0", "1280x900x24", "-nolisten", "tcp"])
             .stderr(Stdio::null())
@@ -204,7 +207,8 @@ fn settings_budget_folder_draft_and_spend_review_in_the_real_app() {
     let native = free_port();
     let env_home = root.join("home");
     std::fs::create_dir_all(&env_home).unwrap();
-    let _driver = Kill(
+    std::fs::create_dir_all(root.join("run")).unwrap();
+    let driver_process = Kill(
         Command::new(tauri_driver)
             .args(["--port", &port.to_string(), "--native-port", &native.to_string(), "--native-driver"])
             .arg(webkit_driver)
@@ -213,15 +217,15 @@ fn settings_budget_folder_draft_and_spend_review_in_the_real_app() {
             .env("XDG_CONFIG_HOME", root.join("xdg-config"))
             .env("XDG_DATA_HOME", root.join("xdg-data"))
             .env("XDG_RUNTIME_DIR", root.join("run"))
-            .env("FRUGAL_CONFIG", &config)
-            .env("FRUGAL_OPEN", "settings")
+            .env("PULSE_RUNTIME_PATH", root.join("run/pulse"))
+            .env("FRUGAL_CONFIG", config)
+            .env("FRUGAL_OPEN", window.trim_start_matches("--"))
             .env_remove("DBUS_SESSION_BUS_ADDRESS")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap(),
     );
-    std::fs::create_dir_all(root.join("run")).unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(120)).no_proxy().build().unwrap();
     let start = Instant::now();
@@ -232,7 +236,7 @@ fn settings_budget_folder_draft_and_spend_review_in_the_real_app() {
             .body(
                 json!({ "capabilities": { "alwaysMatch": { "tauri:options": {
                     "application": env!("CARGO_BIN_EXE_frugal-app"),
-                    "args": ["--settings", "--config", config.display().to_string()]
+                    "args": [window, "--config", config.display().to_string()]
                 } } } })
                 .to_string(),
             )
@@ -247,7 +251,31 @@ fn settings_budget_folder_draft_and_spend_review_in_the_real_app() {
         assert!(start.elapsed() < Duration::from_secs(30), "tauri-driver did not start");
         std::thread::sleep(Duration::from_millis(200));
     };
-    let d = Driver { base, session, http, shots: shots_dir() };
+    App {
+        driver: Driver { base, session, http, shots: shots_dir() },
+        display,
+        _driver_process: driver_process,
+        _xvfb: x,
+    }
+}
+
+#[test]
+fn settings_budget_folder_draft_and_spend_review_in_the_real_app() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let config = common::sandbox_config(root);
+    let notes = root.join("notes");
+    std::fs::create_dir_all(&notes).unwrap();
+    for f in ["tests/fixtures/corpus/offsite.md", "tests/fixtures/meetings/planning.txt"] {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(f);
+        if src.exists() {
+            std::fs::copy(&src, notes.join(src.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::write(notes.join("atlas.md"), "# Atlas cutover\n\nThe Atlas cutover is on 14 March at 06:00.\n").unwrap();
+
+    let app = launch(root, &config, "--settings", 0);
+    let (d, display) = (&app.driver, app.display.clone());
 
     // Settings opens on Model & hardware.
     d.wait_text("#tab-model", 30, |t| t.contains("context"));
@@ -386,5 +414,88 @@ fn settings_budget_folder_draft_and_spend_review_in_the_real_app() {
     let counts: Vec<u32> = share.split(|c: char| !c.is_ascii_digit()).filter_map(|n| n.parse().ok()).collect();
     assert!(matches!(counts[..], [_, local, all] if all == local + 1 && local >= 2), "{share}");
     d.screenshot("6-spend-review");
-    d.call("DELETE", "", None);
+}
+
+/// Record meeting / Stop in the summary window: a private PulseAudio server's null sinks
+/// stand in for the microphone and the speakers, two espeak-ng voices play into them, and
+/// Stop shows the summary, with the recording, its transcript and its summary saved.
+#[test]
+fn record_and_stop_in_the_summary_window_of_the_real_app() {
+    if Command::new("pulseaudio").arg("--version").output().is_err() {
+        eprintln!("skipping: pulseaudio is not installed (scripts/setup.sh installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let config = common::sandbox_config(root);
+    let meetings = root.join("meetings");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "{text}[app]\nmeetings_folder = {meetings:?}\n[transcribe]\nmodel = {:?}\n",
+            repo.join("models/ggml-tiny.en-q8_0.bin")
+        ),
+    )
+    .unwrap();
+    let speech = root.join("speech");
+    assert!(Command::new(repo.join("tests/speech/make-meeting.sh"))
+        .arg(repo.join("tests/speech/planning-call.txt"))
+        .arg(&speech)
+        .status()
+        .unwrap()
+        .success());
+    let run = root.join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    let pulse_env = |c: &mut Command| {
+        c.env("XDG_RUNTIME_DIR", &run).env("PULSE_RUNTIME_PATH", run.join("pulse"));
+    };
+    let mut server = Command::new("pulseaudio");
+    pulse_env(&mut server);
+    let _pulse = Kill(
+        server
+            .args(["-n", "--daemonize=no", "--exit-idle-time=-1", "-L", "module-native-protocol-unix"])
+            .args(["-L", "module-null-sink sink_name=frugal_test", "-L", "module-null-sink sink_name=fake_mic"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let pactl = |args: &[&str]| {
+        let mut c = Command::new("pactl");
+        pulse_env(&mut c);
+        c.args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+    };
+    let up = Instant::now();
+    while !pactl(&["info"]) {
+        assert!(up.elapsed() < Duration::from_secs(10), "the test sound server did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(pactl(&["set-default-sink", "frugal_test"]) && pactl(&["set-default-source", "fake_mic.monitor"]));
+
+    let app = launch(root, &config, "--summary", 7);
+    let d = &app.driver;
+    d.wait_text("#record", 30, |t| t == "Record meeting");
+    d.click("#record");
+    d.wait_text("#record", 15, |t| t.starts_with("Stop recording (0:0"));
+    let play = |file: &str, sink: &str| {
+        let mut c = Command::new("paplay");
+        pulse_env(&mut c);
+        Kill(c.arg(format!("--device={sink}")).arg(speech.join(file)).spawn().unwrap())
+    };
+    let (_a, _b) = (play("Dana.wav", "fake_mic"), play("Sam.wav", "frugal_test"));
+    std::thread::sleep(Duration::from_secs(12));
+    d.screenshot("7-recording");
+    d.click("#record");
+    let shown = d.wait_text("#summary-output", 180, |t| t.contains("Action items"));
+    assert!(shown.contains("Summary") && shown.contains("Open questions"), "{shown}");
+    assert_eq!(d.text("#record"), "Record meeting");
+    d.screenshot("8-recording-summarized");
+    let files: Vec<PathBuf> = std::fs::read_dir(&meetings).unwrap().flatten().map(|e| e.path()).collect();
+    let wav = files.iter().find(|p| p.extension().is_some_and(|e| e == "wav")).expect("the recording");
+    let vtt = std::fs::read_to_string(wav.with_extension("vtt")).unwrap();
+    assert!(vtt.contains("<v Me>") && vtt.contains("<v Others>"), "{vtt}");
+    let stem = wav.file_stem().unwrap().to_string_lossy().into_owned();
+    assert!(wav.with_file_name(format!("{stem}.summary.md")).is_file(), "{files:?}");
 }

@@ -112,6 +112,11 @@ fn report(out: &Path, transcript: &Transcript) {
 }
 
 pub fn run(g: &super::Globals, args: TranscribeArgs) -> anyhow::Result<ExitCode> {
+    if let Some(l) = &args.language {
+        if l.len() < 2 || l.len() > 8 || !l.chars().all(|c| c.is_ascii_alphabetic()) {
+            anyhow::bail!("--language takes a language code such as en or de, not {l:?}");
+        }
+    }
     let speakers = match args.speakers.as_deref().map(|s| s.split(',').map(str::trim).collect::<Vec<_>>()) {
         None => None,
         Some(names) if names.len() == 2 && names.iter().all(|n| !n.is_empty() && !n.contains(['<', '>'])) => {
@@ -144,6 +149,15 @@ pub fn record(g: &super::Globals, args: RecordArgs) -> anyhow::Result<ExitCode> 
         [args.microphone.clone(), args.system.clone()],
     )?;
     eprintln!("frugal: recording to {}", recording.path().display());
+    // Notes (no microphone, a device gone, a full disk) are said as they happen.
+    let mut said = 0;
+    let mut say_notes = |recording: &frugal_core::transcribe::record::Recording, bar: &ProgressBar| {
+        let notes = recording.notes();
+        for n in notes.iter().skip(said) {
+            bar.suspend(|| eprintln!("frugal: note: {n}"));
+        }
+        said = notes.len();
+    };
     if args.seconds.is_none() && std::io::stdin().is_terminal() {
         eprintln!("frugal: press Enter (or Ctrl-C) to stop");
         let enter = stop.clone();
@@ -158,6 +172,7 @@ pub fn record(g: &super::Globals, args: RecordArgs) -> anyhow::Result<ExitCode> 
     let started = std::time::Instant::now();
     let deadline = args.seconds.map(Duration::from_secs);
     while !stop.load(Ordering::Relaxed) && !recording.has_ended() && deadline.is_none_or(|d| started.elapsed() < d) {
+        say_notes(&recording, &bar);
         bar.set_message(format!("recording {}", clock(recording.elapsed_ms())));
         bar.tick();
         std::thread::sleep(Duration::from_millis(100));
@@ -165,7 +180,7 @@ pub fn record(g: &super::Globals, args: RecordArgs) -> anyhow::Result<ExitCode> 
     bar.set_message("finishing the transcript");
     let finished = recording.stop();
     bar.finish_and_clear();
-    for n in &finished.notes {
+    for n in finished.notes.iter().skip(said) {
         eprintln!("frugal: note: {n}");
     }
     eprintln!("frugal: recorded {} to {}", clock(finished.duration_ms), finished.path.display());

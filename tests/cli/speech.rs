@@ -306,7 +306,16 @@ fn bad_recordings_get_one_line_and_lose_nothing() {
     let clip = env.path("keep.wav");
     std::fs::copy(meeting().join("mono.wav"), &clip).unwrap();
     let before = std::fs::read(&clip).unwrap();
-    std::fs::write(clip.with_extension("vtt"), "WEBVTT\n\nan earlier transcript\n").unwrap();
+    // A transcript beside it that Frugal did not write is never replaced…
+    std::fs::write(clip.with_extension("vtt"), "WEBVTT\n\n00:00.000 --> 00:01.000\nthe call's own captions\n").unwrap();
+    let err = one_line_error(&env.run(&["transcribe", clip.to_str().unwrap()]));
+    assert!(err.contains("exists and was not made by Frugal"), "{err}");
+    let err = one_line_error(&env.run(&["transcribe", clip.to_str().unwrap(), "-o", clip.to_str().unwrap()]));
+    assert!(err.contains("is the recording itself"), "{err}");
+    assert_eq!(std::fs::read(&clip).unwrap(), before);
+    // …while an earlier one of Frugal's is, when the disk allows.
+    let earlier = "WEBVTT\n\nNOTE Transcribed by Frugal from keep.wav (earlier)\n\n";
+    std::fs::write(clip.with_extension("vtt"), earlier).unwrap();
     let o = Command::new("bash")
         .arg("-c")
         .arg("trap '' XFSZ; ulimit -f 1; exec \"$@\"")
@@ -319,7 +328,7 @@ fn bad_recordings_get_one_line_and_lose_nothing() {
     let err = one_line_error(&o);
     assert!(err.contains("cannot write the transcript") && err.contains("File too large"), "{err}");
     assert_eq!(std::fs::read(&clip).unwrap(), before);
-    assert_eq!(std::fs::read_to_string(clip.with_extension("vtt")).unwrap(), "WEBVTT\n\nan earlier transcript\n");
+    assert_eq!(std::fs::read_to_string(clip.with_extension("vtt")).unwrap(), earlier);
     assert!(!clip.with_extension("vtt.part").exists());
 }
 

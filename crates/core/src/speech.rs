@@ -91,8 +91,22 @@ impl Assistant {
         opts.channel_speakers = asked.channel_speakers.clone().or_else(|| {
             frugal_transcribe::wav::is_frugal_recording(recording).then(|| RECORDING_SPEAKERS.map(String::from))
         });
-        let transcript = frugal_transcribe::transcribe_file(recording, &opts, on_progress, cancel)?;
         let out = out.map_or_else(|| transcript_path(recording), Path::to_path_buf);
+        if same_file(&out, recording) {
+            return Err(CoreError::Input(format!(
+                "{} is the recording itself: choose another file for the transcript",
+                out.display()
+            )));
+        }
+        // Beside the recording may sit a transcript Frugal did not make (a call's captions,
+        // subtitles): never replaced unasked.
+        if out == transcript_path(recording) && out.exists() && !made_by_frugal(&out) {
+            return Err(CoreError::Input(format!(
+                "{} exists and was not made by Frugal; keep it, or pass -o FILE.vtt to write the transcript elsewhere",
+                out.display()
+            )));
+        }
+        let transcript = frugal_transcribe::transcribe_file(recording, &opts, on_progress, cancel)?;
         save_transcript(&out, &transcript.to_vtt(recording))?;
         Ok((out, transcript))
     }
@@ -137,6 +151,21 @@ pub fn new_recording_path(dir: &Path) -> PathBuf {
         n += 1;
     }
     path
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// Whether the transcript at `path` is one Frugal wrote (its NOTE says so).
+pub fn made_by_frugal(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 256];
+    let n = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
+    String::from_utf8_lossy(&head[..n]).contains("NOTE Transcribed by Frugal")
 }
 
 /// Writes `text` to `path` through a temporary file, so a full disk leaves no half file.

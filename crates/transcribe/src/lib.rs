@@ -139,6 +139,13 @@ pub fn transcribe_file(
     cancel: &AtomicBool,
 ) -> Result<Transcript, Error> {
     let mut source = audio::Source::open(path)?;
+    if opts.channel_speakers.is_some() && source.channels != 2 {
+        let n = source.channels;
+        source.notes.push(format!(
+            "speakers are told apart by channel, and this audio has {n} channel{}, not two",
+            if n == 1 { "" } else { "s" }
+        ));
+    }
     let mut pipeline = Pipeline::start(opts, source.duration_ms)?;
     let mut piece = Vec::new();
     let mut more = true;

@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use crate::protocol::SAMPLE_RATE;
@@ -57,12 +57,24 @@ pub struct Recording {
     stop: Arc<AtomicBool>,
     frames: Arc<AtomicU64>,
     writer: Option<JoinHandle<Finished>>,
+    /// What the user should know, as it happens (a missing or lost source, a full disk).
+    notes: Arc<Mutex<Vec<String>>>,
 }
 
 enum Msg {
-    Block(usize, Vec<i16>),
+    /// A block from source `.0`, and how much sound the server still held for it then: a
+    /// block read from a backlog is late, one read with nothing held is on time.
+    Block(usize, Vec<i16>, u64),
     Lost(usize, String),
 }
+
+/// Blocks queued for recognition while recording (60 s); past that, recognition has fallen
+/// behind (a model slower than real time) and the file is transcribed after Stop instead.
+const LIVE_QUEUE_BLOCKS: usize = 600;
+
+/// After Stop, how long the writer waits for a source that delivers nothing and reports no
+/// error (a stalled device) before it finishes without it.
+const STOP_GRACE_MS: u64 = MAX_DRAIN_MS + 1_000;
 
 /// Reads blocks of 16 kHz mono samples from one device.
 trait Capture {
@@ -153,7 +165,7 @@ fn spawn_capture(
                 let mut block = vec![0i16; BLOCK];
                 match capture.read(&mut block) {
                     Ok(()) => {
-                        if tx.send(Msg::Block(index, block)).is_err() {
+                        if tx.send(Msg::Block(index, block, capture.buffered_ms())).is_err() {
                             return;
                         }
                     }
@@ -218,14 +230,15 @@ pub fn start(path: &Path, opts: RecordOptions) -> Result<Recording, Error> {
     };
     let frames = Arc::new(AtomicU64::new(0));
     let captures: Vec<JoinHandle<()>> = [mic, system].into_iter().flatten().collect();
+    let notes = Arc::new(Mutex::new(notes));
     let writer = {
-        let (stop, frames, path) = (stop.clone(), frames.clone(), path.to_path_buf());
+        let (stop, frames, path, notes) = (stop.clone(), frames.clone(), path.to_path_buf(), notes.clone());
         std::thread::Builder::new()
             .name("frugal-recorder".into())
             .spawn(move || write_loop(path, wav, rx, alive, notes, stop, frames, captures, opts.live))
             .map_err(|e| Error::Record(e.to_string()))?
     };
-    Ok(Recording { path: path.to_path_buf(), stop, frames, writer: Some(writer) })
+    Ok(Recording { path: path.to_path_buf(), stop, frames, writer: Some(writer), notes })
 }
 
 impl Recording {
@@ -236,6 +249,11 @@ impl Recording {
     /// Audio written so far.
     pub fn elapsed_ms(&self) -> u64 {
         self.frames.load(Ordering::Relaxed) * 1000 / u64::from(SAMPLE_RATE)
+    }
+
+    /// What the user should know so far (a missing microphone, a device gone, a full disk).
+    pub fn notes(&self) -> Vec<String> {
+        self.notes.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// Whether it ended by itself (both sources gone, the disk full).
@@ -265,11 +283,11 @@ impl Drop for Recording {
     }
 }
 
-type Live = (mpsc::Sender<(Vec<f32>, [f32; 2])>, JoinHandle<Result<Transcript, Error>>);
+type Live = (Option<mpsc::SyncSender<(Vec<f32>, [f32; 2])>>, JoinHandle<Result<Transcript, Error>>);
 
-fn start_live(opts: Option<Options>, notes: &mut Vec<String>) -> Option<Live> {
+fn start_live(opts: Option<Options>, notes: &Mutex<Vec<String>>) -> Option<Live> {
     let opts = opts?;
-    let (tx, rx) = mpsc::channel::<(Vec<f32>, [f32; 2])>();
+    let (tx, rx) = mpsc::sync_channel::<(Vec<f32>, [f32; 2])>(LIVE_QUEUE_BLOCKS);
     let handle = std::thread::Builder::new().name("frugal-live-transcribe".into()).spawn(move || {
         let cancel = AtomicBool::new(false);
         let mut pipeline = Pipeline::start(&opts, None)?;
@@ -279,12 +297,16 @@ fn start_live(opts: Option<Options>, notes: &mut Vec<String>) -> Option<Live> {
         pipeline.finish(Vec::new(), &mut |_| {}, &cancel)
     });
     match handle {
-        Ok(h) => Some((tx, h)),
+        Ok(h) => Some((Some(tx), h)),
         Err(e) => {
-            notes.push(format!("cannot transcribe while recording ({e}); transcribe the file afterwards"));
+            push_note(notes, format!("cannot transcribe while recording ({e}); transcribe the file afterwards"));
             None
         }
     }
+}
+
+fn push_note(notes: &Mutex<Vec<String>>, note: String) {
+    notes.lock().unwrap_or_else(PoisonError::into_inner).push(note);
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -293,37 +315,44 @@ fn write_loop(
     mut wav: WavWriter,
     rx: mpsc::Receiver<Msg>,
     mut alive: [bool; 2],
-    mut notes: Vec<String>,
+    notes: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
     frames: Arc<AtomicU64>,
     captures: Vec<JoinHandle<()>>,
     live: Option<Options>,
 ) -> Finished {
-    let live = start_live(live, &mut notes);
-    let mut live_broken = false;
+    let mut live = start_live(live, &notes);
+    let mut live_behind = false;
     let mut queues: [VecDeque<Vec<i16>>; 2] = [VecDeque::new(), VecDeque::new()];
-    // Blocks of silence written for a source that fell behind; as many of its late blocks
-    // are dropped when they come, so the two channels stay in step with the clock.
+    // Blocks of silence written for a source that fell behind. If it then delivers its
+    // backlog (blocks read while the server still held more), as many late blocks are
+    // dropped, so the channels stay in step with the clock; a block read with nothing held
+    // is on time, and what is owed is forgiven (the source lost that time, it has no backlog).
     let mut owed = [0usize; 2];
     let mut blocks = 0u64;
     let mut failed = false;
+    let mut stopping_since: Option<std::time::Instant> = None;
     loop {
         let msg = rx.recv_timeout(std::time::Duration::from_millis(200));
         match msg {
-            Ok(Msg::Block(i, b)) => {
-                if owed[i] > 0 {
+            Ok(Msg::Block(i, b, held_ms)) => {
+                if owed[i] > 0 && held_ms >= 2 * audio::ENERGY_BLOCK_MS {
                     owed[i] -= 1;
                 } else {
+                    owed[i] = 0;
                     queues[i].push_back(b);
                 }
             }
             Ok(Msg::Lost(i, e)) => {
                 alive[i] = false;
                 let what = if i == 0 { "the microphone" } else { "the system's sound" };
-                notes.push(format!(
-                    "{what} went away at {} ({e}); recording went on without it",
-                    audio::clock(wav.frames() * 1000 / u64::from(SAMPLE_RATE))
-                ));
+                push_note(
+                    &notes,
+                    format!(
+                        "{what} went away at {} ({e}); recording went on without it",
+                        audio::clock(wav.frames() * 1000 / u64::from(SAMPLE_RATE))
+                    ),
+                );
                 if !alive[0] && !alive[1] {
                     stop.store(true, Ordering::Relaxed);
                 }
@@ -331,6 +360,13 @@ fn write_loop(
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             // Every capture thread has ended.
             Err(mpsc::RecvTimeoutError::Disconnected) => alive = [false, false],
+        }
+        // A source that neither delivers nor fails (a stalled device) must not hold up Stop.
+        if stop.load(Ordering::Relaxed) {
+            let since = *stopping_since.get_or_insert_with(std::time::Instant::now);
+            if since.elapsed() >= std::time::Duration::from_millis(STOP_GRACE_MS) {
+                alive = [false, false];
+            }
         }
         // Pair the blocks up; a source that is gone or far behind gets silence.
         loop {
@@ -352,10 +388,13 @@ fn write_loop(
             let interleaved: Vec<i16> = left.iter().zip(&right).flat_map(|(l, r)| [*l, *r]).collect();
             if let Err(e) = wav.write(&interleaved) {
                 failed = true;
-                notes.push(format!(
-                    "could not write the recording at {} ({e}); it stopped there, and what was recorded is kept",
-                    audio::clock(wav.frames() * 1000 / u64::from(SAMPLE_RATE))
-                ));
+                push_note(
+                    &notes,
+                    format!(
+                        "could not write the recording at {} ({e}); it stopped there, and what was recorded is kept",
+                        audio::clock(wav.frames() * 1000 / u64::from(SAMPLE_RATE))
+                    ),
+                );
                 stop.store(true, Ordering::Relaxed);
                 break;
             }
@@ -366,24 +405,33 @@ fn write_loop(
                 let r = if blocks.is_multiple_of(50) { wav.sync() } else { wav.update_header() };
                 if let Err(e) = r {
                     failed = true;
-                    notes.push(format!(
-                        "could not update the recording ({e}); it stopped, and what was recorded is kept"
-                    ));
+                    push_note(
+                        &notes,
+                        format!("could not update the recording ({e}); it stopped, and what was recorded is kept"),
+                    );
                     stop.store(true, Ordering::Relaxed);
                     break;
                 }
             }
-            if let Some((tx, _)) = &live {
-                let energy = |b: &[i16]| {
-                    (b.iter().map(|s| f64::from(*s) * f64::from(*s)).sum::<f64>()
-                        / b.len().max(1) as f64
-                        / 1.073_741_824e9) as f32
-                };
-                let mono: Vec<f32> =
-                    left.iter().zip(&right).map(|(l, r)| (f32::from(*l) + f32::from(*r)) / 65_536.0).collect();
-                // A send fails once recognition has failed; its error is reported at the end.
-                if !live_broken && tx.send((mono, [energy(&left), energy(&right)])).is_err() {
-                    live_broken = true;
+            let sent = match &live {
+                Some((Some(tx), _)) => {
+                    let energy = |b: &[i16]| {
+                        (b.iter().map(|s| f64::from(*s) * f64::from(*s)).sum::<f64>()
+                            / b.len().max(1) as f64
+                            / 1.073_741_824e9) as f32
+                    };
+                    let mono: Vec<f32> =
+                        left.iter().zip(&right).map(|(l, r)| (f32::from(*l) + f32::from(*r)) / 65_536.0).collect();
+                    Some(tx.try_send((mono, [energy(&left), energy(&right)])))
+                }
+                _ => None,
+            };
+            if let Some(Err(e)) = sent {
+                // Disconnected: recognition failed, its error is reported at the end. Full: a
+                // minute behind, so it is fed no more and the file is transcribed after Stop.
+                live_behind |= matches!(e, mpsc::TrySendError::Full(_));
+                if let Some((tx, _)) = live.as_mut() {
+                    *tx = None;
                 }
             }
         }
@@ -395,15 +443,22 @@ fn write_loop(
     }
     stop.store(true, Ordering::Relaxed);
     if let Err(e) = wav.sync() {
-        notes.push(format!("could not finish the recording's header ({e}); the audio is kept"));
+        push_note(&notes, format!("could not finish the recording's header ({e}); the audio is kept"));
     }
-    for c in captures {
+    // A capture thread still blocked in a stalled device's read is left to end on its own.
+    for c in captures.into_iter().filter(JoinHandle::is_finished) {
         let _ = c.join();
     }
     let duration_ms = wav.frames() * 1000 / u64::from(SAMPLE_RATE);
     let transcript = live.map(|(tx, h)| {
         drop(tx);
-        h.join().unwrap_or_else(|_| Err(Error::Helper("live transcription stopped unexpectedly".into())))
+        let done = h.join().unwrap_or_else(|_| Err(Error::Helper("live transcription stopped unexpectedly".into())));
+        if live_behind {
+            // What it has covers only the start: the whole file must be transcribed.
+            return Err(Error::Helper("recognition fell behind the recording".into()));
+        }
+        done
     });
+    let notes = notes.lock().unwrap_or_else(PoisonError::into_inner).clone();
     Finished { path, duration_ms, notes, transcript }
 }
