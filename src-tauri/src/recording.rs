@@ -12,7 +12,6 @@ use std::time::Instant;
 
 use frugal_core::Assistant;
 
-use frugal_core::speech::{save_transcript, transcript_path};
 use frugal_core::transcribe::record::Recording;
 use serde::Serialize;
 use tauri::ipc::Channel;
@@ -135,18 +134,12 @@ pub fn stop(parts: &Parts, on_event: &dyn Fn(StreamEvent)) -> CmdResult<SummaryV
 
 fn finish(assistant: &Assistant, recording: Recording, on_event: &dyn Fn(StreamEvent)) -> CmdResult<SummaryView> {
     on_event(StreamEvent::status("finishing the transcript"));
-    let finished = recording.stop();
-    let vtt = transcript_path(&finished.path);
-    let transcript = match finished.transcript {
-        Some(Ok(t)) => t,
-        // Recognition failed while recording: the file is complete, transcribe it now.
-        _ => {
-            on_event(StreamEvent::status("transcribing the recording"));
-            let cancel = std::sync::atomic::AtomicBool::new(false);
-            assistant.transcribe(&finished.path, None, &Default::default(), &mut |_| {}, &cancel)?.1
-        }
-    };
-    save_transcript(&vtt, &transcript.to_vtt(&finished.path))?;
+    let mut finished = recording.stop();
+    if !matches!(finished.transcript, Some(Ok(_))) {
+        on_event(StreamEvent::status("transcribing the recording"));
+    }
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let (vtt, transcript) = assistant.recording_transcript(&mut finished, &mut |_| {}, &cancel)?;
     if transcript.cues.is_empty() {
         return Err(CommandError::new(
             "input",

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use frugal_app::shell::{Shell, Window};
 use frugal_app::state::AppState;
 use serde_json::{json, Value};
-use tauri::test::{mock_builder, mock_context, noop_assets, MockRuntime};
+use tauri::test::MockRuntime;
 use tauri::{Manager, WebviewWindow};
 
 #[derive(Default)]
@@ -93,12 +93,7 @@ fn harness() -> Harness {
     let config = common::sandbox_config(&root);
     let shell = Arc::new(Recorder::default());
     let state = AppState::open(Some(config), shell.clone()).unwrap();
-    let app = mock_builder()
-        .invoke_handler(frugal_app::specta_builder::<MockRuntime>().invoke_handler())
-        .manage(state)
-        .build(mock_context(noop_assets()))
-        .unwrap();
-    let webview = tauri::WebviewWindowBuilder::new(&app, "settings", Default::default()).build().unwrap();
+    let (app, webview) = common::mock_app(state, "settings");
     Harness { _dir: dir, dir: root, shell, webview, _app: app }
 }
 

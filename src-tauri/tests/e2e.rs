@@ -421,10 +421,6 @@ fn settings_budget_folder_draft_and_spend_review_in_the_real_app() {
 /// Stop shows the summary, with the recording, its transcript and its summary saved.
 #[test]
 fn record_and_stop_in_the_summary_window_of_the_real_app() {
-    if Command::new("pulseaudio").arg("--version").output().is_err() {
-        eprintln!("skipping: pulseaudio is not installed (scripts/setup.sh installs it)");
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -446,45 +442,15 @@ fn record_and_stop_in_the_summary_window_of_the_real_app() {
         .status()
         .unwrap()
         .success());
-    let run = root.join("run");
-    std::fs::create_dir_all(&run).unwrap();
-    let pulse_env = |c: &mut Command| {
-        c.env("XDG_RUNTIME_DIR", &run).env("PULSE_RUNTIME_PATH", run.join("pulse"));
-    };
-    let mut server = Command::new("pulseaudio");
-    pulse_env(&mut server);
-    let _pulse = Kill(
-        server
-            .args(["-n", "--daemonize=no", "--exit-idle-time=-1", "-L", "module-native-protocol-unix"])
-            .args(["-L", "module-null-sink sink_name=frugal_test", "-L", "module-null-sink sink_name=fake_mic"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let pactl = |args: &[&str]| {
-        let mut c = Command::new("pactl");
-        pulse_env(&mut c);
-        c.args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
-    };
-    let up = Instant::now();
-    while !pactl(&["info"]) {
-        assert!(up.elapsed() < Duration::from_secs(10), "the test sound server did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(pactl(&["set-default-sink", "frugal_test"]) && pactl(&["set-default-source", "fake_mic.monitor"]));
+    let Some(pulse) = common::SoundServer::start(&root.join("run")) else { return };
 
     let app = launch(root, &config, "--summary", 7);
     let d = &app.driver;
     d.wait_text("#record", 30, |t| t == "Record meeting");
     d.click("#record");
     d.wait_text("#record", 15, |t| t.starts_with("Stop recording (0:0"));
-    let play = |file: &str, sink: &str| {
-        let mut c = Command::new("paplay");
-        pulse_env(&mut c);
-        Kill(c.arg(format!("--device={sink}")).arg(speech.join(file)).spawn().unwrap())
-    };
-    let (_a, _b) = (play("Dana.wav", "fake_mic"), play("Sam.wav", "frugal_test"));
+    let _players =
+        (pulse.play(&speech.join("Dana.wav"), "fake_mic"), pulse.play(&speech.join("Sam.wav"), "frugal_test"));
     std::thread::sleep(Duration::from_secs(12));
     d.screenshot("7-recording");
     d.click("#record");

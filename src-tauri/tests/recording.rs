@@ -7,14 +7,13 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use frugal_app::shell::{Shell, Window};
 use frugal_app::state::AppState;
 use serde_json::{json, Value};
-use tauri::test::{mock_builder, mock_context, noop_assets, MockRuntime};
 
 #[derive(Default)]
 struct Calls(Mutex<Vec<String>>);
@@ -60,43 +59,13 @@ fn repo(p: &str) -> PathBuf {
 
 use common::invoke;
 
-/// The test's sound server and its runtime folder, both gone when the test ends.
-struct Pulse {
-    child: Child,
-    _runtime: tempfile::TempDir,
-}
-
-impl Drop for Pulse {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn pactl(args: &[&str]) -> bool {
-    Command::new("pactl").args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
-}
-
 #[test]
 fn record_then_stop_saves_the_recording_its_transcript_and_its_summary() {
-    if Command::new("pulseaudio").arg("--version").output().is_err() {
-        eprintln!("skipping: pulseaudio is not installed (scripts/setup.sh installs it)");
-        return;
-    }
     // The only test in this binary: the sound server's address is process-wide.
     let runtime = tempfile::tempdir().unwrap();
+    let Some(pulse) = common::SoundServer::start(runtime.path()) else { return };
     std::env::set_var("XDG_RUNTIME_DIR", runtime.path());
     std::env::set_var("PULSE_RUNTIME_PATH", runtime.path().join("pulse"));
-    let child = Command::new("pulseaudio")
-        .args(["-n", "--daemonize=no", "--exit-idle-time=-1", "-L", "module-native-protocol-unix"])
-        .args(["-L", "module-null-sink sink_name=frugal_test", "-L", "module-null-sink sink_name=fake_mic"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _pulse = Pulse { child, _runtime: runtime };
-    assert!((0..50).any(|_| pactl(&["info"]) || (std::thread::sleep(Duration::from_millis(100)), false).1));
-    assert!(pactl(&["set-default-sink", "frugal_test"]) && pactl(&["set-default-source", "fake_mic.monitor"]));
 
     let speech = tempfile::tempdir().unwrap();
     let made = Command::new(repo("tests/speech/make-meeting.sh"))
@@ -121,12 +90,7 @@ fn record_then_stop_saves_the_recording_its_transcript_and_its_summary() {
     std::fs::write(&config, text).unwrap();
     let shell = Arc::new(Calls::default());
     let state = AppState::open(Some(config), shell.clone()).unwrap();
-    let app = mock_builder()
-        .invoke_handler(frugal_app::specta_builder::<MockRuntime>().invoke_handler())
-        .manage(state)
-        .build(mock_context(noop_assets()))
-        .unwrap();
-    let webview = tauri::WebviewWindowBuilder::new(&app, "summary", Default::default()).build().unwrap();
+    let (app, webview) = common::mock_app(state, "summary");
 
     assert_eq!(invoke(&webview, "record_status", json!({})).unwrap(), Value::Null);
     let e = invoke(&webview, "record_stop", json!({ "onEvent": "__CHANNEL__:7" })).unwrap_err();
@@ -138,8 +102,10 @@ fn record_then_stop_saves_the_recording_its_transcript_and_its_summary() {
     let e = invoke(&webview, "record_start", json!({})).unwrap_err();
     assert!(e["message"].as_str().unwrap().contains("already being recorded"), "{e}");
     std::thread::sleep(Duration::from_millis(1000));
-    let mut a = Command::new("paplay").arg("--device=fake_mic").arg(speech.path().join("Dana.wav")).spawn().unwrap();
-    let mut b = Command::new("paplay").arg(speech.path().join("Sam.wav")).spawn().unwrap();
+    let players = (
+        pulse.play(&speech.path().join("Dana.wav"), "fake_mic"),
+        pulse.play(&speech.path().join("Sam.wav"), "frugal_test"),
+    );
     std::thread::sleep(Duration::from_millis(12_000));
     let status = invoke(&webview, "record_status", json!({})).unwrap();
     assert!(status["elapsed_secs"].as_u64().unwrap() >= 12, "{status}");
@@ -151,7 +117,7 @@ fn record_then_stop_saves_the_recording_its_transcript_and_its_summary() {
     }
 
     let summary = invoke(&webview, "record_stop", json!({ "onEvent": "__CHANNEL__:7" })).unwrap();
-    let _ = (a.kill(), b.kill(), a.wait(), b.wait());
+    drop(players);
     assert_eq!(summary["source"].as_str(), Some(wav.to_str().unwrap()), "{summary}");
     assert!(summary["markdown"].as_str().unwrap().contains("## Summary"), "{summary}");
     let vtt = std::fs::read_to_string(wav.with_extension("vtt")).unwrap();

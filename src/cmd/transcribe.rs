@@ -178,23 +178,20 @@ pub fn record(g: &super::Globals, args: RecordArgs) -> anyhow::Result<ExitCode> 
         std::thread::sleep(Duration::from_millis(100));
     }
     bar.set_message("finishing the transcript");
-    let finished = recording.stop();
+    let mut finished = recording.stop();
     bar.finish_and_clear();
     for n in finished.notes.iter().skip(said) {
         eprintln!("frugal: note: {n}");
     }
     eprintln!("frugal: recorded {} to {}", clock(finished.duration_ms), finished.path.display());
-    match finished.transcript {
-        Some(Ok(transcript)) => {
-            let out = frugal_core::speech::transcript_path(&finished.path);
-            frugal_core::speech::save_transcript(&out, &transcript.to_vtt(&finished.path))?;
-            report(&out, &transcript);
-        }
-        Some(Err(e)) => eprintln!(
-            "frugal: the live transcript failed ({e}); run: frugal transcribe \"{}\"",
-            finished.path.display()
-        ),
-        None => {}
+    if let Some(Err(e)) = &finished.transcript {
+        eprintln!("frugal: the live transcript failed ({e}); transcribing the file");
+    }
+    // --no-transcribe: nothing to do. Ctrl-C stopped the recording, so the transcript gets
+    // a fresh flag.
+    if finished.transcript.is_some() {
+        let (out, transcript) = assistant.recording_transcript(&mut finished, &mut |_| {}, &AtomicBool::new(false))?;
+        report(&out, &transcript);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
-use frugal_transcribe::record::{RecordOptions, Recording};
+use frugal_transcribe::record::{Finished, RecordOptions, Recording};
 use frugal_transcribe::{Options, Progress, Transcript};
 
 use crate::{Assistant, CoreError, Result};
@@ -113,6 +113,24 @@ impl Assistant {
 }
 
 impl Assistant {
+    /// The transcript of a finished recording, saved beside it: the one made while it
+    /// recorded, or — when recognition failed or fell behind — the file transcribed now.
+    pub fn recording_transcript(
+        &self,
+        finished: &mut Finished,
+        on_progress: &mut dyn FnMut(Progress),
+        cancel: &AtomicBool,
+    ) -> Result<(PathBuf, Transcript)> {
+        match finished.transcript.take() {
+            Some(Ok(transcript)) => {
+                let out = transcript_path(&finished.path);
+                save_transcript(&out, &transcript.to_vtt(&finished.path))?;
+                Ok((out, transcript))
+            }
+            _ => self.transcribe(&finished.path, None, &Asked::default(), on_progress, cancel),
+        }
+    }
+
     /// Starts recording the microphone and the system's sound into a new file in `dir`
     /// (default: the Meetings folder, else the current folder), transcribing as it goes when
     /// `live` (the speech model must then be usable). `devices` picks the microphone and
