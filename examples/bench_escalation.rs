@@ -69,7 +69,7 @@ fn run(assistant: &Assistant, job: &Job, opts: &RouteOptions) -> anyhow::Result<
             let input = read_input(path)?;
             match assistant.summarize(&input, opts, &cancel, &mut |_| {}, &mut |_| {})? {
                 Routed::Done(report, route) => Ok((route_name(&route), pass(report.quality.passed))),
-                Routed::DryRun(_) => anyhow::bail!("unexpected dry run"),
+                Routed::DryRun(_) | Routed::Queued(..) => anyhow::bail!("unexpected dry run or batch"),
             }
         }
         Job::Draft(path) => {
@@ -85,7 +85,7 @@ fn run(assistant: &Assistant, job: &Job, opts: &RouteOptions) -> anyhow::Result<
             };
             match assistant.draft(&task, Some(path), opts, &cancel, &mut |_| {})? {
                 Routed::Done((_, quality), route) => Ok((route_name(&route), pass(quality.passed))),
-                Routed::DryRun(_) => anyhow::bail!("unexpected dry run"),
+                Routed::DryRun(_) | Routed::Queued(..) => anyhow::bail!("unexpected dry run or batch"),
             }
         }
     }

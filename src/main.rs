@@ -33,6 +33,10 @@ struct Cli {
     /// Show the exact request a cloud model would get and its estimated cost; send nothing.
     #[arg(long, global = true)]
     dry_run: bool,
+    /// Work that can wait: an escalation goes through the provider's batch API at its batch
+    /// price (half at OpenAI and Anthropic), answered within 24 h; see `frugal batches`.
+    #[arg(long, global = true, conflicts_with = "dry_run")]
+    batch: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -80,6 +84,8 @@ enum Command {
     /// The apps allowed to call `frugal serve`: add (prints a token), list, budget, remove.
     #[command(subcommand)]
     Apps(cmd::apps::AppsCmd),
+    /// Batched cloud work (`--batch`): list with reserved and expected cost, poll, cancel.
+    Batches(cmd::batches::BatchesArgs),
 }
 
 fn main() -> ExitCode {
@@ -110,6 +116,7 @@ fn main() -> ExitCode {
         local_only: cli.local_only,
         private: cli.private,
         dry_run: cli.dry_run,
+        batch: cli.batch,
         ..Default::default()
     };
     let g = cmd::Globals { config: cli.config, model: cli.model, json: cli.json, route };
@@ -132,6 +139,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => cmd::bench::run(g.config.as_deref(), g.model, g.json, a),
         Command::Serve(a) => cmd::serve::run(&g, a),
         Command::Apps(c) => cmd::apps::run(&g, c),
+        Command::Batches(a) => cmd::batches::run(&g, a),
     };
     match result {
         Ok(code) => code,

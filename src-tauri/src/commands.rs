@@ -45,6 +45,7 @@ fn done<T>(routed: Routed<T>) -> CmdResult<(T, frugal_core::RouteReport)> {
     match routed {
         Routed::Done(out, route) => Ok((out, route)),
         Routed::DryRun(_) => Err(CommandError::new("internal", "a dry run where an answer was expected")),
+        Routed::Queued(..) => Err(CommandError::new("internal", "a batch where an answer was expected")),
     }
 }
 

@@ -27,7 +27,7 @@ fn view<T>(a: &Assistant, routed: Routed<T>) -> CmdResult<EstimateView> {
             worst_case_usd: d.worst_case_usd,
             remaining_usd: a.spend().report(month(None)?)?.remaining_micros.map(usd),
         }),
-        Routed::Done(..) => Err(CommandError::new("internal", "the estimate ran the task")),
+        Routed::Done(..) | Routed::Queued(..) => Err(CommandError::new("internal", "the estimate ran the task")),
     }
 }
 

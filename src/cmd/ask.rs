@@ -36,6 +36,7 @@ pub fn run(g: &super::Globals, args: AskArgs) -> anyhow::Result<ExitCode> {
     let (report, route) = match routed {
         Routed::Done(report, route) => (report, route),
         Routed::DryRun(d) => return super::print_dry_run(&d),
+        Routed::Queued(..) => anyhow::bail!("a question is answered now: --batch is for summaries"),
     };
     if json {
         super::print_json(&super::with_route(&report, &route)?)?;

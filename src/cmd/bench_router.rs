@@ -84,6 +84,7 @@ fn ledger_rate(ledger: &Arc<frugal_core::ledger::Ledger>, threads: usize, secs: 
                             reserved_micros: 400,
                             escalation: None,
                             app: None,
+                            prefix_hash: None,
                         },
                         &limits,
                     )?;
@@ -97,6 +98,7 @@ fn ledger_rate(ledger: &Arc<frugal_core::ledger::Ledger>, threads: usize, secs: 
                             latency_ms: 0,
                             outcome: Outcome::Ok,
                             note: None,
+                            levers: Default::default(),
                         },
                     )?;
                     n += 1;

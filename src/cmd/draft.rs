@@ -119,6 +119,7 @@ pub fn run(g: &super::Globals, args: DraftArgs) -> anyhow::Result<ExitCode> {
     let ((draft, quality), route) = match routed {
         Routed::Done(done, route) => (done, route),
         Routed::DryRun(d) => return super::print_dry_run(&d),
+        Routed::Queued(..) => anyhow::bail!("a draft is written now: --batch is for summaries"),
     };
     if json {
         super::print_json(&serde_json::json!({

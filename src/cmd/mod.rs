@@ -1,5 +1,6 @@
 pub mod apps;
 pub mod ask;
+pub mod batches;
 pub mod bench;
 pub mod bench_index;
 pub mod bench_router;
@@ -111,7 +112,7 @@ pub fn cloud_estimate<T>(
     let opts = RouteOptions { cloud: true, dry_run: true, ..g.route.clone() };
     Ok(match run(&opts)? {
         frugal_core::Routed::DryRun(d) => Some(*d),
-        frugal_core::Routed::Done(..) => None,
+        frugal_core::Routed::Done(..) | frugal_core::Routed::Queued(..) => None,
     })
 }
 

@@ -125,6 +125,32 @@ pub fn run(g: &super::Globals, mut args: SummarizeArgs) -> anyhow::Result<ExitCo
     let (report, route) = match routed {
         Routed::Done(report, route) => (report, route),
         Routed::DryRun(d) => return super::print_dry_run(&d),
+        Routed::Queued(local, route) => {
+            // The local answer (if any) now; the cloud's replaces it when the batch is back.
+            if let Some(report) = &local {
+                let text = if json {
+                    serde_json::to_string_pretty(&super::with_route(report, &route)?)? + "\n"
+                } else {
+                    report.to_markdown()
+                };
+                match &args.out {
+                    Some(path) => {
+                        std::fs::write(path, &text).with_context(|| format!("cannot write {}", path.display()))?
+                    }
+                    None => print!("{text}"),
+                }
+            }
+            let dest = if input.path.is_some() {
+                format!("written to {}", frugal_core::tasks::summarize::summary_path(&args.file).display())
+            } else {
+                "shown by `frugal batches`".to_string()
+            };
+            eprintln!(
+                "frugal: {}; the cloud's summary will be {dest} when it is back (`frugal batches` checks)",
+                route.note.as_deref().unwrap_or("queued")
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
     };
     for n in report.notes.iter().filter(|n| !input.warnings.contains(n)) {
         eprintln!("frugal: note: {n}");

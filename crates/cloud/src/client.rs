@@ -140,6 +140,42 @@ impl CloudClient {
         h
     }
 
+    /// The HTTP client (for the batch calls).
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// The headers of a call, the key in them.
+    pub(crate) fn auth_headers(&self) -> HeaderMap {
+        self.headers(false)
+    }
+
+    /// A one-line error naming the provider, key scrubbed.
+    pub(crate) fn failure(&self, kind: ErrorKind, message: String) -> ProviderError {
+        self.error(kind, message)
+    }
+
+    /// Runs `work` to the end from synchronous code: on this crate's runtime, the caller's
+    /// thread waiting (the batch calls are a few requests, made from the CLI or a worker).
+    pub(crate) fn block_on<T: Send + 'static>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, ProviderError>> + Send,
+    ) -> Result<T, ProviderError> {
+        let rt = runtime()?;
+        match tokio::runtime::Handle::try_current() {
+            // Inside a multi-threaded runtime: let it move other tasks off this thread.
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| h.block_on(work))
+            }
+            Ok(_) => std::thread::scope(|s| {
+                s.spawn(|| rt.block_on(work))
+                    .join()
+                    .unwrap_or_else(|_| Err(ProviderError::new(ErrorKind::Internal, "the batch call panicked")))
+            }),
+            Err(_) => rt.block_on(work),
+        }
+    }
+
     /// A one-line message with the key scrubbed out, whatever the provider echoed.
     fn error(&self, kind: ErrorKind, message: String) -> ProviderError {
         let message = match &self.key {
@@ -305,7 +341,7 @@ impl CloudClient {
         finish(tx, usage, reason)
     }
 
-    async fn status_error(&self, response: reqwest::Response) -> ProviderError {
+    pub(crate) async fn status_error(&self, response: reqwest::Response) -> ProviderError {
         let status = response.status();
         let body = tokio::time::timeout(Duration::from_secs(5), response.text()).await.ok().and_then(Result::ok);
         let detail = body
@@ -405,7 +441,7 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .map(|s| Duration::from_secs_f64(s.min(86_400.0)))
 }
 
-fn describe(e: &reqwest::Error) -> String {
+pub(crate) fn describe(e: &reqwest::Error) -> String {
     if e.is_connect() {
         "cannot connect (is the address right and the server up?)".into()
     } else if e.is_timeout() {

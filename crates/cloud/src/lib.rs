@@ -30,6 +30,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod batch;
 mod client;
 mod config;
 mod secret;
@@ -39,6 +40,7 @@ pub mod wire;
 #[cfg(feature = "sim")]
 pub mod sim;
 
+pub use batch::{BatchItem, BatchResults, ItemOutcome, RemoteBatch, RemoteState};
 pub use client::{prompt_token_bound, CloudClient, Outbound};
 pub use config::{CloudConfig, Kind, Timeouts};
 pub use secret::Secret;

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use frugal_llm::{Message, Role, Tool, ToolCall, ToolChoice};
+use frugal_llm::{CacheMark, Message, Role, Tool, ToolCall, ToolChoice};
 use serde_json::{json, Value};
 
 /// A tool's arguments or schema as JSON; text that is not JSON (the model's own arguments
@@ -65,15 +65,20 @@ pub fn openai_tools(body: &mut Value, tools: &[Tool], choice: Option<&ToolChoice
 }
 
 /// Anthropic's `messages` (the system prompt is lifted out by the caller).
-pub fn anthropic_messages(messages: &[Message]) -> Vec<Value> {
+pub fn anthropic_messages(messages: &[Message], marks: &[CacheMark]) -> Vec<Value> {
     let mut out: Vec<(&'static str, Vec<Value>)> = Vec::new();
-    for m in messages.iter().filter(|m| m.role != Role::System) {
+    for (i, m) in messages.iter().enumerate().filter(|(_, m)| m.role != Role::System) {
+        let here: Vec<&CacheMark> = marks.iter().filter(|k| k.message == i).collect();
         let (role, blocks) = match m.role {
             Role::Tool => {
-                ("user", vec![json!({ "type": "tool_result", "tool_use_id": m.tool_call_id, "content": m.content })])
+                let mut block = json!({ "type": "tool_result", "tool_use_id": m.tool_call_id, "content": m.content });
+                if !here.is_empty() {
+                    block["cache_control"] = ephemeral();
+                }
+                ("user", vec![block])
             }
             Role::Assistant => {
-                let mut blocks = text_block(&m.content);
+                let mut blocks = marked_text(&m.content, &here);
                 blocks.extend(
                     m.tool_calls.iter().map(
                         |c| json!({ "type": "tool_use", "id": c.id, "name": c.name, "input": object(&c.arguments) }),
@@ -81,7 +86,7 @@ pub fn anthropic_messages(messages: &[Message]) -> Vec<Value> {
                 );
                 ("assistant", blocks)
             }
-            _ => ("user", text_block(&m.content)),
+            _ => ("user", marked_text(&m.content, &here)),
         };
         match out.last_mut() {
             // Anthropic alternates turns: results and the text after them are one user turn.
@@ -93,13 +98,37 @@ pub fn anthropic_messages(messages: &[Message]) -> Vec<Value> {
         .map(|(role, blocks)| {
             let content = match blocks.as_slice() {
                 // A plain turn stays a string, as most clients send it.
-                [one] if one["type"] == "text" => one["text"].clone(),
+                [one] if one["type"] == "text" && one.get("cache_control").is_none() => one["text"].clone(),
                 [] => json!(""),
                 _ => Value::Array(blocks),
             };
             json!({ "role": role, "content": content })
         })
         .collect()
+}
+
+/// Anthropic's cache breakpoint (the default five-minute cache).
+pub fn ephemeral() -> Value {
+    json!({ "type": "ephemeral" })
+}
+
+/// `text` as content blocks, cut where a cache mark ends a stable prefix: the block before
+/// each cut carries a breakpoint. Without marks, one block (none for empty text).
+pub fn marked_text(text: &str, marks: &[&CacheMark]) -> Vec<Value> {
+    let mut cuts: Vec<usize> = marks.iter().map(|k| k.at.min(text.len())).filter(|&at| at > 0).collect();
+    cuts.sort_unstable();
+    cuts.dedup();
+    let mut blocks = Vec::new();
+    let mut from = 0;
+    for at in cuts {
+        let Some(piece) = text.get(from..at) else { continue };
+        if !piece.is_empty() {
+            blocks.push(json!({ "type": "text", "text": piece, "cache_control": ephemeral() }));
+        }
+        from = at;
+    }
+    blocks.extend(text_block(text.get(from..).unwrap_or_default()));
+    blocks
 }
 
 /// Text as a content block; none for empty text (Anthropic refuses empty text blocks).
@@ -258,7 +287,7 @@ mod tests {
 
     #[test]
     fn calls_and_results_cross_to_anthropic_in_alternating_turns() {
-        let m = anthropic_messages(&conversation());
+        let m = anthropic_messages(&conversation(), &[]);
         assert_eq!(m.len(), 3, "{m:?}");
         assert_eq!(m[0], json!({ "role": "user", "content": "Weather in Oslo?" }));
         assert_eq!(

@@ -1,7 +1,7 @@
 //! The two wire protocols: request bodies out, streamed events in. Pure functions, so each
 //! shape is unit-tested without a socket.
 
-use frugal_llm::{Constraint, FinishReason, Request, Role, Usage};
+use frugal_llm::{CacheMark, Constraint, FinishReason, Request, Role, Usage};
 use serde_json::{json, Value};
 
 use crate::tool_wire::{self, ToolDelta};
@@ -14,6 +14,20 @@ pub fn body(kind: Kind, model: &str, request: &Request) -> Value {
         Kind::Anthropic => anthropic_body(model, request),
     }
 }
+
+/// The JSON body of the same request answered whole (one line of a batch): no streaming.
+pub fn unstreamed_body(kind: Kind, model: &str, request: &Request) -> Value {
+    let mut body = body(kind, model, request);
+    if let Some(o) = body.as_object_mut() {
+        o.remove("stream");
+        o.remove("stream_options");
+    }
+    body
+}
+
+/// Anthropic takes at most four cache breakpoints in a request: the last four are kept
+/// (a later prefix contains the earlier ones).
+const MAX_BREAKPOINTS: usize = 4;
 
 fn openai_body(model: &str, request: &Request) -> Value {
     let messages = tool_wire::openai_messages(&request.messages);
@@ -46,20 +60,30 @@ fn openai_body(model: &str, request: &Request) -> Value {
         Some(Constraint::Grammar(_)) | None => {}
     }
     tool_wire::openai_tools(&mut body, &request.tools, request.tool_choice.as_ref());
+    // OpenAI caches prompt prefixes on its own (no write premium); the key keeps a task's
+    // requests on the same cache. Compatible servers ignore fields they do not know.
+    if let Some(cache) = request.cache.as_ref().filter(|c| !c.key.is_empty()) {
+        body["prompt_cache_key"] = json!(cache.key);
+    }
     body["messages"] = Value::Array(messages);
     body
 }
 
 fn anthropic_body(model: &str, request: &Request) -> Value {
-    let mut system: Vec<&str> =
-        request.messages.iter().filter(|m| m.role == Role::System).map(|m| m.content.as_str()).collect();
-    let schema_note;
-    if let Some(Constraint::JsonSchema(schema)) = &request.constraint {
-        schema_note =
-            format!("Reply with one JSON document and nothing else, valid against this JSON Schema:\n{schema}");
-        system.push(&schema_note);
+    let mut marks: Vec<CacheMark> = request.cache.iter().flat_map(|c| c.marks.iter().copied()).collect();
+    marks.sort_by_key(|k| (k.message, k.at));
+    marks.dedup_by_key(|k| (k.message, k.at));
+    let marks = &marks[marks.len().saturating_sub(MAX_BREAKPOINTS)..];
+    let mut system: Vec<Value> = Vec::new();
+    for (i, m) in request.messages.iter().enumerate().filter(|(_, m)| m.role == Role::System) {
+        let here: Vec<&CacheMark> = marks.iter().filter(|k| k.message == i).collect();
+        system.extend(tool_wire::marked_text(&m.content, &here));
     }
-    let messages = tool_wire::anthropic_messages(&request.messages);
+    if let Some(Constraint::JsonSchema(schema)) = &request.constraint {
+        let note = format!("Reply with one JSON document and nothing else, valid against this JSON Schema:\n{schema}");
+        system.push(json!({ "type": "text", "text": note }));
+    }
+    let messages = tool_wire::anthropic_messages(&request.messages, marks);
     // Newer Claude models refuse `temperature` and `top_p` together: temperature alone.
     let mut body = json!({
         "model": model,
@@ -68,14 +92,45 @@ fn anthropic_body(model: &str, request: &Request) -> Value {
         "temperature": request.sampling.temperature.min(1.0),
         "messages": messages,
     });
-    if !system.is_empty() {
-        body["system"] = json!(system.join("\n\n"));
+    if system.iter().any(|b| b.get("cache_control").is_some()) {
+        body["system"] = Value::Array(system);
+    } else if !system.is_empty() {
+        // Without breakpoints the system prompt stays one string, as most clients send it.
+        let texts: Vec<&str> = system.iter().filter_map(|b| b["text"].as_str()).collect();
+        body["system"] = json!(texts.join("\n\n"));
     }
     if !request.stop.is_empty() {
         body["stop_sequences"] = json!(request.stop);
     }
     tool_wire::anthropic_tools(&mut body, &request.tools, request.tool_choice.as_ref());
     body
+}
+
+/// A whole (unstreamed) answer body of either protocol, as a batch's result.
+pub fn whole_answer(kind: Kind, v: &Value) -> Result<crate::batch::ItemOutcome, String> {
+    let (text, finish, usage) = match kind {
+        Kind::OpenAi => {
+            let choice = v.pointer("/choices/0").ok_or("an answer without choices")?;
+            let text = choice.pointer("/message/content").and_then(Value::as_str).unwrap_or_default().to_string();
+            let p = parse_openai(
+                &json!({ "choices": [{ "finish_reason": choice.get("finish_reason") }], "usage": v.get("usage") }),
+            );
+            (text, p.finish, p.usage)
+        }
+        Kind::Anthropic => {
+            let blocks = v.get("content").and_then(Value::as_array).ok_or("an answer without content")?;
+            let text: String = blocks.iter().filter_map(|b| b.get("text").and_then(Value::as_str)).collect();
+            let p = parse_anthropic(
+                &json!({ "type": "message_delta", "delta": { "stop_reason": v.get("stop_reason") }, "usage": v.get("usage") }),
+            );
+            (text, p.finish, p.usage)
+        }
+    };
+    Ok(crate::batch::ItemOutcome::Answered {
+        text,
+        usage: usage.and_then(|u| u.finish(kind)),
+        finish: finish.unwrap_or(FinishReason::Stop),
+    })
 }
 
 /// What one SSE `data:` payload meant.
@@ -338,6 +393,47 @@ mod tests {
         let r = Request::new(vec![Message::user("hi")]).with_stop(vec!["\n\n".into(), "END".into()]);
         assert_eq!(body(Kind::OpenAi, "m", &r)["stop"], serde_json::json!(["\n\n", "END"]));
         assert_eq!(body(Kind::Anthropic, "m", &r)["stop_sequences"], serde_json::json!(["\n\n", "END"]));
+    }
+
+    #[test]
+    fn cache_marks_become_breakpoints_at_anthropic_and_a_key_at_openai() {
+        let doc = "Transcript: a long meeting";
+        let r = Request::new(vec![Message::system("be brief"), Message::user(format!("{doc}\nSummarize it."))])
+            .with_cache(
+                "summarize",
+                vec![
+                    frugal_llm::CacheMark::after(0, "be brief", true),
+                    frugal_llm::CacheMark { message: 1, at: doc.len(), shared: false },
+                ],
+            );
+        let b = body(Kind::Anthropic, "claude", &r);
+        assert_eq!(b["system"][0]["cache_control"]["type"], "ephemeral");
+        let content = b["messages"][0]["content"].as_array().unwrap();
+        assert_eq!(content[0]["text"], doc);
+        assert_eq!(content[0]["cache_control"]["type"], "ephemeral");
+        assert_eq!(content[1]["text"], "\nSummarize it.");
+        assert!(content[1].get("cache_control").is_none());
+        assert!(b.get("prompt_cache_key").is_none());
+        let o = body(Kind::OpenAi, "gpt", &r);
+        assert_eq!(o["prompt_cache_key"], "summarize");
+        assert_eq!(o["messages"][1]["content"], format!("{doc}\nSummarize it."));
+        // No marks: the plain shapes, byte for byte as before.
+        let plain = Request::new(vec![Message::system("be brief"), Message::user("hi")]);
+        assert_eq!(body(Kind::Anthropic, "claude", &plain)["system"], "be brief");
+        assert_eq!(body(Kind::Anthropic, "claude", &plain)["messages"][0]["content"], "hi");
+    }
+
+    #[test]
+    fn at_most_four_breakpoints_the_last_ones() {
+        let msgs: Vec<Message> = (0..6).map(|i| Message::user(format!("part {i}"))).collect();
+        let marks = (0..6).map(|i| frugal_llm::CacheMark::after(i, "part 0", false)).collect();
+        let b = body(Kind::Anthropic, "claude", &Request::new(msgs).with_cache("k", marks));
+        let blocks = b["messages"][0]["content"].as_array().unwrap();
+        let marked = blocks.iter().filter(|b| b.get("cache_control").is_some()).count();
+        assert_eq!(marked, 4);
+        assert!(blocks[0].get("cache_control").is_none() && blocks[5].get("cache_control").is_some());
+        let u = unstreamed_body(Kind::OpenAi, "gpt", &Request::new(vec![Message::user("hi")]));
+        assert!(u.get("stream").is_none() && u.get("stream_options").is_none());
     }
 
     #[test]

@@ -160,6 +160,14 @@ impl Assistant {
                     on_event.borrow_mut()(&Event::Status(format!("asking {} ({})", entry.name, entry.model)));
                     run(p, entry.context(), &mut |s| Ok(s.len().div_ceil(3)))
                 },
+                batch: Some(&mut |entry| {
+                    let request = summarize::one_request(&transcript, entry.context())?;
+                    let delivery = input.path.as_ref().map(|p| crate::batches::Delivery::Summary {
+                        transcript: p.clone(),
+                        output: summarize::summary_path(p),
+                    });
+                    Some((request, delivery))
+                }),
             },
         )?;
         let Routed::Done(mut report, route) = routed else { return Ok(routed) };
@@ -193,6 +201,7 @@ impl Assistant {
         Ok(match routed {
             Routed::Done(((draft, _), quality), route) => Routed::Done((draft, quality), route),
             Routed::DryRun(d) => Routed::DryRun(d),
+            Routed::Queued(out, route) => Routed::Queued(out.map(|((d, _), q)| (d, q)), route),
         })
     }
 
@@ -225,8 +234,39 @@ impl Assistant {
                     on_event.borrow_mut()(&Event::Status(format!("asking {} ({})", entry.name, entry.model)));
                     run(p)
                 },
+                // Drafts and answers are read as they come: nothing to batch.
+                batch: None,
             },
         )
+    }
+
+    /// Polls the pending batches once: those that ended are settled in the ledger and their
+    /// answers delivered (a summary checked against its transcript and written beside it).
+    /// Returns one line per batch that finished or could not be polled, for the user.
+    pub fn poll_batches(&self) -> Result<Vec<String>> {
+        let polled = self.router.poll_batches()?;
+        let mut lines = polled.problems;
+        for f in polled.finished {
+            let b = &f.batch;
+            let mut line = format!(
+                "batch {} ({}, {}) {}: {}; cost {} (the batch price saved {})",
+                b.id,
+                b.task,
+                b.provider,
+                b.state.as_str(),
+                b.note.as_deref().unwrap_or(""),
+                frugal_ledger::usd_exact(b.cost_micros),
+                frugal_ledger::usd_exact(b.saved_micros)
+            );
+            for a in &f.answers {
+                match &a.delivery {
+                    Some(d) => line.push_str(&format!("; {}", deliver(d, &a.text))),
+                    None => line.push_str(&format!("\n{}", a.text.trim())),
+                }
+            }
+            lines.push(line);
+        }
+        Ok(lines)
     }
 
     /// Starts a chat answer: on the local model, or on the economy cloud model when asked
@@ -358,6 +398,8 @@ impl Assistant {
         let ((answer, quality), route) = match routed {
             Routed::Done(done, route) => (done, route),
             Routed::DryRun(d) => return Ok(Routed::DryRun(d)),
+            // `route_task` offers no batch job: an answer is never queued.
+            Routed::Queued(..) => return Err(CoreError::Route("a question is answered now, never batched".into())),
         };
         if quality.passed {
             report.found = true;
@@ -380,5 +422,35 @@ impl Assistant {
             return Some(format!("the file is in a local-only folder ({})", folder.display()));
         }
         local_only_passages.then(|| "it holds passages from a local-only folder".to_string())
+    }
+}
+
+/// Delivers one batched answer; says what became of it.
+fn deliver(delivery: &crate::batches::Delivery, answer: &str) -> String {
+    match delivery {
+        crate::batches::Delivery::Summary { transcript, output } => {
+            let input = match crate::input::read_input(transcript) {
+                Ok(i) => i,
+                Err(e) => return format!("the summary of {} could not be checked: {e}", transcript.display()),
+            };
+            let parsed = crate::transcript::parse(&input.text, input.extension.as_deref());
+            let report = match summarize::from_answer(&parsed, answer) {
+                Ok(r) => r,
+                Err(why) => return format!("the cloud's summary of {} was unusable: {why}", transcript.display()),
+            };
+            let mut text = report.to_markdown();
+            if !report.quality.passed {
+                let failed: Vec<&str> = report.quality.checks.iter().filter(|c| !c.passed).map(|c| c.name).collect();
+                text.push_str(&format!("\n_The cloud answer failed checks: {}._\n", failed.join(", ")));
+            }
+            let part = output.with_extension("md.part");
+            match std::fs::write(&part, text).and_then(|()| std::fs::rename(&part, output)) {
+                Ok(()) => format!("summary written to {}", output.display()),
+                Err(e) => {
+                    let _ = std::fs::remove_file(&part);
+                    format!("the summary could not be written to {}: {e}", output.display())
+                }
+            }
+        }
     }
 }

@@ -224,6 +224,7 @@ impl<'a> Evaluator<'a> {
                 let routed = a.summarize(&input, opts, cancel, &mut |_| {}, &mut |_| {})?;
                 Ok(match routed {
                     Routed::DryRun(d) => Outcome::DryRun(d),
+                    Routed::Queued(..) => return Err(not_batched()),
                     Routed::Done(report, route) => {
                         let answer = Answer {
                             text: report.to_markdown(),
@@ -258,6 +259,7 @@ impl<'a> Evaluator<'a> {
                 }
                 Ok(match a.draft(&task, reply_to.as_deref(), opts, cancel, &mut |_| {})? {
                     Routed::DryRun(d) => Outcome::DryRun(d),
+                    Routed::Queued(..) => return Err(not_batched()),
                     Routed::Done((d, quality), route) => {
                         let answer = Answer {
                             text: format!("Subject: {}\n\n{}", d.subject, d.body),
@@ -271,6 +273,7 @@ impl<'a> Evaluator<'a> {
             }
             Task::Ask { question } => Ok(match a.ask(question, opts, cancel, &mut |_| {})? {
                 Routed::DryRun(d) => Outcome::DryRun(d),
+                Routed::Queued(..) => return Err(not_batched()),
                 Routed::Done(report, route) => {
                     let answer = Answer {
                         text: report.answer.clone().unwrap_or_else(|| "Not found in your files.".into()),
@@ -289,6 +292,7 @@ impl<'a> Evaluator<'a> {
                     Request::new(vec![Message::user(prompt.clone())]).with_max_tokens(512).with_sampling(sampling);
                 Ok(match a.chat(request, None, opts, cancel.clone())? {
                     Routed::DryRun(d) => Outcome::DryRun(d),
+                    Routed::Queued(..) => return Err(not_batched()),
                     Routed::Done((stream, meter), mut route) => {
                         let done = stream.collect_blocking()?;
                         if done.reason == frugal_llm::FinishReason::Cancelled {
@@ -359,6 +363,7 @@ impl<'a> Evaluator<'a> {
         let (stream, meter) = match a.chat(request, None, &opts, cancel.clone()).map_err(|e| e.to_string())? {
             Routed::Done(done, _) => done,
             Routed::DryRun(_) => return Err("a dry run".into()),
+            Routed::Queued(..) => return Err(not_batched().to_string()),
         };
         let done = stream.collect_blocking().map_err(|e| e.to_string());
         self.judge_micros += meter.spent();
@@ -479,4 +484,9 @@ pub fn policy_for(route: &Route) -> Option<TaskPolicy> {
         Route::Auto => Some(TaskPolicy::default()),
         _ => None,
     }
+}
+
+/// An eval compares answers now: its routes never go into a batch.
+fn not_batched() -> CoreError {
+    CoreError::Route("an eval runs its routes now; it does not batch".into())
 }

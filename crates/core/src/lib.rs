@@ -20,6 +20,8 @@
 
 pub mod apps;
 pub mod assistant;
+pub mod batches;
+mod caching;
 pub mod catalog;
 pub mod config;
 mod config_file;

@@ -138,6 +138,14 @@ impl Provider for Metered {
         if let Err(e) = request.validate() {
             return EventStream::failed(e);
         }
+        // The cache marks that pay off at this provider, decided before anything is shown or
+        // sent; the local engine reuses its KV cache on its own.
+        let (request, prefix_hash) = match (&self.client, &self.price) {
+            (Some(c), Some(p)) => {
+                crate::caching::plan(c.config().kind, &self.model, p, self.task, &self.ledger, request, now_ms())
+            }
+            _ => (request, None),
+        };
         if let Some(slot) = &self.dry_run {
             let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
             if slot.is_none() {
@@ -159,6 +167,7 @@ impl Provider for Metered {
             reserved_micros: reserved,
             escalation: self.escalation.clone(),
             app: self.app.clone(),
+            prefix_hash,
         };
         let (tx, rx) = frugal_llm::channel();
         let ticket = match self.ledger.begin(new, &self.limits) {
@@ -376,6 +385,18 @@ impl Watch {
             (None, Some(r), Some(_)) => Some(r.cost(&tokens)),
             _ => None,
         };
+        let levers = match (price, reference, usage) {
+            // What the provider's cache saved (or, for a write not read back yet, cost).
+            (Some(p), _, Some(u)) if !u.estimated && cost > 0 => {
+                frugal_ledger::Levers { cache_micros: p.uncached_cost(&tokens) - cost, batch_micros: 0 }
+            }
+            // What the KV prefix the engine kept would have cost as fresh cloud input.
+            (None, Some(r), Some(_)) => frugal_ledger::Levers {
+                cache_micros: r.cost(&TokenCounts { prompt: tokens.cached, ..TokenCounts::default() }),
+                batch_micros: 0,
+            },
+            _ => frugal_ledger::Levers::default(),
+        };
         let settlement = Settlement {
             finished_ms: now_ms(),
             tokens,
@@ -384,6 +405,7 @@ impl Watch {
             latency_ms: started.elapsed().as_millis() as i64,
             outcome,
             note,
+            levers,
         };
         spent.fetch_add(cost, Ordering::SeqCst);
         if let Some(ticket) = ticket {

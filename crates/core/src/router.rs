@@ -73,6 +73,9 @@ pub struct RouteOptions {
     /// Why the caller sends this to the cloud (with `cloud`), recorded as the escalation:
     /// the gateway's "the local answer did not match the response schema".
     pub escalation: Option<String>,
+    /// `--batch`: work that can wait; an escalation goes through the provider's batch API
+    /// at its batch price, and the answer is delivered when it comes back.
+    pub batch: bool,
 }
 
 /// A gateway app as the router sees it: who to charge, and its own cap.
@@ -135,6 +138,9 @@ pub enum Routed<T> {
     Done(T, RouteReport),
     /// `--dry-run`.
     DryRun(Box<DryRun>),
+    /// `--batch`: the escalation went into a batch; the local answer, if there was one, is
+    /// here meanwhile, and the report's note says where the cloud's will be delivered.
+    Queued(Option<T>, RouteReport),
 }
 
 /// The tiers a task may climb, cheapest first.
@@ -223,13 +229,21 @@ pub struct Job<'a, T> {
     pub local: &'a mut dyn FnMut(&dyn Provider) -> Attempt<T>,
     /// Runs the task on a cloud provider of the given entry.
     pub cloud: &'a mut dyn FnMut(&dyn Provider, &ProviderEntry) -> Attempt<T>,
+    /// For `--batch`: the one request that does the task on a cloud provider of the given
+    /// entry, and where its answer goes. `None` (or a closure answering `None`): the task
+    /// cannot be one batched request, and it runs interactively.
+    pub batch: Option<BatchJob<'a>>,
 }
+
+/// How a task runs as one batched request: the request for a provider entry, or `None`
+/// when it does not fit one (a meeting longer than the cloud model's context).
+pub type BatchJob<'a> = &'a mut dyn FnMut(&ProviderEntry) -> Option<(Request, Option<crate::batches::Delivery>)>;
 
 /// The router service.
 pub struct Router {
-    settings: Arc<Settings>,
+    pub(crate) settings: Arc<Settings>,
     models: Arc<Models>,
-    spend: Arc<Spend>,
+    pub(crate) spend: Arc<Spend>,
     /// Cloud clients by provider name, with the entry each was made from: an entry changed
     /// in the settings gets a new client.
     clients: Mutex<HashMap<String, (ProviderEntry, Arc<CloudClient>)>>,
@@ -454,6 +468,53 @@ impl Router {
                 .collect(),
         };
         let mut problems = Vec::new();
+        let mut batch_note = None;
+        if let (true, false, Some(make), Some((tier, entry))) = (opts.batch, opts.dry_run, job.batch, entries.first()) {
+            match make(entry) {
+                None => batch_note = Some("too long for one batched request: sent now at the normal price".to_string()),
+                Some((request, delivery)) => {
+                    let submitted = match self.submit_batch(task, &run_id, entry, &reason, vec![(request, delivery)]) {
+                        Ok(s) => s,
+                        // Refused by a cap, or the provider would not take it: the local answer
+                        // stands, as when an interactive escalation fails.
+                        Err(e) => {
+                            return match local {
+                                Some((out, _)) => {
+                                    report.note =
+                                        Some(format!("wanted the cloud ({reason}) but {e}; showing the local answer"));
+                                    Ok(Routed::Done(out, finish(report)))
+                                }
+                                None => Err(e),
+                            }
+                        }
+                    };
+                    match submitted {
+                        None => {
+                            batch_note = Some(format!("{} has no batch API: sent now at the normal price", entry.name))
+                        }
+                        Some(q) => {
+                            let report = RouteReport {
+                                route: "batch",
+                                provider: entry.name.clone(),
+                                model: entry.model.clone(),
+                                tier: Some(*tier),
+                                cost_micros: 0,
+                                cost_usd: 0.0,
+                                escalated: Some(reason.clone()),
+                                note: Some(format!(
+                                    "queued as batch {} at {} ({} reserved until it is back, within 24 h)",
+                                    q.batch_id,
+                                    q.provider,
+                                    frugal_ledger::usd_exact(q.reserved_micros)
+                                )),
+                                run_id: run_id.clone(),
+                            };
+                            return Ok(Routed::Queued(local.map(|(out, _)| out), report));
+                        }
+                    }
+                }
+            }
+        }
         // Every cloud request of the run counts, failed and discarded ones included.
         let mut total = 0i64;
         let mut fallback_cloud: Option<(T, RouteReport, String)> = None;
@@ -509,7 +570,7 @@ impl Router {
                         (!q.passed).then(|| format!("the cloud answer also failed its checks ({})", failed_checks(&q)));
                     if q.passed || i + 1 == entries.len() {
                         let mut this = this;
-                        this.note = failed;
+                        this.note = join_notes(failed, batch_note);
                         return Ok(Routed::Done(out, finish(this)));
                     }
                     reason = format!("the {} answer failed its checks ({})", entry.name, failed_checks(&q));
@@ -543,6 +604,13 @@ impl Router {
             }
             None => Err(CoreError::Route(format!("{reason}, and the cloud could not answer: {why}"))),
         }
+    }
+}
+
+fn join_notes(a: Option<String>, b: Option<String>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
     }
 }
 

@@ -116,21 +116,27 @@ impl Spend {
 
     /// The price of `entry`'s model: config overrides, then `models/prices.toml`.
     pub fn price_of(&self, entry: &ProviderEntry) -> Result<Price> {
+        self.price_entry_of(entry).map(|p| p.price)
+    }
+
+    /// The price of a request to `entry` through its batch API, if its vendor has one.
+    pub fn batch_price_of(&self, entry: &ProviderEntry) -> Result<Option<Price>> {
+        self.price_entry_of(entry).map(|p| p.batch_price())
+    }
+
+    fn price_entry_of(&self, entry: &ProviderEntry) -> Result<frugal_ledger::PriceEntry> {
         let prices = self.prices()?;
         let vendor = entry.cloud_config().vendor_hint();
         let mut vendors = vec![entry.name.as_str()];
         if let Some(v) = vendor.as_deref() {
             vendors.push(v);
         }
-        prices
-            .lookup(&vendors, &entry.model, chrono::Local::now().date_naive())
-            .map(|p| p.price)
-            .ok_or_else(|| {
-                CoreError::Route(format!(
-                    "no price is known for {} on {}: add it under [[prices]] in the config (a model without a price is never called)",
-                    entry.model, entry.name
-                ))
-            })
+        prices.lookup(&vendors, &entry.model, chrono::Local::now().date_naive()).ok_or_else(|| {
+            CoreError::Route(format!(
+                "no price is known for {} on {}: add it under [[prices]] in the config (a model without a price is never called)",
+                entry.model, entry.name
+            ))
+        })
     }
 
     /// The reference price for the savings of local work.
@@ -240,6 +246,7 @@ impl Spend {
                 reserved_micros: 0,
                 escalation: None,
                 app: Some(app.to_string()),
+                prefix_hash: None,
             },
             &Limits::default(),
         )?;
@@ -253,6 +260,7 @@ impl Spend {
                 latency_ms: 0,
                 outcome: frugal_ledger::Outcome::Ok,
                 note: Some("answered from the gateway's response cache".into()),
+                levers: Default::default(),
             },
         )?;
         Ok(run_id)

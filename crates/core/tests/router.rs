@@ -67,6 +67,7 @@ fn run(
                 let ok = done.text.contains("GOOD");
                 Ok((done.text, quality(ok)))
             },
+            batch: Some(&mut |_entry| Some((Request::new(vec![Message::user("write it")]).with_max_tokens(50), None))),
         },
     )
 }
@@ -75,6 +76,7 @@ fn done(r: frugal_core::Result<Routed<String>>) -> (String, RouteReport) {
     match r.unwrap() {
         Routed::Done(t, route) => (t, route),
         Routed::DryRun(_) => panic!("unexpected dry run"),
+        Routed::Queued(..) => panic!("unexpected batch"),
     }
 }
 
@@ -229,7 +231,7 @@ fn dry_run_captures_the_request_and_sends_nothing() {
             assert_eq!(d.outbound.body["messages"][0]["content"], "write it");
             assert!(d.worst_case_usd >= d.estimated_usd && d.worst_case_usd > 0.0, "{d:?}");
         }
-        Routed::Done(..) => panic!("a dry run must not answer"),
+        Routed::Done(..) | Routed::Queued(..) => panic!("a dry run must not answer"),
     }
     assert!(econ.requests().is_empty());
     assert!(rows(&a).is_empty(), "a dry run writes no ledger row");
@@ -257,7 +259,7 @@ fn two_hundred_concurrent_escalations_never_cross_the_cap() {
     for t in threads {
         match t.join().unwrap() {
             Ok(Routed::Done(_, route)) => served += usize::from(route.route == "cloud"),
-            Ok(Routed::DryRun(_)) => panic!("no dry run asked"),
+            Ok(Routed::DryRun(_) | Routed::Queued(..)) => panic!("no dry run or batch asked"),
             // With --cloud there is no local answer to fall back to: the refusal is the answer.
             Err(e) => assert!(e.to_string().contains("monthly budget"), "{e}"),
         }

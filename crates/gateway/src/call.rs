@@ -273,6 +273,7 @@ async fn run(gw: &Gateway, call: Call, opts: RouteOptions) -> Result<Started, Pr
     let ((mut events, meter), route) = match routed {
         Routed::Done(done, route) => (done, route),
         Routed::DryRun(_) => return Err(Problem::Internal("a dry run where an answer was expected".into())),
+        Routed::Queued(..) => return Err(Problem::Internal("a batch where an answer was expected".into())),
     };
     let mut queue_ms = None;
     let first = loop {

@@ -240,6 +240,7 @@ mod tests {
             reserved_micros: reserve,
             escalation: None,
             app: Some(app.into()),
+            prefix_hash: None,
         }
     }
 
@@ -276,6 +277,7 @@ mod tests {
             latency_ms: 1,
             outcome: Outcome::Ok,
             note: None,
+            levers: Default::default(),
         };
         l.settle(t, s(500)).unwrap();
         l.settle(t2, s(300)).unwrap();

@@ -290,8 +290,8 @@ fn begin_in(
     // runs these two for every request.
     tx.prepare_cached(
         "INSERT INTO requests (started_at, finished_at, run_id, task, route, provider, model, reserved_micros,
-            cost_micros, state, outcome, escalation, note, owner_pid, app)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?11, ?12, ?13, ?14)",
+            cost_micros, state, outcome, escalation, note, owner_pid, app, prefix_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -309,6 +309,7 @@ fn begin_in(
             note,
             i64::from(pid),
             req.app,
+            req.prefix_hash,
         ])
     })
     .map_err(db)?;
@@ -338,7 +339,8 @@ fn settle_in(
         .prepare_cached(
             "UPDATE requests SET state = 'settled', finished_at = ?2, prompt_tokens = ?3, cached_tokens = ?4,
                 cache_write_tokens = ?5, completion_tokens = ?6, reasoning_tokens = ?7, cost_micros = ?8,
-                reference_cost_micros = ?9, latency_ms = ?10, outcome = ?11, note = ?12
+                reference_cost_micros = ?9, latency_ms = ?10, outcome = ?11, note = ?12,
+                cache_saved_micros = ?13, batch_saved_micros = ?14
              WHERE id = ?1 AND state = 'pending'",
         )
         .and_then(|mut stmt| {
@@ -355,6 +357,8 @@ fn settle_in(
                 s.latency_ms,
                 s.outcome.as_str(),
                 s.note.as_deref().map(first_line),
+                s.levers.cache_micros,
+                s.levers.batch_micros,
             ])
         })
         .map_err(db)?;

@@ -71,6 +71,28 @@ pub const MIGRATIONS: &[&str] = &[
         cache INTEGER NOT NULL DEFAULT 1,
         created_at INTEGER NOT NULL
     );",
+    // The cloud's cost levers (see `batches`): what prompt caching and batch pricing saved on
+    // each row, the hash of the prompt prefix it offered for caching, and the batch a row
+    // was sent in (its reservation held until the batch's results come back).
+    "ALTER TABLE requests ADD COLUMN cache_saved_micros INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE requests ADD COLUMN batch_saved_micros INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE requests ADD COLUMN prefix_hash TEXT;
+    ALTER TABLE requests ADD COLUMN batch_id INTEGER;
+    CREATE INDEX requests_prefix ON requests (prefix_hash, started_at) WHERE prefix_hash IS NOT NULL;
+    CREATE INDEX requests_batch ON requests (batch_id) WHERE batch_id IS NOT NULL;
+    CREATE TABLE batches (
+        id INTEGER PRIMARY KEY,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        task TEXT NOT NULL,
+        remote_id TEXT,
+        state TEXT NOT NULL,
+        submitted_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        note TEXT,
+        owner_pid INTEGER NOT NULL,
+        expected_micros INTEGER NOT NULL DEFAULT 0
+    );",
 ];
 
 /// How long a writer waits for another (thread or process) before giving up.
@@ -203,6 +225,21 @@ pub struct NewRequest {
     pub escalation: Option<String>,
     /// The gateway app that sent it (`None`: Frugal's own tasks).
     pub app: Option<String>,
+    /// A hash of the prompt prefix it offered a cloud cache, if any: the next request with
+    /// the same prefix knows it may be cached (see [`Ledger::prefix_recent`]).
+    pub prefix_hash: Option<String>,
+}
+
+/// What the cloud's cost levers saved on one request, against the same tokens at the full
+/// interactive price: prompt caching (negative when a cache write was never read back, or
+/// not yet) and the batch discount. For a local row, `cache` is what its reused KV prefix
+/// would have cost as fresh input at the reference price.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Levers {
+    /// Saved by prompt caching.
+    pub cache_micros: i64,
+    /// Saved by batch pricing.
+    pub batch_micros: i64,
 }
 
 /// A granted reservation. Not `Clone`: it is settled exactly once. A ticket dropped without
@@ -261,6 +298,8 @@ pub struct Settlement {
     pub outcome: Outcome,
     /// A one-line error, if any (only the first line is kept).
     pub note: Option<String>,
+    /// What caching and batching saved on it.
+    pub levers: Levers,
 }
 
 /// Which cap refused a request.
@@ -491,7 +530,10 @@ impl Ledger {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(self.db())?;
         let pending: Vec<(i64, i64, i64, i64)> = {
             let mut stmt = tx
-                .prepare("SELECT id, owner_pid, started_at, reserved_micros FROM requests WHERE state = 'pending'")
+                .prepare(
+                    "SELECT id, owner_pid, started_at, reserved_micros FROM requests WHERE state = 'pending'
+                    AND NOT (batch_id IS NOT NULL AND owner_pid = 0)",
+                )
                 .map_err(self.db())?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).map_err(self.db())?;
             rows.collect::<rusqlite::Result<_>>().map_err(self.db())?
@@ -511,6 +553,7 @@ impl Ledger {
             count += 1;
             total = total.saturating_add(reserved);
         }
+        crate::batches::settle_stale_batches(&tx, self.pid).map_err(self.db())?;
         tx.commit().map_err(self.db())?;
         *self.totals.lock().unwrap_or_else(PoisonError::into_inner) = None;
         Ok((count > 0).then(|| {
@@ -650,14 +693,14 @@ pub(crate) fn db_u64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
 /// Whether the process that owns a pending row may still settle it. Unsure means alive: a
 /// held reservation only blocks spending, a wrongly charged one misstates history.
 #[cfg(unix)]
-fn process_alive(pid: i64, _started_at: i64, _now: i64) -> bool {
+pub(crate) fn process_alive(pid: i64, _started_at: i64, _now: i64) -> bool {
     use rustix::io::Errno;
     let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) else {
         return false;
@@ -670,7 +713,7 @@ fn process_alive(pid: i64, _started_at: i64, _now: i64) -> bool {
 
 /// Without a portable process probe, a reservation older than a day is presumed orphaned.
 #[cfg(not(unix))]
-fn process_alive(_pid: i64, started_at: i64, now: i64) -> bool {
+pub(crate) fn process_alive(_pid: i64, started_at: i64, now: i64) -> bool {
     now - started_at < STALE_AFTER_MS
 }
 
@@ -727,11 +770,16 @@ pub struct Row {
     pub owner_pid: i64,
     /// The gateway app that sent it, if any.
     pub app: Option<String>,
+    /// What caching and batching saved on it.
+    pub levers: Levers,
+    /// The batch it was sent in, if any.
+    pub batch_id: Option<i64>,
 }
 
 pub(crate) const ROW_COLUMNS: &str = "id, started_at, finished_at, run_id, task, route, provider, model, prompt_tokens,
     cached_tokens, cache_write_tokens, completion_tokens, reasoning_tokens, reserved_micros, cost_micros,
-    reference_cost_micros, latency_ms, state, outcome, escalation, note, owner_pid, app";
+    reference_cost_micros, latency_ms, state, outcome, escalation, note, owner_pid, app, cache_saved_micros,
+    batch_saved_micros, batch_id";
 
 impl Row {
     /// Reads a row selected with [`ROW_COLUMNS`].
@@ -778,6 +826,8 @@ impl Row {
             note: r.get(20)?,
             owner_pid: r.get(21)?,
             app: r.get(22)?,
+            levers: Levers { cache_micros: r.get(23)?, batch_micros: r.get(24)? },
+            batch_id: r.get(25)?,
         })
     }
 }

@@ -30,6 +30,7 @@
 //!     reserved_micros: price.worst_case(2_000, 500),
 //!     escalation: Some("local answer failed its check".into()),
 //!     app: None,
+//!     prefix_hash: None,
 //! };
 //! let ticket = ledger.begin(request, &limits)?;
 //!
@@ -42,6 +43,7 @@
 //!     latency_ms: 900,
 //!     outcome: Outcome::Ok,
 //!     note: None,
+//!     levers: Default::default(),
 //! };
 //! ledger.settle(ticket, settlement)?;
 //!
@@ -53,6 +55,7 @@
 
 mod apps;
 mod backup;
+mod batches;
 mod checkpoint;
 mod error;
 mod group;
@@ -65,12 +68,15 @@ mod totals;
 
 pub use apps::{check_app_name, App, AppSpend};
 pub use backup::{backup_path, backup_taken, reset, restore};
+pub use batches::{BatchRow, BatchState, NewBatch};
 pub use error::{LedgerError, Result};
 pub use group::GroupStats;
 pub use ledger::{
-    Ledger, LimitKind, Limits, NewRequest, Outcome, Refusal, Route, Row, Settlement, State, Ticket, MIGRATIONS,
+    Ledger, Levers, LimitKind, Limits, NewRequest, Outcome, Refusal, Route, Row, Settlement, State, Ticket, MIGRATIONS,
 };
 pub use month::{day_bounds_ms, Month};
 pub use outcomes::{Feedback, OutcomeReport, UsefulSpend};
 pub use prices::{micros_from_usd, usd, Price, PriceEntry, PriceSource, PriceTable, TokenCounts};
-pub use report::{usd_exact, write_csv, AppMonth, DaySpend, EscalationCount, MonthReport, ProviderSpend, TaskSpend};
+pub use report::{
+    usd_exact, write_csv, AppMonth, DaySpend, EscalationCount, LeverSavings, MonthReport, ProviderSpend, TaskSpend,
+};

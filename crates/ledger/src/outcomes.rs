@@ -263,6 +263,7 @@ mod tests {
             reserved_micros: cost,
             escalation: escalation.map(str::to_string),
             app: None,
+            prefix_hash: None,
         };
         let t = ledger.begin(req, &Limits::default()).unwrap();
         let s = Settlement {
@@ -273,6 +274,7 @@ mod tests {
             latency_ms: 10,
             outcome: Outcome::Ok,
             note: None,
+            levers: Default::default(),
         };
         ledger.settle(t, s).unwrap();
     }

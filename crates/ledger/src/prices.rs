@@ -58,6 +58,28 @@ impl Price {
         ceil_millionth(total)
     }
 
+    /// Every rate at `percent` of itself, rounded up (a batch discount).
+    pub fn scaled(&self, percent: u32) -> Price {
+        let pct = i128::from(percent);
+        let f = |rate: i64| {
+            let v = (i128::from(rate) * pct + 99) / 100;
+            i64::try_from(v).unwrap_or(i64::MAX)
+        };
+        Price {
+            input: f(self.input),
+            cached_input: f(self.cached_input),
+            cache_write: f(self.cache_write),
+            output: f(self.output),
+        }
+    }
+
+    /// What the same tokens would cost without any cache: every prompt token as fresh input.
+    /// The difference to [`Price::cost`] is what caching saved (negative when a write premium
+    /// was paid and not read back yet).
+    pub fn uncached_cost(&self, usage: &TokenCounts) -> i64 {
+        self.cost(&TokenCounts { cached: 0, cache_write: 0, ..*usage })
+    }
+
     /// The most a request can cost before it is sent: every prompt token at the dearer of the
     /// input and cache-write rates, and every allowed output token. This is what the ledger
     /// reserves, so the cap holds whatever the provider ends up reporting.
@@ -118,6 +140,16 @@ pub struct PriceEntry {
     pub price: Price,
     /// Built-in or the user's.
     pub source: PriceSource,
+    /// The share of this price a request sent through the vendor's batch API pays, in
+    /// percent (50 at OpenAI and Anthropic); `None`: the vendor has no batch API.
+    pub batch_percent: Option<u32>,
+}
+
+impl PriceEntry {
+    /// The price of a batched request, if the vendor batches.
+    pub fn batch_price(&self) -> Option<Price> {
+        self.batch_percent.map(|pct| self.price.scaled(pct))
+    }
 }
 
 /// All known prices: the built-in list plus the user's overrides.
@@ -137,6 +169,7 @@ struct RawPrice {
     cached_input: Option<f64>,
     cache_write: Option<f64>,
     output: f64,
+    batch: Option<f64>,
 }
 
 impl PriceTable {
@@ -203,6 +236,7 @@ impl PriceTable {
             effective: NaiveDate::MIN,
             price,
             source: PriceSource::Override,
+            batch_percent: None,
         });
     }
 
@@ -253,7 +287,19 @@ impl RawPrice {
             cache_write: self.cache_write.map(|v| usd("cache_write", v)).transpose()?.unwrap_or(input),
             output: usd("output", self.output)?,
         };
-        Ok(PriceEntry { vendor: self.vendor, model: self.model, effective, price, source: PriceSource::Builtin })
+        let batch_percent = match self.batch {
+            None => None,
+            Some(b) if b > 0.0 && b <= 1.0 => Some((b * 100.0).round() as u32),
+            Some(b) => return Err(format!("batch share {b} is not between 0 and 1 (0.5 is half price)")),
+        };
+        Ok(PriceEntry {
+            vendor: self.vendor,
+            model: self.model,
+            effective,
+            price,
+            source: PriceSource::Builtin,
+            batch_percent,
+        })
     }
 }
 
@@ -267,6 +313,24 @@ mod tests {
         assert_eq!(ceil_millionth(1), 1);
         assert_eq!(ceil_millionth(1_000_000), 1);
         assert_eq!(ceil_millionth(1_000_001), 2);
+    }
+
+    #[test]
+    fn batch_prices_are_the_listed_share_and_caching_savings_add_up() {
+        let table = PriceTable::parse(
+            "[[price]]\nvendor = \"anthropic\"\nmodel = \"m\"\neffective = \"2025-01-01\"\ninput = 3.0\ncached_input = 0.3\ncache_write = 3.75\noutput = 15.0\nbatch = 0.5\n",
+        )
+        .unwrap();
+        let e = &table.entries()[0];
+        let b = e.batch_price().unwrap();
+        assert_eq!((b.input, b.cached_input, b.cache_write, b.output), (1_500_000, 150_000, 1_875_000, 7_500_000));
+        let written = TokenCounts { prompt: 10_000, cache_write: 9_000, completion: 100, ..TokenCounts::default() };
+        let read = TokenCounts { prompt: 10_000, cached: 9_000, completion: 100, ..TokenCounts::default() };
+        let p = e.price;
+        // Writing costs 25 % more on the cached part; reading it back costs a tenth.
+        assert_eq!(p.uncached_cost(&written) - p.cost(&written), -6_750);
+        assert_eq!(p.uncached_cost(&read) - p.cost(&read), 24_300);
+        assert!(PriceTable::parse("[[price]]\nvendor = \"v\"\nmodel = \"m\"\neffective = \"2025-01-01\"\ninput = 1.0\noutput = 1.0\nbatch = 2\n").is_err());
     }
 
     #[test]

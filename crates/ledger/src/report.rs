@@ -133,6 +133,27 @@ pub struct MonthReport {
     pub escalations: Vec<EscalationCount>,
     /// What the answers were worth: useful outcomes and their cost.
     pub outcomes: crate::outcomes::OutcomeReport,
+    /// What each cost lever saved this month.
+    pub levers: LeverSavings,
+}
+
+/// What each cost lever saved in a month, against the same tokens at full interactive price.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LeverSavings {
+    /// Cloud prompt caching: cache reads at the cached rate, minus the write premium paid.
+    pub cache_micros: i64,
+    /// Cloud input tokens read from a provider's cache.
+    pub cache_read_tokens: u64,
+    /// Cloud input tokens written to a provider's cache (at a premium at some providers).
+    pub cache_write_tokens: u64,
+    /// Batch pricing.
+    pub batch_micros: i64,
+    /// Requests answered through a batch.
+    pub batch_requests: u64,
+    /// Local KV-cache reuse: prompt tokens the local engine did not compute again.
+    pub local_reused_tokens: u64,
+    /// What those tokens would have cost as fresh input on the reference cloud model.
+    pub local_reuse_micros: i64,
 }
 
 /// `a / b` rounded to the nearest integer, for non-negative `b > 0`.
@@ -168,6 +189,22 @@ impl Ledger {
         });
         // Settled cost of a row (pending rows have none yet).
         let cost = |r: &Row| if r.state == State::Settled { r.cost_micros } else { 0 };
+        let mut levers = LeverSavings::default();
+        for r in counted.iter().filter(|r| r.state == State::Settled) {
+            match r.route {
+                Route::Cloud => {
+                    levers.cache_micros += r.levers.cache_micros;
+                    levers.cache_read_tokens += r.cached_tokens;
+                    levers.cache_write_tokens += r.cache_write_tokens;
+                    levers.batch_micros += r.levers.batch_micros;
+                    levers.batch_requests += u64::from(r.batch_id.is_some());
+                }
+                Route::Local => {
+                    levers.local_reused_tokens += r.cached_tokens;
+                    levers.local_reuse_micros += r.levers.cache_micros;
+                }
+            }
+        }
 
         let mut by_provider: BTreeMap<(Route, &str, &str), ProviderSpend> = BTreeMap::new();
         let mut by_task: BTreeMap<&str, (TaskSpend, BTreeSet<&str>)> = BTreeMap::new();
@@ -288,6 +325,7 @@ impl Ledger {
             daily: daily.into_values().collect(),
             escalations,
             outcomes,
+            levers,
         })
     }
 

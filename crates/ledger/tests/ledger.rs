@@ -35,6 +35,7 @@ fn cloud(at_ms: i64, run: &str, task: &str, reserve: i64) -> NewRequest {
         reserved_micros: reserve,
         escalation: None,
         app: None,
+        prefix_hash: None,
     }
 }
 
@@ -57,6 +58,7 @@ fn done(finished_ms: i64, cost: i64, outcome: Outcome) -> Settlement {
         latency_ms: 50,
         outcome,
         note: None,
+        levers: Default::default(),
     }
 }
 

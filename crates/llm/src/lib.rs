@@ -31,7 +31,7 @@ mod tools;
 
 pub use cancel::CancelToken;
 pub use error::{ErrorKind, ProviderError};
-pub use request::{Constraint, Message, Request, Role, Sampling};
+pub use request::{CacheHint, CacheMark, Constraint, Message, Request, Role, Sampling};
 pub use stream::{channel, Completion, Event, EventSender, EventStream, FinishReason, Usage};
 pub use tools::{valid_tool_name, Tool, ToolCall, ToolChoice};
 

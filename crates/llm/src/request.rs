@@ -125,6 +125,46 @@ pub struct Request {
     /// Which of `tools` it must call; `None` is the provider's default (auto).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<ToolChoice>,
+    /// Where the prompt's stable prefix ends, for a cloud provider's prompt cache. The
+    /// local engine reuses its KV cache on its own and ignores this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheHint>,
+}
+
+/// How a request's prompt may be cached by a cloud provider.
+///
+/// Tasks build prompts stable-prefix-first (system and instructions, then the document, then
+/// what changes) and mark where each stable part ends. Which marks are sent is the router's
+/// decision, because a cache write costs extra at some providers and pays off only if the
+/// prefix is read again; the wire then turns the marks into that provider's form (Anthropic's
+/// `cache_control` breakpoints; OpenAI caches on its own and takes `prompt_cache_key`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheHint {
+    /// Groups requests that share prefixes (`prompt_cache_key` at OpenAI): the task's name.
+    pub key: String,
+    /// Ends of stable prefixes, in prompt order.
+    pub marks: Vec<CacheMark>,
+}
+
+/// The end of a stable prefix: everything before byte `at` of message `message` (and all
+/// messages before it, system ones included) is the same from one request to the next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheMark {
+    /// Index into [`Request::messages`].
+    pub message: usize,
+    /// Byte offset into that message's content where the stable part ends (its length for
+    /// the whole message); always on a character boundary.
+    pub at: usize,
+    /// Later requests of the same run send this prefix again (the parts of a long meeting,
+    /// a retry): a cache write is sure to be read.
+    pub shared: bool,
+}
+
+impl CacheMark {
+    /// The end of message `message`, `content` being its text.
+    pub fn after(message: usize, content: &str, shared: bool) -> Self {
+        Self { message, at: content.len(), shared }
+    }
 }
 
 impl Request {
@@ -138,7 +178,31 @@ impl Request {
             stop: Vec::new(),
             tools: Vec::new(),
             tool_choice: None,
+            cache: None,
         }
+    }
+
+    /// Marks the stable prefixes a cloud provider may cache (see [`CacheHint`]).
+    pub fn with_cache(mut self, key: impl Into<String>, marks: Vec<CacheMark>) -> Self {
+        self.cache = Some(CacheHint { key: key.into(), marks });
+        self
+    }
+
+    /// The text of the prompt up to `mark`, as the bytes a cache keys on: each message's role
+    /// and content in order. Used to recognise a prefix sent before (the ledger keeps a hash).
+    pub fn prefix_text(&self, mark: &CacheMark) -> String {
+        let mut out = String::new();
+        for (i, m) in self.messages.iter().enumerate().take(mark.message + 1) {
+            out.push_str(m.role.as_str());
+            out.push('\n');
+            if i == mark.message {
+                out.push_str(m.content.get(..mark.at).unwrap_or(&m.content));
+            } else {
+                out.push_str(&m.content);
+            }
+            out.push('\n');
+        }
+        out
     }
 
     /// Offers `tools` to the model, with `choice` among them.
@@ -206,6 +270,15 @@ impl Request {
             }
         }
         crate::tools::validate(&self.tools, self.tool_choice.as_ref())?;
+        for mark in self.cache.iter().flat_map(|c| &c.marks) {
+            let fits = self.messages.get(mark.message).is_some_and(|m| m.content.is_char_boundary(mark.at));
+            if !fits {
+                return Err(ProviderError::new(
+                    ErrorKind::InvalidRequest,
+                    format!("a cache mark points outside message {} (byte {})", mark.message, mark.at),
+                ));
+            }
+        }
         let s = &self.sampling;
         if !(s.temperature.is_finite() && s.temperature >= 0.0) {
             return Err(ProviderError::new(ErrorKind::InvalidRequest, "temperature must be a number ≥ 0"));

@@ -19,7 +19,11 @@ use serde_json::{json, Value};
 
 use crate::Kind;
 
+mod batch;
+mod cache;
 mod tools;
+pub use batch::BatchFault;
+use cache::{CacheUse, PromptCache};
 use tools::{tool_body, tool_call, tool_events};
 
 /// One way to misbehave.
@@ -74,6 +78,8 @@ struct State {
     responder: Responder,
     token_delay: Duration,
     cached_tokens: u32,
+    cache: PromptCache,
+    batches: batch::Batches,
 }
 
 /// The server; stops when dropped.
@@ -107,6 +113,8 @@ impl SimServer {
             responder: Arc::new(counting),
             token_delay: Duration::from_millis(2),
             cached_tokens: 0,
+            cache: PromptCache::default(),
+            batches: batch::Batches::default(),
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let (st, sp) = (state.clone(), stop.clone());
@@ -154,9 +162,25 @@ impl SimServer {
         self.state().token_delay = d;
     }
 
-    /// Prompt tokens reported as served from the provider's cache.
+    /// Prompt tokens reported as served from the provider's cache, whatever the prompt
+    /// (0, the default: the simulated cache decides, as the vendor's would).
     pub fn set_cached_tokens(&self, n: u32) {
         self.state().cached_tokens = n;
+    }
+
+    /// How every batch from now on misbehaves (`None`: it does not).
+    pub fn set_batch_fault(&self, fault: Option<BatchFault>) {
+        self.state().batches.fault = fault;
+    }
+
+    /// Polls a batch answers "in progress" before it ends (default 0: ended at the first).
+    pub fn set_batch_polls(&self, polls: u32) {
+        self.state().batches.polls_before_end = polls;
+    }
+
+    /// The ids of every batch created, oldest first.
+    pub fn batch_ids(&self) -> Vec<String> {
+        self.state().batches.created.clone()
     }
 
     /// Every request received so far.
@@ -177,9 +201,11 @@ fn serve(kind: Kind, conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool) -
     let mut reader = BufReader::new(conn.try_clone()?);
     let mut line = String::new();
     reader.read_line(&mut line)?;
+    let method = line.split_whitespace().next().unwrap_or("GET").to_string();
     let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
     let mut headers = Vec::new();
     let mut length = 0usize;
+    let mut chunked = false;
     loop {
         let mut h = String::new();
         if reader.read_line(&mut h)? == 0 || h.trim().is_empty() {
@@ -190,18 +216,26 @@ fn serve(kind: Kind, conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool) -
             if k == "content-length" {
                 length = v.parse().unwrap_or(0);
             }
+            chunked |= k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked");
             headers.push((k, v));
         }
     }
-    let mut body = vec![0; length.min(64 << 20)];
-    reader.read_exact(&mut body)?;
+    let body = if chunked { read_chunked(&mut reader)? } else { read_exact(&mut reader, length)? };
     let body = String::from_utf8_lossy(&body).into_owned();
+    let is_chat = path.ends_with("/chat/completions") || path.ends_with("/messages");
     let request: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    let (fault, responder, delay, cached) = {
+    let (fault, responder, delay, cache) = {
         let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
-        s.requests.push(Recorded { path, headers: headers.clone(), body: body.clone() });
+        s.requests.push(Recorded { path: path.clone(), headers: headers.clone(), body: body.clone() });
         let fault = s.queued.pop_front().or_else(|| s.sticky.clone());
-        (fault, s.responder.clone(), s.token_delay, s.cached_tokens)
+        // A refused request never reaches the cache.
+        let refused = matches!(fault, Some(Fault::RateLimited { .. } | Fault::ServerError | Fault::Unauthorized));
+        let cache = match s.cached_tokens {
+            _ if refused || !is_chat => CacheUse::default(),
+            0 => s.cache.serve(kind, &request),
+            n => CacheUse { read: n, write: 0 },
+        };
+        (fault, s.responder.clone(), s.token_delay, cache)
     };
     let request_headers = headers;
     let mut out = conn;
@@ -225,6 +259,18 @@ fn serve(kind: Kind, conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool) -
         }
         _ => {}
     }
+    if !is_chat {
+        let content_type =
+            request_headers.iter().find(|(k, _)| k == "content-type").map_or("", |(_, v)| v.as_str()).to_string();
+        let base = format!("http://{}/v1", out.local_addr()?);
+        let answer = {
+            let mut guard = state.lock().unwrap_or_else(PoisonError::into_inner);
+            let s = &mut *guard;
+            s.batches.serve(kind, &method, &path, &content_type, &body, &base, &responder, &mut s.cache)
+        };
+        let (status, text) = answer.unwrap_or(("404 Not Found", r#"{"error":{"message":"no such endpoint"}}"#.into()));
+        return plain(&mut out, status, "", &text);
+    }
     // A request that does not ask for a stream (as proxies like LiteLLM send them) gets one
     // JSON body in the protocol's shape, as the real APIs answer.
     let call = tool_call(kind, &request);
@@ -232,27 +278,7 @@ fn serve(kind: Kind, conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool) -
         if let Some(call) = &call {
             return plain(&mut out, "200 OK", "", &tool_body(kind, &request, call).to_string());
         }
-        let text = responder(&request);
-        let max = request.get("max_tokens").and_then(Value::as_u64).unwrap_or(4096) as usize;
-        let mut tokens = split_tokens(&text);
-        let truncated = tokens.len() > max;
-        tokens.truncate(max);
-        let (prompt, completion) = (prompt_size(&request), u32::try_from(tokens.len()).unwrap_or(u32::MAX));
-        let text = tokens.concat();
-        let body = match kind {
-            Kind::OpenAi => json!({
-                "id": "sim", "object": "chat.completion", "created": 0, "model": request["model"],
-                "choices": [{ "index": 0, "message": { "role": "assistant", "content": text },
-                              "finish_reason": if truncated { "length" } else { "stop" } }],
-                "usage": { "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion },
-            }),
-            Kind::Anthropic => json!({
-                "id": "sim", "type": "message", "role": "assistant", "model": request["model"],
-                "content": [{ "type": "text", "text": text }],
-                "stop_reason": if truncated { "max_tokens" } else { "end_turn" },
-                "usage": { "input_tokens": prompt, "output_tokens": completion },
-            }),
-        };
+        let body = whole_answer(kind, &request, &responder(&request), cache);
         return plain(&mut out, "200 OK", "", &body.to_string());
     }
     out.write_all(
@@ -281,9 +307,7 @@ fn serve(kind: Kind, conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool) -
     let cut_at = (fault == Some(Fault::CutHalfway)).then_some(tokens.len() / 2);
     let (events, n_text) = match &call {
         Some(call) => (tool_events(kind, call, prompt_tokens, with_usage), 3),
-        None => {
-            (sse_events(kind, &tokens, truncated, prompt_tokens, cached.min(prompt_tokens), with_usage), tokens.len())
-        }
+        None => (sse_events(kind, &tokens, truncated, prompt_tokens, cache, with_usage), tokens.len()),
     };
     for (i, event) in events.iter().enumerate() {
         if stop.load(Ordering::SeqCst) {
@@ -303,6 +327,32 @@ fn serve(kind: Kind, conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool) -
         }
     }
     Ok(())
+}
+
+fn read_exact(reader: &mut impl Read, length: usize) -> std::io::Result<Vec<u8>> {
+    let mut body = vec![0; length.min(64 << 20)];
+    reader.read_exact(&mut body)?;
+    Ok(body)
+}
+
+/// A body sent in chunks (`Transfer-Encoding: chunked`), as a streamed upload is.
+fn read_chunked(reader: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let mut size = String::new();
+        reader.read_line(&mut size)?;
+        let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16).unwrap_or(0);
+        if n == 0 || body.len() > 64 << 20 {
+            let mut end = String::new();
+            reader.read_line(&mut end)?;
+            return Ok(body);
+        }
+        let mut chunk = vec![0; n];
+        reader.read_exact(&mut chunk)?;
+        body.extend_from_slice(&chunk);
+        let mut crlf = String::new();
+        reader.read_line(&mut crlf)?;
+    }
 }
 
 fn state_key(headers: &[(String, String)]) -> String {
@@ -338,24 +388,55 @@ fn split_tokens(text: &str) -> Vec<String> {
     out
 }
 
-/// Prompt tokens as ~4 characters each, the usual ratio for English.
+/// Prompt tokens as ~4 characters each, the usual ratio for English: the text of the whole
+/// prompt as the cache sees it, so a cached prefix is never more than the prompt.
 fn prompt_size(request: &Value) -> u32 {
-    let mut chars = 0usize;
-    if let Some(s) = request.get("system").and_then(Value::as_str) {
-        chars += s.chars().count();
-    }
-    for m in request.get("messages").and_then(Value::as_array).into_iter().flatten() {
-        chars += m.get("content").and_then(Value::as_str).map_or(0, |c| c.chars().count()) + 16;
-    }
-    u32::try_from(chars / 4 + 1).unwrap_or(u32::MAX)
+    cache::tokens(&cache::prompt_text(request).0).saturating_add(1)
 }
 
 fn data(v: &Value) -> String {
     format!("data: {v}\n\n")
 }
 
-fn sse_events(kind: Kind, tokens: &[String], truncated: bool, prompt: u32, cached: u32, usage: bool) -> Vec<String> {
+/// A whole (unstreamed) answer in the protocol's shape: the body of a plain request, and of
+/// each line of a batch's results.
+fn whole_answer(kind: Kind, request: &Value, text: &str, cache: CacheUse) -> Value {
+    let max = request.get("max_tokens").and_then(Value::as_u64).unwrap_or(4096) as usize;
+    let mut tokens = split_tokens(text);
+    let truncated = tokens.len() > max;
+    tokens.truncate(max);
+    let (prompt, completion) = (prompt_size(request), u32::try_from(tokens.len()).unwrap_or(u32::MAX));
+    let (read, write) = (cache.read.min(prompt), cache.write.min(prompt.saturating_sub(cache.read)));
+    let text = tokens.concat();
+    match kind {
+        Kind::OpenAi => json!({
+            "id": "sim", "object": "chat.completion", "created": 0, "model": request["model"],
+            "choices": [{ "index": 0, "message": { "role": "assistant", "content": text },
+                          "finish_reason": if truncated { "length" } else { "stop" } }],
+            "usage": { "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
+                       "prompt_tokens_details": {"cached_tokens": read} },
+        }),
+        Kind::Anthropic => json!({
+            "id": "sim", "type": "message", "role": "assistant", "model": request["model"],
+            "content": [{ "type": "text", "text": text }],
+            "stop_reason": if truncated { "max_tokens" } else { "end_turn" },
+            "usage": { "input_tokens": prompt - read - write, "cache_read_input_tokens": read,
+                       "cache_creation_input_tokens": write, "output_tokens": completion },
+        }),
+    }
+}
+
+fn sse_events(
+    kind: Kind,
+    tokens: &[String],
+    truncated: bool,
+    prompt: u32,
+    cache: CacheUse,
+    usage: bool,
+) -> Vec<String> {
     let n = u32::try_from(tokens.len()).unwrap_or(u32::MAX);
+    let cached = cache.read.min(prompt);
+    let write = cache.write.min(prompt - cached);
     let mut out = Vec::new();
     match kind {
         Kind::OpenAi => {
@@ -375,7 +456,7 @@ fn sse_events(kind: Kind, tokens: &[String], truncated: bool, prompt: u32, cache
         }
         Kind::Anthropic => {
             let start_usage = if usage {
-                json!({"input_tokens": prompt - cached, "cache_read_input_tokens": cached, "cache_creation_input_tokens": 0, "output_tokens": 1})
+                json!({"input_tokens": prompt - cached - write, "cache_read_input_tokens": cached, "cache_creation_input_tokens": write, "output_tokens": 1})
             } else {
                 json!({})
             };

@@ -6,7 +6,7 @@
 //! must come from the sources it cites. An answer that fails is not shown as an answer — the
 //! user is told it was not found in their files, never given an invention.
 
-use frugal_llm::{Completion, Constraint, Message, Request, Sampling};
+use frugal_llm::{CacheMark, Completion, Constraint, Message, Request, Sampling};
 use serde::Serialize;
 
 use super::{repeated_ngram, Check, Task};
@@ -65,7 +65,12 @@ impl Task for AskTask {
     type Output = Answer;
 
     fn request(&self, attempt: u32) -> Request {
-        let user = USER.replace("{sources}", &self.grounding.render()).replace("{question}", self.question.trim());
+        // The sources before the question: asking again about the same files re-sends the
+        // same prefix, which a cloud cache can keep (see `caching`).
+        let (head, tail) = USER.split_once("{question}").unwrap_or((USER, ""));
+        let head = head.replace("{sources}", &self.grounding.render());
+        let user = format!("{head}{}{tail}", self.question.trim());
+        let sources_end = head.len();
         let n = self.grounding.sources.len().max(1);
         let numbers: Vec<String> = (1..=n).map(|i| format!("\"{i}\"")).collect();
         let grammar = format!(
@@ -78,6 +83,7 @@ impl Task for AskTask {
             Sampling { temperature: 0.7, repeat_penalty: 1.3, seed: Some(103), ..Sampling::default() }
         };
         Request::new(vec![Message::system(SYSTEM.trim()), Message::user(user)])
+            .with_cache("frugal-ask", vec![CacheMark { message: 1, at: sources_end, shared: false }])
             .with_max_tokens(ANSWER_TOKENS)
             .with_sampling(sampling)
             .with_constraint(Constraint::Grammar(grammar))

@@ -5,7 +5,7 @@
 //! preamble line or a closing offer the model adds anyway. Names, dates and amounts in the
 //! draft are checked against the input; anything the model invented is reported.
 
-use frugal_llm::{Completion, Constraint, Message, Request, Sampling};
+use frugal_llm::{CacheMark, Completion, Constraint, Message, Request, Sampling};
 use serde::Serialize;
 
 use super::{repeated_ngram, Check, Task, CALENDAR_WORDS};
@@ -293,7 +293,16 @@ impl Task for DraftTask {
                 ..Sampling::default()
             }
         };
+        // A reply's stable prefix is the email it answers (drafting again, in another tone,
+        // re-sends it); a new mail's notes are all there is, and change each time.
+        let marks = self
+            .reply_to
+            .as_ref()
+            .and_then(|e| user.find(e.body.trim()).map(|i| i + e.body.trim().len()))
+            .map(|at| vec![CacheMark { message: 1, at, shared: false }])
+            .unwrap_or_default();
         Request::new(vec![Message::system(SYSTEM.trim()), Message::user(user)])
+            .with_cache("frugal-draft", marks)
             .with_max_tokens(self.length.max_tokens())
             .with_sampling(sampling)
             .with_constraint(Constraint::Grammar(grammar.to_string()))

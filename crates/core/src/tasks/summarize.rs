@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use frugal_llm::{CancelToken, Completion, Constraint, Event, Message, Provider, Request, Sampling};
+use frugal_llm::{CacheMark, CancelToken, Completion, Constraint, Event, Message, Provider, Request, Sampling};
 use serde::{Deserialize, Serialize};
 
 pub use super::chunking::chunk_turns;
@@ -189,13 +189,24 @@ impl Task for SummarizeChunk<'_> {
     type Output = (MeetingSummary, Vec<Dropped>);
 
     fn request(&self, attempt: u32) -> Request {
-        let user = USER.replace("{speakers}", &self.speakers.join(", ")).replace("{transcript}", self.text.trim());
+        // Stable first: the instructions and the example (the same for every part and every
+        // meeting), then this part of the meeting, then the request; a cloud cache may keep
+        // the first two (see `caching`).
+        let (head, tail) = USER.split_once("{transcript}").unwrap_or((USER, ""));
+        let head = head.replace("{speakers}", &self.speakers.join(", "));
+        let document_end = head.len() + self.text.trim().len();
+        let user = format!("{head}{}{tail}", self.text.trim());
+        let example = EXAMPLE_ANSWER.trim();
         Request::new(vec![
             Message::system(SYSTEM.trim()),
             Message::user(EXAMPLE_USER.trim()),
-            Message::assistant(EXAMPLE_ANSWER.trim()),
+            Message::assistant(example),
             Message::user(user),
         ])
+        .with_cache(
+            "frugal-summarize",
+            vec![CacheMark::after(2, example, true), CacheMark { message: 3, at: document_end, shared: false }],
+        )
         .with_max_tokens(ANSWER_TOKENS)
         .with_sampling(sampling(attempt))
         .with_constraint(Constraint::JsonSchema(schema()))
@@ -485,6 +496,64 @@ pub fn summarize(
     })
 }
 
+/// Where a meeting's summary is written beside it: `NAME.summary.md`.
+pub fn summary_path(p: &std::path::Path) -> std::path::PathBuf {
+    let stem = p.file_stem().map_or_else(|| "meeting".into(), |s| s.to_string_lossy().into_owned());
+    p.with_file_name(format!("{stem}.summary.md"))
+}
+
+/// The whole meeting as one request for a cloud model of `context` tokens, for a batch; `None`
+/// when it would need parts (their merge depends on their answers, which a batch cannot wait
+/// for). Tokens are estimated at three characters each, as for the cloud's own run.
+pub fn one_request(transcript: &Transcript, context: u32) -> Option<Request> {
+    let speakers = transcript.speakers();
+    let source = Source::new(String::new());
+    let text = render_turns(&transcript.turns);
+    let task = SummarizeChunk { text, speakers: &speakers, source: &source };
+    let request = task.request(0);
+    let tokens: usize = request.messages.iter().map(|m| m.content.len().div_ceil(3)).sum();
+    (tokens + ANSWER_TOKENS as usize + 64 <= context as usize).then_some(request)
+}
+
+/// A summary from the answer to [`one_request`], parsed and checked against the transcript as
+/// a live answer is.
+pub fn from_answer(transcript: &Transcript, answer: &str) -> Result<SummaryReport, String> {
+    let speakers = transcript.speakers();
+    let source = Source::new(transcript.render());
+    let task = SummarizeChunk { text: render_turns(&transcript.turns), speakers: &speakers, source: &source };
+    let done = Completion {
+        text: answer.to_string(),
+        usage: frugal_llm::Usage::default(),
+        reason: frugal_llm::FinishReason::Stop,
+        statuses: Vec::new(),
+        tool_calls: Vec::new(),
+    };
+    let (mut output, checks) = match task.parse(&done) {
+        Ok(mut out) => {
+            let mut checks = vec![match task.degenerate(&out) {
+                None => Check::new("not_degenerate", true, ""),
+                Some(problem) => Check::new("not_degenerate", false, problem),
+            }];
+            checks.extend(task.check(&mut out));
+            (out, checks)
+        }
+        Err(why) => return Err(why),
+    };
+    let quality = Quality::from_checks(checks, false);
+    Ok(SummaryReport {
+        summary: std::mem::take(&mut output.0),
+        quality,
+        dropped: output.1,
+        format: transcript.format,
+        speakers,
+        chunks: 1,
+        notes: transcript.notes.clone(),
+        first_token_ms: 0,
+        total_ms: 0,
+        related: Vec::new(),
+    })
+}
+
 /// The reduce step: lists are united and de-duplicated in code (exact, free); the model only
 /// writes one summary of the partial summaries, falling back to joining them.
 fn merge(
@@ -510,6 +579,7 @@ fn merge(
         Message::system(SYSTEM.trim()),
         Message::user(MERGE.replace("{parts}", &listing.join("\n"))),
     ])
+    .with_cache("frugal-summarize", vec![CacheMark::after(0, SYSTEM.trim(), true)])
     .with_max_tokens(400)
     .with_sampling(sampling(0))
     .with_constraint(Constraint::JsonSchema(schema));

@@ -1,0 +1,433 @@
+//! The router's batch queue: escalations that can wait go through the provider's batch API
+//! at its batch price (half, at OpenAI and Anthropic).
+//!
+//! Every request of a batch is a ledger row reserved at its worst case before the batch is
+//! submitted, and the reservation counts against the caps until the results settle the row,
+//! so pending batches can never let a cap be crossed. The ledger holds the batch (provider,
+//! the provider's id, its rows), so any process — the CLI, the tray app after a restart —
+//! resumes polling where the last one stopped; a claim in the ledger keeps two from settling
+//! one batch. What to do with each answer (which summary file to write) is kept beside the
+//! ledger as paths, never text. Settling follows what the provider billed: answered requests
+//! at the batch price for their usage, failed, expired and cancelled ones at nothing, and a
+//! request whose result is missing (a cut results file, a batch the provider forgot) at its
+//! worst case, because what it cost is unknown.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use frugal_cloud::{prompt_token_bound, BatchItem, ItemOutcome, RemoteState};
+use frugal_ledger::{BatchRow, BatchState, Levers, NewBatch, NewRequest, Outcome, Settlement, Ticket, TokenCounts};
+use frugal_llm::{ProviderError, Request};
+use serde::{Deserialize, Serialize};
+
+use crate::config::ProviderEntry;
+use crate::metered::now_ms;
+use crate::router::Router;
+use crate::{CoreError, Result};
+
+/// What to do with a batched answer when it comes back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Delivery {
+    /// A meeting summary: checked against the transcript at `transcript`, written to `output`.
+    Summary {
+        /// The transcript (or recording's transcript) it summarizes.
+        transcript: PathBuf,
+        /// Where the summary goes.
+        output: PathBuf,
+    },
+}
+
+/// A batch just submitted.
+#[derive(Clone, Debug, Serialize)]
+pub struct Queued {
+    /// The ledger's id for it.
+    pub batch_id: i64,
+    /// The provider.
+    pub provider: String,
+    /// What is held against the budget until its results come back.
+    pub reserved_micros: i64,
+}
+
+/// One answer of a finished batch, with what to do with it.
+#[derive(Clone, Debug)]
+pub struct BatchAnswer {
+    /// The answer's text.
+    pub text: String,
+    /// Its delivery, as given at submit.
+    pub delivery: Option<Delivery>,
+}
+
+/// A batch that finished in this poll.
+#[derive(Clone, Debug)]
+pub struct Finished {
+    /// The batch as the ledger has it now.
+    pub batch: BatchRow,
+    /// Its answers.
+    pub answers: Vec<BatchAnswer>,
+}
+
+/// What a poll found.
+#[derive(Clone, Debug, Default)]
+pub struct Polled {
+    /// Batches that finished.
+    pub finished: Vec<Finished>,
+    /// Batches still waiting.
+    pub waiting: Vec<BatchRow>,
+    /// Polls that failed this time (rate limited, a server error): the batch stays pending.
+    pub problems: Vec<String>,
+}
+
+/// A row's `custom_id` at the provider: its ledger id, so results map back to rows.
+fn custom_id(ticket: &Ticket) -> String {
+    format!("frugal-{}", ticket.id())
+}
+
+/// Why a poll or cancel could not reach the provider.
+fn provider_problem(e: &ProviderError) -> String {
+    e.to_string()
+}
+
+impl Router {
+    /// Where deliveries are kept: beside the ledger.
+    fn deliveries_dir(&self) -> PathBuf {
+        let ledger = self.spend.ledger_path();
+        ledger.parent().unwrap_or(Path::new(".")).join("batches")
+    }
+
+    fn deliveries(&self, batch: i64) -> HashMap<String, Delivery> {
+        let path = self.deliveries_dir().join(format!("{batch}.json"));
+        std::fs::read(path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+    }
+
+    /// Submits `requests` for `task` to `entry`'s batch API. `Ok(None)`: its vendor has no
+    /// batch API (the caller sends them interactively at the normal price, and says so).
+    pub fn submit_batch(
+        &self,
+        task: &'static str,
+        run_id: &str,
+        entry: &ProviderEntry,
+        escalation: &str,
+        requests: Vec<(Request, Option<Delivery>)>,
+    ) -> Result<Option<Queued>> {
+        let (client, _) = self.cloud_client(entry)?;
+        let Some(price) = self.spend.batch_price_of(entry)? else { return Ok(None) };
+        let ledger = self.spend.ledger()?;
+        let limits = self.spend.limits()?;
+        let now = now_ms();
+        let kind = client.config().kind;
+        let mut planned = Vec::with_capacity(requests.len());
+        let mut news = Vec::with_capacity(requests.len());
+        let mut expected_micros = 0i64;
+        for (request, delivery) in requests {
+            request.validate()?;
+            let (request, prefix_hash) = crate::caching::plan(kind, &entry.model, &price, task, &ledger, request, now);
+            let reserved = price.worst_case(u64::from(prompt_token_bound(&request)), u64::from(request.max_tokens));
+            let chars: usize = request.messages.iter().map(|m| m.content.chars().count()).sum();
+            expected_micros += price.cost(&TokenCounts {
+                prompt: (chars / 4 + 1) as u64,
+                completion: u64::from(request.max_tokens / 2),
+                ..TokenCounts::default()
+            });
+            news.push(NewRequest {
+                at_ms: now,
+                run_id: run_id.to_string(),
+                task: task.to_string(),
+                route: frugal_ledger::Route::Cloud,
+                provider: entry.name.clone(),
+                model: entry.model.clone(),
+                reserved_micros: reserved,
+                escalation: Some(format!("{escalation} (batched)")),
+                app: None,
+                prefix_hash,
+            });
+            planned.push((request, delivery));
+        }
+        let batch = NewBatch {
+            at_ms: now,
+            provider: entry.name.clone(),
+            model: entry.model.clone(),
+            task: task.to_string(),
+            expected_micros,
+        };
+        let (id, tickets) = ledger.open_batch(batch, news, &limits).map_err(|e| match e {
+            frugal_ledger::LedgerError::Refused(r) => CoreError::Route(format!("not batched: {r}")),
+            e => e.into(),
+        })?;
+        let reserved_micros = tickets.iter().map(Ticket::reserved_micros).sum();
+        let mut deliveries = HashMap::new();
+        let mut items = Vec::with_capacity(planned.len());
+        for (ticket, (request, delivery)) in tickets.iter().zip(planned) {
+            if let Some(d) = delivery {
+                deliveries.insert(custom_id(ticket), d);
+            }
+            items.push(BatchItem { custom_id: custom_id(ticket), request });
+        }
+        if let Err(e) = self.save_deliveries(id, &deliveries) {
+            self.settle_unsent(&ledger, id, tickets, &e.to_string(), false)?;
+            return Err(e);
+        }
+        match client.batch_submit(&items) {
+            Ok(remote) => {
+                ledger.batch_submitted(id, &remote.id)?;
+                Ok(Some(Queued { batch_id: id, provider: entry.name.clone(), reserved_micros }))
+            }
+            Err(e) => {
+                let billable = e.is_billable();
+                self.settle_unsent(&ledger, id, tickets, &provider_problem(&e), billable)?;
+                Err(CoreError::Provider(e))
+            }
+        }
+    }
+
+    fn save_deliveries(&self, id: i64, deliveries: &HashMap<String, Delivery>) -> Result<()> {
+        let dir = self.deliveries_dir();
+        let write = || -> std::io::Result<()> {
+            std::fs::create_dir_all(&dir)?;
+            let path = dir.join(format!("{id}.json"));
+            let part = dir.join(format!("{id}.json.part"));
+            std::fs::write(&part, serde_json::to_vec(deliveries).unwrap_or_default())?;
+            std::fs::rename(part, path)
+        };
+        write().map_err(|e| CoreError::Input(format!("cannot keep the batch's deliveries in {}: {e}", dir.display())))
+    }
+
+    /// A submission that failed: nothing ran, unless the request may have reached the
+    /// provider (`maybe_sent`), when each row is charged its worst case.
+    fn settle_unsent(
+        &self,
+        ledger: &frugal_ledger::Ledger,
+        id: i64,
+        tickets: Vec<Ticket>,
+        why: &str,
+        maybe_sent: bool,
+    ) -> Result<()> {
+        for t in tickets {
+            let cost = if maybe_sent { t.reserved_micros() } else { 0 };
+            let note = if maybe_sent {
+                format!("the batch may have reached the provider ({why}); charged at its worst case")
+            } else {
+                format!("not sent: {why}")
+            };
+            ledger.settle(t, settlement(Outcome::Failed, TokenCounts::default(), cost, Levers::default(), note))?;
+        }
+        ledger.finish_batch(id, BatchState::Failed, Some(why))?;
+        Ok(())
+    }
+
+    /// Batches still waiting and those of the last `days` days, newest first.
+    pub fn batches(&self, days: i64) -> Result<Vec<BatchRow>> {
+        Ok(self.spend.ledger()?.batches(now_ms() - days * 86_400_000)?)
+    }
+
+    /// Polls every pending batch once and settles those that ended.
+    pub fn poll_batches(&self) -> Result<Polled> {
+        let ledger = self.spend.ledger()?;
+        let mut polled = Polled::default();
+        for row in ledger.batches(i64::MAX)?.into_iter().filter(|b| b.state == BatchState::Pending) {
+            if !ledger.claim_batch(row.id)? {
+                continue; // another frugal is reading it
+            }
+            match self.poll_one(&ledger, &row) {
+                Ok(Some(answers)) => {
+                    let batch = ledger.batch(row.id)?.unwrap_or(row);
+                    polled.finished.push(Finished { batch, answers });
+                }
+                Ok(None) => {
+                    ledger.release_batch(row.id, None)?;
+                    polled.waiting.push(row);
+                }
+                Err(why) => {
+                    ledger.release_batch(row.id, Some(&why))?;
+                    polled.problems.push(format!("batch {}: {why}", row.id));
+                    polled.waiting.push(row);
+                }
+            }
+        }
+        Ok(polled)
+    }
+
+    /// One claimed batch: `Ok(None)` still running, `Ok(Some)` finished and settled.
+    fn poll_one(
+        &self,
+        ledger: &frugal_ledger::Ledger,
+        row: &BatchRow,
+    ) -> std::result::Result<Option<Vec<BatchAnswer>>, String> {
+        let entry = self.settings.get().provider(&row.provider).cloned().ok_or_else(|| {
+            format!("the provider {} is no longer configured; add it back to settle the batch", row.provider)
+        })?;
+        let (client, _) = self.cloud_client(&entry).map_err(|e| e.to_string())?;
+        let remote_id = row.remote_id.clone().ok_or("the batch has no provider id")?;
+        let remote = client.batch_status(&remote_id).map_err(|e| provider_problem(&e))?;
+        let Some(remote) = remote else {
+            self.settle_lost(ledger, row).map_err(|e| e.to_string())?;
+            return Ok(Some(Vec::new()));
+        };
+        if !remote.state.is_final() {
+            return Ok(None);
+        }
+        let results = client.batch_results(&remote).map_err(|e| provider_problem(&e))?;
+        let price = self.spend.batch_price_of(&entry).ok().flatten();
+        let full = self.spend.price_of(&entry).ok();
+        let (Some(price), Some(full)) = (price, full) else {
+            return Err(format!("no batch price is known for {} on {} any more", entry.model, entry.name));
+        };
+        let deliveries = self.deliveries(row.id);
+        let by_id: HashMap<&str, &ItemOutcome> = results.items.iter().map(|(id, o)| (id.as_str(), o)).collect();
+        let mut answers = Vec::new();
+        let (mut answered, mut unbilled, mut missing) = (0, 0, 0);
+        for ticket in ledger.batch_tickets(row.id).map_err(|e| e.to_string())? {
+            let id = custom_id(&ticket);
+            let reserved = ticket.reserved_micros();
+            let s = match by_id.get(id.as_str()) {
+                Some(ItemOutcome::Answered { text, usage, .. }) => {
+                    answered += 1;
+                    answers.push(BatchAnswer { text: text.clone(), delivery: deliveries.get(&id).cloned() });
+                    match usage.filter(|u| !u.estimated) {
+                        Some(u) => {
+                            let tokens = TokenCounts {
+                                prompt: u64::from(u.prompt_tokens),
+                                cached: u64::from(u.cached_prompt_tokens),
+                                cache_write: u64::from(u.cache_write_tokens),
+                                completion: u64::from(u.completion_tokens),
+                                reasoning: u64::from(u.reasoning_tokens),
+                            };
+                            let cost = price.cost(&tokens);
+                            let levers = Levers {
+                                cache_micros: price.uncached_cost(&tokens) - cost,
+                                batch_micros: full.cost(&tokens) - cost,
+                            };
+                            settlement(Outcome::Ok, tokens, cost, levers, String::new())
+                        }
+                        None => settlement(
+                            Outcome::Ok,
+                            TokenCounts::default(),
+                            reserved,
+                            Levers::default(),
+                            "the provider reported no usage; charged at its worst case".into(),
+                        ),
+                    }
+                }
+                Some(ItemOutcome::Failed(why)) => {
+                    unbilled += 1;
+                    settlement(
+                        Outcome::Failed,
+                        TokenCounts::default(),
+                        0,
+                        Levers::default(),
+                        format!("failed at the provider (not billed): {why}"),
+                    )
+                }
+                Some(ItemOutcome::Expired) => {
+                    unbilled += 1;
+                    settlement(
+                        Outcome::Failed,
+                        TokenCounts::default(),
+                        0,
+                        Levers::default(),
+                        "expired before the provider ran it (not billed)".into(),
+                    )
+                }
+                Some(ItemOutcome::Cancelled) => {
+                    unbilled += 1;
+                    settlement(
+                        Outcome::Cancelled,
+                        TokenCounts::default(),
+                        0,
+                        Levers::default(),
+                        "cancelled before it ran (not billed)".into(),
+                    )
+                }
+                None => {
+                    missing += 1;
+                    settlement(
+                        Outcome::Failed,
+                        TokenCounts::default(),
+                        reserved,
+                        Levers::default(),
+                        "no readable result came back for it; charged at its worst case".into(),
+                    )
+                }
+            };
+            match ledger.settle(ticket, s) {
+                Ok(()) | Err(frugal_ledger::LedgerError::NotPending(_)) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        let state = match remote.state {
+            RemoteState::Expired => BatchState::Expired,
+            RemoteState::Cancelled => BatchState::Cancelled,
+            RemoteState::Failed => BatchState::Failed,
+            _ => BatchState::Ended,
+        };
+        let mut note = format!("{answered} answered, {unbilled} not run or failed (not billed)");
+        if missing > 0 {
+            note.push_str(&format!(
+                ", {missing} without a readable result (charged at their worst case: {})",
+                results.problems.join("; ")
+            ));
+        }
+        if let Some(why) = &remote.note {
+            note.push_str(&format!("; the provider said: {why}"));
+        }
+        ledger.finish_batch(row.id, state, Some(&note)).map_err(|e| e.to_string())?;
+        let _ = std::fs::remove_file(self.deliveries_dir().join(format!("{}.json", row.id)));
+        Ok(Some(answers))
+    }
+
+    /// A batch the provider no longer knows: its rows are charged at their worst case (it may
+    /// have run), and it is marked lost.
+    fn settle_lost(&self, ledger: &frugal_ledger::Ledger, row: &BatchRow) -> Result<()> {
+        let note = "the provider no longer knows this batch; charged at its worst case";
+        for t in ledger.batch_tickets(row.id)? {
+            let cost = t.reserved_micros();
+            match ledger
+                .settle(t, settlement(Outcome::Failed, TokenCounts::default(), cost, Levers::default(), note.into()))
+            {
+                Ok(()) | Err(frugal_ledger::LedgerError::NotPending(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        ledger.finish_batch(row.id, BatchState::Lost, Some(note))?;
+        Ok(())
+    }
+
+    /// Asks the provider to cancel batch `id`. Requests it already ran stay billed; the rest
+    /// are released when a later poll reads the cancelled batch's results.
+    pub fn cancel_batch(&self, id: i64) -> Result<BatchRow> {
+        let ledger = self.spend.ledger()?;
+        let row = ledger.batch(id)?.ok_or_else(|| CoreError::Input(format!("there is no batch {id}")))?;
+        if !row.state.is_open() {
+            return Err(CoreError::Input(format!("batch {id} has already {}", row.state.as_str())));
+        }
+        let remote_id = row
+            .remote_id
+            .clone()
+            .ok_or_else(|| CoreError::Input(format!("batch {id} is still being submitted; try again in a moment")))?;
+        let entry = self.settings.get().provider(&row.provider).cloned().ok_or_else(|| {
+            CoreError::Route(format!("the provider {} is no longer configured; add it back to cancel", row.provider))
+        })?;
+        let (client, _) = self.cloud_client(&entry)?;
+        if client.batch_cancel(&remote_id)?.is_none() {
+            if ledger.claim_batch(id)? {
+                self.settle_lost(&ledger, &row)?;
+            }
+        } else if row.state == BatchState::Pending {
+            ledger.finish_batch(id, BatchState::Pending, Some("cancel asked; settled at the next poll"))?;
+        }
+        Ok(ledger.batch(id)?.unwrap_or(row))
+    }
+}
+
+fn settlement(outcome: Outcome, tokens: TokenCounts, cost: i64, levers: Levers, note: String) -> Settlement {
+    Settlement {
+        finished_ms: now_ms(),
+        tokens,
+        cost_micros: cost,
+        reference_cost_micros: None,
+        latency_ms: 0,
+        outcome,
+        note: (!note.is_empty()).then_some(note),
+        levers,
+    }
+}
