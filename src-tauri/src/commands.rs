@@ -635,6 +635,18 @@ pub fn summarize_file(
     cloud: bool,
     on_event: &dyn Fn(StreamEvent),
 ) -> CmdResult<SummaryView> {
+    summarize_file_as(a, path, RouteOptions { cloud, ..Default::default() }, on_event)
+}
+
+/// [`summarize_file`] with any route options: the Meetings folder's summaries escalate by
+/// batch. A batched escalation with a local answer shows that answer meanwhile (its note
+/// says the cloud's follows); one without is the error `queued`, its message the note.
+pub fn summarize_file_as(
+    a: &Assistant,
+    path: &Path,
+    opts: RouteOptions,
+    on_event: &dyn Fn(StreamEvent),
+) -> CmdResult<SummaryView> {
     // A recording: its transcript first (the one beside it when it is newer).
     let transcript;
     let path = if frugal_core::transcribe::is_audio(path) {
@@ -664,7 +676,6 @@ pub fn summarize_file(
         path
     };
     let input = frugal_core::input::read_input(path)?;
-    let opts = RouteOptions { cloud, ..Default::default() };
     let routed = a.summarize(
         &input,
         &opts,
@@ -682,7 +693,13 @@ pub fn summarize_file(
             }
         },
     )?;
-    let (r, route) = done(routed)?;
+    let (r, route) = match routed {
+        Routed::Queued(Some(r), route) => (r, route),
+        Routed::Queued(None, route) => {
+            return Err(CommandError::new("queued", route.note.unwrap_or_else(|| "queued as a batch".into())))
+        }
+        routed => done(routed)?,
+    };
     Ok(SummaryView {
         source: path.display().to_string(),
         summary: r.summary.summary.clone(),

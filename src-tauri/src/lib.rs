@@ -12,6 +12,7 @@ pub mod desktop;
 pub mod error;
 pub mod estimates;
 pub mod gateway;
+pub mod levers;
 pub mod meetings;
 pub mod outcomes;
 pub mod paste;
@@ -139,6 +140,8 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
         recording::record_status,
         commands::spend,
         commands::export_csv,
+        levers::batches,
+        levers::cancel_batch,
         commands::open_window,
         gateway::gateway,
         gateway::set_gateway,
@@ -287,6 +290,7 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
                 app.state::<AppState>().shell().notify("Gateway not started", &e);
             }
             meetings::spawn(app.handle().clone(), std::time::Duration::from_secs(5));
+            levers::spawn_poller(app.handle().clone(), std::time::Duration::from_secs(120));
             AppState::spawn_config_follower(app.handle().clone());
             desktop::spawn_recording_clock(app.handle().clone());
             if let Some(w) = open_at_start {

@@ -1,6 +1,8 @@
 //! The watched "Meetings" folder: transcripts saved there after the app started (or after
 //! the folder was chosen) are summarized on their own, the summary written next to each as
-//! `NAME.summary.md`, with a notification. A scan every few seconds, not a file watcher: one
+//! `NAME.summary.md`, with a notification. Nobody waits for these, so a summary that needs
+//! the cloud goes there by batch, at the batch price: the local one is written meanwhile and
+//! the cloud's replaces it when the batch is back (see `levers`). A scan every few seconds, not a file watcher: one
 //! `read_dir` of one folder is cheaper to keep idle than another inotify thread, and a
 //! transcript is only taken once it has stopped growing.
 
@@ -65,7 +67,9 @@ pub fn scan_once(state: &AppState, seen: &mut Seen) -> Vec<PathBuf> {
         }
         seen.files.insert(path.clone());
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        match crate::commands::summarize_file(&assistant, &path, false, &|_| {}) {
+        // Nobody waits on an automatic summary: an escalation goes by batch, at half price.
+        let opts = frugal_core::RouteOptions { batch: assistant.config().levers.batch_meetings, ..Default::default() };
+        match crate::commands::summarize_file_as(&assistant, &path, opts, &|_| {}) {
             Ok(view) => match std::fs::write(summary_path(&path), &view.markdown) {
                 Ok(()) => {
                     state.shell().notify("Meeting summarized", &name);
@@ -73,6 +77,9 @@ pub fn scan_once(state: &AppState, seen: &mut Seen) -> Vec<PathBuf> {
                 }
                 Err(e) => state.shell().notify("Could not save the summary", &format!("{name}: {e}")),
             },
+            Err(e) if e.code == "queued" => {
+                state.shell().notify("Summary on its way", &format!("{name}: {}", e.message))
+            }
             Err(e) => state.shell().notify("Could not summarize", &format!("{name}: {}", e.message)),
         }
         state.shell().spend_changed();

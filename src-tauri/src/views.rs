@@ -417,6 +417,8 @@ pub struct SpendView {
     pub by_app: Vec<AppMonthView>,
     pub daily: Vec<DayView>,
     pub outcomes: OutcomesView,
+    /// What each cost lever saved this month.
+    pub levers: crate::levers::LeversView,
     pub rows: Vec<RowView>,
 }
 
@@ -476,6 +478,7 @@ impl SpendView {
                 })
                 .collect(),
             outcomes: (&r.outcomes).into(),
+            levers: crate::levers::LeversView::new(&r.levers),
             daily: r
                 .daily
                 .iter()

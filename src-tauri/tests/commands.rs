@@ -606,3 +606,61 @@ fn the_gateway_is_served_from_settings_with_its_apps() {
     assert_eq!((g["running"].as_bool(), g["error"].as_str()), (Some(true), None), "{g}");
     assert_eq!(http.get(format!("http://127.0.0.1:{busy}/health")).send().unwrap().status(), 200);
 }
+
+/// The Meetings folder's summaries escalate by batch (nobody waits for them): the poller
+/// settles the batch, writes the cloud's summary beside the meeting and says so; Spend review
+/// lists the batch and what the batch price saved; a pending batch can be cancelled.
+#[test]
+fn meetings_folder_summaries_escalate_by_batch_and_the_poller_delivers_them() {
+    use frugal_cloud::sim::SimServer;
+    use tauri::Manager;
+    let server = SimServer::start(frugal_cloud::Kind::Anthropic).unwrap();
+    server.respond_with(|_| {
+        r#"{"summary": "The team reviewed the standup items and agreed on the next steps.", "decisions": [], "action_items": [], "open_questions": []}"#.into()
+    });
+    let h = harness();
+    let config = h.dir.join("config.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "[policy.summarize]\nescalate = \"always\"\n[[providers]]\nname = \"anthropic\"\nkind = \"anthropic\"\nbase_url = \"{}\"\nmodel = \"claude-sonnet-4-0\"\nneeds_key = false\nmax_retries = 0\n",
+        server.base_url()
+    ));
+    std::fs::write(&config, text).unwrap();
+    h.ok("set_budget", json!({ "monthlyUsd": 5.0 }));
+    let meetings = h.dir.join("meetings");
+    std::fs::create_dir_all(&meetings).unwrap();
+    h.ok("set_meetings_folder", json!({ "path": meetings }));
+    let state = h._app.state::<AppState>();
+    let mut seen = frugal_app::meetings::Seen::default();
+    frugal_app::meetings::scan_once(&state, &mut seen);
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/meetings/standup.vtt");
+    std::fs::copy(&fixture, meetings.join("today.vtt")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert!(frugal_app::meetings::scan_once(&state, &mut seen).is_empty(), "queued, nothing written yet");
+    assert!(h.shell.calls().contains(&"notify Summary on its way".to_string()), "{:?}", h.shell.calls());
+    let listed = h.ok("batches", json!({}));
+    assert_eq!((listed[0]["state"].as_str(), listed[0]["open"].as_bool()), (Some("pending"), Some(true)), "{listed}");
+    assert!(listed[0]["reserved_usd"].as_f64().unwrap() > 0.0);
+
+    frugal_app::levers::poll_once(&state);
+    let summary = meetings.canonicalize().unwrap().join("today.summary.md");
+    assert!(std::fs::read_to_string(&summary).unwrap().contains("standup items"));
+    assert!(h.shell.calls().contains(&"notify Batch finished".to_string()), "{:?}", h.shell.calls());
+    let spend = h.ok("spend", json!({ "monthText": null }));
+    assert_eq!(spend["levers"]["batch_requests"], 1, "{}", spend["levers"]);
+    assert!(spend["levers"]["batch_usd"].as_f64().unwrap() > 0.0);
+
+    // A batch still running is cancelled from Spend review: released, nothing billed.
+    server.set_batch_polls(20);
+    std::fs::copy(&fixture, meetings.join("tomorrow.vtt")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    frugal_app::meetings::scan_once(&state, &mut seen);
+    let b = h.ok("cancel_batch", json!({ "id": 2 }));
+    assert_eq!(
+        (b["state"].as_str(), b["open"].as_bool(), b["cost_usd"].as_f64()),
+        (Some("cancelled"), Some(false), Some(0.0)),
+        "{b}"
+    );
+    let e = h.invoke("cancel_batch", json!({ "id": 2 })).unwrap_err();
+    assert!(e["message"].as_str().unwrap().contains("already cancelled"), "{e}");
+}

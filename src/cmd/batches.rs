@@ -46,16 +46,12 @@ pub fn run(g: &super::Globals, args: BatchesArgs) -> anyhow::Result<ExitCode> {
                 "frugal: asked {} to cancel batch {id}; what it already ran stays billed, the rest is released at the next poll",
                 b.provider
             );
-            for line in assistant.poll_batches()? {
-                eprintln!("frugal: {line}");
-            }
+            say(&assistant.poll_batches()?);
         }
         Some(BatchesCmd::Wait { every, timeout }) => {
             let started = Instant::now();
             loop {
-                for line in assistant.poll_batches()? {
-                    eprintln!("frugal: {line}");
-                }
+                say(&assistant.poll_batches()?);
                 let open = assistant.router().batches(0)?.iter().filter(|b| b.state.is_open()).count();
                 if open == 0 {
                     break;
@@ -68,9 +64,7 @@ pub fn run(g: &super::Globals, args: BatchesArgs) -> anyhow::Result<ExitCode> {
             }
         }
         None if !args.no_poll => {
-            for line in assistant.poll_batches()? {
-                eprintln!("frugal: {line}");
-            }
+            say(&assistant.poll_batches()?);
         }
         None => {}
     }
@@ -81,6 +75,12 @@ pub fn run(g: &super::Globals, args: BatchesArgs) -> anyhow::Result<ExitCode> {
         print_table(&rows);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn say(news: &frugal_core::batches::PollNews) {
+    for line in news.finished.iter().chain(&news.problems) {
+        eprintln!("frugal: {line}");
+    }
 }
 
 fn print_table(rows: &[BatchRow]) {

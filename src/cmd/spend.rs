@@ -125,6 +125,7 @@ fn print_report(r: &MonthReport) {
     if let Some(c) = r.cost_per_completed_run_micros {
         println!("  cost per completed task: {} over {} tasks", money(c), r.completed_runs);
     }
+    print_levers(&r.levers);
     if !r.by_provider.is_empty() {
         println!("\n  {:<8} {:<16} {:<30} {:>8} {:>10}", "route", "provider", "model", "requests", "cost");
         for p in &r.by_provider {
@@ -176,6 +177,35 @@ fn print_report(r: &MonthReport) {
         for e in &r.escalations {
             println!("  {:>5}  {}", e.count, e.reason);
         }
+    }
+}
+
+/// What each cost lever saved this month, against the same tokens at full price.
+fn print_levers(l: &frugal_core::ledger::LeverSavings) {
+    let any = l.cache_read_tokens + l.cache_write_tokens + l.batch_requests + l.local_reused_tokens > 0;
+    if !any {
+        return;
+    }
+    println!("\n  cost levers this month (against the same tokens at full price):");
+    if l.cache_read_tokens + l.cache_write_tokens > 0 {
+        println!(
+            "  {:<22} {:>10}  ({} input tokens read from a provider's cache, {} written)",
+            "cloud prompt caching",
+            money(l.cache_micros),
+            l.cache_read_tokens,
+            l.cache_write_tokens
+        );
+    }
+    if l.batch_requests > 0 {
+        println!("  {:<22} {:>10}  ({} requests batched)", "batch discount", money(l.batch_micros), l.batch_requests);
+    }
+    if l.local_reused_tokens > 0 {
+        println!(
+            "  {:<22} {:>10}  ({} prompt tokens the local model did not compute again, at the reference cloud price)",
+            "local KV reuse",
+            money(l.local_reuse_micros),
+            l.local_reused_tokens
+        );
     }
 }
 

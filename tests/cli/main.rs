@@ -21,6 +21,7 @@ mod gateway_tools;
 mod hardening;
 mod hw;
 mod index;
+mod levers;
 mod meaning;
 mod models;
 mod speech;

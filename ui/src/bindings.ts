@@ -370,6 +370,28 @@ async exportCsv(monthText: string | null) : Promise<Result<string | null, Comman
 }
 },
 /**
+ * Batches waiting, and those of the last week.
+ */
+async batches() : Promise<Result<BatchView[], CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("batches") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Cancels a pending batch: what the provider already ran stays billed, the rest is released.
+ */
+async cancelBatch(id: number) : Promise<Result<BatchView, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("cancel_batch", { id }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
  * Opens (or focuses) one of the app's windows: `settings`, `draft`, `ask`, `summary`.
  */
 async openWindow(which: string) : Promise<Result<null, CommandError>> {
@@ -450,6 +472,14 @@ export type AppStatus = { version: string; model: string | null; month: string; 
  */
 tray_label: string }
 export type AskView = { verdict: VerdictView; found: boolean; answer: string | null; cited: SourceView[]; sources: SourceView[]; route: RouteView }
+/**
+ * One batch, as Spend review lists it.
+ */
+export type BatchView = { id: number; state: string; 
+/**
+ * Whether it still waits for its results (and can be cancelled).
+ */
+open: boolean; task: string; provider: string; requests: number; reserved_usd: number; expected_usd: number; cost_usd: number; saved_usd: number; submitted_at: string; note: string | null }
 export type BudgetView = { monthly_usd: number | null; daily_usd: number | null; per_request_usd: number | null }
 export type CheckView = { name: string; passed: boolean; detail: string }
 /**
@@ -507,6 +537,22 @@ export type IndexView = { folders: FolderView[]; skipped: SkippedView[]; files: 
  * Search by meaning in one line: how many passages have vectors, or why it is off.
  */
 meaning: string }
+/**
+ * What each lever saved this month.
+ */
+export type LeversView = { 
+/**
+ * Cloud prompt caching (reads at the cached rate, minus the write premium).
+ */
+cache_usd: number; cache_read_tokens: number; cache_write_tokens: number; 
+/**
+ * The batch price's discount.
+ */
+batch_usd: number; batch_requests: number; 
+/**
+ * Local KV reuse, at the reference cloud price.
+ */
+local_reuse_usd: number; local_reused_tokens: number }
 /**
  * A catalog model: does it fit here, is it downloaded, is it the one in use.
  */
@@ -610,7 +656,11 @@ export type SpendView = { month: string; cap_usd: number | null; spent_usd: numb
 /**
  * By gateway app; empty when no app called the gateway this month.
  */
-by_app: AppMonthView[]; daily: DayView[]; outcomes: OutcomesView; rows: RowView[] }
+by_app: AppMonthView[]; daily: DayView[]; outcomes: OutcomesView; 
+/**
+ * What each cost lever saved this month.
+ */
+levers: LeversView; rows: RowView[] }
 /**
  * One piece of a long job, streamed to the window: model text, a status line, or progress.
  */

@@ -242,10 +242,10 @@ impl Assistant {
 
     /// Polls the pending batches once: those that ended are settled in the ledger and their
     /// answers delivered (a summary checked against its transcript and written beside it).
-    /// Returns one line per batch that finished or could not be polled, for the user.
-    pub fn poll_batches(&self) -> Result<Vec<String>> {
+    /// Says, one line each, what finished and which polls failed (those batches stay pending).
+    pub fn poll_batches(&self) -> Result<crate::batches::PollNews> {
         let polled = self.router.poll_batches()?;
-        let mut lines = polled.problems;
+        let mut finished = Vec::new();
         for f in polled.finished {
             let b = &f.batch;
             let mut line = format!(
@@ -264,9 +264,9 @@ impl Assistant {
                     None => line.push_str(&format!("\n{}", a.text.trim())),
                 }
             }
-            lines.push(line);
+            finished.push(line);
         }
-        Ok(lines)
+        Ok(crate::batches::PollNews { finished, problems: polled.problems })
     }
 
     /// Starts a chat answer: on the local model, or on the economy cloud model when asked

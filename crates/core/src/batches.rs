@@ -78,6 +78,16 @@ pub struct Polled {
     pub problems: Vec<String>,
 }
 
+/// What a poll means to the user: one line per batch that finished (with where its answers
+/// went), and one per poll that failed.
+#[derive(Clone, Debug, Default)]
+pub struct PollNews {
+    /// Batches that finished.
+    pub finished: Vec<String>,
+    /// Polls that failed this time; those batches stay pending.
+    pub problems: Vec<String>,
+}
+
 /// A row's `custom_id` at the provider: its ledger id, so results map back to rows.
 fn custom_id(ticket: &Ticket) -> String {
     format!("frugal-{}", ticket.id())

@@ -249,6 +249,25 @@ pub struct Config {
     pub gateway: GatewaySection,
     /// `[transcribe]`: speech to text for recordings.
     pub transcribe: TranscribeSection,
+    /// `[levers]`: the cloud's cost levers.
+    pub levers: LeversSection,
+}
+
+/// `[levers]`: the cloud's cost levers, both on by default.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LeversSection {
+    /// Offer stable prompt prefixes to the provider's cache (Anthropic breakpoints where they
+    /// pay off, OpenAI's `prompt_cache_key`). Off: requests carry no cache hints.
+    pub prompt_caching: bool,
+    /// The Meetings folder's automatic summaries escalate by batch, at the batch price.
+    pub batch_meetings: bool,
+}
+
+impl Default for LeversSection {
+    fn default() -> Self {
+        Self { prompt_caching: true, batch_meetings: true }
+    }
 }
 
 /// `[transcribe]`: how recordings become transcripts.

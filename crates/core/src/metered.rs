@@ -53,6 +53,8 @@ pub struct Metered {
     pub(crate) client: Option<Arc<CloudClient>>,
     /// The gateway app the requests come from, recorded on each row.
     pub(crate) app: Option<String>,
+    /// `[levers] prompt_caching`: offer prompt prefixes to the provider's cache.
+    pub(crate) caching: bool,
 }
 
 impl Metered {
@@ -140,12 +142,15 @@ impl Provider for Metered {
         }
         // The cache marks that pay off at this provider, decided before anything is shown or
         // sent; the local engine reuses its KV cache on its own.
-        let (request, prefix_hash) = match (&self.client, &self.price) {
-            (Some(c), Some(p)) => {
+        let (mut request, prefix_hash) = match (&self.client, &self.price) {
+            (Some(c), Some(p)) if self.caching => {
                 crate::caching::plan(c.config().kind, &self.model, p, self.task, &self.ledger, request, now_ms())
             }
             _ => (request, None),
         };
+        if !self.caching {
+            request.cache = None;
+        }
         if let Some(slot) = &self.dry_run {
             let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
             if slot.is_none() {

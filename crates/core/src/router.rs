@@ -338,6 +338,7 @@ impl Router {
             dry_run: None,
             client: None,
             app: None,
+            caching: self.settings.get().levers.prompt_caching,
         })
     }
 

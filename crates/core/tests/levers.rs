@@ -165,7 +165,7 @@ fn batched_work_costs_half_of_interactive_and_settles_after_a_restart() {
         drop(a);
         let a = setup(dir.path(), &sim, kind, 5.0);
         assert!(a.spend().take_notice().is_none());
-        let lines = a.poll_batches().unwrap();
+        let lines = a.poll_batches().unwrap().finished;
         assert!(lines[0].contains("ended"), "{kind:?}: {lines:?}");
         let r = rows(&a);
         let (live, batch) = (&r[0], r.iter().find(|r| r.batch_id.is_some()).unwrap());
@@ -269,7 +269,7 @@ fn a_poll_refused_429_or_500_keeps_the_batch_pending_and_a_user_cancel_releases_
     let id = submit_four(&a, Kind::Anthropic);
     for fault in [Fault::RateLimited { retry_after: 30 }, Fault::ServerError] {
         sim.push_fault(fault);
-        let lines = a.poll_batches().unwrap();
+        let lines = a.poll_batches().unwrap().problems;
         assert!(lines.len() == 1 && lines[0].starts_with(&format!("batch {id}:")), "{lines:?}");
         let b = a.router().batches(1).unwrap().into_iter().find(|b| b.id == id).unwrap();
         assert_eq!(b.state, BatchState::Pending);
@@ -298,7 +298,7 @@ fn a_batched_summary_is_written_beside_its_meeting_and_a_provider_without_batche
     assert!(matches!(summarize(&a, &path, &opts), Routed::Queued(None, _)));
     let out = dir.path().join("launch.summary.md");
     assert!(!out.exists());
-    let lines = a.poll_batches().unwrap();
+    let lines = a.poll_batches().unwrap().finished;
     assert!(lines[0].contains("summary written to"), "{lines:?}");
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(text.contains("## Summary") && text.contains("vendor quote"), "{text}");

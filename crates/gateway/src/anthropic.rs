@@ -86,6 +86,7 @@ fn to_call(r: MessagesRequest) -> Result<(Call, bool), Problem> {
         .with_stop(stop.clone())
         .with_tools(tools, choice);
     request.validate().map_err(|e| bad(e.message()))?;
+    let request = wire::conversation_cache(request);
     Ok((Call { model: r.model, request, stop }, r.stream))
 }
 

@@ -141,6 +141,7 @@ fn to_call(r: ChatRequest) -> Result<(Call, bool, bool), Problem> {
     let (tools, choice) = openai_tools(r.tools.unwrap_or_default(), r.tool_choice)?;
     request = request.with_tools(tools, choice);
     request.validate().map_err(|e| bad(e.message()))?;
+    let request = wire::conversation_cache(request);
     let include_usage = r.stream_options.is_some_and(|o| o.include_usage);
     Ok((Call { model: r.model, request, stop }, r.stream, include_usage))
 }

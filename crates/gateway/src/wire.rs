@@ -195,3 +195,44 @@ pub fn receiver_stream(
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::convert::Infallible>> + Send + 'static {
     futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (Ok(b), rx)) })
 }
+
+/// Marks the stable prefixes of a client's conversation for a cloud provider's prompt cache:
+/// the system prompt, and everything before the last user turn (the next turn of a chat sends
+/// it again). The router keeps the marks that pay off at the provider (see
+/// `frugal_core::caching`); OpenAI-style providers get the key.
+pub fn conversation_cache(request: frugal_core::llm::Request) -> frugal_core::llm::Request {
+    use frugal_core::llm::{CacheMark, Role};
+    let m = &request.messages;
+    let mut marks = Vec::new();
+    if let Some(i) = m.iter().rposition(|x| x.role == Role::System) {
+        marks.push(CacheMark::after(i, &m[i].content, false));
+    }
+    let last_user = m.iter().rposition(|x| x.role == Role::User);
+    if let Some(i) = last_user.and_then(|u| u.checked_sub(1)) {
+        if marks.last().is_none_or(|k| k.message < i) {
+            marks.push(CacheMark::after(i, &m[i].content, false));
+        }
+    }
+    request.with_cache("frugal-gateway", marks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use frugal_core::llm::{Message, Request};
+
+    #[test]
+    fn a_conversation_is_marked_after_its_system_prompt_and_its_history() {
+        let r = conversation_cache(Request::new(vec![
+            Message::system("You are terse."),
+            Message::user("first"),
+            Message::assistant("answer"),
+            Message::user("second"),
+        ]));
+        let c = r.cache.unwrap();
+        assert_eq!(c.key, "frugal-gateway");
+        assert_eq!(c.marks.iter().map(|k| (k.message, k.at)).collect::<Vec<_>>(), vec![(0, 14), (2, 6)]);
+        let one = conversation_cache(Request::new(vec![Message::user("only")]));
+        assert!(one.cache.unwrap().marks.is_empty());
+    }
+}

@@ -31,6 +31,8 @@ export async function spendTab(body: HTMLElement, monthText?: string) {
     ),
     h("div", { class: "chart" }, canvas),
     ...usefulOutcomes(s),
+    ...levers(s),
+    ...(await batches(body, picker)),
     h("h3", {}, "By task"),
     h(
       "table",
@@ -77,6 +79,57 @@ export async function spendTab(body: HTMLElement, monthText?: string) {
     },
     options: { animation: false, responsive: true, maintainAspectRatio: false, scales: { x: { stacked: true }, y: { stacked: true, title: { display: true, text: "USD per day" } } } },
   });
+}
+
+/** What each cost lever saved this month, against the same tokens at full price. */
+function levers(s: SpendView): HTMLElement[] {
+  const l = s.levers;
+  if (l.cache_read_tokens + l.cache_write_tokens + l.batch_requests + l.local_reused_tokens === 0) return [];
+  const card = (value: string, label: string, id?: string) => h("div", { class: "card", id }, h("b", {}, value), h("span", {}, label));
+  return [
+    h("h3", {}, "What the cost levers saved"),
+    h(
+      "div",
+      { class: "cards", id: "levers" },
+      card(usd(l.cache_usd), `prompt caching (${l.cache_read_tokens} tokens read, ${l.cache_write_tokens} written)`, "lever-cache"),
+      card(usd(l.batch_usd), `batch price (${l.batch_requests} requests)`, "lever-batch"),
+      card(usd(l.local_reuse_usd), `local KV reuse (${l.local_reused_tokens} tokens)`, "lever-kv"),
+    ),
+  ];
+}
+
+/** Batched work: pending batches hold their worst case against the budget until they are back. */
+async function batches(body: HTMLElement, picker: HTMLInputElement): Promise<HTMLElement[]> {
+  const list = await ok(commands.batches());
+  if (list.length === 0) return [];
+  const cancel = async (id: number) => {
+    await ok(commands.cancelBatch(id));
+    body.replaceChildren();
+    spendTab(body, picker.value);
+  };
+  return [
+    h("h3", {}, "Batches"),
+    h(
+      "table",
+      { id: "batches" },
+      h("tr", {}, h("th", {}, "#"), h("th", {}, "State"), h("th", {}, "Task"), h("th", {}, "Provider"), h("th", { class: "num" }, "Reserved"), h("th", { class: "num" }, "Expected"), h("th", { class: "num" }, "Cost"), h("th", { class: "num" }, "Saved"), h("th", {}, "")),
+      ...list.map((b) =>
+        h(
+          "tr",
+          { class: "batch-row", title: b.note ?? "" },
+          h("td", {}, String(b.id)),
+          h("td", {}, b.state),
+          h("td", {}, b.task),
+          h("td", {}, b.provider),
+          h("td", { class: "num" }, usd(b.reserved_usd)),
+          h("td", { class: "num" }, usd(b.expected_usd)),
+          h("td", { class: "num" }, usd(b.cost_usd)),
+          h("td", { class: "num" }, usd(b.saved_usd)),
+          h("td", {}, b.open ? h("button", { class: "cancel-batch", onclick: () => cancel(b.id) }, "Cancel") : ""),
+        ),
+      ),
+    ),
+  ];
 }
 
 /** The product's own metric: what each useful answer cost, and where useful answers came from. */
