@@ -26,6 +26,9 @@ pub struct LeversView {
     /// Local KV reuse, at the reference cloud price.
     pub local_reuse_usd: f64,
     pub local_reused_tokens: f64,
+    /// Context pruning, at the answering model's input price.
+    pub pruned_usd: f64,
+    pub pruned_tokens: f64,
 }
 
 impl LeversView {
@@ -38,6 +41,8 @@ impl LeversView {
             batch_requests: u32::try_from(l.batch_requests).unwrap_or(u32::MAX),
             local_reuse_usd: usd(l.local_reuse_micros),
             local_reused_tokens: l.local_reused_tokens as f64,
+            pruned_usd: usd(l.pruned_micros),
+            pruned_tokens: l.pruned_tokens as f64,
         }
     }
 }

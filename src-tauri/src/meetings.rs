@@ -66,6 +66,11 @@ pub fn scan_once(state: &AppState, seen: &mut Seen) -> Vec<PathBuf> {
             continue;
         }
         seen.files.insert(path.clone());
+        if frugal_core::transcribe::is_audio(&path) {
+            // Its transcript is written beside it: the same meeting, never a second summary
+            // (nor a second paid batch while the first is out).
+            seen.files.insert(frugal_core::speech::transcript_path(&path));
+        }
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         // Nobody waits on an automatic summary: an escalation goes by batch, at half price.
         let opts = frugal_core::RouteOptions { batch: assistant.config().levers.batch_meetings, ..Default::default() };

@@ -36,7 +36,13 @@ pub fn run(g: &super::Globals, args: AskArgs) -> anyhow::Result<ExitCode> {
     let (report, route) = match routed {
         Routed::Done(report, route) => (report, route),
         Routed::DryRun(d) => return super::print_dry_run(&d),
-        Routed::Queued(..) => anyhow::bail!("a question is answered now: --batch is for summaries"),
+        Routed::Queued(_, route) => {
+            eprintln!(
+                "frugal: {}; the answer, checked against its sources, is shown by `frugal batches` when it is back",
+                route.note.as_deref().unwrap_or("queued")
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
     };
     if json {
         super::print_json(&super::with_route(&report, &route)?)?;

@@ -141,7 +141,7 @@ fn turn(
             super::print_dry_run(&d)?;
             return Ok(None);
         }
-        Routed::Queued(..) => anyhow::bail!("a chat is answered now: --batch is for summaries"),
+        Routed::Queued(..) => anyhow::bail!("a chat is answered now: --batch is for summaries, drafts and answers"),
     };
     let result = stream.collect_blocking_with(|event| match event {
         Event::Text(t) => {

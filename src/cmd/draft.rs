@@ -119,7 +119,14 @@ pub fn run(g: &super::Globals, args: DraftArgs) -> anyhow::Result<ExitCode> {
     let ((draft, quality), route) = match routed {
         Routed::Done(done, route) => (done, route),
         Routed::DryRun(d) => return super::print_dry_run(&d),
-        Routed::Queued(..) => anyhow::bail!("a draft is written now: --batch is for summaries"),
+        Routed::Queued(_, route) => {
+            // The local draft (streamed above, if any) stands meanwhile.
+            eprintln!(
+                "frugal: {}; the cloud's draft, checked against your notes, is shown by `frugal batches` when it is back",
+                route.note.as_deref().unwrap_or("queued")
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
     };
     if json {
         super::print_json(&serde_json::json!({

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use frugal_core::eval::{policy_for, DryRunCost, EvalOptions, Evaluator};
+use frugal_core::eval::{policy_for, DryRunCost, EvalOptions, Evaluator, Ran};
 use frugal_core::evals::{cheapest_routes, Report, Route, Suite, TestResult};
 use frugal_core::llm::CancelToken;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -70,13 +70,18 @@ pub fn run(g: &super::Globals, args: EvalArgs) -> anyhow::Result<ExitCode> {
         ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} ({elapsed}, about {eta} left)")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let opts = EvalOptions { routes: routes.clone(), no_cache: args.no_cache, judge };
+    let opts = EvalOptions { routes: routes.clone(), no_cache: args.no_cache, judge, batch: g.route.batch };
     let mut results: Vec<TestResult> = Vec::new();
+    let mut queued = 0usize;
     'tests: for test in &suite.tests {
         for route in &routes {
             bar.set_message(format!("{} on {route}", test.label()));
             match evaluator.run(&suite, test, route, &opts, &cancel) {
-                Ok(r) => results.push(r),
+                Ok(Ran::Graded(r)) => results.push(*r),
+                Ok(Ran::Queued(note)) => {
+                    queued += 1;
+                    bar.suspend(|| eprintln!("frugal: {} on {route}: {note}", test.label()));
+                }
                 Err(frugal_core::CoreError::Task(frugal_core::tasks::TaskError::Cancelled)) => break 'tests,
                 Err(e) => return Err(e.into()),
             }
@@ -87,6 +92,11 @@ pub fn run(g: &super::Globals, args: EvalArgs) -> anyhow::Result<ExitCode> {
         }
     }
     bar.finish_and_clear();
+    if queued > 0 {
+        eprintln!(
+            "frugal: {queued} answer(s) went into batches at the batch price and are not in this report; `frugal batches wait`, then run this eval again to grade them (their answers are cached)"
+        );
+    }
     let interrupted = stopped.load(Ordering::SeqCst);
     if interrupted {
         eprintln!("frugal: stopped: {} of {total} results kept", results.len());

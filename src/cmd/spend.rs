@@ -182,7 +182,8 @@ fn print_report(r: &MonthReport) {
 
 /// What each cost lever saved this month, against the same tokens at full price.
 fn print_levers(l: &frugal_core::ledger::LeverSavings) {
-    let any = l.cache_read_tokens + l.cache_write_tokens + l.batch_requests + l.local_reused_tokens > 0;
+    let any =
+        l.cache_read_tokens + l.cache_write_tokens + l.batch_requests + l.local_reused_tokens + l.pruned_tokens > 0;
     if !any {
         return;
     }
@@ -205,6 +206,14 @@ fn print_levers(l: &frugal_core::ledger::LeverSavings) {
             "local KV reuse",
             money(l.local_reuse_micros),
             l.local_reused_tokens
+        );
+    }
+    if l.pruned_tokens > 0 {
+        println!(
+            "  {:<22} {:>10}  ({} context tokens left out: duplicate passages, passages without room, trimmed tails)",
+            "pruned context",
+            money(l.pruned_micros),
+            l.pruned_tokens
         );
     }
 }

@@ -76,3 +76,40 @@ fn a_pending_batch_is_listed_with_its_reservation_and_can_be_cancelled() {
     let e = one_line_error(&env.run(&["summarize", "--batch", "--dry-run", meeting.to_str().unwrap()]));
     assert!(e.contains("--dry-run"), "{e}");
 }
+
+#[test]
+fn an_eval_with_batch_sends_its_cloud_summaries_in_batches_and_the_next_run_grades_them() {
+    let server = SimServer::start(Kind::Anthropic).unwrap();
+    server.respond_with(|_| SUMMARY.into());
+    let env = env_for(&server);
+    let meeting = env.path("standup.txt");
+    let suite = env.path("suite.yaml");
+    std::fs::write(
+        &suite,
+        format!(
+            "description: batched\nproviders: [premium]\ntests:\n  - description: standup\n    vars: {{ task: summarize, file: \"{}\" }}\n    assert:\n      - {{ type: icontains, value: friday }}\n",
+            meeting.display()
+        ),
+    )
+    .unwrap();
+    // The provider is the economy tier by default; name it premium for the suite.
+    let config = std::fs::read_to_string(env.config())
+        .unwrap()
+        .replace("needs_key = false", "needs_key = false\ntier = \"premium\"");
+    env.write_config(&config);
+    let suite = suite.to_str().unwrap();
+    let first = env.run(&["eval", suite, "--batch", "--json"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(stderr(&first).contains("went into batches"), "{}", stderr(&first));
+    let report = json(&first);
+    assert_eq!(report["results"].as_array().map(Vec::len), Some(0), "nothing graded yet: {report}");
+    let waited = env.run(&["batches", "wait", "--every", "1", "--timeout", "30"]);
+    assert!(stderr(&waited).contains("eval answer") && stderr(&waited).contains("cached"), "{}", stderr(&waited));
+    let sent = server.requests().len();
+    let second = json(&env.run(&["eval", suite, "--json"]));
+    let r = &second["results"][0];
+    assert_eq!((second["routes"][0]["passed"].as_u64(), r["cached"].as_bool()), (Some(1), Some(true)), "{second}");
+    assert!(r["cost_usd"].as_f64().unwrap() > 0.0, "{r}");
+    assert_eq!(server.requests().len(), sent, "the graded run sent nothing");
+    assert!(!env.path("standup.summary.md").exists(), "an eval never writes beside its files");
+}

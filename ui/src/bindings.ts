@@ -552,7 +552,11 @@ batch_usd: number; batch_requests: number;
 /**
  * Local KV reuse, at the reference cloud price.
  */
-local_reuse_usd: number; local_reused_tokens: number }
+local_reuse_usd: number; local_reused_tokens: number; 
+/**
+ * Context pruning, at the answering model's input price.
+ */
+pruned_usd: number; pruned_tokens: number }
 /**
  * A catalog model: does it fit here, is it downloaded, is it the one in use.
  */

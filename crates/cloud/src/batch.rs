@@ -249,8 +249,8 @@ impl CloudClient {
             Some(r) => r,
             None => return Ok(None),
         };
-        // A file cut short by a dropped connection keeps what arrived: its complete lines
-        // count, the rest are reported as problems by the reader.
+        // A download that breaks off is an error for this poll, not a verdict on the requests:
+        // the provider keeps the file, and the next poll reads it whole.
         let mut bytes = Vec::new();
         let mut resp = resp;
         loop {
@@ -258,8 +258,10 @@ impl CloudClient {
                 Ok(Ok(Some(c))) => bytes.extend_from_slice(&c),
                 Ok(Ok(None)) => break,
                 Ok(Err(_)) | Err(_) => {
-                    bytes.extend_from_slice(b"\n\x00cut");
-                    break;
+                    return Err(self.failure(
+                        ErrorKind::Network,
+                        "the batch's results broke off while downloading; the next poll reads them again".into(),
+                    ))
                 }
             }
         }
@@ -362,7 +364,7 @@ impl CloudClient {
                     state,
                     succeeded: n("/request_counts/succeeded"),
                     failed: n("/request_counts/errored"),
-                    total: counts.iter().map(|c| n(&format!("/request_counts/{c}"))).sum(),
+                    total: counts.iter().fold(0u32, |sum, c| sum.saturating_add(n(&format!("/request_counts/{c}")))),
                     note: None,
                     results: s("/results_url").map(String::from).into_iter().collect(),
                 })

@@ -86,6 +86,8 @@ impl CloudClient {
     pub fn new(config: CloudConfig, key: Option<Secret>) -> Result<Self, ProviderError> {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(config.timeouts.connect)
+            // The key rides in a header: a redirect to another host must not carry it along.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("frugal/", env!("CARGO_PKG_VERSION")));
         if is_loopback(&config.base_url) {
             // A proxy from the environment must not intercept a server on this machine.

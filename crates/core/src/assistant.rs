@@ -162,9 +162,11 @@ impl Assistant {
                 },
                 batch: Some(&mut |entry| {
                     let request = summarize::one_request(&transcript, entry.context())?;
-                    let delivery = input.path.as_ref().map(|p| crate::batches::Delivery::Summary {
-                        transcript: p.clone(),
-                        output: summarize::summary_path(p),
+                    let delivery = opts.delivery.clone().or_else(|| {
+                        input.path.as_ref().map(|p| crate::batches::Delivery::Summary {
+                            transcript: p.clone(),
+                            output: summarize::summary_path(p),
+                        })
                     });
                     Some((request, delivery))
                 }),
@@ -234,8 +236,7 @@ impl Assistant {
                     on_event.borrow_mut()(&Event::Status(format!("asking {} ({})", entry.name, entry.model)));
                     run(p)
                 },
-                // Drafts and answers are read as they come: nothing to batch.
-                batch: None,
+                batch: Some(&mut |_entry| task.batched().map(|d| (task.request(0), Some(d)))),
             },
         )
     }
@@ -260,10 +261,14 @@ impl Assistant {
             );
             for a in &f.answers {
                 match &a.delivery {
-                    Some(d) => line.push_str(&format!("; {}", deliver(d, &a.text))),
+                    Some(d) => {
+                        let kept = self.router.deliveries_dir().join("answers");
+                        line.push_str(&format!("; {}", crate::delivery::deliver(d, a, &kept)))
+                    }
                     None => line.push_str(&format!("\n{}", a.text.trim())),
                 }
             }
+            self.router.forget_deliveries(b.id);
             finished.push(line);
         }
         Ok(crate::batches::PollNews { finished, problems: polled.problems })
@@ -282,6 +287,9 @@ impl Assistant {
     ) -> Result<Routed<(EventStream, Arc<Metered>)>> {
         let policy = self.settings.get().policy.chat;
         let private = self.private_reason(opts, source, false);
+        // A chat's history is its stable prefix (the gateway marks its clients' the same way).
+        let request =
+            if request.cache.is_none() { crate::caching::conversation(request, "frugal-chat") } else { request };
         let mut escalate = crate::router::cloud_first(opts, &policy, private.as_deref())?;
         let allowed = !opts.local_only && policy.escalate != Escalate::Never && private.is_none();
         let run_id = opts.new_run_id();
@@ -393,13 +401,18 @@ impl Assistant {
             return Ok(Routed::Done(report, route));
         }
         let private = self.private_reason(opts, None, self.library.grounding_is_private(&grounding));
+        let pruned = grounding.pruned_tokens;
         let task = ask::AskTask { question: question.to_string(), grounding };
         let routed = self.route_task("ask", self.settings.get().policy.ask, private, &task, opts, cancel, on_event)?;
         let ((answer, quality), route) = match routed {
-            Routed::Done(done, route) => (done, route),
+            Routed::Done(done, route) => {
+                // What pruning kept out of the prompt is a saving too (the spend review's).
+                self.spend.record_pruned(&route, pruned);
+                (done, route)
+            }
             Routed::DryRun(d) => return Ok(Routed::DryRun(d)),
-            // `route_task` offers no batch job: an answer is never queued.
-            Routed::Queued(..) => return Err(CoreError::Route("a question is answered now, never batched".into())),
+            // `--batch`: the cloud's answer comes later (`frugal batches`); none to show now.
+            Routed::Queued(_, route) => return Ok(Routed::Queued(None, route)),
         };
         if quality.passed {
             report.found = true;
@@ -422,35 +435,5 @@ impl Assistant {
             return Some(format!("the file is in a local-only folder ({})", folder.display()));
         }
         local_only_passages.then(|| "it holds passages from a local-only folder".to_string())
-    }
-}
-
-/// Delivers one batched answer; says what became of it.
-fn deliver(delivery: &crate::batches::Delivery, answer: &str) -> String {
-    match delivery {
-        crate::batches::Delivery::Summary { transcript, output } => {
-            let input = match crate::input::read_input(transcript) {
-                Ok(i) => i,
-                Err(e) => return format!("the summary of {} could not be checked: {e}", transcript.display()),
-            };
-            let parsed = crate::transcript::parse(&input.text, input.extension.as_deref());
-            let report = match summarize::from_answer(&parsed, answer) {
-                Ok(r) => r,
-                Err(why) => return format!("the cloud's summary of {} was unusable: {why}", transcript.display()),
-            };
-            let mut text = report.to_markdown();
-            if !report.quality.passed {
-                let failed: Vec<&str> = report.quality.checks.iter().filter(|c| !c.passed).map(|c| c.name).collect();
-                text.push_str(&format!("\n_The cloud answer failed checks: {}._\n", failed.join(", ")));
-            }
-            let part = output.with_extension("md.part");
-            match std::fs::write(&part, text).and_then(|()| std::fs::rename(&part, output)) {
-                Ok(()) => format!("summary written to {}", output.display()),
-                Err(e) => {
-                    let _ = std::fs::remove_file(&part);
-                    format!("the summary could not be written to {}: {e}", output.display())
-                }
-            }
-        }
     }
 }

@@ -16,12 +16,14 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use frugal_cloud::{prompt_token_bound, BatchItem, ItemOutcome, RemoteState};
-use frugal_ledger::{BatchRow, BatchState, Levers, NewBatch, NewRequest, Outcome, Settlement, Ticket, TokenCounts};
+use frugal_ledger::{
+    BatchRow, BatchState, Levers, NewBatch, NewRequest, Outcome, Price, Settlement, Ticket, TokenCounts,
+};
 use frugal_llm::{ProviderError, Request};
 use serde::{Deserialize, Serialize};
 
 use crate::config::ProviderEntry;
-use crate::metered::now_ms;
+use crate::metered::{counts, now_ms};
 use crate::router::Router;
 use crate::{CoreError, Result};
 
@@ -35,6 +37,23 @@ pub enum Delivery {
         transcript: PathBuf,
         /// Where the summary goes.
         output: PathBuf,
+    },
+    /// A draft or an answer: `task` (`draft`, `ask`) and the task itself, to check the answer
+    /// against its notes or sources as a live one is; kept in the data folder and shown by
+    /// `frugal batches`.
+    Answer {
+        /// Which task.
+        task: String,
+        /// The task, as JSON.
+        spec: serde_json::Value,
+    },
+    /// An eval's summary answer: checked against `transcript` and cached in `cache_file`, so
+    /// the next run of the eval grades it.
+    EvalAnswer {
+        /// The test's transcript.
+        transcript: PathBuf,
+        /// The eval cache's file for this test and route.
+        cache_file: PathBuf,
     },
 }
 
@@ -54,8 +73,16 @@ pub struct Queued {
 pub struct BatchAnswer {
     /// The answer's text.
     pub text: String,
+    /// Its request's id in the batch (`frugal-ROW`).
+    pub custom_id: String,
     /// Its delivery, as given at submit.
     pub delivery: Option<Delivery>,
+    /// The model that wrote it.
+    pub model: String,
+    /// What it cost, micro-dollars.
+    pub cost_micros: i64,
+    /// Its tokens, in and out.
+    pub tokens: u64,
 }
 
 /// A batch that finished in this poll.
@@ -88,6 +115,30 @@ pub struct PollNews {
     pub problems: Vec<String>,
 }
 
+/// The prices a batch was submitted at, kept on its ledger row: its results are settled at
+/// these even if the price table or the config changed meanwhile.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+struct Pricing {
+    /// The batch price.
+    batch: Price,
+    /// The interactive price, for what the batch price saved.
+    full: Price,
+}
+
+/// Polls in a row that must find the provider not knowing a batch before it counts as lost:
+/// one 404 may be a key from another project or a proxy's hiccup.
+const LOST_AFTER: u32 = 3;
+
+/// What one poll of a claimed batch found.
+enum Poll {
+    /// Still running.
+    Running,
+    /// Ended, its rows settled; the answers to deliver.
+    Finished(Vec<BatchAnswer>),
+    /// The provider did not know it (again).
+    Missed(String),
+}
+
 /// A row's `custom_id` at the provider: its ledger id, so results map back to rows.
 fn custom_id(ticket: &Ticket) -> String {
     format!("frugal-{}", ticket.id())
@@ -99,8 +150,9 @@ fn provider_problem(e: &ProviderError) -> String {
 }
 
 impl Router {
-    /// Where deliveries are kept: beside the ledger.
-    fn deliveries_dir(&self) -> PathBuf {
+    /// Where deliveries are kept: beside the ledger (batched drafts and answers are kept in
+    /// its `answers` folder).
+    pub(crate) fn deliveries_dir(&self) -> PathBuf {
         let ledger = self.spend.ledger_path();
         ledger.parent().unwrap_or(Path::new(".")).join("batches")
     }
@@ -120,18 +172,21 @@ impl Router {
         escalation: &str,
         requests: Vec<(Request, Option<Delivery>)>,
     ) -> Result<Option<Queued>> {
-        let (client, _) = self.cloud_client(entry)?;
+        let (client, full) = self.cloud_client(entry)?;
         let Some(price) = self.spend.batch_price_of(entry)? else { return Ok(None) };
         let ledger = self.spend.ledger()?;
         let limits = self.spend.limits()?;
         let now = now_ms();
-        let kind = client.config().kind;
         let mut planned = Vec::with_capacity(requests.len());
         let mut news = Vec::with_capacity(requests.len());
         let mut expected_micros = 0i64;
-        for (request, delivery) in requests {
+        let caching = self.settings.get().levers.prompt_caching;
+        for (mut request, delivery) in requests {
             request.validate()?;
-            let (request, prefix_hash) = crate::caching::plan(kind, &entry.model, &price, task, &ledger, request, now);
+            if !caching {
+                request.cache = None;
+            }
+            let (request, prefix_hash) = crate::caching::plan(client.config(), &price, task, &ledger, request, now);
             let reserved = price.worst_case(u64::from(prompt_token_bound(&request)), u64::from(request.max_tokens));
             let chars: usize = request.messages.iter().map(|m| m.content.chars().count()).sum();
             expected_micros += price.cost(&TokenCounts {
@@ -159,6 +214,7 @@ impl Router {
             model: entry.model.clone(),
             task: task.to_string(),
             expected_micros,
+            pricing: serde_json::to_string(&Pricing { batch: price, full }).unwrap_or_default(),
         };
         let (id, tickets) = ledger.open_batch(batch, news, &limits).map_err(|e| match e {
             frugal_ledger::LedgerError::Refused(r) => CoreError::Route(format!("not batched: {r}")),
@@ -239,16 +295,21 @@ impl Router {
                 continue; // another frugal is reading it
             }
             match self.poll_one(&ledger, &row) {
-                Ok(Some(answers)) => {
+                Ok(Poll::Finished(answers)) => {
                     let batch = ledger.batch(row.id)?.unwrap_or(row);
                     polled.finished.push(Finished { batch, answers });
                 }
-                Ok(None) => {
-                    ledger.release_batch(row.id, None)?;
+                Ok(Poll::Running) => {
+                    ledger.release_batch(row.id, None, false)?;
+                    polled.waiting.push(row);
+                }
+                Ok(Poll::Missed(why)) => {
+                    ledger.release_batch(row.id, Some(&why), true)?;
+                    polled.problems.push(format!("batch {}: {why}", row.id));
                     polled.waiting.push(row);
                 }
                 Err(why) => {
-                    ledger.release_batch(row.id, Some(&why))?;
+                    ledger.release_batch(row.id, Some(&why), false)?;
                     polled.problems.push(format!("batch {}: {why}", row.id));
                     polled.waiting.push(row);
                 }
@@ -257,67 +318,100 @@ impl Router {
         Ok(polled)
     }
 
-    /// One claimed batch: `Ok(None)` still running, `Ok(Some)` finished and settled.
-    fn poll_one(
-        &self,
-        ledger: &frugal_ledger::Ledger,
-        row: &BatchRow,
-    ) -> std::result::Result<Option<Vec<BatchAnswer>>, String> {
+    /// Forgets a finished batch's deliveries, once they are delivered.
+    pub fn forget_deliveries(&self, batch: i64) {
+        let _ = std::fs::remove_file(self.deliveries_dir().join(format!("{batch}.json")));
+    }
+
+    /// One claimed batch. Answers come from the results, not from the rows still pending, so
+    /// a poll that runs again after a crash mid-settlement delivers them again (rows already
+    /// settled stay as they are).
+    fn poll_one(&self, ledger: &frugal_ledger::Ledger, row: &BatchRow) -> std::result::Result<Poll, String> {
         let entry = self.settings.get().provider(&row.provider).cloned().ok_or_else(|| {
             format!("the provider {} is no longer configured; add it back to settle the batch", row.provider)
         })?;
-        let (client, _) = self.cloud_client(&entry).map_err(|e| e.to_string())?;
+        let client = self.client(&entry).map_err(|e| e.to_string())?;
         let remote_id = row.remote_id.clone().ok_or("the batch has no provider id")?;
-        let remote = client.batch_status(&remote_id).map_err(|e| provider_problem(&e))?;
-        let Some(remote) = remote else {
+        let Some(remote) = client.batch_status(&remote_id).map_err(|e| provider_problem(&e))? else {
+            if row.misses + 1 < LOST_AFTER {
+                return Ok(Poll::Missed(format!(
+                    "{} does not know this batch ({} of {LOST_AFTER} polls before it counts as lost)",
+                    row.provider,
+                    row.misses + 1
+                )));
+            }
             self.settle_lost(ledger, row).map_err(|e| e.to_string())?;
-            return Ok(Some(Vec::new()));
+            return Ok(Poll::Finished(Vec::new()));
         };
         if !remote.state.is_final() {
-            return Ok(None);
+            return Ok(Poll::Running);
         }
-        let results = client.batch_results(&remote).map_err(|e| provider_problem(&e))?;
-        let price = self.spend.batch_price_of(&entry).ok().flatten();
-        let full = self.spend.price_of(&entry).ok();
-        let (Some(price), Some(full)) = (price, full) else {
-            return Err(format!("no batch price is known for {} on {} any more", entry.model, entry.name));
+        let pricing = serde_json::from_str::<Pricing>(&row.pricing).ok().or_else(|| {
+            let full = self.spend.price_of(&entry).ok()?;
+            Some(Pricing { batch: self.spend.batch_price_of(&entry).ok().flatten()?, full })
+        });
+        let Some(Pricing { batch: price, full }) = pricing else {
+            return Err(format!("no batch price is known for {} on {}", entry.model, entry.name));
         };
+        if remote.state == RemoteState::Failed {
+            // Refused as a whole (an invalid input file): nothing ran, nothing is billed.
+            let why = remote.note.clone().unwrap_or_else(|| "the provider refused the batch".into());
+            for t in ledger.batch_tickets(row.id).map_err(|e| e.to_string())? {
+                let s = settlement(
+                    Outcome::Failed,
+                    TokenCounts::default(),
+                    0,
+                    Levers::default(),
+                    format!("not run: {why}"),
+                );
+                settle_quietly(ledger, t, s)?;
+            }
+            ledger.finish_batch(row.id, BatchState::Failed, Some(&why)).map_err(|e| e.to_string())?;
+            return Ok(Poll::Finished(Vec::new()));
+        }
+        // A results file that breaks off is an error for this poll: the provider keeps it, so
+        // the next poll reads it whole rather than charging its unread requests.
+        let results = client.batch_results(&remote).map_err(|e| provider_problem(&e))?;
         let deliveries = self.deliveries(row.id);
         let by_id: HashMap<&str, &ItemOutcome> = results.items.iter().map(|(id, o)| (id.as_str(), o)).collect();
         let mut answers = Vec::new();
-        let (mut answered, mut unbilled, mut missing) = (0, 0, 0);
+        for (id, outcome) in &results.items {
+            if let ItemOutcome::Answered { text, usage, .. } = outcome {
+                let tokens = usage.map_or(0, |u| u64::from(u.prompt_tokens) + u64::from(u.completion_tokens));
+                let cost = usage.filter(|u| !u.estimated).map_or(0, |u| price.cost(&counts(&u)));
+                answers.push(BatchAnswer {
+                    text: text.clone(),
+                    custom_id: id.clone(),
+                    delivery: deliveries.get(id).cloned(),
+                    model: row.model.clone(),
+                    cost_micros: cost,
+                    tokens,
+                });
+            }
+        }
+        let answered = answers.len() as u32;
+        // Requests the provider counts as done but whose result could not be read: that many
+        // are charged their worst case (which ones is unknown); the rest never ran.
+        let mut unread_but_done = remote.succeeded.saturating_sub(answered);
+        let (mut unbilled, mut unread) = (0, 0);
         for ticket in ledger.batch_tickets(row.id).map_err(|e| e.to_string())? {
-            let id = custom_id(&ticket);
             let reserved = ticket.reserved_micros();
-            let s = match by_id.get(id.as_str()) {
-                Some(ItemOutcome::Answered { text, usage, .. }) => {
-                    answered += 1;
-                    answers.push(BatchAnswer { text: text.clone(), delivery: deliveries.get(&id).cloned() });
-                    match usage.filter(|u| !u.estimated) {
-                        Some(u) => {
-                            let tokens = TokenCounts {
-                                prompt: u64::from(u.prompt_tokens),
-                                cached: u64::from(u.cached_prompt_tokens),
-                                cache_write: u64::from(u.cache_write_tokens),
-                                completion: u64::from(u.completion_tokens),
-                                reasoning: u64::from(u.reasoning_tokens),
-                            };
-                            let cost = price.cost(&tokens);
-                            let levers = Levers {
-                                cache_micros: price.uncached_cost(&tokens) - cost,
-                                batch_micros: full.cost(&tokens) - cost,
-                            };
-                            settlement(Outcome::Ok, tokens, cost, levers, String::new())
-                        }
-                        None => settlement(
-                            Outcome::Ok,
-                            TokenCounts::default(),
-                            reserved,
-                            Levers::default(),
-                            "the provider reported no usage; charged at its worst case".into(),
-                        ),
+            let none = |outcome, cost, note: &str| {
+                settlement(outcome, TokenCounts::default(), cost, Levers::default(), note.to_string())
+            };
+            let s = match by_id.get(custom_id(&ticket).as_str()) {
+                Some(ItemOutcome::Answered { usage, .. }) => match usage.filter(|u| !u.estimated) {
+                    Some(u) => {
+                        let tokens = counts(&u);
+                        let cost = price.cost(&tokens);
+                        let levers = Levers {
+                            cache_micros: price.uncached_cost(&tokens) - cost,
+                            batch_micros: full.cost(&tokens) - cost,
+                        };
+                        settlement(Outcome::Ok, tokens, cost, levers, String::new())
                     }
-                }
+                    None => none(Outcome::Ok, reserved, "the provider reported no usage; charged at its worst case"),
+                },
                 Some(ItemOutcome::Failed(why)) => {
                     unbilled += 1;
                     settlement(
@@ -330,59 +424,38 @@ impl Router {
                 }
                 Some(ItemOutcome::Expired) => {
                     unbilled += 1;
-                    settlement(
-                        Outcome::Failed,
-                        TokenCounts::default(),
-                        0,
-                        Levers::default(),
-                        "expired before the provider ran it (not billed)".into(),
-                    )
+                    none(Outcome::Failed, 0, "expired before the provider ran it (not billed)")
                 }
                 Some(ItemOutcome::Cancelled) => {
                     unbilled += 1;
-                    settlement(
-                        Outcome::Cancelled,
-                        TokenCounts::default(),
-                        0,
-                        Levers::default(),
-                        "cancelled before it ran (not billed)".into(),
-                    )
+                    none(Outcome::Cancelled, 0, "cancelled before it ran (not billed)")
+                }
+                None if unread_but_done > 0 => {
+                    unread_but_done -= 1;
+                    unread += 1;
+                    none(Outcome::Failed, reserved, "no readable result came back for it; charged at its worst case")
                 }
                 None => {
-                    missing += 1;
-                    settlement(
-                        Outcome::Failed,
-                        TokenCounts::default(),
-                        reserved,
-                        Levers::default(),
-                        "no readable result came back for it; charged at its worst case".into(),
-                    )
+                    unbilled += 1;
+                    none(Outcome::Failed, 0, "no result, and the provider does not count it as done (not billed)")
                 }
             };
-            match ledger.settle(ticket, s) {
-                Ok(()) | Err(frugal_ledger::LedgerError::NotPending(_)) => {}
-                Err(e) => return Err(e.to_string()),
-            }
+            settle_quietly(ledger, ticket, s)?;
         }
         let state = match remote.state {
             RemoteState::Expired => BatchState::Expired,
             RemoteState::Cancelled => BatchState::Cancelled,
-            RemoteState::Failed => BatchState::Failed,
             _ => BatchState::Ended,
         };
         let mut note = format!("{answered} answered, {unbilled} not run or failed (not billed)");
-        if missing > 0 {
+        if unread > 0 {
             note.push_str(&format!(
-                ", {missing} without a readable result (charged at their worst case: {})",
+                ", {unread} without a readable result (charged at their worst case: {})",
                 results.problems.join("; ")
             ));
         }
-        if let Some(why) = &remote.note {
-            note.push_str(&format!("; the provider said: {why}"));
-        }
         ledger.finish_batch(row.id, state, Some(&note)).map_err(|e| e.to_string())?;
-        let _ = std::fs::remove_file(self.deliveries_dir().join(format!("{}.json", row.id)));
-        Ok(Some(answers))
+        Ok(Poll::Finished(answers))
     }
 
     /// A batch the provider no longer knows: its rows are charged at their worst case (it may
@@ -417,15 +490,21 @@ impl Router {
         let entry = self.settings.get().provider(&row.provider).cloned().ok_or_else(|| {
             CoreError::Route(format!("the provider {} is no longer configured; add it back to cancel", row.provider))
         })?;
-        let (client, _) = self.cloud_client(&entry)?;
-        if client.batch_cancel(&remote_id)?.is_none() {
-            if ledger.claim_batch(id)? {
-                self.settle_lost(&ledger, &row)?;
-            }
-        } else if row.state == BatchState::Pending {
-            ledger.finish_batch(id, BatchState::Pending, Some("cancel asked; settled at the next poll"))?;
-        }
+        let client = self.client(&entry)?;
+        let note = match client.batch_cancel(&remote_id)? {
+            Some(_) => "cancel asked; settled at the next poll",
+            None => "the provider did not know this batch when asked to cancel it; the next polls decide",
+        };
+        ledger.note_batch(id, note)?;
         Ok(ledger.batch(id)?.unwrap_or(row))
+    }
+}
+
+/// Settles one batch row; a row another process settled meanwhile is left as it is.
+fn settle_quietly(ledger: &frugal_ledger::Ledger, ticket: Ticket, s: Settlement) -> std::result::Result<(), String> {
+    match ledger.settle(ticket, s) {
+        Ok(()) | Err(frugal_ledger::LedgerError::NotPending(_)) => Ok(()),
+        Err(e) => Err(e.to_string()),
     }
 }
 

@@ -29,6 +29,18 @@ pub struct EvalOptions {
     pub no_cache: bool,
     /// The route that grades `llm-rubric` assertions; without one they are "not graded".
     pub judge: Option<Route>,
+    /// `--batch`: summaries on a cloud route go through the provider's batch API at its
+    /// batch price; their answers land in the cache, and the next run grades them.
+    pub batch: bool,
+}
+
+/// What running one test on one route did.
+#[derive(Debug)]
+pub enum Ran {
+    /// Answered (or taken from the cache) and graded.
+    Graded(Box<TestResult>),
+    /// Sent in a batch (`--batch`): the note says which; a later run grades it.
+    Queued(String),
 }
 
 /// What one (test, route) produced, and its worst case for `--dry-run`.
@@ -46,10 +58,10 @@ pub struct DryRunCost {
 
 /// An answer as cached: the graded view and what the report needs besides.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-struct Cached {
-    answer: Answer,
-    model: String,
-    tokens: u64,
+pub(crate) struct Cached {
+    pub(crate) answer: Answer,
+    pub(crate) model: String,
+    pub(crate) tokens: u64,
 }
 
 /// Runs suites for one assistant (the model in use, its config, its ledger).
@@ -86,10 +98,20 @@ impl<'a> Evaluator<'a> {
         route: &Route,
         opts: &EvalOptions,
         cancel: &CancelToken,
-    ) -> Result<TestResult> {
+    ) -> Result<Ran> {
         let key = self.cache_key(test, route)?;
-        let cached = if opts.no_cache { None } else { self.cache_get(&key) };
-        let was_cached = cached.is_some();
+        let mut cached = if opts.no_cache { None } else { self.cache_get(&key) };
+        let mut was_cached = cached.is_some();
+        if let (false, true, Task::Summarize(frugal_eval::Source::File(file))) = (was_cached, opts.batch, &test.task) {
+            if !route.is_local() && !matches!(route, Route::Auto) {
+                if let Some(note) = self.queue(suite, test, route, file, &key, cancel)? {
+                    return Ok(Ran::Queued(note));
+                }
+                // It ran now: graded below as a fresh answer.
+                cached = self.cache_get(&key);
+                was_cached = false;
+            }
+        }
         let done = match cached {
             Some(c) => Ok(c),
             None => self.answer(suite, test, route, cancel),
@@ -118,7 +140,43 @@ impl<'a> Evaluator<'a> {
         if matches!(test.task, Task::Chat { .. }) {
             result.checks_passed = None;
         }
-        Ok(result)
+        Ok(Ran::Graded(Box::new(result)))
+    }
+
+    /// Sends a summary test on a cloud route into a batch, its answer to land in the cache:
+    /// the note saying which batch, or `None` when it ran now (a provider without a batch API,
+    /// a meeting too long for one request) and its answer is in the cache already.
+    fn queue(
+        &mut self,
+        suite: &Suite,
+        test: &TestCase,
+        route: &Route,
+        file: &Path,
+        key: &str,
+        cancel: &CancelToken,
+    ) -> Result<Option<String>> {
+        let label = format!("{}#{}", stem(&suite.file), test.index);
+        let mut opts = self.options(route, &label)?;
+        opts.batch = true;
+        opts.delivery = Some(crate::batches::Delivery::EvalAnswer {
+            transcript: file.to_path_buf(),
+            cache_file: self.cache_dir().join(format!("{key}.json")),
+        });
+        let input = crate::input::read_input(file)?;
+        let started = Instant::now();
+        let routed = self.assistant_for(route)?.summarize(&input, &opts, cancel, &mut |_| {}, &mut |_| {})?;
+        match routed {
+            Routed::Queued(_, report) => Ok(Some(report.note.unwrap_or_else(|| "queued".into()))),
+            Routed::DryRun(_) => Err(CoreError::Route("a dry run where an answer was expected".into())),
+            Routed::Done(summary, report) => {
+                let mut answer = summary_answer(&summary);
+                answer.latency_ms = started.elapsed().as_millis() as u64;
+                answer.cost_usd = frugal_ledger::usd(report.cost_micros);
+                let tokens = self.tokens_of(route, &report.run_id);
+                self.cache_put(key, &Cached { answer, model: report.model, tokens });
+                Ok(None)
+            }
+        }
     }
 
     /// The worst case of running `test` on `route`: what the ledger would reserve.
@@ -225,16 +283,7 @@ impl<'a> Evaluator<'a> {
                 Ok(match routed {
                     Routed::DryRun(d) => Outcome::DryRun(d),
                     Routed::Queued(..) => return Err(not_batched()),
-                    Routed::Done(report, route) => {
-                        let answer = Answer {
-                            text: report.to_markdown(),
-                            json: serde_json::to_value(&report).ok(),
-                            checks: checks(&report.quality),
-                            owners: report.summary.action_items.iter().map(|i| i.owner.clone()).collect(),
-                            ..Answer::default()
-                        };
-                        Outcome::Done(Box::new((answer, route)))
-                    }
+                    Routed::Done(report, route) => Outcome::Done(Box::new((summary_answer(&report), route))),
                 })
             }
             Task::Draft { bullets, reply_to, tone } => {
@@ -459,6 +508,17 @@ impl<'a> Evaluator<'a> {
 enum Outcome {
     Done(Box<(Answer, RouteReport)>),
     DryRun(Box<crate::router::DryRun>),
+}
+
+/// A summary as an eval answer.
+pub(crate) fn summary_answer(report: &crate::tasks::summarize::SummaryReport) -> Answer {
+    Answer {
+        text: report.to_markdown(),
+        json: serde_json::to_value(report).ok(),
+        checks: checks(&report.quality),
+        owners: report.summary.action_items.iter().map(|i| i.owner.clone()).collect(),
+        ..Answer::default()
+    }
 }
 
 fn checks(q: &Quality) -> Vec<CheckOutcome> {

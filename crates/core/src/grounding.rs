@@ -8,10 +8,10 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use frugal_index::Hit;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A passage as quoted in a prompt, numbered for citations.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Source {
     /// Citation number, from 1.
     pub n: usize,
@@ -39,7 +39,7 @@ impl Source {
 }
 
 /// The sources chosen for one prompt.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Grounding {
     /// In rank order.
     pub sources: Vec<Source>,
@@ -49,6 +49,8 @@ pub struct Grounding {
     pub duplicates: usize,
     /// Hits left out for lack of room.
     pub over_budget: usize,
+    /// Tokens pruning kept out of the prompt: duplicates, hits without room, trimmed tails.
+    pub pruned_tokens: usize,
 }
 
 impl Grounding {
@@ -82,18 +84,22 @@ pub fn prune(hits: &[Hit], budget: usize, count: &mut dyn FnMut(&str) -> usize) 
         let shingles = shingles(&hit.text);
         if kept_shingles.iter().any(|k| jaccard(k, &shingles) > 0.6) {
             g.duplicates += 1;
+            g.pruned_tokens += count(&hit.text) + 12;
             continue;
         }
         let room = budget.saturating_sub(g.tokens).min(per_source);
         if room < 48 {
             g.over_budget += 1;
+            g.pruned_tokens += count(&hit.text) + 12;
             continue;
         }
         let mut text = hit.text.clone();
         let mut tokens = count(&text) + 12;
         if tokens > room {
+            let whole = tokens;
             text = trim_to(&text, room.saturating_sub(12), count);
             tokens = count(&text) + 12;
+            g.pruned_tokens += whole.saturating_sub(tokens);
         }
         g.tokens += tokens;
         kept_shingles.push(shingles);
@@ -200,6 +206,8 @@ mod tests {
         let mut count = |s: &str| s.split_whitespace().count();
         let g = prune(&hits, 200, &mut count);
         assert_eq!(g.duplicates, 1);
+        // The duplicate (16 words + 12) and the trimmed tail of the long one were kept out.
+        assert!(g.pruned_tokens > 28 + 300, "{}", g.pruned_tokens);
         let paths: Vec<_> = g.sources.iter().map(|s| s.path.display().to_string()).collect();
         assert_eq!(paths, vec!["/a.md", "/c.md", "/d.md"]);
         assert!(g.sources[1].text.ends_with('…') && count(&g.sources[1].text) <= 100, "{}", g.sources[1].text.len());

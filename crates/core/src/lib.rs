@@ -21,10 +21,11 @@
 pub mod apps;
 pub mod assistant;
 pub mod batches;
-mod caching;
+pub mod caching;
 pub mod catalog;
 pub mod config;
 mod config_file;
+mod delivery;
 pub mod download;
 mod error;
 pub mod eval;

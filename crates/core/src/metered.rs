@@ -76,7 +76,8 @@ pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
-fn counts(u: &Usage) -> TokenCounts {
+/// A usage report as the ledger's token counts.
+pub(crate) fn counts(u: &Usage) -> TokenCounts {
     TokenCounts {
         prompt: u64::from(u.prompt_tokens),
         cached: u64::from(u.cached_prompt_tokens),
@@ -144,7 +145,7 @@ impl Provider for Metered {
         // sent; the local engine reuses its KV cache on its own.
         let (mut request, prefix_hash) = match (&self.client, &self.price) {
             (Some(c), Some(p)) if self.caching => {
-                crate::caching::plan(c.config().kind, &self.model, p, self.task, &self.ledger, request, now_ms())
+                crate::caching::plan(c.config(), p, self.task, &self.ledger, request, now_ms())
             }
             _ => (request, None),
         };

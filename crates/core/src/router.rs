@@ -76,6 +76,9 @@ pub struct RouteOptions {
     /// `--batch`: work that can wait; an escalation goes through the provider's batch API
     /// at its batch price, and the answer is delivered when it comes back.
     pub batch: bool,
+    /// Where a batched answer goes, when not where the task would put it (an eval's cache
+    /// rather than a summary beside the meeting).
+    pub delivery: Option<crate::batches::Delivery>,
 }
 
 /// A gateway app as the router sees it: who to charge, and its own cap.
@@ -277,10 +280,16 @@ impl Router {
             Some(_) => {}
         }
         let price = self.spend.price_of(entry)?;
+        Ok((self.client(entry)?, price))
+    }
+
+    /// The client for `entry`, its key found: no budget or price check, for calls that move
+    /// no new money (polling or cancelling a batch already paid for by its reservations).
+    pub(crate) fn client(&self, entry: &ProviderEntry) -> Result<Arc<CloudClient>> {
         let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((made_for, c)) = clients.get(&entry.name) {
             if made_for == entry {
-                return Ok((c.clone(), price));
+                return Ok(c.clone());
             }
         }
         let key = if entry.needs_key {
@@ -306,7 +315,7 @@ impl Router {
         };
         let client = Arc::new(CloudClient::new(entry.cloud_config(), key)?);
         clients.insert(entry.name.clone(), (entry.clone(), client.clone()));
-        Ok((client, price))
+        Ok(client)
     }
 
     pub(crate) fn metered(

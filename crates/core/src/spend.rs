@@ -139,6 +139,25 @@ impl Spend {
         })
     }
 
+    /// Records what pruning kept out of a run's prompt, priced at the input rate of the model
+    /// that answered (the reference model's for a local answer). Best effort: a ledger that
+    /// cannot take it loses a figure of the spend review, never the answer.
+    pub fn record_pruned(&self, route: &crate::RouteReport, tokens: usize) {
+        if tokens == 0 || route.run_id.is_empty() {
+            return;
+        }
+        let price = if route.route == "cloud" {
+            self.settings.get().provider(&route.provider).cloned().and_then(|e| self.price_of(&e).ok())
+        } else {
+            self.reference_price()
+        };
+        let tokens = tokens as u64;
+        let micros = price.map_or(0, |p| p.cost(&frugal_ledger::TokenCounts { prompt: tokens, ..Default::default() }));
+        if let Ok(ledger) = self.ledger() {
+            let _ = ledger.record_pruned(&route.run_id, tokens, micros);
+        }
+    }
+
     /// The reference price for the savings of local work.
     pub(crate) fn reference_price(&self) -> Option<Price> {
         let c = self.settings.get();

@@ -244,7 +244,13 @@ fn expired_partial_cancelled_lost_and_malformed_batches_settle_at_what_is_known(
         ] {
             sim.set_batch_fault(Some(fault));
             let id = submit_four(&a, kind);
-            a.poll_batches().unwrap();
+            // A batch the provider does not know counts as lost only after three polls in a row.
+            let polls = if fault == BatchFault::Forget { 3 } else { 1 };
+            for n in 0..polls {
+                a.poll_batches().unwrap();
+                let b = a.router().batches(1).unwrap().into_iter().find(|b| b.id == id).unwrap();
+                assert_eq!(b.state == BatchState::Pending, n + 1 < polls, "{kind:?} {fault:?} poll {n}: {b:?}");
+            }
             let b = a.router().batches(1).unwrap().into_iter().find(|b| b.id == id).unwrap();
             assert_eq!(b.state, state, "{kind:?} {fault:?}: {b:?}");
             let r = batch_rows(&a, id);
@@ -310,4 +316,89 @@ fn a_batched_summary_is_written_beside_its_meeting_and_a_provider_without_batche
     let a = Assistant::open(Some(&dir.path().join("config.toml")), None).unwrap();
     let Routed::Done(_, report) = summarize(&a, &path, &opts) else { panic!("ran now") };
     assert!(report.note.as_deref().unwrap_or("").contains("no batch API"), "{report:?}");
+}
+
+#[test]
+fn a_batch_the_provider_refuses_as_a_whole_bills_nothing() {
+    for kind in [Kind::OpenAi, Kind::Anthropic] {
+        let dir = tempfile::tempdir().unwrap();
+        let sim = SimServer::start(kind).unwrap();
+        sim.set_batch_fault(Some(BatchFault::Invalid));
+        let a = setup(dir.path(), &sim, kind, 5.0);
+        let (name, _) = provider(kind);
+        let entry = a.settings().get().provider(name).cloned().unwrap();
+        let request = vec![(Request::new(vec![Message::user("part")]).with_max_tokens(20), None)];
+        match kind {
+            // OpenAI takes the batch and fails it in validation: no output file, nothing ran.
+            Kind::OpenAi => {
+                let id =
+                    a.router().submit_batch("summarize", "run-1", &entry, "asked", request).unwrap().unwrap().batch_id;
+                a.poll_batches().unwrap();
+                let b = a.router().batches(1).unwrap().into_iter().find(|b| b.id == id).unwrap();
+                assert_eq!((b.state, b.cost_micros, b.reserved_micros), (BatchState::Failed, 0, 0), "{b:?}");
+            }
+            // Anthropic refuses to create it: one line, the reservation released.
+            Kind::Anthropic => {
+                let e = a.router().submit_batch("summarize", "run-1", &entry, "asked", request).unwrap_err();
+                assert!(e.to_string().contains("HTTP 400") && !e.to_string().contains('\n'), "{e}");
+            }
+        }
+        let report = a.spend().report(Month::containing(now())).unwrap();
+        assert_eq!((report.spent_micros, report.reserved_micros), (0, 0), "{kind:?}");
+    }
+}
+
+#[test]
+fn two_processes_never_settle_one_batch_and_a_price_change_does_not_strand_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = SimServer::start(Kind::Anthropic).unwrap();
+    let a = setup(dir.path(), &sim, Kind::Anthropic, 5.0);
+    let b = Assistant::open(Some(&dir.path().join("config.toml")), None).unwrap();
+    let id = submit_four(&a, Kind::Anthropic);
+    let ledger = a.spend().ledger().unwrap();
+    assert!(ledger.claim_batch(id).unwrap());
+    assert!(!b.spend().ledger().unwrap().claim_batch(id).unwrap(), "claimed once");
+    assert!(b.poll_batches().unwrap().finished.is_empty(), "the other process leaves it alone");
+    ledger.release_batch(id, None, false).unwrap();
+    // The user overrides the model's price (no batch share) while the batch is out: it still
+    // settles, at the price it was submitted at.
+    let toml = std::fs::read_to_string(dir.path().join("config.toml")).unwrap()
+        + "[[prices]]\nmodel = \"claude-sonnet-4-0\"\ninput = 30.0\noutput = 150.0\n";
+    std::fs::write(dir.path().join("config.toml"), toml).unwrap();
+    let c = Assistant::open(Some(&dir.path().join("config.toml")), None).unwrap();
+    let news = c.poll_batches().unwrap();
+    assert_eq!(news.finished.len(), 1, "{:?}", news.problems);
+    let rows = batch_rows(&c, id);
+    // At the override (ten times the list price, no batch share) each would cost more than its
+    // reservation; at the batch price it was submitted at, less.
+    assert!(
+        rows.iter().all(|r| r.outcome == Some(Outcome::Ok) && r.cost_micros > 0 && r.cost_micros <= r.reserved_micros),
+        "{rows:?}"
+    );
+}
+
+#[test]
+fn a_batched_draft_comes_back_checked_against_its_notes() {
+    use frugal_core::tasks::draft::{DraftTask, Length, Tone};
+    let dir = tempfile::tempdir().unwrap();
+    let sim = SimServer::start(Kind::OpenAi).unwrap();
+    sim.respond_with(|_| {
+        "Subject: Friday launch\n\nHi team,\n\nWe ship the launch on Friday after the vendor review.\n\nBest".into()
+    });
+    let a = setup(dir.path(), &sim, Kind::OpenAi, 5.0);
+    let task = DraftTask {
+        notes: "- we ship the launch on Friday\n- after the vendor review".into(),
+        reply_to: None,
+        tone: Tone::Neutral,
+        length: Length::Short,
+        seed: 1,
+        related: Default::default(),
+    };
+    let opts = RouteOptions { cloud: true, batch: true, ..Default::default() };
+    let routed = a.draft(&task, None, &opts, &CancelToken::new(), &mut |_| {}).unwrap();
+    assert!(matches!(routed, Routed::Queued(None, _)));
+    let lines = a.poll_batches().unwrap().finished;
+    assert!(lines[0].contains("kept in") && lines[0].contains("Subject: Friday launch"), "{lines:?}");
+    let kept = std::fs::read_dir(dir.path().join("batches/answers")).unwrap().count();
+    assert_eq!(kept, 1);
 }

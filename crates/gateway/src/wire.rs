@@ -196,24 +196,10 @@ pub fn receiver_stream(
     futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (Ok(b), rx)) })
 }
 
-/// Marks the stable prefixes of a client's conversation for a cloud provider's prompt cache:
-/// the system prompt, and everything before the last user turn (the next turn of a chat sends
-/// it again). The router keeps the marks that pay off at the provider (see
-/// `frugal_core::caching`); OpenAI-style providers get the key.
+/// Marks the stable prefixes of a client's conversation for a cloud provider's prompt cache
+/// (see [`frugal_core::caching::conversation`]), under the gateway's own key.
 pub fn conversation_cache(request: frugal_core::llm::Request) -> frugal_core::llm::Request {
-    use frugal_core::llm::{CacheMark, Role};
-    let m = &request.messages;
-    let mut marks = Vec::new();
-    if let Some(i) = m.iter().rposition(|x| x.role == Role::System) {
-        marks.push(CacheMark::after(i, &m[i].content, false));
-    }
-    let last_user = m.iter().rposition(|x| x.role == Role::User);
-    if let Some(i) = last_user.and_then(|u| u.checked_sub(1)) {
-        if marks.last().is_none_or(|k| k.message < i) {
-            marks.push(CacheMark::after(i, &m[i].content, false));
-        }
-    }
-    request.with_cache("frugal-gateway", marks)
+    frugal_core::caching::conversation(request, "frugal-gateway")
 }
 
 #[cfg(test)]

@@ -97,6 +97,9 @@ pub struct NewBatch {
     pub task: String,
     /// What its requests typically cost (estimated prompts, half the output limit).
     pub expected_micros: i64,
+    /// The prices it was submitted at, as the caller encodes them: its results are settled
+    /// at these, whatever the price table says by then.
+    pub pricing: String,
 }
 
 /// A batch as the ledger knows it, with its rows' money.
@@ -130,6 +133,10 @@ pub struct BatchRow {
     pub reserved_micros: i64,
     /// What its requests were expected to cost, at submit.
     pub expected_micros: i64,
+    /// The prices it was submitted at (see [`NewBatch::pricing`]).
+    pub pricing: String,
+    /// Polls in a row that found the provider not knowing it.
+    pub misses: u32,
     /// Settled cost.
     pub cost_micros: i64,
     /// What the batch price saved on settled rows.
@@ -137,7 +144,7 @@ pub struct BatchRow {
 }
 
 const BATCH_COLUMNS: &str = "b.id, b.provider, b.model, b.task, b.remote_id, b.state, b.submitted_at, b.finished_at,
-    b.note, b.expected_micros, COUNT(r.id), COALESCE(SUM(r.state = 'pending'), 0),
+    b.note, b.expected_micros, b.pricing, b.misses, COUNT(r.id), COALESCE(SUM(r.state = 'pending'), 0),
     COALESCE(SUM(CASE WHEN r.state = 'pending' THEN r.reserved_micros ELSE 0 END), 0),
     COALESCE(SUM(CASE WHEN r.state = 'settled' THEN r.cost_micros ELSE 0 END), 0),
     COALESCE(SUM(CASE WHEN r.state = 'settled' THEN r.batch_saved_micros ELSE 0 END), 0)";
@@ -157,11 +164,13 @@ fn batch_from_sql(r: &rusqlite::Row<'_>) -> rusqlite::Result<BatchRow> {
         finished_at_ms: r.get(7)?,
         note: r.get(8)?,
         expected_micros: r.get(9)?,
-        requests: count(10)?,
-        pending: count(11)?,
-        reserved_micros: r.get(12)?,
-        cost_micros: r.get(13)?,
-        saved_micros: r.get(14)?,
+        pricing: r.get(10)?,
+        misses: u32::try_from(r.get::<_, i64>(11)?).unwrap_or(0),
+        requests: count(12)?,
+        pending: count(13)?,
+        reserved_micros: r.get(14)?,
+        cost_micros: r.get(15)?,
+        saved_micros: r.get(16)?,
     })
 }
 
@@ -171,7 +180,8 @@ fn batch_from_sql(r: &rusqlite::Row<'_>) -> rusqlite::Result<BatchRow> {
 pub(crate) fn settle_stale_batches(tx: &Transaction<'_>, pid: u32) -> rusqlite::Result<()> {
     let open: Vec<(i64, String, i64, i64)> = {
         let mut stmt = tx.prepare(
-            "SELECT id, state, owner_pid, submitted_at FROM batches WHERE state IN ('submitting', 'settling')",
+            "SELECT id, state, owner_pid, COALESCE(claimed_at, submitted_at) FROM batches
+                WHERE state IN ('submitting', 'settling')",
         )?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
         rows.collect::<rusqlite::Result<_>>()?
@@ -208,15 +218,16 @@ impl Ledger {
         let id = {
             let conn = self.conn();
             conn.execute(
-                "INSERT INTO batches (provider, model, task, state, submitted_at, owner_pid, expected_micros)
-                 VALUES (?1, ?2, ?3, 'submitting', ?4, ?5, ?6)",
+                "INSERT INTO batches (provider, model, task, state, submitted_at, owner_pid, expected_micros, pricing)
+                 VALUES (?1, ?2, ?3, 'submitting', ?4, ?5, ?6, ?7)",
                 params![
                     batch.provider,
                     batch.model,
                     batch.task,
                     batch.at_ms,
                     i64::from(self.pid),
-                    batch.expected_micros
+                    batch.expected_micros,
+                    batch.pricing
                 ],
             )
             .map_err(self.db())?;
@@ -266,21 +277,32 @@ impl Ledger {
         let changed = self
             .conn()
             .execute(
-                "UPDATE batches SET state = 'settling', owner_pid = ?2 WHERE id = ?1 AND state = 'pending'",
-                params![id, i64::from(self.pid)],
+                "UPDATE batches SET state = 'settling', owner_pid = ?2, claimed_at = ?3 WHERE id = ?1 AND state = 'pending'",
+                params![id, i64::from(self.pid), now_ms()],
             )
             .map_err(self.db())?;
         Ok(changed == 1)
     }
 
     /// Hands a claimed batch back (its results are not ready, or the poll failed), with the
-    /// reason to show.
-    pub fn release_batch(&self, id: i64, note: Option<&str>) -> Result<()> {
+    /// reason to show. `missed`: the provider did not know the batch this time (counted, so
+    /// that only several misses in a row make it lost; any other answer resets the count).
+    pub fn release_batch(&self, id: i64, note: Option<&str>, missed: bool) -> Result<()> {
         self.conn()
             .execute(
-                "UPDATE batches SET state = 'pending', owner_pid = 0, note = ?2 WHERE id = ?1 AND state = 'settling'",
-                params![id, note],
+                "UPDATE batches SET state = 'pending', owner_pid = 0, note = ?2,
+                    misses = CASE WHEN ?3 THEN misses + 1 ELSE 0 END
+                 WHERE id = ?1 AND state = 'settling'",
+                params![id, note, missed],
             )
+            .map_err(self.db())?;
+        Ok(())
+    }
+
+    /// Sets a pending batch's note (a cancel asked), leaving its state to whoever holds it.
+    pub fn note_batch(&self, id: i64, note: &str) -> Result<()> {
+        self.conn()
+            .execute("UPDATE batches SET note = ?2 WHERE id = ?1 AND state = 'pending'", params![id, note])
             .map_err(self.db())?;
         Ok(())
     }
@@ -343,13 +365,27 @@ impl Ledger {
         rows.collect::<rusqlite::Result<_>>().map_err(self.db())
     }
 
-    /// Whether a cloud request on `model` offered the prefix `hash` for caching since
-    /// `since_ms`: if so the provider likely holds it, and marking it again reads it back.
+    /// Records what pruning kept out of run `run_id`'s prompt: on its last row, the one that
+    /// answered. Nothing when the run has no row (nothing was sent or run).
+    pub fn record_pruned(&self, run_id: &str, tokens: u64, micros: i64) -> Result<()> {
+        self.conn()
+            .execute(
+                "UPDATE requests SET pruned_tokens = ?2, pruned_micros = ?3
+                 WHERE id = (SELECT MAX(id) FROM requests WHERE run_id = ?1)",
+                params![run_id, crate::ledger::db_u64(tokens), micros.max(0)],
+            )
+            .map_err(self.db())?;
+        Ok(())
+    }
+
+    /// Whether a cloud request on `model` with the prefix `hash` wrote or read the provider's
+    /// cache since `since_ms`: if so the provider likely holds it, and marking it again reads
+    /// it back. (A prefix sent without a mark was not cached at Anthropic, and says nothing.)
     pub fn prefix_recent(&self, model: &str, hash: &str, since_ms: i64) -> Result<bool> {
         let conn = self.conn();
         conn.query_row(
             "SELECT EXISTS (SELECT 1 FROM requests WHERE prefix_hash = ?1 AND started_at >= ?2
-                AND model = ?3 AND route = 'cloud')",
+                AND model = ?3 AND route = 'cloud' AND (cached_tokens > 0 OR cache_write_tokens > 0))",
             params![hash, since_ms, model],
             |r| r.get(0),
         )

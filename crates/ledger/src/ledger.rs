@@ -78,6 +78,8 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE requests ADD COLUMN batch_saved_micros INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE requests ADD COLUMN prefix_hash TEXT;
     ALTER TABLE requests ADD COLUMN batch_id INTEGER;
+    ALTER TABLE requests ADD COLUMN pruned_tokens INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE requests ADD COLUMN pruned_micros INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX requests_prefix ON requests (prefix_hash, started_at) WHERE prefix_hash IS NOT NULL;
     CREATE INDEX requests_batch ON requests (batch_id) WHERE batch_id IS NOT NULL;
     CREATE TABLE batches (
@@ -91,7 +93,10 @@ pub const MIGRATIONS: &[&str] = &[
         finished_at INTEGER,
         note TEXT,
         owner_pid INTEGER NOT NULL,
-        expected_micros INTEGER NOT NULL DEFAULT 0
+        expected_micros INTEGER NOT NULL DEFAULT 0,
+        pricing TEXT NOT NULL DEFAULT '',
+        misses INTEGER NOT NULL DEFAULT 0,
+        claimed_at INTEGER
     );",
 ];
 
@@ -774,12 +779,16 @@ pub struct Row {
     pub levers: Levers,
     /// The batch it was sent in, if any.
     pub batch_id: Option<i64>,
+    /// Context tokens pruning kept out of its prompt, and what they would have cost.
+    pub pruned_tokens: u64,
+    /// What those tokens would have cost as input to the model that answered.
+    pub pruned_micros: i64,
 }
 
 pub(crate) const ROW_COLUMNS: &str = "id, started_at, finished_at, run_id, task, route, provider, model, prompt_tokens,
     cached_tokens, cache_write_tokens, completion_tokens, reasoning_tokens, reserved_micros, cost_micros,
     reference_cost_micros, latency_ms, state, outcome, escalation, note, owner_pid, app, cache_saved_micros,
-    batch_saved_micros, batch_id";
+    batch_saved_micros, batch_id, pruned_tokens, pruned_micros";
 
 impl Row {
     /// Reads a row selected with [`ROW_COLUMNS`].
@@ -828,6 +837,8 @@ impl Row {
             app: r.get(22)?,
             levers: Levers { cache_micros: r.get(23)?, batch_micros: r.get(24)? },
             batch_id: r.get(25)?,
+            pruned_tokens: tokens(26)?,
+            pruned_micros: r.get(27)?,
         })
     }
 }

@@ -154,6 +154,11 @@ pub struct LeverSavings {
     pub local_reused_tokens: u64,
     /// What those tokens would have cost as fresh input on the reference cloud model.
     pub local_reuse_micros: i64,
+    /// Context tokens pruning kept out of prompts (duplicates, passages without room).
+    pub pruned_tokens: u64,
+    /// What they would have cost as input to the model that answered (the reference model's
+    /// price for a local answer).
+    pub pruned_micros: i64,
 }
 
 /// `a / b` rounded to the nearest integer, for non-negative `b > 0`.
@@ -191,13 +196,15 @@ impl Ledger {
         let cost = |r: &Row| if r.state == State::Settled { r.cost_micros } else { 0 };
         let mut levers = LeverSavings::default();
         for r in counted.iter().filter(|r| r.state == State::Settled) {
+            levers.pruned_tokens += r.pruned_tokens;
+            levers.pruned_micros += r.pruned_micros;
             match r.route {
                 Route::Cloud => {
                     levers.cache_micros += r.levers.cache_micros;
                     levers.cache_read_tokens += r.cached_tokens;
                     levers.cache_write_tokens += r.cache_write_tokens;
                     levers.batch_micros += r.levers.batch_micros;
-                    levers.batch_requests += u64::from(r.batch_id.is_some());
+                    levers.batch_requests += u64::from(r.batch_id.is_some() && r.outcome == Some(Outcome::Ok));
                 }
                 Route::Local => {
                     levers.local_reused_tokens += r.cached_tokens;

@@ -84,7 +84,7 @@ export async function spendTab(body: HTMLElement, monthText?: string) {
 /** What each cost lever saved this month, against the same tokens at full price. */
 function levers(s: SpendView): HTMLElement[] {
   const l = s.levers;
-  if (l.cache_read_tokens + l.cache_write_tokens + l.batch_requests + l.local_reused_tokens === 0) return [];
+  if (l.cache_read_tokens + l.cache_write_tokens + l.batch_requests + l.local_reused_tokens + l.pruned_tokens === 0) return [];
   const card = (value: string, label: string, id?: string) => h("div", { class: "card", id }, h("b", {}, value), h("span", {}, label));
   return [
     h("h3", {}, "What the cost levers saved"),
@@ -94,6 +94,7 @@ function levers(s: SpendView): HTMLElement[] {
       card(usd(l.cache_usd), `prompt caching (${l.cache_read_tokens} tokens read, ${l.cache_write_tokens} written)`, "lever-cache"),
       card(usd(l.batch_usd), `batch price (${l.batch_requests} requests)`, "lever-batch"),
       card(usd(l.local_reuse_usd), `local KV reuse (${l.local_reused_tokens} tokens)`, "lever-kv"),
+      card(usd(l.pruned_usd), `pruned context (${l.pruned_tokens} tokens left out)`, "lever-pruned"),
     ),
   ];
 }

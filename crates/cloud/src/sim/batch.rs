@@ -29,6 +29,9 @@ pub enum BatchFault {
     CutResults,
     /// The provider does not know any batch id any more (404), as after losing its state.
     Forget,
+    /// The batch is refused as a whole: OpenAI fails it in validation (no output file),
+    /// Anthropic refuses to create it (400).
+    Invalid,
 }
 
 struct SimBatch {
@@ -176,6 +179,13 @@ impl Batches {
     }
 
     fn create(&mut self, kind: Kind, requests: Vec<(String, Value)>, base: &str) -> Answer {
+        if kind == Kind::Anthropic && self.fault == Some(BatchFault::Invalid) {
+            return (
+                "400 Bad Request",
+                json!({"error": {"type": "invalid_request_error", "message": "requests.0.params: invalid"}})
+                    .to_string(),
+            );
+        }
         if requests.is_empty() {
             return ("400 Bad Request", json!({"error": {"message": "a batch needs requests"}}).to_string());
         }
@@ -189,6 +199,15 @@ impl Batches {
         let (polls_before_end, fault) = (self.polls_before_end, self.fault);
         let Some(b) = self.batches.get_mut(id) else { return not_found("batch") };
         b.polls += 1;
+        if fault == Some(BatchFault::Invalid) {
+            return (
+                "200 OK",
+                json!({"id": id, "object": "batch", "status": "failed", "output_file_id": null,
+                "error_file_id": null, "request_counts": {"total": 0, "completed": 0, "failed": 0},
+                "errors": {"data": [{"code": "invalid_json_line", "message": "line 1 is not valid"}]}})
+                .to_string(),
+            );
+        }
         if b.ended.is_none() && (b.cancelled || b.polls > polls_before_end) {
             b.ended = Some(finish(kind, b, fault, responder, cache));
         }

@@ -33,6 +33,7 @@ pub struct Answer {
 }
 
 /// The ask task.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct AskTask {
     /// The question.
     pub question: String,
@@ -110,6 +111,11 @@ impl Task for AskTask {
 
     fn degenerate(&self, a: &Answer) -> Option<String> {
         repeated_ngram(&a.text, 4, 3).map(|p| format!("the answer repeats \"{p}\""))
+    }
+
+    fn batched(&self) -> Option<crate::batches::Delivery> {
+        let spec = serde_json::to_value(self).ok()?;
+        Some(crate::batches::Delivery::Answer { task: "ask".into(), spec })
     }
 
     fn check(&self, a: &mut Answer) -> Vec<Check> {

@@ -19,7 +19,7 @@ const NEW: &str = include_str!("../../prompts/draft.new.user.md");
 const REPLY: &str = include_str!("../../prompts/draft.reply.user.md");
 
 /// How the email should sound.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Tone {
     /// Plain and polite.
@@ -45,7 +45,7 @@ impl Tone {
 }
 
 /// How long the email should be.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Length {
     /// Two to four sentences.
@@ -109,6 +109,7 @@ pub struct Draft {
 }
 
 /// The draft task.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct DraftTask {
     /// The user's notes or bullet points (may be empty for a reply).
     pub notes: String,
@@ -339,6 +340,11 @@ impl Task for DraftTask {
             return Some("the draft is empty".into());
         }
         repeated_ngram(&draft.body, 4, 3).map(|p| format!("the draft repeats \"{p}\""))
+    }
+
+    fn batched(&self) -> Option<crate::batches::Delivery> {
+        let spec = serde_json::to_value(self).ok()?;
+        Some(crate::batches::Delivery::Answer { task: "draft".into(), spec })
     }
 
     fn check(&self, (draft, stripped): &mut Self::Output) -> Vec<Check> {

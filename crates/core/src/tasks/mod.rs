@@ -107,6 +107,31 @@ pub trait Task {
 
     /// Grounding checks; may drop or blank parts of the output that fail.
     fn check(&self, output: &mut Self::Output) -> Vec<Check>;
+
+    /// How this task's answer is delivered when it comes back in a batch (`--batch`), or
+    /// `None` if the task cannot be batched.
+    fn batched(&self) -> Option<crate::batches::Delivery> {
+        None
+    }
+}
+
+/// Parses and checks an answer that arrived apart from its request (a batch's result) as
+/// [`run`] checks a live one; `Err` when it cannot be parsed.
+pub fn check_answer<T: Task>(task: &T, text: &str) -> Result<(T::Output, Quality), String> {
+    let done = Completion {
+        text: text.to_string(),
+        usage: frugal_llm::Usage::default(),
+        reason: FinishReason::Stop,
+        statuses: Vec::new(),
+        tool_calls: Vec::new(),
+    };
+    let mut output = task.parse(&done)?;
+    let mut checks = vec![match task.degenerate(&output) {
+        None => Check::new("not_degenerate", true, ""),
+        Some(problem) => Check::new("not_degenerate", false, problem),
+    }];
+    checks.extend(task.check(&mut output));
+    Ok((output, Quality::from_checks(checks, false)))
 }
 
 /// Why a task failed outright.

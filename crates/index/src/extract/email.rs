@@ -2,10 +2,10 @@
 //! text, reduced to the latest message — quoted history (`>` lines, "On … wrote:", Outlook
 //! and Lotus Notes headers) is trimmed so the model answers what was actually asked.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The message being answered.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Email {
     /// Sender name (or address when there is no name).
     pub from: Option<String>,
