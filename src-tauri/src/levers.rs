@@ -101,13 +101,19 @@ pub async fn cancel_batch(state: State<'_, AppState>, id: u32) -> CmdResult<Batc
         let row = a.router().cancel_batch(i64::from(id))?;
         let news = a.poll_batches()?;
         for line in &news.finished {
-            shell.notify("Batch finished", line);
+            shell.notify("Batch finished", first_line(line));
         }
         shell.spend_changed();
         let row = a.router().batches(7)?.into_iter().find(|b| b.id == row.id).unwrap_or(row);
         Ok(BatchView::new(&row))
     })
     .await
+}
+
+/// A notification says what happened, not a whole draft or answer (those are kept in the
+/// data folder and shown by `frugal batches`).
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
 }
 
 /// One round of the poller: settles the batches that ended, with a notification each.
@@ -120,7 +126,7 @@ pub fn poll_once(state: &AppState) {
     match a.poll_batches() {
         Ok(news) => {
             for line in &news.finished {
-                state.shell().notify("Batch finished", line);
+                state.shell().notify("Batch finished", first_line(line));
             }
             if !news.finished.is_empty() {
                 state.shell().spend_changed();

@@ -72,7 +72,7 @@ pub fn run(g: &super::Globals, args: BatchesArgs) -> anyhow::Result<ExitCode> {
     if g.json {
         super::print_json(&rows)?;
     } else {
-        print_table(&rows);
+        print_table(&rows, &|id| assistant.router().kept_answers(id));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -83,7 +83,7 @@ fn say(news: &frugal_core::batches::PollNews) {
     }
 }
 
-fn print_table(rows: &[BatchRow]) {
+fn print_table(rows: &[BatchRow], kept: &dyn Fn(i64) -> Vec<std::path::PathBuf>) {
     if rows.is_empty() {
         println!("No batches. `--batch` on a summary sends its escalation through the provider's batch API.");
         return;
@@ -108,6 +108,9 @@ fn print_table(rows: &[BatchRow]) {
         );
         if let Some(n) = &b.note {
             println!("      {n}");
+        }
+        for path in kept(b.id) {
+            println!("      kept: {}", path.display());
         }
     }
     let held: i64 = rows.iter().map(|b| b.reserved_micros).sum();

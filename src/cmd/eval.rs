@@ -70,6 +70,10 @@ pub fn run(g: &super::Globals, args: EvalArgs) -> anyhow::Result<ExitCode> {
         ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} ({elapsed}, about {eta} left)")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    if g.route.batch && args.no_cache {
+        // A batched answer is graded from the cache: without it every run would pay again.
+        anyhow::bail!("--batch needs the eval cache: drop --no-cache");
+    }
     let opts = EvalOptions { routes: routes.clone(), no_cache: args.no_cache, judge, batch: g.route.batch };
     let mut results: Vec<TestResult> = Vec::new();
     let mut queued = 0usize;
@@ -114,6 +118,7 @@ pub fn run(g: &super::Globals, args: EvalArgs) -> anyhow::Result<ExitCode> {
         if let Some(o) = v.as_object_mut() {
             o.insert("results".into(), serde_json::to_value(&results)?);
             o.insert("interrupted".into(), interrupted.into());
+            o.insert("queued".into(), queued.into());
             if let Some(c) = &choices {
                 o.insert("cheapest_routes".into(), serde_json::to_value(c)?);
             }
@@ -126,6 +131,9 @@ pub fn run(g: &super::Globals, args: EvalArgs) -> anyhow::Result<ExitCode> {
         println!("judge: ${judge_usd:.4} (not included in the routes' cost)");
     }
     if let Some(choices) = &choices {
+        if queued > 0 && args.apply {
+            anyhow::bail!("not applied: {queued} answer(s) are still in batches; grade them first (run the eval again when `frugal batches` says they are back)");
+        }
         apply_choices(&assistant, choices, args.apply, g.json)?;
     }
     Ok(if interrupted { ExitCode::from(super::CANCELLED) } else { ExitCode::SUCCESS })

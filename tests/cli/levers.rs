@@ -80,14 +80,21 @@ fn a_pending_batch_is_listed_with_its_reservation_and_can_be_cancelled() {
 #[test]
 fn an_eval_with_batch_sends_its_cloud_summaries_in_batches_and_the_next_run_grades_them() {
     let server = SimServer::start(Kind::Anthropic).unwrap();
-    server.respond_with(|_| SUMMARY.into());
+    server.respond_with(|body| {
+        if body.to_string().contains("Summarize this meeting") {
+            SUMMARY.into()
+        } else {
+            "Subject: Launch on Friday\n\nHi Sam,\n\nWe ship the launch on Friday after the vendor review.\n\nBest"
+                .into()
+        }
+    });
     let env = env_for(&server);
     let meeting = env.path("standup.txt");
     let suite = env.path("suite.yaml");
     std::fs::write(
         &suite,
         format!(
-            "description: batched\nproviders: [premium]\ntests:\n  - description: standup\n    vars: {{ task: summarize, file: \"{}\" }}\n    assert:\n      - {{ type: icontains, value: friday }}\n",
+            "description: batched\nproviders: [premium]\ntests:\n  - description: standup\n    vars: {{ task: summarize, file: \"{}\" }}\n    assert:\n      - {{ type: icontains, value: friday }}\n  - description: a mail\n    vars: {{ task: draft, text: \"- tell Sam we ship the launch on Friday\\n- after the vendor review\" }}\n    assert:\n      - {{ type: icontains, value: friday }}\n",
             meeting.display()
         ),
     )
@@ -103,13 +110,22 @@ fn an_eval_with_batch_sends_its_cloud_summaries_in_batches_and_the_next_run_grad
     assert!(stderr(&first).contains("went into batches"), "{}", stderr(&first));
     let report = json(&first);
     assert_eq!(report["results"].as_array().map(Vec::len), Some(0), "nothing graded yet: {report}");
+    assert_eq!(report["queued"], 2);
+    // Run again before the batches are back: nothing is sent twice.
+    let again = env.run(&["eval", suite, "--batch"]);
+    assert!(stderr(&again).contains("still waiting in batch"), "{}", stderr(&again));
+    assert_eq!(server.batch_ids().len(), 2);
+    let e = one_line_error(&env.run(&["eval", suite, "--batch", "--no-cache"]));
+    assert!(e.contains("--no-cache"), "{e}");
     let waited = env.run(&["batches", "wait", "--every", "1", "--timeout", "30"]);
-    assert!(stderr(&waited).contains("eval answer") && stderr(&waited).contains("cached"), "{}", stderr(&waited));
+    let said = stderr(&waited);
+    assert_eq!(said.matches("an eval's answer is cached").count(), 2, "{said}");
     let sent = server.requests().len();
     let second = json(&env.run(&["eval", suite, "--json"]));
-    let r = &second["results"][0];
-    assert_eq!((second["routes"][0]["passed"].as_u64(), r["cached"].as_bool()), (Some(1), Some(true)), "{second}");
-    assert!(r["cost_usd"].as_f64().unwrap() > 0.0, "{r}");
+    assert_eq!(second["routes"][0]["passed"].as_u64(), Some(2), "{second}");
+    for r in second["results"].as_array().unwrap() {
+        assert!(r["cached"].as_bool().unwrap() && r["cost_usd"].as_f64().unwrap() > 0.0, "{r}");
+    }
     assert_eq!(server.requests().len(), sent, "the graded run sent nothing");
     assert!(!env.path("standup.summary.md").exists(), "an eval never writes beside its files");
 }

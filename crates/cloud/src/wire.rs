@@ -61,7 +61,8 @@ fn openai_body(model: &str, request: &Request) -> Value {
     }
     tool_wire::openai_tools(&mut body, &request.tools, request.tool_choice.as_ref());
     // OpenAI caches prompt prefixes on its own (no write premium); the key keeps a task's
-    // requests on the same cache. Compatible servers ignore fields they do not know.
+    // requests on the same cache. The router sends a key to OpenAI only: some compatible
+    // servers refuse fields they do not know.
     if let Some(cache) = request.cache.as_ref().filter(|c| !c.key.is_empty()) {
         body["prompt_cache_key"] = json!(cache.key);
     }

@@ -162,12 +162,14 @@ impl Assistant {
                 },
                 batch: Some(&mut |entry| {
                     let request = summarize::one_request(&transcript, entry.context())?;
-                    let delivery = opts.delivery.clone().or_else(|| {
-                        input.path.as_ref().map(|p| crate::batches::Delivery::Summary {
+                    let delivery = input
+                        .path
+                        .as_ref()
+                        .map(|p| crate::batches::Delivery::Summary {
                             transcript: p.clone(),
                             output: summarize::summary_path(p),
                         })
-                    });
+                        .map(|d| d.for_eval(opts.eval_cache.as_ref()));
                     Some((request, delivery))
                 }),
             },
@@ -236,7 +238,9 @@ impl Assistant {
                     on_event.borrow_mut()(&Event::Status(format!("asking {} ({})", entry.name, entry.model)));
                     run(p)
                 },
-                batch: Some(&mut |_entry| task.batched().map(|d| (task.request(0), Some(d)))),
+                batch: Some(&mut |_entry| {
+                    task.batched().map(|d| (task.request(0), Some(d.for_eval(opts.eval_cache.as_ref()))))
+                }),
             },
         )
     }

@@ -6,11 +6,13 @@
 //! so pending batches can never let a cap be crossed. The ledger holds the batch (provider,
 //! the provider's id, its rows), so any process — the CLI, the tray app after a restart —
 //! resumes polling where the last one stopped; a claim in the ledger keeps two from settling
-//! one batch. What to do with each answer (which summary file to write) is kept beside the
-//! ledger as paths, never text. Settling follows what the provider billed: answered requests
-//! at the batch price for their usage, failed, expired and cancelled ones at nothing, and a
-//! request whose result is missing (a cut results file, a batch the provider forgot) at its
-//! worst case, because what it cost is unknown.
+//! one batch. What to do with each answer is kept beside the ledger until it is delivered
+//! (a summary's paths; a draft's or an answer's task, to check it on arrival). Settling
+//! follows what the provider reported, at the prices the batch was submitted at (kept on
+//! its row): answered requests at the batch price for their usage; failed, expired and
+//! cancelled ones, and every request of a batch refused as a whole, at nothing; requests the
+//! provider counts as done whose result cannot be read, and a batch it no longer knows (three
+//! polls in a row), at their worst case, because what they cost is unknown.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -47,14 +49,26 @@ pub enum Delivery {
         /// The task, as JSON.
         spec: serde_json::Value,
     },
-    /// An eval's summary answer: checked against `transcript` and cached in `cache_file`, so
-    /// the next run of the eval grades it.
-    EvalAnswer {
-        /// The test's transcript.
-        transcript: PathBuf,
+    /// An eval's answer: checked as `answer` says (a summary against its transcript, a draft
+    /// or an answer by its task), then put in the eval cache's `cache_file` for the next run
+    /// of the eval to grade, instead of being delivered to the user.
+    Eval {
+        /// How the answer is checked.
+        answer: Box<Delivery>,
         /// The eval cache's file for this test and route.
         cache_file: PathBuf,
     },
+}
+
+impl Delivery {
+    /// This delivery, redirected to an eval's cache file when there is one (see
+    /// [`Delivery::Eval`]).
+    pub(crate) fn for_eval(self, cache: Option<&PathBuf>) -> Delivery {
+        match cache {
+            Some(file) => Delivery::Eval { answer: Box::new(self), cache_file: file.clone() },
+            None => self,
+        }
+    }
 }
 
 /// A batch just submitted.
@@ -79,10 +93,16 @@ pub struct BatchAnswer {
     pub delivery: Option<Delivery>,
     /// The model that wrote it.
     pub model: String,
-    /// What it cost, micro-dollars.
+    /// What it cost, micro-dollars, as its ledger row was settled.
     pub cost_micros: i64,
     /// Its tokens, in and out.
     pub tokens: u64,
+    /// The batch it came back in.
+    pub batch_id: i64,
+    /// Its ledger row's run id.
+    pub run_id: String,
+    /// From submit to the answer, milliseconds: a batched answer's latency.
+    pub latency_ms: u64,
 }
 
 /// A batch that finished in this poll.
@@ -286,36 +306,69 @@ impl Router {
         Ok(self.spend.ledger()?.batches(now_ms() - days * 86_400_000)?)
     }
 
-    /// Polls every pending batch once and settles those that ended.
+    /// Polls every pending batch once and settles those that ended; also delivers again the
+    /// answers of a batch that ended without its deliveries being made (the process ended
+    /// in between: its deliveries file is still there). A ledger error on one batch is said
+    /// and the others go on, so answers already settled are never dropped with it.
     pub fn poll_batches(&self) -> Result<Polled> {
         let ledger = self.spend.ledger()?;
         let mut polled = Polled::default();
-        for row in ledger.batches(i64::MAX)?.into_iter().filter(|b| b.state == BatchState::Pending) {
-            if !ledger.claim_batch(row.id)? {
-                continue; // another frugal is reading it
+        let since = now_ms() - 30 * 86_400_000;
+        for row in ledger.batches(since)? {
+            let undelivered = !row.state.is_open()
+                && row.remote_id.is_some()
+                && self.deliveries_dir().join(format!("{}.json", row.id)).is_file();
+            if undelivered {
+                if let Ok(Poll::Finished(answers)) = self.poll_one(&ledger, &row, false) {
+                    polled.finished.push(Finished { batch: row, answers });
+                }
+                continue;
             }
-            match self.poll_one(&ledger, &row) {
+            if row.state != BatchState::Pending {
+                continue;
+            }
+            match ledger.claim_batch(row.id) {
+                Ok(true) => {}
+                Ok(false) => continue, // another frugal is reading it
+                Err(e) => {
+                    polled.problems.push(format!("batch {}: {e}", row.id));
+                    continue;
+                }
+            }
+            let (note, missed) = match self.poll_one(&ledger, &row, true) {
                 Ok(Poll::Finished(answers)) => {
-                    let batch = ledger.batch(row.id)?.unwrap_or(row);
+                    let batch = ledger.batch(row.id).ok().flatten().unwrap_or(row);
                     polled.finished.push(Finished { batch, answers });
+                    continue;
                 }
-                Ok(Poll::Running) => {
-                    ledger.release_batch(row.id, None, false)?;
-                    polled.waiting.push(row);
-                }
-                Ok(Poll::Missed(why)) => {
-                    ledger.release_batch(row.id, Some(&why), true)?;
-                    polled.problems.push(format!("batch {}: {why}", row.id));
-                    polled.waiting.push(row);
-                }
-                Err(why) => {
-                    ledger.release_batch(row.id, Some(&why), false)?;
-                    polled.problems.push(format!("batch {}: {why}", row.id));
-                    polled.waiting.push(row);
-                }
+                Ok(Poll::Running) => (None, false),
+                Ok(Poll::Missed(why)) => (Some(why), true),
+                Err(why) => (Some(why), false),
+            };
+            if let Some(why) = &note {
+                polled.problems.push(format!("batch {}: {why}", row.id));
             }
+            if let Err(e) = ledger.release_batch(row.id, note.as_deref(), missed) {
+                polled.problems.push(format!("batch {}: {e}", row.id));
+            }
+            polled.waiting.push(row);
         }
         Ok(polled)
+    }
+
+    /// The drafts and answers a batch delivered, kept in the data folder.
+    pub fn kept_answers(&self, batch: i64) -> Vec<PathBuf> {
+        let dir = self.deliveries_dir().join("answers");
+        let prefix = format!("{batch}-");
+        let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix)))
+            .collect();
+        out.sort();
+        out
     }
 
     /// Forgets a finished batch's deliveries, once they are delivered.
@@ -326,13 +379,21 @@ impl Router {
     /// One claimed batch. Answers come from the results, not from the rows still pending, so
     /// a poll that runs again after a crash mid-settlement delivers them again (rows already
     /// settled stay as they are).
-    fn poll_one(&self, ledger: &frugal_ledger::Ledger, row: &BatchRow) -> std::result::Result<Poll, String> {
+    fn poll_one(
+        &self,
+        ledger: &frugal_ledger::Ledger,
+        row: &BatchRow,
+        settle: bool,
+    ) -> std::result::Result<Poll, String> {
         let entry = self.settings.get().provider(&row.provider).cloned().ok_or_else(|| {
             format!("the provider {} is no longer configured; add it back to settle the batch", row.provider)
         })?;
         let client = self.client(&entry).map_err(|e| e.to_string())?;
         let remote_id = row.remote_id.clone().ok_or("the batch has no provider id")?;
         let Some(remote) = client.batch_status(&remote_id).map_err(|e| provider_problem(&e))? else {
+            if !settle {
+                return Err("the provider no longer knows the batch".into());
+            }
             if row.misses + 1 < LOST_AFTER {
                 return Ok(Poll::Missed(format!(
                     "{} does not know this batch ({} of {LOST_AFTER} polls before it counts as lost)",
@@ -353,7 +414,7 @@ impl Router {
         let Some(Pricing { batch: price, full }) = pricing else {
             return Err(format!("no batch price is known for {} on {}", entry.model, entry.name));
         };
-        if remote.state == RemoteState::Failed {
+        if remote.state == RemoteState::Failed && settle {
             // Refused as a whole (an invalid input file): nothing ran, nothing is billed.
             let why = remote.note.clone().unwrap_or_else(|| "the provider refused the batch".into());
             for t in ledger.batch_tickets(row.id).map_err(|e| e.to_string())? {
@@ -380,6 +441,9 @@ impl Router {
                 let tokens = usage.map_or(0, |u| u64::from(u.prompt_tokens) + u64::from(u.completion_tokens));
                 let cost = usage.filter(|u| !u.estimated).map_or(0, |u| price.cost(&counts(&u)));
                 answers.push(BatchAnswer {
+                    batch_id: row.id,
+                    run_id: String::new(),
+                    latency_ms: u64::try_from(now_ms() - row.submitted_at_ms).unwrap_or(0),
                     text: text.clone(),
                     custom_id: id.clone(),
                     delivery: deliveries.get(id).cloned(),
@@ -392,6 +456,10 @@ impl Router {
         let answered = answers.len() as u32;
         // Requests the provider counts as done but whose result could not be read: that many
         // are charged their worst case (which ones is unknown); the rest never ran.
+        if !settle {
+            fill_from_rows(ledger, &mut answers);
+            return Ok(Poll::Finished(answers));
+        }
         let mut unread_but_done = remote.succeeded.saturating_sub(answered);
         let (mut unbilled, mut unread) = (0, 0);
         for ticket in ledger.batch_tickets(row.id).map_err(|e| e.to_string())? {
@@ -455,6 +523,7 @@ impl Router {
             ));
         }
         ledger.finish_batch(row.id, state, Some(&note)).map_err(|e| e.to_string())?;
+        fill_from_rows(ledger, &mut answers);
         Ok(Poll::Finished(answers))
     }
 
@@ -497,6 +566,18 @@ impl Router {
         };
         ledger.note_batch(id, note)?;
         Ok(ledger.batch(id)?.unwrap_or(row))
+    }
+}
+
+/// Each answer's cost and run id as its ledger row has them once settled (the worst case
+/// where the provider reported no usage).
+fn fill_from_rows(ledger: &frugal_ledger::Ledger, answers: &mut [BatchAnswer]) {
+    for a in answers {
+        let id = a.custom_id.strip_prefix("frugal-").and_then(|n| n.parse::<i64>().ok());
+        if let Some(r) = id.and_then(|id| ledger.row(id).ok().flatten()) {
+            a.cost_micros = r.cost_micros;
+            a.run_id = r.run_id;
+        }
     }
 }
 

@@ -101,15 +101,19 @@ impl<'a> Evaluator<'a> {
     ) -> Result<Ran> {
         let key = self.cache_key(test, route)?;
         let mut cached = if opts.no_cache { None } else { self.cache_get(&key) };
-        let mut was_cached = cached.is_some();
-        if let (false, true, Task::Summarize(frugal_eval::Source::File(file))) = (was_cached, opts.batch, &test.task) {
-            if !route.is_local() && !matches!(route, Route::Auto) {
-                if let Some(note) = self.queue(suite, test, route, file, &key, cancel)? {
-                    return Ok(Ran::Queued(note));
-                }
+        let was_cached = cached.is_some();
+        let batchable =
+            matches!(test.task, Task::Summarize(frugal_eval::Source::File(_)) | Task::Draft { .. } | Task::Ask { .. });
+        if !was_cached && opts.batch && batchable && !route.is_local() && !matches!(route, Route::Auto) {
+            match self.queue(suite, test, route, &key, cancel) {
+                Ok(Queue::Waiting(note)) => return Ok(Ran::Queued(note)),
                 // It ran now: graded below as a fresh answer.
-                cached = self.cache_get(&key);
-                was_cached = false;
+                Ok(Queue::Ran(c)) => cached = Some(*c),
+                Err(CoreError::Task(crate::tasks::TaskError::Cancelled)) => {
+                    return Err(CoreError::Task(crate::tasks::TaskError::Cancelled))
+                }
+                // A refusal (the cap) or a provider's error fails this test, not the run.
+                Err(e) => return Ok(Ran::Graded(Box::new(TestResult::failed(test, route, "", e.to_string(), 0.0)))),
             }
         }
         let done = match cached {
@@ -143,38 +147,48 @@ impl<'a> Evaluator<'a> {
         Ok(Ran::Graded(Box::new(result)))
     }
 
-    /// Sends a summary test on a cloud route into a batch, its answer to land in the cache:
-    /// the note saying which batch, or `None` when it ran now (a provider without a batch API,
-    /// a meeting too long for one request) and its answer is in the cache already.
+    /// Sends a test on a cloud route into a batch (a summary, a draft, an answer), its answer
+    /// to land in the cache for a later run to grade; or says it is still waiting in the one
+    /// an earlier run sent (a `KEY.pending` file names that run), so a test is never paid
+    /// twice while its batch is out. A test that runs now instead (a provider without a batch
+    /// API, a meeting too long for one request) comes back answered.
     fn queue(
         &mut self,
         suite: &Suite,
         test: &TestCase,
         route: &Route,
-        file: &Path,
         key: &str,
         cancel: &CancelToken,
-    ) -> Result<Option<String>> {
+    ) -> Result<Queue> {
+        let pending = self.cache_dir().join(format!("{key}.pending"));
+        if let Ok(run_id) = std::fs::read_to_string(&pending) {
+            let rows = self.assistant.spend().ledger()?.run_rows(run_id.trim())?;
+            if let Some(batch) = rows.iter().find(|r| r.state == frugal_ledger::State::Pending).and_then(|r| r.batch_id)
+            {
+                return Ok(Queue::Waiting(format!("still waiting in batch {batch}")));
+            }
+            // Its batch ended without an answer for this test: send it again.
+            let _ = std::fs::remove_file(&pending);
+        }
         let label = format!("{}#{}", stem(&suite.file), test.index);
         let mut opts = self.options(route, &label)?;
         opts.batch = true;
-        opts.delivery = Some(crate::batches::Delivery::EvalAnswer {
-            transcript: file.to_path_buf(),
-            cache_file: self.cache_dir().join(format!("{key}.json")),
-        });
-        let input = crate::input::read_input(file)?;
+        opts.eval_cache = Some(self.cache_dir().join(format!("{key}.json")));
         let started = Instant::now();
-        let routed = self.assistant_for(route)?.summarize(&input, &opts, cancel, &mut |_| {}, &mut |_| {})?;
-        match routed {
-            Routed::Queued(_, report) => Ok(Some(report.note.unwrap_or_else(|| "queued".into()))),
-            Routed::DryRun(_) => Err(CoreError::Route("a dry run where an answer was expected".into())),
-            Routed::Done(summary, report) => {
-                let mut answer = summary_answer(&summary);
+        match self.run_task(test, route, &opts, cancel) {
+            Err(CoreError::Route(note)) if note.starts_with(QUEUED) => {
+                let (run_id, note) = note[QUEUED.len()..].split_once(' ').unwrap_or(("", ""));
+                let _ = std::fs::create_dir_all(self.cache_dir()).and_then(|()| std::fs::write(&pending, run_id));
+                Ok(Queue::Waiting(note.to_string()))
+            }
+            Err(e) => Err(e),
+            Ok(Outcome::DryRun(_)) => Err(CoreError::Route("a dry run where an answer was expected".into())),
+            Ok(Outcome::Done(done)) => {
+                let (mut answer, report) = *done;
                 answer.latency_ms = started.elapsed().as_millis() as u64;
                 answer.cost_usd = frugal_ledger::usd(report.cost_micros);
                 let tokens = self.tokens_of(route, &report.run_id);
-                self.cache_put(key, &Cached { answer, model: report.model, tokens });
-                Ok(None)
+                Ok(Queue::Ran(Box::new(Cached { answer, model: report.model, tokens })))
             }
         }
     }
@@ -282,7 +296,7 @@ impl<'a> Evaluator<'a> {
                 let routed = a.summarize(&input, opts, cancel, &mut |_| {}, &mut |_| {})?;
                 Ok(match routed {
                     Routed::DryRun(d) => Outcome::DryRun(d),
-                    Routed::Queued(..) => return Err(not_batched()),
+                    Routed::Queued(_, r) => return Err(queued(r)),
                     Routed::Done(report, route) => Outcome::Done(Box::new((summary_answer(&report), route))),
                 })
             }
@@ -308,31 +322,14 @@ impl<'a> Evaluator<'a> {
                 }
                 Ok(match a.draft(&task, reply_to.as_deref(), opts, cancel, &mut |_| {})? {
                     Routed::DryRun(d) => Outcome::DryRun(d),
-                    Routed::Queued(..) => return Err(not_batched()),
-                    Routed::Done((d, quality), route) => {
-                        let answer = Answer {
-                            text: format!("Subject: {}\n\n{}", d.subject, d.body),
-                            json: Some(serde_json::json!({"subject": d.subject, "body": d.body, "quality": quality})),
-                            checks: checks(&quality),
-                            ..Answer::default()
-                        };
-                        Outcome::Done(Box::new((answer, route)))
-                    }
+                    Routed::Queued(_, r) => return Err(queued(r)),
+                    Routed::Done((d, quality), route) => Outcome::Done(Box::new((draft_answer(&d, &quality), route))),
                 })
             }
             Task::Ask { question } => Ok(match a.ask(question, opts, cancel, &mut |_| {})? {
                 Routed::DryRun(d) => Outcome::DryRun(d),
-                Routed::Queued(..) => return Err(not_batched()),
-                Routed::Done(report, route) => {
-                    let answer = Answer {
-                        text: report.answer.clone().unwrap_or_else(|| "Not found in your files.".into()),
-                        json: serde_json::to_value(&report).ok(),
-                        checks: checks(&report.quality),
-                        cited_paths: report.cited.iter().map(|s| s.path.display().to_string()).collect(),
-                        ..Answer::default()
-                    };
-                    Outcome::Done(Box::new((answer, route)))
-                }
+                Routed::Queued(_, r) => return Err(queued(r)),
+                Routed::Done(report, route) => Outcome::Done(Box::new((ask_answer(&report), route))),
             }),
             Task::Chat { prompt } => {
                 // Seeded, so a cached answer is the answer a re-run would give.
@@ -341,7 +338,7 @@ impl<'a> Evaluator<'a> {
                     Request::new(vec![Message::user(prompt.clone())]).with_max_tokens(512).with_sampling(sampling);
                 Ok(match a.chat(request, None, opts, cancel.clone())? {
                     Routed::DryRun(d) => Outcome::DryRun(d),
-                    Routed::Queued(..) => return Err(not_batched()),
+                    Routed::Queued(_, r) => return Err(queued(r)),
                     Routed::Done((stream, meter), mut route) => {
                         let done = stream.collect_blocking()?;
                         if done.reason == frugal_llm::FinishReason::Cancelled {
@@ -510,6 +507,27 @@ enum Outcome {
     DryRun(Box<crate::router::DryRun>),
 }
 
+/// A draft as an eval answer.
+pub(crate) fn draft_answer(d: &draft::Draft, quality: &Quality) -> Answer {
+    Answer {
+        text: format!("Subject: {}\n\n{}", d.subject, d.body),
+        json: Some(serde_json::json!({"subject": d.subject, "body": d.body, "quality": quality})),
+        checks: checks(quality),
+        ..Answer::default()
+    }
+}
+
+/// An `ask` answer as an eval answer.
+pub(crate) fn ask_answer(report: &crate::tasks::ask::AskReport) -> Answer {
+    Answer {
+        text: report.answer.clone().unwrap_or_else(|| "Not found in your files.".into()),
+        json: serde_json::to_value(report).ok(),
+        checks: checks(&report.quality),
+        cited_paths: report.cited.iter().map(|s| s.path.display().to_string()).collect(),
+        ..Answer::default()
+    }
+}
+
 /// A summary as an eval answer.
 pub(crate) fn summary_answer(report: &crate::tasks::summarize::SummaryReport) -> Answer {
     Answer {
@@ -549,4 +567,20 @@ pub fn policy_for(route: &Route) -> Option<TaskPolicy> {
 /// An eval compares answers now: its routes never go into a batch.
 fn not_batched() -> CoreError {
     CoreError::Route("an eval runs its routes now; it does not batch".into())
+}
+
+/// How `run_task` says a test went into a batch (only `queue` asks for one).
+const QUEUED: &str = "queued: ";
+
+/// `QUEUED`, the run id, a space, the note.
+fn queued(r: RouteReport) -> CoreError {
+    CoreError::Route(format!("{QUEUED}{} {}", r.run_id, r.note.unwrap_or_else(|| "in a batch".into())))
+}
+
+/// What `queue` did with a test.
+enum Queue {
+    /// In a batch (now or by an earlier run); the note says which.
+    Waiting(String),
+    /// Answered now.
+    Ran(Box<Cached>),
 }

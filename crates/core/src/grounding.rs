@@ -49,7 +49,8 @@ pub struct Grounding {
     pub duplicates: usize,
     /// Hits left out for lack of room.
     pub over_budget: usize,
-    /// Tokens pruning kept out of the prompt: duplicates, hits without room, trimmed tails.
+    /// Tokens pruning kept out of the prompt: near-duplicates and the trimmed tails of long
+    /// passages (hits past the budget were never going to be sent, and are not counted).
     pub pruned_tokens: usize,
 }
 
@@ -89,8 +90,8 @@ pub fn prune(hits: &[Hit], budget: usize, count: &mut dyn FnMut(&str) -> usize) 
         }
         let room = budget.saturating_sub(g.tokens).min(per_source);
         if room < 48 {
+            // A hit past the budget was never going to be sent: no saving to claim.
             g.over_budget += 1;
-            g.pruned_tokens += count(&hit.text) + 12;
             continue;
         }
         let mut text = hit.text.clone();

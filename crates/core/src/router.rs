@@ -76,9 +76,9 @@ pub struct RouteOptions {
     /// `--batch`: work that can wait; an escalation goes through the provider's batch API
     /// at its batch price, and the answer is delivered when it comes back.
     pub batch: bool,
-    /// Where a batched answer goes, when not where the task would put it (an eval's cache
-    /// rather than a summary beside the meeting).
-    pub delivery: Option<crate::batches::Delivery>,
+    /// An eval's cache file: a batched answer goes there (checked as the task checks it)
+    /// rather than where the task would put it (a summary beside its meeting).
+    pub eval_cache: Option<std::path::PathBuf>,
 }
 
 /// A gateway app as the router sees it: who to charge, and its own cap.

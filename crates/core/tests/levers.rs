@@ -304,8 +304,15 @@ fn a_batched_summary_is_written_beside_its_meeting_and_a_provider_without_batche
     assert!(matches!(summarize(&a, &path, &opts), Routed::Queued(None, _)));
     let out = dir.path().join("launch.summary.md");
     assert!(!out.exists());
+    // The process ends after settling, before delivering: the next poll delivers, bills nothing again.
+    let settled = a.router().poll_batches().unwrap();
+    assert_eq!(settled.finished.len(), 1);
+    let cost = a.spend().report(Month::containing(now())).unwrap().spent_micros;
+    assert!(!out.exists() && cost > 0);
     let lines = a.poll_batches().unwrap().finished;
     assert!(lines[0].contains("summary written to"), "{lines:?}");
+    assert_eq!(a.spend().report(Month::containing(now())).unwrap().spent_micros, cost);
+    assert!(a.poll_batches().unwrap().finished.is_empty(), "delivered once");
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(text.contains("## Summary") && text.contains("vendor quote"), "{text}");
     // A vendor without a batch API (a price without a batch share): the same job now, at

@@ -78,8 +78,6 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE requests ADD COLUMN batch_saved_micros INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE requests ADD COLUMN prefix_hash TEXT;
     ALTER TABLE requests ADD COLUMN batch_id INTEGER;
-    ALTER TABLE requests ADD COLUMN pruned_tokens INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE requests ADD COLUMN pruned_micros INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX requests_prefix ON requests (prefix_hash, started_at) WHERE prefix_hash IS NOT NULL;
     CREATE INDEX requests_batch ON requests (batch_id) WHERE batch_id IS NOT NULL;
     CREATE TABLE batches (
@@ -93,11 +91,16 @@ pub const MIGRATIONS: &[&str] = &[
         finished_at INTEGER,
         note TEXT,
         owner_pid INTEGER NOT NULL,
-        expected_micros INTEGER NOT NULL DEFAULT 0,
-        pricing TEXT NOT NULL DEFAULT '',
-        misses INTEGER NOT NULL DEFAULT 0,
-        claimed_at INTEGER
+        expected_micros INTEGER NOT NULL DEFAULT 0
     );",
+    // What context pruning kept out of a run's prompt (on its last row), and what a batch
+    // needs to be settled safely: the prices it was submitted at, the polls in a row that
+    // found the provider not knowing it, and when its current claim was taken.
+    "ALTER TABLE requests ADD COLUMN pruned_tokens INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE requests ADD COLUMN pruned_micros INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE batches ADD COLUMN pricing TEXT NOT NULL DEFAULT '';
+    ALTER TABLE batches ADD COLUMN misses INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE batches ADD COLUMN claimed_at INTEGER;",
 ];
 
 /// How long a writer waits for another (thread or process) before giving up.
