@@ -27,10 +27,7 @@ pub struct Seen {
     files: HashSet<PathBuf>,
 }
 
-pub(crate) fn summary_path(p: &Path) -> PathBuf {
-    let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    p.with_file_name(format!("{stem}.summary.md"))
-}
+pub(crate) use frugal_core::tasks::summarize::summary_path;
 
 fn transcripts(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };

@@ -393,8 +393,20 @@ impl Ledger {
     }
 
     /// How often `task`'s cloud prompts offered a prefix that was sent again, since
-    /// `since_ms`: (distinct prefixes, of which sent more than once).
+    /// `since_ms`: (distinct prefixes, of which sent more than once). Asked before every
+    /// cloud request that could be cached, so a task's count is kept for a minute: a month's
+    /// history moves nothing in that time, and the gateway's requests skip the query.
     pub fn prefix_reuse(&self, task: &str, since_ms: i64) -> Result<(u64, u64)> {
+        let mut memo = self.reuse.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, counts)) = memo.get(task).filter(|(at, _)| at.elapsed() < REUSE_KEPT) {
+            return Ok(*counts);
+        }
+        let counts = self.count_reuse(task, since_ms)?;
+        memo.insert(task.to_string(), (std::time::Instant::now(), counts));
+        Ok(counts)
+    }
+
+    fn count_reuse(&self, task: &str, since_ms: i64) -> Result<(u64, u64)> {
         let conn = self.conn();
         let (n, reused): (i64, i64) = conn
             .query_row(
@@ -408,6 +420,12 @@ impl Ledger {
         Ok((u64::try_from(n).unwrap_or(0), u64::try_from(reused).unwrap_or(0)))
     }
 }
+
+/// How long a task's prefix reuse is kept before it is counted again.
+const REUSE_KEPT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Each task's prefix reuse and when it was counted.
+pub(crate) type ReuseMemo = std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, (u64, u64))>>;
 
 /// A settlement that releases a reservation without cost.
 fn released(outcome: Outcome, why: &str) -> Settlement {

@@ -392,6 +392,8 @@ pub struct Ledger {
     backup: Mutex<BackupState>,
     /// Checkpoints the WAL off the request path (`None`: SQLite's automatic ones).
     checkpointer: Option<crate::checkpoint::Checkpointer>,
+    /// Each task's prefix reuse, as last counted (see `Ledger::prefix_reuse`).
+    pub(crate) reuse: crate::batches::ReuseMemo,
 }
 
 #[derive(Debug, Default)]
@@ -449,6 +451,7 @@ impl Ledger {
             pid: std::process::id(),
             backup: Mutex::default(),
             checkpointer,
+            reuse: Default::default(),
         };
         let mut notice = ledger.settle_stale()?;
         if crate::backup::is_stale(&ledger.path) {
@@ -514,6 +517,7 @@ impl Ledger {
             pid: std::process::id(),
             backup: Mutex::default(),
             checkpointer: None,
+            reuse: Default::default(),
         })
     }
 

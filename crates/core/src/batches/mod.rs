@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use frugal_cloud::{prompt_token_bound, BatchItem};
 use frugal_ledger::{BatchRow, BatchState, Levers, NewBatch, NewRequest, Outcome, Settlement, Ticket, TokenCounts};
-use frugal_llm::{ProviderError, Request};
+use frugal_llm::Request;
 use serde::{Deserialize, Serialize};
 
 use crate::config::ProviderEntry;
@@ -141,11 +141,6 @@ fn custom_id(ticket: &Ticket) -> String {
     format!("frugal-{}", ticket.id())
 }
 
-/// Why a poll or cancel could not reach the provider.
-fn provider_problem(e: &ProviderError) -> String {
-    e.to_string()
-}
-
 impl Router {
     /// Where deliveries are kept: beside the ledger (batched drafts and answers are kept in
     /// its `answers` folder).
@@ -237,7 +232,7 @@ impl Router {
             }
             Err(e) => {
                 let billable = e.is_billable();
-                self.settle_unsent(&ledger, id, tickets, &provider_problem(&e), billable)?;
+                self.settle_unsent(&ledger, id, tickets, &e.to_string(), billable)?;
                 Err(CoreError::Provider(e))
             }
         }

@@ -8,7 +8,7 @@ use frugal_cloud::{ItemOutcome, RemoteState};
 use frugal_ledger::{BatchRow, BatchState, Levers, Outcome, Price, Settlement, Ticket, TokenCounts};
 use serde::{Deserialize, Serialize};
 
-use super::{custom_id, provider_problem, settlement, BatchAnswer, Finished, Polled};
+use super::{custom_id, settlement, BatchAnswer, Finished, Polled};
 use crate::metered::{counts, now_ms};
 use crate::router::Router;
 use crate::Result;
@@ -102,7 +102,7 @@ impl Router {
         })?;
         let client = self.client(&entry).map_err(|e| e.to_string())?;
         let remote_id = row.remote_id.clone().ok_or("the batch has no provider id")?;
-        let Some(remote) = client.batch_status(&remote_id).map_err(|e| provider_problem(&e))? else {
+        let Some(remote) = client.batch_status(&remote_id).map_err(|e| e.to_string())? else {
             if !settle {
                 return Err("the provider no longer knows the batch".into());
             }
@@ -144,7 +144,7 @@ impl Router {
         }
         // A results file that breaks off is an error for this poll: the provider keeps it, so
         // the next poll reads it whole rather than charging its unread requests.
-        let results = client.batch_results(&remote).map_err(|e| provider_problem(&e))?;
+        let results = client.batch_results(&remote).map_err(|e| e.to_string())?;
         let deliveries = self.deliveries(row.id);
         let by_id: HashMap<&str, &ItemOutcome> = results.items.iter().map(|(id, o)| (id.as_str(), o)).collect();
         let mut answers = Vec::new();

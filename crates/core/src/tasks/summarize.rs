@@ -521,25 +521,7 @@ pub fn from_answer(transcript: &Transcript, answer: &str) -> Result<SummaryRepor
     let speakers = transcript.speakers();
     let source = Source::new(transcript.render());
     let task = SummarizeChunk { text: render_turns(&transcript.turns), speakers: &speakers, source: &source };
-    let done = Completion {
-        text: answer.to_string(),
-        usage: frugal_llm::Usage::default(),
-        reason: frugal_llm::FinishReason::Stop,
-        statuses: Vec::new(),
-        tool_calls: Vec::new(),
-    };
-    let (mut output, checks) = match task.parse(&done) {
-        Ok(mut out) => {
-            let mut checks = vec![match task.degenerate(&out) {
-                None => Check::new("not_degenerate", true, ""),
-                Some(problem) => Check::new("not_degenerate", false, problem),
-            }];
-            checks.extend(task.check(&mut out));
-            (out, checks)
-        }
-        Err(why) => return Err(why),
-    };
-    let quality = Quality::from_checks(checks, false);
+    let (mut output, quality) = super::check_answer(&task, answer)?;
     Ok(SummaryReport {
         summary: std::mem::take(&mut output.0),
         quality,
