@@ -381,11 +381,15 @@ pub async fn models(state: State<'_, AppState>) -> CmdResult<Vec<ModelView>> {
     blocking(move || Ok(a.models().catalog_fit()?.iter().map(ModelView::from).collect())).await
 }
 
-/// Makes a downloaded catalog model (by name) or a GGUF file (by path) the model in use.
+/// Makes a downloaded catalog model (by name) or a model file (by path) the one in use for
+/// its kind. A new embedding model embeds every passage again, in the background.
 #[tauri::command]
 #[specta::specta]
 pub async fn use_model(state: State<'_, AppState>, name: String) -> CmdResult<Vec<ModelView>> {
-    state.change(|a| a.models().use_model(&name).map(|_| ()))?;
+    let (kind, _) = state.change(|a| a.models().use_model(&name))?;
+    if kind == frugal_core::ModelKind::Embedding && !state.paused() {
+        state.assistant().library().embed_in_background(|_| {});
+    }
     models(state).await
 }
 

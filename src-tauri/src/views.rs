@@ -292,6 +292,8 @@ pub struct HardwareView {
 pub struct ModelView {
     pub name: String,
     pub display: String,
+    /// "llm", "speech" or "embedding".
+    pub kind: String,
     pub tier: String,
     pub size_gb: f64,
     pub installed: bool,
@@ -306,6 +308,7 @@ impl From<&frugal_core::CatalogFit> for ModelView {
         Self {
             name: f.entry.name.clone(),
             display: f.entry.display.clone(),
+            kind: f.entry.kind.as_str().to_string(),
             tier: f.entry.tier.clone(),
             size_gb: f.entry.size as f64 / 1e9,
             installed: f.installed,

@@ -342,9 +342,20 @@ fn models_are_listed_and_switched() {
     // SmolLM2 in use: not offered for download again.
     let smol = list.as_array().unwrap().iter().find(|m| m["name"].as_str().unwrap().contains("smollm2")).unwrap();
     assert_eq!((smol["in_use"].as_bool(), smol["installed"].as_bool()), (Some(true), Some(true)), "{smol}");
-    assert_eq!(list.as_array().unwrap().iter().filter(|m| m["in_use"] == true).count(), 1);
+    assert_eq!(list.as_array().unwrap().iter().filter(|m| m["in_use"] == true && m["kind"] == "llm").count(), 1);
+    for kind in ["llm", "speech", "embedding"] {
+        let recommended = list.as_array().unwrap().iter().filter(|m| m["kind"] == kind && m["recommended"] == true);
+        assert_eq!(recommended.count(), 1, "{kind}");
+    }
     h.ok("use_model", json!({ "name": model() }));
     assert!(std::fs::read_to_string(h.dir.join("config.toml")).unwrap().contains("SmolLM2-135M-Instruct.Q4_1.gguf"));
+    // A whisper.cpp file is a speech model: it becomes `[transcribe] model`, in use as such.
+    let speech = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/ggml-tiny.en-q8_0.bin");
+    let list = h.ok("use_model", json!({ "name": speech }));
+    let config = std::fs::read_to_string(h.dir.join("config.toml")).unwrap();
+    assert!(config.contains("[transcribe]") && config.contains("ggml-tiny.en-q8_0.bin"), "{config}");
+    let tiny = list.as_array().unwrap().iter().find(|m| m["name"] == "whisper-tiny.en").unwrap();
+    assert_eq!((tiny["kind"].as_str(), tiny["in_use"].as_bool()), (Some("speech"), Some(true)), "{tiny}");
     let e = h.invoke("use_model", json!({ "name": "no-such-model" })).unwrap_err();
     assert_eq!(e["code"], "no_model", "{e}");
     let e = h.invoke("pull_model", json!({ "name": "no-such-model", "onEvent": channel() })).unwrap_err();

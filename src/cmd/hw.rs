@@ -96,7 +96,13 @@ pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool) -> anyhow:
             tags.push("in use");
         }
         let tags = if tags.is_empty() { String::new() } else { format!("  [{}]", tags.join(", ")) };
-        println!("  {mark} {:<14} {:<32} {}{tags}", f.entry.name, f.entry.display, f.reason);
+        println!(
+            "  {mark} {:<27} {:<9} {:<44} {}{tags}",
+            f.entry.name,
+            f.entry.kind.as_str(),
+            f.entry.display,
+            f.reason
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,20 +4,23 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use frugal_core::download::Phase;
 use frugal_core::local::human_bytes;
+use frugal_core::ModelKind;
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Subcommand, Debug)]
 pub enum ModelsCmd {
-    /// The catalog, with what is installed, in use, and fits this machine.
+    /// The catalog — language, speech and embedding models — with what is installed, in
+    /// use, and fits this machine.
     List,
     /// Download a catalog model (resumes, verifies sha256).
     Pull {
-        /// Catalog name, e.g. smollm2-135m or qwen3-4b.
+        /// Catalog name, e.g. qwen3-4b, whisper-base.en or bge-small-en-v1.5.
         name: String,
     },
-    /// Make a catalog model (downloaded) or a GGUF file the model in use.
+    /// Make a catalog model (downloaded) or a model file the one in use for its kind.
     Use {
-        /// Catalog name or path to a .gguf file.
+        /// Catalog name, or the path to a .gguf (language or embedding model) or a
+        /// whisper.cpp .bin file (speech model).
         name: String,
     },
 }
@@ -30,7 +33,7 @@ pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, cmd: Model
             if json {
                 super::print_json(&list)?;
             } else {
-                println!("{:<14} {:<7} {:>8}  {:<10} FIT", "NAME", "TIER", "SIZE", "STATUS");
+                println!("{:<28} {:<9} {:<6} {:>9}  {:<10} FIT", "NAME", "KIND", "TIER", "SIZE", "STATUS");
                 for f in list {
                     let status = if f.in_use {
                         "in use"
@@ -40,8 +43,9 @@ pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, cmd: Model
                         "-"
                     };
                     println!(
-                        "{:<14} {:<7} {:>8}  {:<10} {}",
+                        "{:<28} {:<9} {:<6} {:>9}  {:<10} {}",
                         f.entry.name,
+                        f.entry.kind.as_str(),
                         f.entry.tier,
                         human_bytes(f.entry.size),
                         status,
@@ -81,11 +85,32 @@ pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, cmd: Model
             }
         }
         ModelsCmd::Use { name } => {
-            let path = assistant.models().use_model(&name)?;
+            let (kind, path) = assistant.models().use_model(&name)?;
+            let setting = match kind {
+                ModelKind::Llm => "[model] path",
+                ModelKind::Speech => "[transcribe] model",
+                ModelKind::Embedding => "[index] embedding_model",
+            };
             if json {
-                super::print_json(&serde_json::json!({ "path": path, "config": assistant.paths().config_file }))?;
+                super::print_json(&serde_json::json!({
+                    "kind": kind,
+                    "path": path,
+                    "setting": setting,
+                    "config": assistant.paths().config_file,
+                }))?;
             } else {
-                println!("now using {} (saved in {})", path.display(), assistant.paths().config_file.display());
+                println!(
+                    "now using {} as the {} model ({setting} in {})",
+                    path.display(),
+                    kind.label(),
+                    assistant.paths().config_file.display()
+                );
+                if kind == ModelKind::Embedding {
+                    println!(
+                        "every passage is embedded again with it by `frugal index update` (or in the tray app's \
+                         background); keyword search works meanwhile"
+                    );
+                }
             }
         }
     }

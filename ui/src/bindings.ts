@@ -155,7 +155,8 @@ async models() : Promise<Result<ModelView[], CommandError>> {
 }
 },
 /**
- * Makes a downloaded catalog model (by name) or a GGUF file (by path) the model in use.
+ * Makes a downloaded catalog model (by name) or a model file (by path) the one in use for
+ * its kind. A new embedding model embeds every passage again, in the background.
  */
 async useModel(name: string) : Promise<Result<ModelView[], CommandError>> {
     try {
@@ -560,7 +561,11 @@ pruned_usd: number; pruned_tokens: number }
 /**
  * A catalog model: does it fit here, is it downloaded, is it the one in use.
  */
-export type ModelView = { name: string; display: string; tier: string; size_gb: number; installed: boolean; in_use: boolean; fits: boolean; recommended: boolean; reason: string }
+export type ModelView = { name: string; display: string; 
+/**
+ * "llm", "speech" or "embedding".
+ */
+kind: string; tier: string; size_gb: number; installed: boolean; in_use: boolean; fits: boolean; recommended: boolean; reason: string }
 /**
  * A new app's token, shown once, and the gateway with it.
  */

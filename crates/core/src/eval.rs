@@ -271,6 +271,9 @@ impl<'a> Evaluator<'a> {
         let models = self.assistant.models();
         let catalog = models.catalog()?;
         let entry = catalog.get(name)?;
+        if entry.kind != crate::catalog::ModelKind::Llm {
+            return Err(CoreError::Catalog(format!("{name} is a {} model, not a language model", entry.kind.label())));
+        }
         let path = models.models_dir().join(&entry.file);
         if path.is_file() {
             Ok(path)

@@ -44,7 +44,7 @@ pub mod tasks;
 pub mod verdict;
 
 pub use assistant::Assistant;
-pub use catalog::{Catalog, CatalogEntry};
+pub use catalog::{Catalog, CatalogEntry, ModelKind};
 pub use config::{Config, Paths};
 pub use error::{CoreError, Result};
 pub use library::Library;

@@ -118,6 +118,10 @@ struct Loaded {
     /// The model file's modification time when loaded: a file replaced at the same path is
     /// another model (and its vectors another store).
     modified: Option<std::time::SystemTime>,
+    /// What the model was trained to see before a query and before a passage (its catalog
+    /// entry's; none for a model the catalog does not know).
+    query_prefix: String,
+    document_prefix: String,
 }
 
 /// A model that would not load: which file (and its modification time) and why, so every
@@ -168,11 +172,7 @@ impl Meaning {
 
     /// The configured model, or the default one in the models folder.
     pub(crate) fn model_path(&self) -> PathBuf {
-        let config = self.settings.get();
-        if let Some(p) = &config.index.embedding_model {
-            return p.clone();
-        }
-        crate::models::models_dir(&self.settings).join(DEFAULT_EMBEDDING_MODEL)
+        crate::models::embedding_model_path(&self.settings)
     }
 
     /// A message for the user (a store rebuilt, the model unusable), once.
@@ -228,13 +228,21 @@ impl Meaning {
         }
         let embedder =
             Embedder::start(&model, EmbedOptions::default()).map_err(|e| CoreError::Meaning(e.to_string()))?;
-        let id = model_id(&model)?;
+        let (query_prefix, document_prefix) = crate::models::catalog_in_effect(&self.settings)
+            .ok()
+            .and_then(|c| c.by_file(&model).map(|e| (e.query_prefix.clone(), e.document_prefix.clone())))
+            .unwrap_or_default();
+        let mut id = model_id(&model)?;
+        // Passages embedded with another prefix are other vectors.
+        if !document_prefix.is_empty() {
+            id.push_str(&format!(" {document_prefix:?}"));
+        }
         std::fs::create_dir_all(&self.index_dir).map_err(CoreError::io("cannot create", &self.index_dir))?;
         let (store, message) = Store::open(&self.index_dir.join(VECTORS_FILE), &id, embedder.dimensions())?;
         if message.is_some() {
             *lock(&self.notice) = message;
         }
-        Ok(Arc::new(Loaded { embedder, store: Mutex::new(store), model, modified }))
+        Ok(Arc::new(Loaded { embedder, store: Mutex::new(store), model, modified, query_prefix, document_prefix }))
     }
 
     /// Embeds every passage of `index` without a vector and drops vectors of passages that
@@ -291,7 +299,12 @@ impl Meaning {
                 report.cancelled = true;
                 break;
             }
-            let texts = index.embed_texts(keys)?;
+            let mut texts = index.embed_texts(keys)?;
+            if !loaded.document_prefix.is_empty() {
+                for (_, t) in &mut texts {
+                    t.insert_str(0, &loaded.document_prefix);
+                }
+            }
             let vectors = embed_batch(&loaded.embedder, &texts)?;
             lock(&loaded.store).insert(&vectors)?;
             report.embedded += vectors.len() as u64;
@@ -327,7 +340,8 @@ impl Meaning {
             );
         }
         let loaded = self.load()?;
-        let vector = loaded.embedder.embed_one(&query.text).map_err(|e| CoreError::Meaning(e.to_string()))?.vector;
+        let text = format!("{}{}", loaded.query_prefix, query.text);
+        let vector = loaded.embedder.embed_one(&text).map_err(|e| CoreError::Meaning(e.to_string()))?.vector;
         let allowed = index.keys_where(query)?;
         // Room for passages that share a text (one key, several files) and the per-file cap.
         let limit = query.limit.clamp(1, frugal_index::MAX_LIMIT);

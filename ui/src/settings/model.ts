@@ -25,6 +25,7 @@ export async function modelTab(body: HTMLElement) {
   );
 }
 
+/** The catalog, one table per kind: the language models, then speech and embedding models. */
 async function modelsTable(): Promise<HTMLElement> {
   const list = await ok(commands.models());
   const bar = h("progress", { hidden: true });
@@ -39,20 +40,17 @@ async function modelsTable(): Promise<HTMLElement> {
       bar.hidden = true;
     }
   };
-  return h(
-    "div",
-    {},
-    bar,
+  const table = (id: string, kind: string) =>
     h(
       "table",
-      { id: "models" },
+      { id },
       h("tr", {}, h("th", {}, "Model"), h("th", { class: "num" }, "Size"), h("th", {}, "Fits?"), h("th", {}, "")),
-      ...list.map((m) =>
+      ...list.filter((m) => m.kind === kind).map((m) =>
         h(
           "tr",
           { title: m.reason },
           h("td", {}, m.display, m.recommended ? " (recommended)" : ""),
-          h("td", { class: "num" }, `${m.size_gb.toFixed(2)} GB`),
+          h("td", { class: "num" }, m.size_gb < 1 ? `${Math.round(m.size_gb * 1000)} MB` : `${m.size_gb.toFixed(2)} GB`),
           h("td", {}, m.reason),
           h(
             "td",
@@ -65,7 +63,17 @@ async function modelsTable(): Promise<HTMLElement> {
           ),
         ),
       ),
-    ),
+    );
+  return h(
+    "div",
+    {},
+    bar,
+    table("models", "llm"),
+    h("h3", {}, "Speech models (recordings)"),
+    table("models-speech", "speech"),
+    h("h3", {}, "Embedding models (search by meaning)"),
+    h("p", { class: "muted" }, "Another embedding model embeds every passage again in the background; keyword search works meanwhile."),
+    table("models-embedding", "embedding"),
   );
 }
 
