@@ -12,11 +12,13 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 # 1. System packages: llama.cpp builds from source with cmake and a C/C++ compiler;
 #    bindgen needs libclang; the keychain tests need a Secret Service (gnome-keyring on
 #    D-Bus); the tray app (Tauri) needs WebKitGTK and friends, its end-to-end tests Xvfb and
-#    WebKitWebDriver; the UI is built with Node.
+#    WebKitWebDriver; the UI is built with Node. Recording reads PulseAudio/PipeWire, and
+#    ALSA through cpal where no sound server runs (libasound2-dev to build; the tests reach
+#    their private sound server through ALSA's PulseAudio plugin, libasound2-plugins).
 need=()
 for pkg in build-essential cmake clang libclang-dev pkg-config python3 python3-pip python3-venv dbus gnome-keyring \
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libsoup-3.0-dev xvfb webkit2gtk-driver \
-  libpulse-dev pulseaudio pulseaudio-utils espeak-ng sox libsox-fmt-all ffmpeg; do
+  libpulse-dev pulseaudio pulseaudio-utils libasound2-dev libasound2-plugins espeak-ng sox libsox-fmt-all ffmpeg; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then

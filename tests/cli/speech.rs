@@ -473,6 +473,44 @@ fn records_the_microphone_and_the_system_sound_through_a_null_sink() {
     assert!(cues(&again).iter().any(|(v, _)| v.as_deref() == Some("Me")), "{again}");
 }
 
+/// The capture code macOS and Windows run (cpal), exercised here through ALSA, which reaches
+/// the same private sound server through its PulseAudio plugin: the microphone is recorded
+/// and transcribed; the system's sound cannot be (ALSA has no monitors), said in one note.
+#[test]
+fn records_the_microphone_through_cpal_as_other_platforms_do() {
+    let Some(pulse) = Pulse::start() else { return };
+    let env = speech_env();
+    let dir = env.path("alsa");
+    let mut c = env.cmd();
+    pulse.env(&mut c);
+    let rec = c
+        .env("FRUGAL_CAPTURE", "alsa")
+        .args(["record", "--dir", dir.to_str().unwrap(), "--seconds", "12"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut a = pulse.play(&meeting().join("Dana.wav"), "fake_mic");
+    let o = rec.wait_with_output().unwrap();
+    let _ = (a.kill(), a.wait());
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("the system's sound cannot be recorded") && err.contains("no monitor sources"), "{err}");
+    assert!(recorded_about(&err, 12), "{err}");
+    let wav = recording_in(&dir);
+    let vtt = std::fs::read_to_string(wav.with_extension("vtt")).unwrap();
+    let said = cues(&vtt);
+    assert!(said.iter().any(|(_, t)| t.to_lowercase().contains("community garden")), "{vtt}");
+    let reference: String =
+        std::fs::read_to_string(meeting().join("reference.txt")).unwrap().lines().take(1).collect::<Vec<_>>().join(" ");
+    let rate = wer(
+        &reference,
+        &text_of(&vtt).split_whitespace().take(reference.split_whitespace().count()).collect::<Vec<_>>().join(" "),
+    );
+    assert!(rate < 0.5, "word error rate {rate:.2} on the first line:\n{vtt}");
+}
+
 #[test]
 fn a_recording_survives_a_missing_microphone_a_lost_device_and_a_full_disk() {
     let Some(pulse) = Pulse::start() else { return };

@@ -4,7 +4,9 @@
 //! On Linux both come from the sound server (PulseAudio, or PipeWire through its PulseAudio
 //! interface): the default source for the microphone and the default sink's monitor for the
 //! other side of a call (cpal's ALSA backend cannot see monitor sources, which is why this is
-//! not cpal). Each source is read on its own thread in 100 ms blocks; one writer thread puts
+//! not cpal); with no sound server running, the microphone through ALSA. Elsewhere cpal
+//! ([`devices`]): the microphone, and on Windows the system's sound by WASAPI loopback; on
+//! macOS the microphone only, with the reason in a note. Each source is read on its own thread in 100 ms blocks; one writer thread puts
 //! them side by side in a two-channel 16 kHz WAV (microphone left, system right) and hands
 //! the mixed sound to a recognition thread, so the transcript is nearly done when the user
 //! presses Stop. A source that goes away mid-meeting leaves silence on its channel and a note;
@@ -184,19 +186,34 @@ fn spawn_capture(
     }
 }
 
+mod devices;
+
+/// Linux: the sound server, which has monitors of what plays; with none running, the
+/// microphone through ALSA. `FRUGAL_CAPTURE=alsa` takes the ALSA path regardless (a machine
+/// whose sound server misbehaves, and the tests of the code the other platforms run).
 #[cfg(target_os = "linux")]
 fn open_device(index: usize, device: Option<&str>, what: &str) -> Result<Box<dyn Capture>, String> {
-    let device = match (index, device) {
+    if std::env::var_os("FRUGAL_CAPTURE").is_some_and(|v| v == "alsa") {
+        return devices::open(index, device).map(|d| Box::new(d) as Box<dyn Capture>);
+    }
+    let source = match (index, device) {
         (_, Some(d)) => Some(d),
         (0, None) => None,
         (_, None) => Some("@DEFAULT_MONITOR@"),
     };
-    pulse::Pulse::open(device, what).map(|p| Box::new(p) as Box<dyn Capture>)
+    match pulse::Pulse::open(source, what) {
+        Ok(p) => Ok(Box::new(p)),
+        Err(e) if index == 1 => Err(e),
+        // No sound server: the microphone through ALSA, or both reasons.
+        Err(e) => devices::open(0, device)
+            .map(|d| Box::new(d) as Box<dyn Capture>)
+            .map_err(|alsa| format!("{e}; through ALSA: {alsa}")),
+    }
 }
 
 #[cfg(not(target_os = "linux"))]
-fn open_device(_: usize, _: Option<&str>, _: &str) -> Result<Box<dyn Capture>, String> {
-    Err("recording is built for Linux (PulseAudio or PipeWire) only in this version".into())
+fn open_device(index: usize, device: Option<&str>, _: &str) -> Result<Box<dyn Capture>, String> {
+    devices::open(index, device).map(|d| Box::new(d) as Box<dyn Capture>)
 }
 
 /// Starts recording into `path` (a new `.wav`; an existing file is never replaced).
