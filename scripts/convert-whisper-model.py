@@ -147,40 +147,37 @@ def tensors(v):
             else:
                 add(f"{dst}.{name}.bias", b)
 
+    def blocks(side, cross_attention):
+        """Every layer of one side in whisper.cpp's order; how many there are."""
+        n = 0
+        while f"{side}/layer_{n}/ffn/linear_0/weight" in v:
+            src, dst = f"{side}/layer_{n}", f"{side}.blocks.{n}"
+            norm(dst + ".attn_ln", src + "/self_attention/layer_norm")
+            fused(dst + ".attn", src + "/self_attention/linear_0", ["query", "key", "value"])
+            linear(dst + ".attn.out", src + "/self_attention/linear_1")
+            if cross_attention:
+                norm(dst + ".cross_attn_ln", src + "/attention/layer_norm")
+                linear(dst + ".cross_attn.query", src + "/attention/linear_0")
+                fused(dst + ".cross_attn", src + "/attention/linear_1", ["key", "value"])
+                linear(dst + ".cross_attn.out", src + "/attention/linear_2")
+            norm(dst + ".mlp_ln", src + "/ffn/layer_norm")
+            linear(dst + ".mlp.0", src + "/ffn/linear_0")
+            linear(dst + ".mlp.2", src + "/ffn/linear_1")
+            n += 1
+        return n
+
     add("encoder.positional_embedding", v["encoder/position_encodings/encodings"])
     add("encoder.conv1.weight", v["encoder/conv1/weight"])
     add("encoder.conv1.bias", v["encoder/conv1/bias"].reshape(-1, 1))
     add("encoder.conv2.weight", v["encoder/conv2/weight"])
     add("encoder.conv2.bias", v["encoder/conv2/bias"].reshape(-1, 1))
-    layers = 0
-    while f"encoder/layer_{layers}/ffn/linear_0/weight" in v:
-        src, dst = f"encoder/layer_{layers}", f"encoder.blocks.{layers}"
-        norm(dst + ".attn_ln", src + "/self_attention/layer_norm")
-        fused(dst + ".attn", src + "/self_attention/linear_0", ["query", "key", "value"])
-        linear(dst + ".attn.out", src + "/self_attention/linear_1")
-        norm(dst + ".mlp_ln", src + "/ffn/layer_norm")
-        linear(dst + ".mlp.0", src + "/ffn/linear_0")
-        linear(dst + ".mlp.2", src + "/ffn/linear_1")
-        layers += 1
+    encoder_layers = blocks("encoder", cross_attention=False)
     norm("encoder.ln_post", "encoder/layer_norm")
     add("decoder.positional_embedding", v["decoder/position_encodings/encodings"])
     add("decoder.token_embedding.weight", v["decoder/embeddings/weight"])
-    layer = 0
-    while f"decoder/layer_{layer}/ffn/linear_0/weight" in v:
-        src, dst = f"decoder/layer_{layer}", f"decoder.blocks.{layer}"
-        norm(dst + ".attn_ln", src + "/self_attention/layer_norm")
-        fused(dst + ".attn", src + "/self_attention/linear_0", ["query", "key", "value"])
-        linear(dst + ".attn.out", src + "/self_attention/linear_1")
-        norm(dst + ".cross_attn_ln", src + "/attention/layer_norm")
-        linear(dst + ".cross_attn.query", src + "/attention/linear_0")
-        fused(dst + ".cross_attn", src + "/attention/linear_1", ["key", "value"])
-        linear(dst + ".cross_attn.out", src + "/attention/linear_2")
-        norm(dst + ".mlp_ln", src + "/ffn/layer_norm")
-        linear(dst + ".mlp.0", src + "/ffn/linear_0")
-        linear(dst + ".mlp.2", src + "/ffn/linear_1")
-        layer += 1
+    decoder_layers = blocks("decoder", cross_attention=True)
     norm("decoder.ln", "decoder/layer_norm")
-    return out, layers, layer
+    return out, encoder_layers, decoder_layers
 
 
 def q8_0(array):
