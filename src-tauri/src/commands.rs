@@ -387,7 +387,7 @@ pub async fn models(state: State<'_, AppState>) -> CmdResult<Vec<ModelView>> {
 #[specta::specta]
 pub async fn use_model(state: State<'_, AppState>, name: String) -> CmdResult<Vec<ModelView>> {
     let (kind, _) = state.change(|a| a.models().use_model(&name))?;
-    if kind == frugal_core::ModelKind::Embedding && !state.paused() {
+    if kind == frugal_core::ModelKind::Embedding {
         state.assistant().library().embed_in_background(|_| {});
     }
     models(state).await

@@ -294,6 +294,8 @@ pub struct ModelView {
     pub display: String,
     /// "llm", "speech" or "embedding".
     pub kind: String,
+    /// Made by `scripts/setup.sh` (converted from a PyPI wheel), not downloadable.
+    pub made_by_setup: bool,
     pub tier: String,
     pub size_gb: f64,
     pub installed: bool,
@@ -309,6 +311,7 @@ impl From<&frugal_core::CatalogFit> for ModelView {
             name: f.entry.name.clone(),
             display: f.entry.display.clone(),
             kind: f.entry.kind.as_str().to_string(),
+            made_by_setup: f.entry.made_by_setup.is_some(),
             tier: f.entry.tier.clone(),
             size_gb: f.entry.size as f64 / 1e9,
             installed: f.installed,

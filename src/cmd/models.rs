@@ -86,11 +86,7 @@ pub fn run(config: Option<&Path>, model: Option<PathBuf>, json: bool, cmd: Model
         }
         ModelsCmd::Use { name } => {
             let (kind, path) = assistant.models().use_model(&name)?;
-            let setting = match kind {
-                ModelKind::Llm => "[model] path",
-                ModelKind::Speech => "[transcribe] model",
-                ModelKind::Embedding => "[index] embedding_model",
-            };
+            let setting = kind.setting();
             if json {
                 super::print_json(&serde_json::json!({
                     "kind": kind,

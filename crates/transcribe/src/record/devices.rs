@@ -20,8 +20,13 @@ use cpal::{SampleFormat, SizedSample, StreamConfig};
 use crate::protocol::SAMPLE_RATE;
 use crate::resample::Resampler;
 
-/// A device that delivers nothing for this long (a muted one still delivers silence) is gone.
+/// A microphone that delivers nothing for this long (a muted one still delivers silence) is
+/// gone.
 const SILENT_DEVICE: Duration = Duration::from_secs(10);
+
+/// How long a loopback source may deliver nothing before that counts as silence: WASAPI
+/// sends no buffers at all while nothing plays.
+const LOOPBACK_QUIET: Duration = Duration::from_millis(200);
 
 /// Buffers queued between cpal's thread and the reader (each a callback's worth, ~10 ms):
 /// a minute of backlog before the oldest sound would be dropped.
@@ -37,6 +42,8 @@ pub(super) struct Device {
     rate: u32,
     resampler: Resampler,
     ready: VecDeque<f32>,
+    /// A loopback source: no data means nothing plays, never that the device is gone.
+    loopback: bool,
 }
 
 /// Opens the microphone (`index` 0) or the system's sound (`index` 1): a device by name, or
@@ -78,6 +85,7 @@ pub(super) fn open(index: usize, name: Option<&str>) -> Result<Device, String> {
         rate,
         resampler: Resampler::new(rate, SAMPLE_RATE),
         ready: VecDeque::new(),
+        loopback: index == 1,
     })
 }
 
@@ -133,14 +141,20 @@ fn build<T: SizedSample + Send + 'static>(
                     .map(|frame| frame.iter().map(|&s| to_f32(s)).sum::<f32>() / frame.len() as f32)
                     .collect();
                 let frames = mono.len() as u64;
-                // A reader a minute behind loses the newest sound rather than blocking the
-                // device's thread (which some backends treat as a dead client).
-                if tx.try_send(Ok(mono)).is_ok() {
-                    queued.fetch_add(frames, Ordering::Relaxed);
+                // Counted before it is sent, so the reader never takes away more than was
+                // added. A reader a minute behind loses the newest sound rather than blocking
+                // the device's thread (which some backends treat as a dead client).
+                queued.fetch_add(frames, Ordering::Relaxed);
+                if tx.try_send(Ok(mono)).is_err() {
+                    queued.fetch_sub(frames, Ordering::Relaxed);
                 }
             },
+            // Only a device gone is the end: cpal reports the errors it recovers from
+            // (an overrun, a poll that failed once) and keeps the stream going.
             move |e| {
-                let _ = errors.try_send(Err(e.to_string()));
+                if matches!(e, cpal::StreamError::DeviceNotAvailable) {
+                    let _ = errors.try_send(Err("the device went away".into()));
+                }
             },
             None,
         )
@@ -152,7 +166,7 @@ impl super::Capture for Device {
         let mut waited = Instant::now();
         let mut out = Vec::new();
         while self.ready.len() < block.len() {
-            match self.rx.recv_timeout(Duration::from_millis(200)) {
+            match self.rx.recv_timeout(LOOPBACK_QUIET) {
                 Ok(Ok(samples)) => {
                     self.queued.fetch_sub(samples.len() as u64, Ordering::Relaxed);
                     out.clear();
@@ -161,6 +175,12 @@ impl super::Capture for Device {
                     waited = Instant::now();
                 }
                 Ok(Err(e)) => return Err(e),
+                // Nothing plays: silence for as long as nothing came.
+                Err(RecvTimeoutError::Timeout) if self.loopback => {
+                    let quiet = waited.elapsed().as_millis() as usize * SAMPLE_RATE as usize / 1000;
+                    self.ready.extend(std::iter::repeat_n(0.0, quiet));
+                    waited = Instant::now();
+                }
                 Err(RecvTimeoutError::Timeout) if waited.elapsed() < SILENT_DEVICE => {}
                 Err(RecvTimeoutError::Timeout) => {
                     return Err(format!("no sound from the device for {} s", SILENT_DEVICE.as_secs()))
@@ -176,7 +196,7 @@ impl super::Capture for Device {
     }
 
     fn buffered_ms(&self) -> u64 {
-        let device_ms = self.queued.load(Ordering::Relaxed) * 1000 / u64::from(self.rate.max(1));
+        let device_ms = self.queued.load(Ordering::Relaxed).saturating_mul(1000) / u64::from(self.rate.max(1));
         device_ms + self.ready.len() as u64 * 1000 / u64::from(SAMPLE_RATE)
     }
 }
