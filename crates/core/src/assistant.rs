@@ -385,22 +385,21 @@ impl Assistant {
         let context = self.models.engine_and_plan().map_or(4096, |(_, plan)| plan.context);
         let budget = ask::SOURCE_BUDGET.min(context as usize / 2);
         let grounding = self.ground(question, budget)?;
-        let mut report = ask::AskReport {
-            question: question.to_string(),
-            found: false,
-            answer: None,
-            cited: Vec::new(),
-            sources: grounding.sources.clone(),
-            rejected: None,
-            quality: crate::tasks::Quality::default(),
-            local_only: grounding.local_only(),
-        };
         if grounding.sources.is_empty() {
             // Nothing to read: no model, local or cloud, can answer from the user's files.
-            report.quality = crate::tasks::Quality::from_checks(
-                vec![crate::tasks::Check::new("found", false, "no passage matches the question")],
-                false,
-            );
+            let report = ask::AskReport {
+                question: question.to_string(),
+                found: false,
+                answer: None,
+                cited: Vec::new(),
+                sources: Vec::new(),
+                rejected: None,
+                quality: crate::tasks::Quality::from_checks(
+                    vec![crate::tasks::Check::new("found", false, "no passage matches the question")],
+                    false,
+                ),
+                local_only: grounding.local_only(),
+            };
             let route = RouteReport { route: "local", provider: "local".into(), ..RouteReport::default() };
             return Ok(Routed::Done(report, route));
         }
@@ -418,15 +417,7 @@ impl Assistant {
             // `--batch`: the cloud's answer comes later (`frugal batches`); none to show now.
             Routed::Queued(_, route) => return Ok(Routed::Queued(None, route)),
         };
-        if quality.passed {
-            report.found = true;
-            report.cited = task.grounding.sources.iter().filter(|s| answer.cited.contains(&s.n)).cloned().collect();
-            report.answer = Some(answer.text);
-        } else if !answer.not_found {
-            report.rejected = Some(answer.text);
-        }
-        report.quality = quality;
-        Ok(Routed::Done(report, route))
+        Ok(Routed::Done(ask::AskReport::checked(task, answer, quality), route))
     }
 
     /// Why this request must not leave the machine, if it must not: `--private`, a source

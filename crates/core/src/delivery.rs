@@ -81,21 +81,7 @@ fn name(batched: &BatchAnswer) -> String {
 fn ask_report(spec: &serde_json::Value, text: &str) -> Result<ask::AskReport, String> {
     let task: ask::AskTask = serde_json::from_value(spec.clone()).map_err(|e| e.to_string())?;
     let (answer, quality) = check_answer(&task, text)?;
-    let passed = quality.passed;
-    Ok(ask::AskReport {
-        question: task.question.clone(),
-        found: passed,
-        answer: passed.then(|| answer.text.clone()),
-        cited: if passed {
-            task.grounding.sources.iter().filter(|s| answer.cited.contains(&s.n)).cloned().collect()
-        } else {
-            Vec::new()
-        },
-        local_only: task.grounding.local_only(),
-        sources: task.grounding.sources,
-        rejected: (!passed && !answer.not_found).then_some(answer.text),
-        quality,
-    })
+    Ok(ask::AskReport::checked(task, answer, quality))
 }
 
 /// A batched draft checked against its notes and the email it answers.
@@ -149,12 +135,7 @@ fn eval_answer(how: &Delivery, text: &str) -> Result<Answer, String> {
 /// Puts an eval's answer in its cache file; says so.
 fn cache(cache_file: &Path, answer: Answer, batched: &BatchAnswer) -> String {
     let c = crate::eval::Cached { answer, model: batched.model.clone(), tokens: batched.tokens };
-    let written = serde_json::to_vec(&c).map_err(|e| e.to_string()).and_then(|bytes| {
-        let tmp = cache_file.with_extension("batch.tmp");
-        cache_file.parent().map_or(Ok(()), std::fs::create_dir_all).map_err(|e| e.to_string())?;
-        std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, cache_file)).map_err(|e| e.to_string())
-    });
-    match written {
+    match crate::eval::write_cached(cache_file, &c) {
         Ok(()) => "an eval's answer is cached; run the eval again to grade it".to_string(),
         Err(e) => format!("an eval's answer could not be cached in {}: {e}", cache_file.display()),
     }

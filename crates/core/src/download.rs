@@ -170,6 +170,12 @@ pub fn fetch_verified(url: &str, part: &Path, size: u64, sha256: &str, on_progre
     Ok(())
 }
 
+/// Whether `path` holds the catalog entry's file: its size, then its sha256.
+pub fn is_installed(entry: &CatalogEntry, path: &Path, on_progress: OnProgress<'_>) -> Result<bool> {
+    Ok(std::fs::metadata(path).ok().map(|m| m.len()) == Some(entry.size)
+        && sha256_file(path, on_progress)? == entry.sha256)
+}
+
 fn part_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(".part");
@@ -180,9 +186,7 @@ fn part_path(path: &Path) -> PathBuf {
 /// verified files are kept; interrupted downloads resume.
 pub fn pull(entry: &CatalogEntry, dir: &Path, on_progress: OnProgress<'_>) -> Result<PathBuf> {
     let dest = dir.join(&entry.file);
-    if std::fs::metadata(&dest).ok().map(|m| m.len()) == Some(entry.size)
-        && sha256_file(&dest, on_progress)? == entry.sha256
-    {
+    if is_installed(entry, &dest, on_progress)? {
         return Ok(dest);
     }
     std::fs::create_dir_all(dir).map_err(CoreError::io("cannot create", dir))?;

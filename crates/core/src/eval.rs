@@ -494,15 +494,19 @@ impl<'a> Evaluator<'a> {
 
     /// Best effort: a cache that cannot be written costs a re-run next time, nothing more.
     fn cache_write<T: serde::Serialize>(&self, key: &str, c: &T) {
-        let dir = self.cache_dir();
-        let Ok(text) = serde_json::to_string(c) else { return };
-        if std::fs::create_dir_all(&dir).is_ok() {
-            let tmp = dir.join(format!("{key}.{}.tmp", std::process::id()));
-            if std::fs::write(&tmp, text).is_ok() {
-                let _ = std::fs::rename(&tmp, dir.join(format!("{key}.json")));
-            }
-        }
+        let _ = write_cached(&self.cache_dir().join(format!("{key}.json")), c);
     }
+}
+
+/// Writes one eval cache file whole (a temporary file renamed over it), for the evaluator
+/// and for answers that arrive later by batch.
+pub(crate) fn write_cached<T: serde::Serialize>(file: &Path, c: &T) -> std::result::Result<(), String> {
+    let text = serde_json::to_string(c).map_err(|e| e.to_string())?;
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    let tmp = file.with_extension(format!("{}.tmp", std::process::id()));
+    std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, file)).map_err(|e| e.to_string())
 }
 
 enum Outcome {

@@ -237,16 +237,12 @@ impl Models {
             return download::pull(entry, &self.models_dir(), on_progress);
         };
         let dest = self.models_dir().join(&entry.file);
-        let verified = |p: &Path, on_progress: OnProgress<'_>| -> Result<bool> {
-            Ok(std::fs::metadata(p).ok().map(|m| m.len()) == Some(entry.size)
-                && download::sha256_file(p, on_progress)? == entry.sha256)
-        };
-        if verified(&dest, on_progress)? {
+        if download::is_installed(entry, &dest, on_progress)? {
             return Ok(dest);
         }
         let made = self.settings.paths().data_dir.join("models");
         let found = made.join(&entry.file);
-        if found != dest && verified(&found, on_progress)? {
+        if found != dest && download::is_installed(entry, &found, on_progress)? {
             std::fs::create_dir_all(self.models_dir()).map_err(CoreError::io("cannot create", &self.models_dir()))?;
             std::fs::copy(&found, &dest).map_err(CoreError::io("cannot write", &dest))?;
             return Ok(dest);

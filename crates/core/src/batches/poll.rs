@@ -51,8 +51,18 @@ impl Router {
                 && row.remote_id.is_some()
                 && self.deliveries_dir().join(format!("{}.json", row.id)).is_file();
             if undelivered {
-                if let Ok(Poll::Finished(answers)) = self.poll_one(&ledger, &row, false) {
-                    polled.finished.push(Finished { batch: row, answers });
+                // A provider that no longer knows the batch will never give its answers
+                // back: said once, not asked again on every poll for a month.
+                match self.poll_one(&ledger, &row, false) {
+                    Ok(Poll::Finished(answers)) => polled.finished.push(Finished { batch: row, answers }),
+                    Ok(Poll::Running) => {}
+                    Ok(Poll::Missed(why)) => {
+                        polled.problems.push(format!("batch {}: its answers cannot be delivered again: {why}", row.id));
+                        self.forget_deliveries(row.id);
+                    }
+                    Err(e) => {
+                        polled.problems.push(format!("batch {}: delivering its answers again failed: {e}", row.id))
+                    }
                 }
                 continue;
             }
@@ -113,7 +123,9 @@ impl Router {
                     row.misses + 1
                 )));
             }
-            self.settle_lost(ledger, row).map_err(|e| e.to_string())?;
+            // It may have run: its rows are charged at their worst case, and it is lost.
+            let note = "the provider no longer knows this batch; charged at its worst case";
+            settle_all(ledger, row, Ticket::reserved_micros, note, BatchState::Lost, note)?;
             return Ok(Poll::Finished(Vec::new()));
         };
         if !remote.state.is_final() {
@@ -129,17 +141,7 @@ impl Router {
         if remote.state == RemoteState::Failed && settle {
             // Refused as a whole (an invalid input file): nothing ran, nothing is billed.
             let why = remote.note.clone().unwrap_or_else(|| "the provider refused the batch".into());
-            for t in ledger.batch_tickets(row.id).map_err(|e| e.to_string())? {
-                let s = settlement(
-                    Outcome::Failed,
-                    TokenCounts::default(),
-                    0,
-                    Levers::default(),
-                    format!("not run: {why}"),
-                );
-                settle_quietly(ledger, t, s)?;
-            }
-            ledger.finish_batch(row.id, BatchState::Failed, Some(&why)).map_err(|e| e.to_string())?;
+            settle_all(ledger, row, |_| 0, &format!("not run: {why}"), BatchState::Failed, &why)?;
             return Ok(Poll::Finished(Vec::new()));
         }
         // A results file that breaks off is an error for this poll: the provider keeps it, so
@@ -238,23 +240,6 @@ impl Router {
         fill_from_rows(ledger, &mut answers);
         Ok(Poll::Finished(answers))
     }
-
-    /// A batch the provider no longer knows: its rows are charged at their worst case (it may
-    /// have run), and it is marked lost.
-    fn settle_lost(&self, ledger: &frugal_ledger::Ledger, row: &BatchRow) -> Result<()> {
-        let note = "the provider no longer knows this batch; charged at its worst case";
-        for t in ledger.batch_tickets(row.id)? {
-            let cost = t.reserved_micros();
-            match ledger
-                .settle(t, settlement(Outcome::Failed, TokenCounts::default(), cost, Levers::default(), note.into()))
-            {
-                Ok(()) | Err(frugal_ledger::LedgerError::NotPending(_)) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        ledger.finish_batch(row.id, BatchState::Lost, Some(note))?;
-        Ok(())
-    }
 }
 
 /// Each answer's cost and run id as its ledger row has them once settled (the worst case
@@ -267,6 +252,24 @@ fn fill_from_rows(ledger: &frugal_ledger::Ledger, answers: &mut [BatchAnswer]) {
             a.run_id = r.run_id;
         }
     }
+}
+
+/// Settles every row of a batch that ended without answers, each at `cost` (with `note`),
+/// then marks the batch `state`.
+fn settle_all(
+    ledger: &frugal_ledger::Ledger,
+    row: &BatchRow,
+    cost: impl Fn(&Ticket) -> i64,
+    note: &str,
+    state: BatchState,
+    why: &str,
+) -> std::result::Result<(), String> {
+    for t in ledger.batch_tickets(row.id).map_err(|e| e.to_string())? {
+        let micros = cost(&t);
+        let s = settlement(Outcome::Failed, TokenCounts::default(), micros, Levers::default(), note.into());
+        settle_quietly(ledger, t, s)?;
+    }
+    ledger.finish_batch(row.id, state, Some(why)).map_err(|e| e.to_string())
 }
 
 /// Settles one batch row; a row another process settled meanwhile is left as it is.

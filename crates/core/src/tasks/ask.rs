@@ -62,6 +62,28 @@ pub struct AskReport {
     pub local_only: bool,
 }
 
+impl AskReport {
+    /// The report of a checked answer: shown with what it cites when it passed, kept as
+    /// rejected when it failed (unless the model said the files do not answer).
+    pub fn checked(task: AskTask, answer: Answer, quality: super::Quality) -> Self {
+        let passed = quality.passed;
+        AskReport {
+            question: task.question,
+            found: passed,
+            cited: if passed {
+                task.grounding.sources.iter().filter(|s| answer.cited.contains(&s.n)).cloned().collect()
+            } else {
+                Vec::new()
+            },
+            local_only: task.grounding.local_only(),
+            sources: task.grounding.sources,
+            rejected: (!passed && !answer.not_found).then(|| answer.text.clone()),
+            answer: passed.then_some(answer.text),
+            quality,
+        }
+    }
+}
+
 impl Task for AskTask {
     type Output = Answer;
 

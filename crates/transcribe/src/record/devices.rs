@@ -42,6 +42,8 @@ pub(super) struct Device {
     rate: u32,
     resampler: Resampler,
     ready: VecDeque<f32>,
+    /// Resampled sound, reused from block to block.
+    out: Vec<f32>,
     /// A loopback source: no data means nothing plays, never that the device is gone.
     loopback: bool,
 }
@@ -85,6 +87,7 @@ pub(super) fn open(index: usize, name: Option<&str>) -> Result<Device, String> {
         rate,
         resampler: Resampler::new(rate, SAMPLE_RATE),
         ready: VecDeque::new(),
+        out: Vec::new(),
         loopback: index == 1,
     })
 }
@@ -164,14 +167,13 @@ fn build<T: SizedSample + Send + 'static>(
 impl super::Capture for Device {
     fn read(&mut self, block: &mut [i16]) -> Result<(), String> {
         let mut waited = Instant::now();
-        let mut out = Vec::new();
         while self.ready.len() < block.len() {
             match self.rx.recv_timeout(LOOPBACK_QUIET) {
                 Ok(Ok(samples)) => {
                     self.queued.fetch_sub(samples.len() as u64, Ordering::Relaxed);
-                    out.clear();
-                    self.resampler.push(&samples, &mut out);
-                    self.ready.extend(out.iter());
+                    self.out.clear();
+                    self.resampler.push(&samples, &mut self.out);
+                    self.ready.extend(self.out.iter());
                     waited = Instant::now();
                 }
                 Ok(Err(e)) => return Err(e),
