@@ -176,36 +176,14 @@ impl Provider for Metered {
             prefix_hash,
         };
         let (tx, rx) = frugal_llm::channel();
-        let ticket = match self.ledger.begin(new, &self.limits) {
-            Ok(t) => Some(t),
-            Err(frugal_ledger::LedgerError::Refused(r)) => {
-                return EventStream::failed(ProviderError::new(ErrorKind::Refused, r.to_string()))
-            }
-            // Local work costs nothing and sends nothing: a broken ledger must not stop it.
-            // It runs unrecorded, and says so once per request.
-            Err(e) if self.price.is_none() => {
-                // Said once per process, not once per request (a long summary makes many).
-                static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-                if !SAID.swap(true, Ordering::SeqCst) {
-                    tx.send(Event::Status(format!("local work is not recorded in the spend ledger: {e}")));
-                }
-                None
-            }
-            Err(e) => {
-                return EventStream::failed(ProviderError::new(
-                    ErrorKind::Internal,
-                    format!("the spend ledger failed, so nothing was sent: {e}"),
-                ))
-            }
-        };
-        let watch = Watch {
+        let mut watch = Watch {
             ledger: self.ledger.clone(),
             price: self.price,
             reference: self.reference,
             spent: self.spent.clone(),
             reserved,
             started,
-            ticket,
+            ticket: None,
             tx,
             usage: None,
             outcome: Outcome::Failed,
@@ -216,47 +194,89 @@ impl Provider for Metered {
             _in_flight: InFlight::new(),
         };
         let inner = self.inner.clone();
+        let limits = self.limits;
         // On a multi-threaded Tokio runtime (the gateway, the tray app) the meter is a task on
         // it: the provider's events reach the caller without crossing threads, where a thread
-        // per request costs two wake-ups per event. Elsewhere (the CLI) it is a thread, which
-        // forwards events and settles the row whatever happens: a request whose row is never
-        // settled would stay reserved until the next start.
+        // per request costs two wake-ups per event, and its ledger writes are awaited, not
+        // blocked on. Elsewhere (the CLI) it is a thread, which forwards events and settles
+        // the row whatever happens: a request whose row is never settled would stay reserved
+        // until the next start.
         let spawned = match tokio::runtime::Handle::try_current() {
             Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
                 h.spawn(async move {
+                    let ledger = watch.ledger.clone();
+                    match admitted(ledger.begin_async(new, &limits).await, &watch) {
+                        Ok(ticket) => watch.ticket = ticket,
+                        Err(e) => {
+                            watch.tx.send_item(Err(e));
+                            return;
+                        }
+                    }
                     // Started here, inside the task: a cloud client then runs on this runtime too.
                     let mut upstream = inner.stream(request, cancel);
-                    let mut watch = watch;
                     while let Some(item) = upstream.next().await {
                         if !watch.observe(item) {
                             break;
                         }
                     }
-                    // The write (and letting go of a local engine, which joins its worker)
-                    // blocks: the runtime moves its other tasks to another thread meanwhile.
-                    tokio::task::block_in_place(|| watch.settle(upstream, inner));
+                    if watch.price.is_some() {
+                        watch.settle_async(upstream, inner).await;
+                    } else {
+                        // Letting go of a local engine joins its worker, which blocks: the
+                        // runtime moves its other tasks to another thread meanwhile.
+                        tokio::task::block_in_place(|| watch.settle(upstream, inner));
+                    }
                 });
                 Ok(())
             }
-            _ => std::thread::Builder::new()
-                .name("frugal-meter".into())
-                .spawn(move || {
-                    // Started here, not before the spawn: if no thread can be had, nothing is sent.
-                    let mut upstream = inner.stream(request, cancel);
-                    let mut watch = watch;
-                    while let Some(item) = upstream.blocking_next() {
-                        if !watch.observe(item) {
-                            break;
+            _ => {
+                match admitted(self.ledger.begin(new, &self.limits), &watch) {
+                    Ok(ticket) => watch.ticket = ticket,
+                    Err(e) => return EventStream::failed(e),
+                }
+                std::thread::Builder::new()
+                    .name("frugal-meter".into())
+                    .spawn(move || {
+                        // Started here, not before the spawn: if no thread can be had, nothing is sent.
+                        let mut upstream = inner.stream(request, cancel);
+                        let mut watch = watch;
+                        while let Some(item) = upstream.blocking_next() {
+                            if !watch.observe(item) {
+                                break;
+                            }
                         }
-                    }
-                    watch.settle(upstream, inner);
-                })
-                .map(drop),
+                        watch.settle(upstream, inner);
+                    })
+                    .map(drop)
+            }
         };
         if let Err(e) = spawned {
             return EventStream::failed(ProviderError::new(ErrorKind::Internal, format!("cannot start a thread: {e}")));
         }
         rx
+    }
+}
+
+/// The ticket of a reservation, or why the request goes no further. Local work costs
+/// nothing and sends nothing, so a broken ledger does not stop it: it runs unrecorded, and
+/// says so once per process (a long summary makes many requests).
+fn admitted(
+    begun: frugal_ledger::Result<frugal_ledger::Ticket>,
+    watch: &Watch,
+) -> Result<Option<frugal_ledger::Ticket>, ProviderError> {
+    match begun {
+        Ok(t) => Ok(Some(t)),
+        Err(frugal_ledger::LedgerError::Refused(r)) => Err(ProviderError::new(ErrorKind::Refused, r.to_string())),
+        Err(e) if watch.price.is_none() => {
+            static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+            if !SAID.swap(true, Ordering::SeqCst) {
+                watch.tx.send(Event::Status(format!("local work is not recorded in the spend ledger: {e}")));
+            }
+            Ok(None)
+        }
+        Err(e) => {
+            Err(ProviderError::new(ErrorKind::Internal, format!("the spend ledger failed, so nothing was sent: {e}")))
+        }
     }
 }
 
@@ -342,6 +362,30 @@ impl Watch {
     /// let go first: whoever sees the answer finish may change the model next, and the old
     /// engine must be free by then.
     fn settle(self, upstream: EventStream, inner: Arc<dyn Provider>) {
+        let (closing, due) = self.close(upstream, inner);
+        if let Some((ticket, settlement)) = due {
+            closing.written(closing.ledger.settle(ticket, settlement));
+        }
+        closing.end();
+    }
+
+    /// As [`Watch::settle`], awaiting the ledger's write (for a cloud request: nothing else
+    /// in it blocks).
+    async fn settle_async(self, upstream: EventStream, inner: Arc<dyn Provider>) {
+        let (closing, due) = self.close(upstream, inner);
+        if let Some((ticket, settlement)) = due {
+            closing.written(closing.ledger.settle_async(ticket, settlement).await);
+        }
+        closing.end();
+    }
+
+    /// What the row is settled with (none when it was never reserved), the engine let go
+    /// first.
+    fn close(
+        self,
+        upstream: EventStream,
+        inner: Arc<dyn Provider>,
+    ) -> (Closing, Option<(frugal_ledger::Ticket, Settlement)>) {
         let Watch {
             ledger,
             price,
@@ -414,15 +458,31 @@ impl Watch {
             levers,
         };
         spent.fetch_add(cost, Ordering::SeqCst);
-        if let Some(ticket) = ticket {
-            if let Err(e) = ledger.settle(ticket, settlement) {
-                tx.send(Event::Status(format!("could not record this request in the spend ledger: {e}")));
-            }
+        (Closing { ledger, tx, last, _in_flight }, ticket.map(|t| (t, settlement)))
+    }
+}
+
+/// A request's row about to be settled, and the end of its stream held back until it is.
+struct Closing {
+    ledger: Arc<Ledger>,
+    tx: frugal_llm::EventSender,
+    last: Option<frugal_llm::Result<Event>>,
+    _in_flight: InFlight,
+}
+
+impl Closing {
+    fn written(&self, r: frugal_ledger::Result<()>) {
+        if let Err(e) = r {
+            self.tx.send(Event::Status(format!("could not record this request in the spend ledger: {e}")));
         }
-        // This thread's handle on the ledger goes before the caller hears the end too: a
-        // CLI that exits as soon as the answer ends must find its own handle the last one,
-        // so the ledger's drop (which takes the backup of what was just spent) runs in the
-        // caller, not in a thread the exit may cut short.
+    }
+
+    /// Hands the caller the end. This thread's handle on the ledger goes first: a CLI that
+    /// exits as soon as the answer ends must find its own handle the last one, so the
+    /// ledger's drop (which takes the backup of what was just spent) runs in the caller,
+    /// not in a thread the exit may cut short.
+    fn end(self) {
+        let Closing { ledger, tx, last, _in_flight } = self;
         drop(ledger);
         if let Some(last) = last {
             tx.send_item(last);

@@ -283,6 +283,18 @@ impl Router {
         Ok((self.client(entry)?, price))
     }
 
+    /// Whether a request to `entry` can be metered without blocking: its client made (its
+    /// key read from the keychain) and the ledger open.
+    pub(crate) fn cloud_ready(&self, entry: &ProviderEntry) -> bool {
+        let made = self
+            .clients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&entry.name)
+            .is_some_and(|(made_for, _)| made_for == entry);
+        made && self.spend.ledger_is_open()
+    }
+
     /// The client for `entry`, its key found: no budget or price check, for calls that move
     /// no new money (polling or cancelling a batch already paid for by its reservations).
     pub(crate) fn client(&self, entry: &ProviderEntry) -> Result<Arc<CloudClient>> {

@@ -60,6 +60,11 @@ impl Spend {
         Ok(ledger)
     }
 
+    /// Whether the ledger is open already (so [`Spend::ledger`] does not block).
+    pub(crate) fn ledger_is_open(&self) -> bool {
+        self.ledger.lock().unwrap_or_else(PoisonError::into_inner).is_some()
+    }
+
     /// The ledger for local rows: if the real one cannot be opened (locked, corrupt, from a
     /// newer version), local work still runs, recorded in memory only, and the notice says so.
     /// Cloud requests never take this path: without the ledger nothing is sent.

@@ -266,10 +266,15 @@ async fn run(gw: &Gateway, call: Call, opts: RouteOptions) -> Result<Started, Pr
     let mut guard = CancelOnDrop(Some(cancel.clone()));
     let c = cancel.clone();
     let request = call.request;
-    let routed = tokio::task::spawn_blocking(move || assistant.chat(request, None, &opts, c))
-        .await
-        .map_err(|e| Problem::Internal(format!("the gateway's worker failed: {e}")))?
-        .map_err(core_problem)?;
+    let routed = if assistant.routes_without_blocking(&opts) {
+        assistant.chat(request, None, &opts, c)
+    } else {
+        // The local engine may load, the keychain be asked: not on an async worker.
+        tokio::task::spawn_blocking(move || assistant.chat(request, None, &opts, c))
+            .await
+            .map_err(|e| Problem::Internal(format!("the gateway's worker failed: {e}")))?
+    }
+    .map_err(core_problem)?;
     let ((mut events, meter), route) = match routed {
         Routed::Done(done, route) => (done, route),
         Routed::DryRun(_) => return Err(Problem::Internal("a dry run where an answer was expected".into())),

@@ -6,7 +6,9 @@
 //! keep appending to the WAL. Idle, it sleeps on a channel: no wake-ups.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -19,6 +21,9 @@ const DEBOUNCE: Duration = Duration::from_millis(250);
 #[derive(Debug)]
 pub(crate) struct Checkpointer {
     wrote: Option<SyncSender<()>>,
+    /// A checkpoint is due: the commits until it runs need not wake the thread again (under
+    /// the gateway's load, one wake-up per commit was thousands a second).
+    due: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -29,13 +34,20 @@ impl Checkpointer {
         let conn = Connection::open(path).ok()?;
         conn.busy_timeout(Duration::from_secs(1)).ok()?;
         let (wrote, rx) = sync_channel::<()>(1);
-        let thread =
-            std::thread::Builder::new().name("frugal-ledger-checkpoint".into()).spawn(move || run(&conn, &rx)).ok()?;
-        Some(Self { wrote: Some(wrote), thread: Some(thread) })
+        let due = Arc::new(AtomicBool::new(false));
+        let flag = due.clone();
+        let thread = std::thread::Builder::new()
+            .name("frugal-ledger-checkpoint".into())
+            .spawn(move || run(&conn, &rx, &flag))
+            .ok()?;
+        Some(Self { wrote: Some(wrote), due, thread: Some(thread) })
     }
 
     /// Says a transaction committed; never blocks.
     pub(crate) fn wrote(&self) {
+        if self.due.swap(true, Ordering::AcqRel) {
+            return;
+        }
         if let Some(tx) = &self.wrote {
             match tx.try_send(()) {
                 Ok(()) | Err(TrySendError::Full(())) | Err(TrySendError::Disconnected(())) => {}
@@ -44,7 +56,7 @@ impl Checkpointer {
     }
 }
 
-fn run(conn: &Connection, rx: &Receiver<()>) {
+fn run(conn: &Connection, rx: &Receiver<()>, asked: &AtomicBool) {
     while rx.recv().is_ok() {
         // Writes during the next moment share this checkpoint; a closing ledger ends the
         // thread at once (closing the last connection checkpoints anyway).
@@ -56,6 +68,8 @@ fn run(conn: &Connection, rx: &Receiver<()>) {
                 Err(RecvTimeoutError::Disconnected) => return,
             }
         }
+        // Commits from now on ask for the next checkpoint.
+        asked.store(false, Ordering::Release);
         // PASSIVE: copies what no reader still needs and never waits for a writer. A busy or
         // failed checkpoint is simply retried after the next write (and on close).
         let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));

@@ -531,6 +531,15 @@ impl Ledger {
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The connection if nobody holds it now.
+    pub(crate) fn try_conn(&self) -> Option<MutexGuard<'_, Connection>> {
+        match self.conn.try_lock() {
+            Ok(c) => Some(c),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
     pub(crate) fn db(&self) -> impl Fn(rusqlite::Error) -> LedgerError + '_ {
         move |e| LedgerError::sqlite(&self.path, e)
     }
@@ -585,6 +594,33 @@ impl Ledger {
             crate::group::Done::Begun(r) => r,
             crate::group::Done::Settled(_) => {
                 Err(LedgerError::Invalid("a reservation was answered as a settlement".into()))
+            }
+        }
+    }
+
+    /// As [`Ledger::begin`], for a task on an async runtime: waiting for the batch of another
+    /// caller never blocks the runtime's worker (see `group`).
+    pub async fn begin_async(&self, req: NewRequest, limits: &Limits) -> Result<Ticket> {
+        if req.reserved_micros < 0 {
+            return Err(LedgerError::Invalid(format!("a reservation cannot be negative ({})", req.reserved_micros)));
+        }
+        match self.submit_async(crate::group::Op::Begin(req, *limits)).await {
+            crate::group::Done::Begun(r) => r,
+            crate::group::Done::Settled(_) => {
+                Err(LedgerError::Invalid("a reservation was answered as a settlement".into()))
+            }
+        }
+    }
+
+    /// As [`Ledger::settle`], for a task on an async runtime.
+    pub async fn settle_async(&self, ticket: Ticket, s: Settlement) -> Result<()> {
+        if s.cost_micros < 0 || s.reference_cost_micros.is_some_and(|r| r < 0) {
+            return Err(LedgerError::Invalid(format!("request {}: a cost cannot be negative", ticket.id)));
+        }
+        match self.submit_async(crate::group::Op::Settle(ticket, s)).await {
+            crate::group::Done::Settled(r) => r,
+            crate::group::Done::Begun(_) => {
+                Err(LedgerError::Invalid("a settlement was answered as a reservation".into()))
             }
         }
     }

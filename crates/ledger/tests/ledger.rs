@@ -759,3 +759,76 @@ fn writes_under_contention_share_transactions_and_the_cap_holds_exactly() {
         stats.commits
     );
 }
+
+/// Tasks on an async runtime (the gateway's meters) await their writes and share batches
+/// with threads that block on theirs: 256 tasks on two workers and 16 threads against one
+/// cap. The cap holds exactly, every row is settled, and batches are shared.
+#[test]
+fn tasks_awaiting_their_writes_share_batches_with_threads_and_the_cap_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ledger, _) = Ledger::open(dir.path().join("spend.db")).unwrap();
+    let ledger = Arc::new(ledger);
+    let month = Month::new(2026, 2).unwrap();
+    // 272 callers × 40 reservations of 10 µ$, settled at 5: room for 6,000 of 10,880.
+    let limits = monthly(6_000 * 5 + 5);
+    let (granted, refused) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let count = |r: Result<frugal_ledger::Ticket, LedgerError>, granted: &AtomicU64, refused: &AtomicU64| match r {
+        Ok(t) => {
+            granted.fetch_add(1, Ordering::SeqCst);
+            Some(t)
+        }
+        Err(LedgerError::Refused(_)) => {
+            refused.fetch_add(1, Ordering::SeqCst);
+            None
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let threads: Vec<_> = (0..16u64)
+        .map(|i| {
+            let (ledger, granted, refused) = (ledger.clone(), granted.clone(), refused.clone());
+            std::thread::spawn(move || {
+                for j in 0..40 {
+                    let begun = ledger.begin(cloud(at(month, 1), &format!("t{i}-{j}"), "ask", 10), &limits);
+                    if let Some(t) = count(begun, &granted, &refused) {
+                        ledger.settle(t, done(at(month, 1), 5, Outcome::Ok)).unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+    runtime.block_on(async {
+        let tasks: Vec<_> = (0..256u64)
+            .map(|i| {
+                let (ledger, granted, refused) = (ledger.clone(), granted.clone(), refused.clone());
+                tokio::spawn(async move {
+                    for j in 0..40 {
+                        let begun =
+                            ledger.begin_async(cloud(at(month, 1), &format!("a{i}-{j}"), "ask", 10), &limits).await;
+                        if let Some(t) = count(begun, &granted, &refused) {
+                            ledger.settle_async(t, done(at(month, 1), 5, Outcome::Ok)).await.unwrap();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    let (granted, refused) = (granted.load(Ordering::SeqCst), refused.load(Ordering::SeqCst));
+    assert_eq!(granted + refused, 272 * 40);
+    let cap = limits.monthly_micros.unwrap();
+    let report = ledger.report(month, &limits, at(month, 40)).unwrap();
+    assert_eq!(report.spent_micros, granted as i64 * 5);
+    assert!(report.spent_micros <= cap, "spent {} over cap {cap}", report.spent_micros);
+    assert!(refused > 0 && report.spent_micros > cap / 2, "granted {granted}, refused {refused}");
+    assert_eq!(report.reserved_micros, 0);
+    let rows = ledger.rows(month).unwrap();
+    assert_eq!(rows.len() as u64, granted + refused);
+    assert!(rows.iter().all(|r| r.state == State::Settled), "no pending rows left");
+    let stats = ledger.group_stats();
+    assert_eq!(stats.writes, granted * 2 + refused);
+    assert!(stats.commits * 2 < stats.writes, "{} rows in {} transactions", stats.writes, stats.commits);
+}
