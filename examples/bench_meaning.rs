@@ -231,4 +231,159 @@ fn main() {
         query_ms[query_ms.len() / 2],
         query_ms[(query_ms.len() as f64 * 0.95) as usize]
     );
+
+    // 5. Pages: one transformer vector per file, of its first passage cut to a few tokens
+    // (a page's title and first sentence: what an API page is about).
+    if let Some(cut) = std::env::var("BENCH_PAGES").ok().and_then(|v| v.parse::<usize>().ok()) {
+        let mut firsts = Vec::new();
+        for (i, k) in keys.iter().enumerate() {
+            if i == 0 || keys[i - 1].0 != k.0 {
+                firsts.push(i);
+            }
+        }
+        let t = Instant::now();
+        let mut page_vectors = Vec::with_capacity(firsts.len());
+        let bar = firsts.len() / 20;
+        for (n, part) in firsts.chunks(256).enumerate() {
+            let seqs: Vec<Vec<i32>> = part
+                .iter()
+                .map(|&i| {
+                    let mut s = vec![cls];
+                    s.extend(tokens[i].iter().take(cut));
+                    s.push(sep);
+                    s
+                })
+                .collect();
+            page_vectors.extend(embedder.embed_tokens(&seqs).expect("page vectors").into_iter().map(|e| e.vector));
+            if bar > 0 && ((n + 1) * 256) / bar != (n * 256) / bar {
+                eprintln!("pages: {} of {} in {:.0} s", page_vectors.len(), firsts.len(), t.elapsed().as_secs_f64());
+            }
+        }
+        let secs = t.elapsed().as_secs_f64();
+        let (mut p5, mut h5) = (0, 0);
+        for q in &qs {
+            let mut query = SearchQuery::new(&q.q);
+            query.limit = 100;
+            let hits = index.search(&query).expect("keyword search");
+            let keyword = dedup(hits.iter().map(|h| key(&h.path, h.line_start)).collect());
+            let tq = embedder.embed_one(&q.q).expect("query vector").vector;
+            let pages: Vec<(String, u32)> =
+                nearest(&page_vectors, &tq, 100).iter().map(|&i| keys[firsts[i]].clone()).collect();
+            let hybrid = fuse(&[(&keyword, 1.0), (&pages, 1.0)]);
+            let top5 = |list: &[(String, u32)]| list.iter().take(5).any(|k| q.files.contains(&k.0));
+            p5 += usize::from(top5(&pages));
+            h5 += usize::from(top5(&hybrid));
+        }
+        println!(
+            "pages ({} files, first passage cut to {cut} tokens, transformer): embedded in {secs:.0} s ({:.0}/s); recall@5 meaning {:.3} hybrid {:.3}",
+            firsts.len(),
+            firsts.len() as f64 / secs,
+            p5 as f64 / n,
+            h5 as f64 / n
+        );
+    }
+
+    // 4. Variants of the static vectors, each in this run: token vectors centred on their
+    // corpus-weighted mean (single-token vectors share one large direction, which makes
+    // every passage look alike), SIF weights a / (a + p(token)) instead of IDF, and the
+    // first principal component of the passage vectors removed (SIF's common component).
+    let mut tf = vec![0f64; vocab];
+    for seq in &tokens {
+        for &id in seq {
+            tf[id as usize] += 1.0;
+        }
+    }
+    let total: f64 = tf.iter().sum();
+    let mut mu = vec![0f32; dims];
+    for (id, &c) in tf.iter().enumerate() {
+        let p = (c / total) as f32;
+        if p > 0.0 {
+            mu.iter_mut().zip(&table[id * dims..(id + 1) * dims]).for_each(|(m, r)| *m += p * r);
+        }
+    }
+    let sif: Vec<f32> = tf.iter().map(|&c| (1e-4 / (1e-4 + c / total)) as f32).collect();
+    let mirror = |f: &str, files: &[String]| {
+        files.iter().any(|a| {
+            a == f
+                || ["core/", "alloc/"]
+                    .iter()
+                    .any(|m| a.strip_prefix("std/").is_some_and(|rest| f.strip_prefix(m) == Some(rest)))
+        })
+    };
+    for (name, weights, centre, pc) in [
+        ("idf, centred", &idf, true, false),
+        ("sif", &sif, false, false),
+        ("sif, centred", &sif, true, false),
+        ("sif, centred, 1st PC removed", &sif, true, true),
+        ("idf, centred, 1st PC removed", &idf, true, true),
+    ] {
+        let vec_of = |seq: &[i32]| {
+            let mut v = vec![0f32; dims];
+            for &id in seq {
+                let w = weights[id as usize];
+                let row = &table[id as usize * dims..(id as usize + 1) * dims];
+                if centre {
+                    v.iter_mut().zip(row.iter().zip(&mu)).for_each(|(x, (r, m))| *x += w * (r - m));
+                } else {
+                    v.iter_mut().zip(row).for_each(|(x, r)| *x += w * r);
+                }
+            }
+            normalise(&mut v);
+            v
+        };
+        let mut vs: Vec<Vec<f32>> = tokens.iter().map(|s| vec_of(s)).collect();
+        let u = if pc {
+            // Power iteration over a sample: the passages' dominant direction.
+            let mut u = vec![1f32; dims];
+            normalise(&mut u);
+            for _ in 0..20 {
+                let mut next = vec![0f32; dims];
+                for v in vs.iter().step_by(7) {
+                    let d = dot(v, &u);
+                    next.iter_mut().zip(v).for_each(|(n, x)| *n += d * x);
+                }
+                normalise(&mut next);
+                u = next;
+            }
+            for v in &mut vs {
+                let d = dot(v, &u);
+                v.iter_mut().zip(&u).for_each(|(x, y)| *x -= d * y);
+                normalise(v);
+            }
+            Some(u)
+        } else {
+            None
+        };
+        let (mut m5, mut h5, mut mm5, mut hm5, mut km5) = (0, 0, 0, 0, 0);
+        for q in &qs {
+            let mut query = SearchQuery::new(&q.q);
+            query.limit = 100;
+            let hits = index.search(&query).expect("keyword search");
+            let keyword = dedup(hits.iter().map(|h| key(&h.path, h.line_start)).collect());
+            let qtokens = embedder.tokenize(&[q.q.as_str()]).expect("tokenize").pop().unwrap_or_default();
+            let mut qv = vec_of(&qtokens);
+            if let Some(u) = &u {
+                let d = dot(&qv, u);
+                qv.iter_mut().zip(u).for_each(|(x, y)| *x -= d * y);
+                normalise(&mut qv);
+            }
+            let meaning = dedup(nearest(&vs, &qv, 100).iter().map(|&i| keys[i].clone()).collect());
+            let hybrid = fuse(&[(&keyword, 1.0), (&meaning, 1.0)]);
+            let top5 = |list: &[(String, u32)]| list.iter().take(5).any(|k| q.files.contains(&k.0));
+            let top5m = |list: &[(String, u32)]| list.iter().take(5).any(|k| mirror(&k.0, &q.files));
+            m5 += usize::from(top5(&meaning));
+            h5 += usize::from(top5(&hybrid));
+            mm5 += usize::from(top5m(&meaning));
+            hm5 += usize::from(top5m(&hybrid));
+            km5 += usize::from(top5m(&keyword));
+        }
+        println!(
+            "static {name:<30} meaning {:.3} hybrid {:.3} | core/alloc mirrors of the std page counted: keyword {:.3} meaning {:.3} hybrid {:.3}",
+            m5 as f64 / n,
+            h5 as f64 / n,
+            km5 as f64 / n,
+            mm5 as f64 / n,
+            hm5 as f64 / n
+        );
+    }
 }

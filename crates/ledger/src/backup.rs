@@ -6,7 +6,8 @@
 //! user restores the backup or confirms a reset.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::Connection;
 
@@ -14,6 +15,64 @@ use crate::error::{first_line, LedgerError, Result};
 
 /// A backup older than this is refreshed when the ledger opens.
 const REFRESH_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// Backups after cloud requests are at most this frequent (each is a full snapshot); the
+/// last one is taken when the ledger closes.
+const EVERY: Duration = Duration::from_secs(30);
+
+/// What one process knows of its backups, shared by its ledger and the ledger's checkpointer
+/// thread (which takes the ones due after requests): when one was last asked for, and
+/// whether the backup holds all the money this process moved.
+#[derive(Debug, Default)]
+pub(crate) struct Backups {
+    state: Mutex<State>,
+    /// Held while a backup is written: one at a time, so an older snapshot never replaces a
+    /// newer one.
+    writing: Mutex<()>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    asked: Option<Instant>,
+    /// Settlements that moved money, counted; `saved` of them are in the backup.
+    moved: u64,
+    saved: u64,
+}
+
+impl Backups {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Notes that money moved; true when a backup is due now (none asked for lately).
+    pub(crate) fn moved(&self) -> bool {
+        let mut s = self.state();
+        s.moved += 1;
+        let due = s.asked.is_none_or(|t| t.elapsed() >= EVERY);
+        if due {
+            s.asked = Some(Instant::now());
+        }
+        due
+    }
+
+    /// Money moved that the backup does not hold yet.
+    pub(crate) fn dirty(&self) -> bool {
+        let s = self.state();
+        s.moved != s.saved
+    }
+
+    /// Writes the backup of the ledger at `path` through `conn` (any connection to it) and
+    /// notes what it holds: everything moved before it started.
+    pub(crate) fn write(&self, conn: &Connection, path: &Path) -> Result<()> {
+        let _writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+        let moved = self.state().moved;
+        write(conn, path)?;
+        let mut s = self.state();
+        s.saved = s.saved.max(moved);
+        s.asked.get_or_insert_with(Instant::now);
+        Ok(())
+    }
+}
 
 /// Where the backup of the ledger at `path` lives: beside it, `NAME.backup`.
 pub fn backup_path(path: &Path) -> PathBuf {

@@ -5,7 +5,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -388,28 +388,20 @@ pub struct Ledger {
     pub(crate) totals: Mutex<Option<crate::totals::Totals>>,
     path: PathBuf,
     pub(crate) pid: u32,
-    /// When this process last backed the ledger up, and whether money moved since.
-    backup: Mutex<BackupState>,
+    /// When this process last asked for a backup, and whether the backup holds all the money
+    /// moved; shared with the checkpointer, which takes the backups due after requests.
+    backups: Arc<crate::backup::Backups>,
     /// Checkpoints the WAL off the request path (`None`: SQLite's automatic ones).
     checkpointer: Option<crate::checkpoint::Checkpointer>,
     /// Each task's prefix reuse, as last counted (see `Ledger::prefix_reuse`).
     pub(crate) reuse: crate::batches::ReuseMemo,
 }
 
-#[derive(Debug, Default)]
-struct BackupState {
-    last: Option<std::time::Instant>,
-    dirty: bool,
-}
-
-/// Backups after cloud requests are at most this frequent (each is a full snapshot); the
-/// last one is taken when the ledger closes.
-const BACKUP_EVERY: Duration = Duration::from_secs(30);
-
 impl Drop for Ledger {
     fn drop(&mut self) {
-        let dirty = self.backup.get_mut().map(|b| b.dirty).unwrap_or(true);
-        if dirty {
+        // Its backup in flight is finished first: one backup is written at a time.
+        drop(self.checkpointer.take());
+        if self.backups.dirty() {
             // Best effort: a failed backup on the way out leaves the previous one.
             let _ = self.back_up();
         }
@@ -439,7 +431,8 @@ impl Ledger {
                 other => break other?,
             }
         }
-        let checkpointer = crate::checkpoint::Checkpointer::start(&path);
+        let backups = Arc::new(crate::backup::Backups::default());
+        let checkpointer = crate::checkpoint::Checkpointer::start(&path, backups.clone());
         if checkpointer.is_some() {
             conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(|e| LedgerError::sqlite(&path, e))?;
         }
@@ -449,7 +442,7 @@ impl Ledger {
             totals: Mutex::default(),
             path,
             pid: std::process::id(),
-            backup: Mutex::default(),
+            backups,
             checkpointer,
             reuse: Default::default(),
         };
@@ -467,32 +460,28 @@ impl Ledger {
         if self.path == Path::new(":memory:") {
             return Ok(());
         }
-        crate::backup::write(&self.conn(), &self.path)?;
-        let mut state = self.backup.lock().unwrap_or_else(PoisonError::into_inner);
-        *state = BackupState { last: Some(std::time::Instant::now()), dirty: false };
-        Ok(())
+        self.backups.write(&self.conn(), &self.path)
     }
 
     /// Takes the backup now if money moved since the last one: for a process about to exit
     /// without dropping the ledger (`process::exit`, the tray app's Quit).
     pub fn flush_backup(&self) -> Result<()> {
-        let dirty = self.backup.lock().unwrap_or_else(PoisonError::into_inner).dirty;
-        if dirty {
+        if self.backups.dirty() {
             self.back_up()?;
         }
         Ok(())
     }
 
-    /// Notes that money moved; backs up now unless a backup was taken moments ago (then the
-    /// next one, or closing the ledger, takes it).
+    /// Notes that money moved; a backup is taken unless one was asked for moments ago (then
+    /// the next one, or closing the ledger, takes it). The checkpointer takes it, with its
+    /// own connection: a `VACUUM INTO` of a year's ledger on the request path would stall
+    /// every request behind it (WAL readers never block writers).
     pub(crate) fn money_moved(&self) -> Result<()> {
-        let due = {
-            let mut state = self.backup.lock().unwrap_or_else(PoisonError::into_inner);
-            state.dirty = true;
-            state.last.is_none_or(|t| t.elapsed() >= BACKUP_EVERY)
-        };
-        if due {
-            self.back_up()?;
+        if self.backups.moved() {
+            match &self.checkpointer {
+                Some(c) => c.back_up(),
+                None => self.back_up()?,
+            }
         }
         Ok(())
     }
@@ -515,7 +504,7 @@ impl Ledger {
             totals: Mutex::default(),
             path,
             pid: std::process::id(),
-            backup: Mutex::default(),
+            backups: Default::default(),
             checkpointer: None,
             reuse: Default::default(),
         })

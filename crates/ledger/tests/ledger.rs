@@ -832,3 +832,37 @@ fn tasks_awaiting_their_writes_share_batches_with_threads_and_the_cap_holds() {
     assert_eq!(stats.writes, granted * 2 + refused);
     assert!(stats.commits * 2 < stats.writes, "{} rows in {} transactions", stats.writes, stats.commits);
 }
+
+/// The backup due after a settled cloud request is taken by the checkpointer's thread while
+/// the ledger stays open (its `VACUUM INTO` never holds the requests' connection), and it
+/// holds the settled row; the settlements after it are in the backup taken at close.
+#[test]
+fn backups_after_requests_are_taken_while_open_and_at_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.sqlite3");
+    let backup = frugal_ledger::backup_path(&path);
+    // A new ledger backs itself up as it opens; one opened again the same day does not.
+    drop(Ledger::open(&path).unwrap());
+    let (ledger, _) = Ledger::open(&path).unwrap();
+    let month = Month::containing(chrono::Utc::now().timestamp_millis());
+    let rows_in = |file: &Path| -> i64 {
+        let conn = rusqlite::Connection::open(file).unwrap();
+        conn.query_row("SELECT COUNT(*) FROM requests WHERE state = 'settled'", [], |r| r.get(0)).unwrap_or(0)
+    };
+    let request = |i: usize| {
+        let t = ledger.begin(cloud(at(month, 1), &format!("run-{i}"), "gateway", 100), &monthly(1_000_000)).unwrap();
+        ledger.settle(t, done(at(month, 1), 90, Outcome::Ok)).unwrap();
+    };
+    request(0);
+    let start = std::time::Instant::now();
+    while !backup.exists() || rows_in(&backup) < 1 {
+        assert!(start.elapsed() < Duration::from_secs(5), "no backup was taken while the ledger was open");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Within the next 30 s no other backup is asked for; closing takes the last one.
+    for i in 1..5 {
+        request(i);
+    }
+    drop(ledger);
+    assert_eq!(rows_in(&backup), 5, "the backup at close holds every settled row");
+}
