@@ -160,7 +160,7 @@ fn repo(p: &str) -> std::path::PathBuf {
 
 /// A catalog of a speech and an embedding model served by `base`, the real default files
 /// under other names (a hub is out of reach here; the download path is the same).
-fn kinds_catalog(base: &str, speech: &[u8], embedding: &[u8], document_prefix: &str) -> String {
+fn kinds_catalog(base: &str, speech: &[u8], embedding: &[u8], query_prefix: &str, document_prefix: &str) -> String {
     format!(
         "[[models]]\nname = \"whisper-test.en\"\ndisplay = \"Whisper test\"\nkind = \"speech\"\ntier = \"tiny\"\n\
          file = \"ggml-test.en.bin\"\nurl = \"{base}/ggerganov/whisper.cpp/resolve/abc/ggml-test.en.bin\"\n\
@@ -168,7 +168,7 @@ fn kinds_catalog(base: &str, speech: &[u8], embedding: &[u8], document_prefix: &
          [[models]]\nname = \"embed-test\"\ndisplay = \"Embed test\"\nkind = \"embedding\"\ntier = \"tiny\"\n\
          file = \"embed-test.gguf\"\nurl = \"{base}/org/embed/resolve/abc/embed-test.gguf\"\nsize = {}\n\
          sha256 = \"{}\"\nlicense = \"Apache-2.0\"\ncontext = 512\nmin_memory = 1000\ncompute = 1.0\n\
-         query_prefix = \"query: \"\ndocument_prefix = \"{document_prefix}\"\n",
+         query_prefix = \"{query_prefix}\"\ndocument_prefix = \"{document_prefix}\"\n",
         speech.len(),
         sha256(speech),
         embedding.len(),
@@ -191,7 +191,7 @@ fn speech_and_embedding_models_are_pulled_and_used_like_language_models() {
             Route { body: embedding.clone(), cut_first_at: None, status: 200 },
         ),
     ]));
-    setup(&env, &kinds_catalog(&server.base, &speech, &embedding, ""));
+    setup(&env, &kinds_catalog(&server.base, &speech, &embedding, "query: ", ""));
     let list = json(&env.run(&["models", "list", "--json"]));
     let kinds: Vec<&str> = list.as_array().unwrap().iter().map(|m| m["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["speech", "embedding"]);
@@ -232,10 +232,26 @@ fn speech_and_embedding_models_are_pulled_and_used_like_language_models() {
     assert!(list.as_array().unwrap().iter().all(|m| m["in_use"] == true && m["installed"] == true), "{list}");
 
     // Passages embedded with another document prefix are other vectors: all embedded again.
-    std::fs::write(env.path("catalog.toml"), kinds_catalog(&server.base, &speech, &embedding, "passage: ")).unwrap();
+    std::fs::write(env.path("catalog.toml"), kinds_catalog(&server.base, &speech, &embedding, "query: ", "passage: "))
+        .unwrap();
     let update = json(&env.run(&["--json", "index", "update"]));
     let passages = status["passages"].as_u64().unwrap();
     assert_eq!(update["meaning"]["embedded"].as_u64(), Some(passages), "{update}");
+
+    // The query prefix is what the query is embedded with: the same search, the same
+    // vectors, another prefix, other scores (and nothing embedded again).
+    let scores = || -> Vec<(String, f64)> {
+        let hits = json(&env.run(&["--json", "search", "--mode", "meaning", "where do I stay on a work trip"]));
+        hits.as_array().unwrap().iter().map(|h| (h["path"].to_string(), h["score"].as_f64().unwrap())).collect()
+    };
+    let with_prefix = scores();
+    std::fs::write(env.path("catalog.toml"), kinds_catalog(&server.base, &speech, &embedding, "", "passage: "))
+        .unwrap();
+    let update = json(&env.run(&["--json", "index", "update"]));
+    assert_eq!(update["meaning"]["embedded"].as_u64(), Some(0), "{update}");
+    let without = scores();
+    assert!(!with_prefix.is_empty() && !without.is_empty());
+    assert_ne!(with_prefix, without, "the query prefix changed nothing");
 }
 
 #[test]
