@@ -7,7 +7,8 @@
 //! ```
 //!
 //! FOLDER defaults to the Rust book installed with the toolchain (`rustup doc --book`);
-//! PASSAGES (default 512) are taken from its files in name order.
+//! PASSAGES (default 512) are taken from its files in name order. `EMBED_MODEL=PATH` measures
+//! another GGUF embedding model than the default.
 
 #[path = "support/walk.rs"]
 mod walk;
@@ -43,7 +44,9 @@ fn main() {
         std::process::exit(2);
     };
     let wanted: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(512);
-    let model = PathBuf::from("models/all-MiniLM-L6-v2.f16.gguf");
+    let model = std::env::var_os("EMBED_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("models/all-MiniLM-L6-v2.f16.gguf"));
     let mut paths = Vec::new();
     files(&folder, &mut paths);
     let mut passages = Vec::new();
