@@ -204,8 +204,9 @@ impl Provider for Metered {
         let spawned = match tokio::runtime::Handle::try_current() {
             Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
                 h.spawn(async move {
-                    let ledger = watch.ledger.clone();
-                    match admitted(ledger.begin_async(new, &limits).await, &watch) {
+                    // The watch's own handle: no other may outlive the answer (see `Closing::end`).
+                    let begun = watch.ledger.begin_async(new, &limits).await;
+                    match admitted(begun, &watch) {
                         Ok(ticket) => watch.ticket = ticket,
                         Err(e) => {
                             watch.tx.send_item(Err(e));

@@ -284,14 +284,17 @@ impl Router {
     }
 
     /// Whether a request to `entry` can be metered without blocking: its client made (its
-    /// key read from the keychain) and the ledger open.
+    /// key read from the keychain) and the ledger open. Asked without waiting: while another
+    /// caller makes a client (and may wait on the keychain), nothing is ready.
     pub(crate) fn cloud_ready(&self, entry: &ProviderEntry) -> bool {
-        let made = self
-            .clients
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&entry.name)
-            .is_some_and(|(made_for, _)| made_for == entry);
+        let made = |clients: &HashMap<String, (ProviderEntry, Arc<CloudClient>)>| {
+            clients.get(&entry.name).is_some_and(|(made_for, _)| made_for == entry)
+        };
+        let made = match self.clients.try_lock() {
+            Ok(clients) => made(&clients),
+            Err(std::sync::TryLockError::Poisoned(p)) => made(&p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => false,
+        };
         made && self.spend.ledger_is_open()
     }
 

@@ -60,9 +60,14 @@ impl Spend {
         Ok(ledger)
     }
 
-    /// Whether the ledger is open already (so [`Spend::ledger`] does not block).
+    /// Whether the ledger is open already (so [`Spend::ledger`] does not block); false while
+    /// another caller is opening it, without waiting for that.
     pub(crate) fn ledger_is_open(&self) -> bool {
-        self.ledger.lock().unwrap_or_else(PoisonError::into_inner).is_some()
+        match self.ledger.try_lock() {
+            Ok(slot) => slot.is_some(),
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().is_some(),
+            Err(std::sync::TryLockError::WouldBlock) => false,
+        }
     }
 
     /// The ledger for local rows: if the real one cannot be opened (locked, corrupt, from a

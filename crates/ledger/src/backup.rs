@@ -34,7 +34,7 @@ pub(crate) struct Backups {
 #[derive(Debug, Default)]
 struct State {
     asked: Option<Instant>,
-    /// Settlements that moved money, counted; `saved` of them are in the backup.
+    /// Batches whose settlements moved money, counted; `saved` of them are in the backup.
     moved: u64,
     saved: u64,
 }

@@ -117,15 +117,35 @@ struct Leading<'a>(&'a Queue);
 impl Drop for Leading<'_> {
     fn drop(&mut self) {
         let mut w = self.0.lock();
-        while !w.jobs.is_empty() {
-            // A queued job's channel is empty (nothing is sent to it before it is taken) and
-            // its caller is waiting on it; one that cannot be told has no caller left.
-            if w.jobs[0].reply.tell(Reply::Lead) {
-                return;
-            }
-            w.jobs.remove(0);
+        // A queued job's channel is empty (nothing is sent to it before it is taken). One
+        // that cannot be told has no caller left (a task whose future was dropped): its
+        // write stays queued all the same.
+        if w.jobs.iter().any(|job| job.reply.tell(Reply::Lead)) {
+            return;
         }
+        // Nobody is left waiting: the next caller to come writes what is queued with its own.
         w.leading = false;
+    }
+}
+
+/// A task's wait for its write. Dropped before its answer came (the task cancelled), it
+/// stops taking messages and passes on a lead it was given, so that the queue never waits
+/// for a writer that is gone; its job stays queued and is written by the next batch.
+struct Awaiting<'a> {
+    queue: &'a Queue,
+    answer: tokio::sync::mpsc::Receiver<Reply>,
+    answered: bool,
+}
+
+impl Drop for Awaiting<'_> {
+    fn drop(&mut self) {
+        if self.answered {
+            return;
+        }
+        self.answer.close();
+        if let Ok(Reply::Lead) = self.answer.try_recv() {
+            drop(Leading(self.queue));
+        }
     }
 }
 
@@ -174,21 +194,30 @@ impl Ledger {
     /// itself, on its worker: one transaction of a few rows takes tens of microseconds, less
     /// than handing it to another thread and back (`bench_gateway`: 64 clients went from
     /// ~3,450 to ~5,200 requests/s when the gateway's meters stopped blocking threads on
-    /// the ledger). What may block longer — a connection another caller is reading with, a
-    /// backup — is moved off the worker.
+    /// the ledger). A connection another caller is reading with, or a backup the ledger
+    /// takes in place, is waited for off the worker; another process's write lock (held
+    /// for the milliseconds of its own transaction) is waited for on it.
+    ///
+    /// Cancel-safe as far as the queue goes (see [`Awaiting`]); a cancelled write is still
+    /// made, so a cancelled reservation stays pending until the next start settles it at its
+    /// worst case, as a crashed request's would.
     pub(crate) async fn submit_async(&self, op: Op) -> Done {
         let settle = matches!(op, Op::Settle(..));
-        let (reply, mut answer) = tokio::sync::mpsc::channel(1);
+        let (reply, answer) = tokio::sync::mpsc::channel(1);
+        let mut wait = Awaiting { queue: &self.queue, answer, answered: false };
         if !self.queue.push(Job { op, reply: Replier::Task(reply) }) {
-            match answer.recv().await {
+            let reply = wait.answer.recv().await;
+            wait.answered = true;
+            match reply {
                 Some(Reply::Done(d)) => return d,
                 // Our job is still queued: it goes in the batch we write now.
                 Some(Reply::Lead) => {}
                 None => return self.lost(settle),
             }
         }
+        wait.answered = true;
         self.lead(true);
-        match answer.try_recv() {
+        match wait.answer.try_recv() {
             Ok(Reply::Done(d)) => d,
             _ => self.lost(settle),
         }
@@ -219,9 +248,10 @@ impl Ledger {
         };
         self.wrote();
         if money_moved {
-            // The rows are recorded either way; a failed backup stays due and is retried on
-            // the next settle and when the ledger closes.
-            if on_worker {
+            // The rows are recorded either way; a failed backup leaves the money it missed
+            // marked, for the next one (at most 30 s later) and the close. With a
+            // checkpointer this only asks its thread; without one the backup is taken here.
+            if on_worker && self.backs_up_in_place() {
                 let _ = off_worker(|| self.money_moved());
             } else {
                 let _ = self.money_moved();
@@ -279,7 +309,7 @@ impl Ledger {
                 self.queue.writes.fetch_add(count, Ordering::Relaxed);
                 self.queue.commits.fetch_add(1, Ordering::Relaxed);
                 for ((reply, _), done) in replies.into_iter().zip(results) {
-                    // Every caller waits for its answer; a send cannot find nobody there.
+                    // A task cancelled meanwhile hears nothing; its write is made all the same.
                     let _ = reply.tell(Reply::Done(done));
                 }
                 money_moved

@@ -486,6 +486,11 @@ impl Ledger {
         Ok(())
     }
 
+    /// Whether a backup due after requests is taken by the caller (no checkpointer thread).
+    pub(crate) fn backs_up_in_place(&self) -> bool {
+        self.checkpointer.is_none()
+    }
+
     /// Wakes the checkpointer: the WAL grew.
     pub(crate) fn wrote(&self) {
         if let Some(c) = &self.checkpointer {

@@ -866,3 +866,49 @@ fn backups_after_requests_are_taken_while_open_and_at_close() {
     drop(ledger);
     assert_eq!(rows_in(&backup), 5, "the backup at close holds every settled row");
 }
+
+/// A task that stops waiting for its write (its future dropped: a timeout, a runtime
+/// shutting down) never leaves the queue without a writer, even when it had just been told
+/// to write the next batch; its write is still made by the next caller's batch.
+#[test]
+fn a_cancelled_task_never_stalls_the_queue_and_its_write_is_still_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.sqlite3");
+    let (ledger, _) = Ledger::open(&path).unwrap();
+    let ledger = Arc::new(ledger);
+    let month = Month::containing(chrono::Utc::now().timestamp_millis());
+    let limits = monthly(1_000_000);
+    // Another process holds the write lock: the first caller's batch waits on it.
+    let other = raw(&path);
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let first = {
+        let ledger = ledger.clone();
+        std::thread::spawn(move || ledger.begin(cloud(at(month, 1), "first", "gateway", 10), &limits).unwrap())
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    // A task queues its reservation behind that batch; its runtime is then not driven.
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let task = {
+        let ledger = ledger.clone();
+        runtime.spawn(async move { ledger.begin_async(cloud(at(month, 1), "cancelled", "gateway", 10), &limits).await })
+    };
+    runtime.block_on(tokio::task::yield_now());
+    other.execute_batch("COMMIT").unwrap();
+    let _first = first.join().unwrap();
+    // The first batch is written and its writer told the task to write the next; the task
+    // goes away without ever running again.
+    drop(task);
+    drop(runtime);
+    let (done, answer) = std::sync::mpsc::channel();
+    {
+        let ledger = ledger.clone();
+        std::thread::spawn(move || {
+            let _ = done.send(ledger.begin(cloud(at(month, 1), "next", "gateway", 10), &limits).map(drop));
+        });
+    }
+    let next = answer.recv_timeout(Duration::from_secs(10)).expect("the next write waited for a writer that was gone");
+    next.unwrap();
+    let mut runs: Vec<String> = ledger.rows(month).unwrap().into_iter().map(|r| r.run_id).collect();
+    runs.sort();
+    assert_eq!(runs, ["cancelled", "first", "next"], "the cancelled task's reservation was still written");
+}
