@@ -91,6 +91,22 @@ struct Question {
     files: Vec<String>,
 }
 
+/// A question as every arm uses it, worked out once: its keyword ranking (the index), its
+/// tokens and its transformer vector.
+struct Asked<'a> {
+    question: &'a Question,
+    keyword: Vec<(String, u32)>,
+    tokens: Vec<i32>,
+    vector: Vec<f32>,
+}
+
+/// The direction `u` taken out of `v`, which stays of length 1.
+fn remove_direction(v: &mut [f32], u: &[f32]) {
+    let d = dot(v, u);
+    v.iter_mut().zip(u).for_each(|(x, y)| *x -= d * y);
+    normalise(v);
+}
+
 fn questions() -> Vec<Question> {
     let text = std::fs::read_to_string("tests/fixtures/rust-docs-paraphrased.toml").expect("questions");
     let doc: toml::Value = text.parse().expect("toml");
@@ -187,30 +203,39 @@ fn main() {
     );
 
     // 3. The questions.
-    let qs = questions();
+    let questions = questions();
+    let qs: Vec<Asked> = questions
+        .iter()
+        .map(|question| {
+            let mut query = SearchQuery::new(&question.q);
+            query.limit = 100;
+            let hits = index.search(&query).expect("keyword search");
+            Asked {
+                question,
+                keyword: dedup(hits.iter().map(|h| key(&h.path, h.line_start)).collect()),
+                tokens: embedder.tokenize(&[question.q.as_str()]).expect("tokenize").pop().unwrap_or_default(),
+                vector: embedder.embed_one(&question.q).expect("query vector").vector,
+            }
+        })
+        .collect();
     let (mut kw5, mut mean5, mut hyb5) = (0, 0, 0);
     // Other arms, measured in the same run: the transformer's vector of the query against
     // the static passage vectors, and fusion that weighs meaning twice as much as keywords.
     let (mut tq5, mut weighted5) = (0, 0);
     let mut query_ms = Vec::new();
-    for q in &qs {
-        let mut query = SearchQuery::new(&q.q);
-        query.limit = 100;
-        let hits = index.search(&query).expect("keyword search");
-        let keyword = dedup(hits.iter().map(|h| key(&h.path, h.line_start)).collect());
-        let qtokens = embedder.tokenize(&[q.q.as_str()]).expect("tokenize").pop().unwrap_or_default();
-        let qv = static_vector(&qtokens);
+    for asked in &qs {
+        let (q, keyword) = (asked.question, &asked.keyword);
+        let qv = static_vector(&asked.tokens);
         // Only the scan is timed: the query's static vector costs microseconds.
         let started = Instant::now();
         let top = nearest(&vectors, &qv, 100);
         query_ms.push(started.elapsed().as_secs_f64() * 1e3);
         let meaning = dedup(top.iter().map(|&i| keys[i].clone()).collect());
-        let tq = embedder.embed_one(&q.q).expect("query vector").vector;
-        tq5 += usize::from(nearest(&vectors, &tq, 5).iter().any(|&i| q.files.contains(&keys[i].0)));
-        let weighted = fuse(&[(&keyword, 1.0), (&meaning, 2.0)]);
-        let hybrid = fuse(&[(&keyword, 1.0), (&meaning, 1.0)]);
+        tq5 += usize::from(nearest(&vectors, &asked.vector, 5).iter().any(|&i| q.files.contains(&keys[i].0)));
+        let weighted = fuse(&[(keyword, 1.0), (&meaning, 2.0)]);
+        let hybrid = fuse(&[(keyword, 1.0), (&meaning, 1.0)]);
         let top5 = |list: &[(String, u32)]| list.iter().take(5).any(|k| q.files.contains(&k.0));
-        kw5 += usize::from(top5(&keyword));
+        kw5 += usize::from(top5(keyword));
         mean5 += usize::from(top5(&meaning));
         hyb5 += usize::from(top5(&hybrid));
         weighted5 += usize::from(top5(&weighted));
@@ -261,15 +286,11 @@ fn main() {
         }
         let secs = t.elapsed().as_secs_f64();
         let (mut p5, mut h5) = (0, 0);
-        for q in &qs {
-            let mut query = SearchQuery::new(&q.q);
-            query.limit = 100;
-            let hits = index.search(&query).expect("keyword search");
-            let keyword = dedup(hits.iter().map(|h| key(&h.path, h.line_start)).collect());
-            let tq = embedder.embed_one(&q.q).expect("query vector").vector;
+        for asked in &qs {
+            let (q, keyword) = (asked.question, &asked.keyword);
             let pages: Vec<(String, u32)> =
-                nearest(&page_vectors, &tq, 100).iter().map(|&i| keys[firsts[i]].clone()).collect();
-            let hybrid = fuse(&[(&keyword, 1.0), (&pages, 1.0)]);
+                nearest(&page_vectors, &asked.vector, 100).iter().map(|&i| keys[firsts[i]].clone()).collect();
+            let hybrid = fuse(&[(keyword, 1.0), (&pages, 1.0)]);
             let top5 = |list: &[(String, u32)]| list.iter().take(5).any(|k| q.files.contains(&k.0));
             p5 += usize::from(top5(&pages));
             h5 += usize::from(top5(&hybrid));
@@ -345,37 +366,27 @@ fn main() {
                 normalise(&mut next);
                 u = next;
             }
-            for v in &mut vs {
-                let d = dot(v, &u);
-                v.iter_mut().zip(&u).for_each(|(x, y)| *x -= d * y);
-                normalise(v);
-            }
+            vs.iter_mut().for_each(|v| remove_direction(v, &u));
             Some(u)
         } else {
             None
         };
         let (mut m5, mut h5, mut mm5, mut hm5, mut km5) = (0, 0, 0, 0, 0);
-        for q in &qs {
-            let mut query = SearchQuery::new(&q.q);
-            query.limit = 100;
-            let hits = index.search(&query).expect("keyword search");
-            let keyword = dedup(hits.iter().map(|h| key(&h.path, h.line_start)).collect());
-            let qtokens = embedder.tokenize(&[q.q.as_str()]).expect("tokenize").pop().unwrap_or_default();
-            let mut qv = vec_of(&qtokens);
+        for asked in &qs {
+            let (q, keyword) = (asked.question, &asked.keyword);
+            let mut qv = vec_of(&asked.tokens);
             if let Some(u) = &u {
-                let d = dot(&qv, u);
-                qv.iter_mut().zip(u).for_each(|(x, y)| *x -= d * y);
-                normalise(&mut qv);
+                remove_direction(&mut qv, u);
             }
             let meaning = dedup(nearest(&vs, &qv, 100).iter().map(|&i| keys[i].clone()).collect());
-            let hybrid = fuse(&[(&keyword, 1.0), (&meaning, 1.0)]);
+            let hybrid = fuse(&[(keyword, 1.0), (&meaning, 1.0)]);
             let top5 = |list: &[(String, u32)]| list.iter().take(5).any(|k| q.files.contains(&k.0));
             let top5m = |list: &[(String, u32)]| list.iter().take(5).any(|k| mirror(&k.0, &q.files));
             m5 += usize::from(top5(&meaning));
             h5 += usize::from(top5(&hybrid));
             mm5 += usize::from(top5m(&meaning));
             hm5 += usize::from(top5m(&hybrid));
-            km5 += usize::from(top5m(&keyword));
+            km5 += usize::from(top5m(keyword));
         }
         println!(
             "static {name:<30} meaning {:.3} hybrid {:.3} | core/alloc mirrors of the std page counted: keyword {:.3} meaning {:.3} hybrid {:.3}",

@@ -41,6 +41,40 @@ pub(crate) enum Done {
     Settled(Result<()>),
 }
 
+impl Op {
+    /// A reservation, checked before it is queued.
+    pub(crate) fn begin(req: NewRequest, limits: &Limits) -> Result<Op> {
+        if req.reserved_micros < 0 {
+            return Err(LedgerError::Invalid(format!("a reservation cannot be negative ({})", req.reserved_micros)));
+        }
+        Ok(Op::Begin(req, *limits))
+    }
+
+    /// A settlement, checked before it is queued.
+    pub(crate) fn settle(ticket: Ticket, s: Settlement) -> Result<Op> {
+        if s.cost_micros < 0 || s.reference_cost_micros.is_some_and(|r| r < 0) {
+            return Err(LedgerError::Invalid(format!("request {}: a cost cannot be negative", ticket.id())));
+        }
+        Ok(Op::Settle(ticket, s))
+    }
+}
+
+impl Done {
+    pub(crate) fn begun(self) -> Result<Ticket> {
+        match self {
+            Done::Begun(r) => r,
+            Done::Settled(_) => Err(LedgerError::Invalid("a reservation was answered as a settlement".into())),
+        }
+    }
+
+    pub(crate) fn settled(self) -> Result<()> {
+        match self {
+            Done::Settled(r) => r,
+            Done::Begun(_) => Err(LedgerError::Invalid("a settlement was answered as a reservation".into())),
+        }
+    }
+}
+
 struct Job {
     op: Op,
     reply: Replier,

@@ -12,6 +12,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{LedgerError, Result};
+use crate::group::Op;
 
 use crate::prices::{usd, TokenCounts};
 
@@ -581,56 +582,24 @@ impl Ledger {
     /// processes. Refused: a `refused` row is recorded (so the report can show it) and
     /// [`LedgerError::Refused`] says why. Local requests (nothing reserved) are just recorded.
     pub fn begin(&self, req: NewRequest, limits: &Limits) -> Result<Ticket> {
-        if req.reserved_micros < 0 {
-            return Err(LedgerError::Invalid(format!("a reservation cannot be negative ({})", req.reserved_micros)));
-        }
-        match self.submit(crate::group::Op::Begin(req, *limits)) {
-            crate::group::Done::Begun(r) => r,
-            crate::group::Done::Settled(_) => {
-                Err(LedgerError::Invalid("a reservation was answered as a settlement".into()))
-            }
-        }
+        self.submit(Op::begin(req, limits)?).begun()
     }
 
     /// As [`Ledger::begin`], for a task on an async runtime: waiting for the batch of another
     /// caller never blocks the runtime's worker (see `group`).
     pub async fn begin_async(&self, req: NewRequest, limits: &Limits) -> Result<Ticket> {
-        if req.reserved_micros < 0 {
-            return Err(LedgerError::Invalid(format!("a reservation cannot be negative ({})", req.reserved_micros)));
-        }
-        match self.submit_async(crate::group::Op::Begin(req, *limits)).await {
-            crate::group::Done::Begun(r) => r,
-            crate::group::Done::Settled(_) => {
-                Err(LedgerError::Invalid("a reservation was answered as a settlement".into()))
-            }
-        }
+        self.submit_async(Op::begin(req, limits)?).await.begun()
     }
 
     /// As [`Ledger::settle`], for a task on an async runtime.
     pub async fn settle_async(&self, ticket: Ticket, s: Settlement) -> Result<()> {
-        if s.cost_micros < 0 || s.reference_cost_micros.is_some_and(|r| r < 0) {
-            return Err(LedgerError::Invalid(format!("request {}: a cost cannot be negative", ticket.id)));
-        }
-        match self.submit_async(crate::group::Op::Settle(ticket, s)).await {
-            crate::group::Done::Settled(r) => r,
-            crate::group::Done::Begun(_) => {
-                Err(LedgerError::Invalid("a settlement was answered as a reservation".into()))
-            }
-        }
+        self.submit_async(Op::settle(ticket, s)?).await.settled()
     }
 
     /// Records the real outcome and cost, releasing the unused part of the reservation. Only a
     /// pending row is changed; otherwise [`LedgerError::NotPending`] and the row stays as it was.
     pub fn settle(&self, ticket: Ticket, s: Settlement) -> Result<()> {
-        if s.cost_micros < 0 || s.reference_cost_micros.is_some_and(|r| r < 0) {
-            return Err(LedgerError::Invalid(format!("request {}: a cost cannot be negative", ticket.id)));
-        }
-        match self.submit(crate::group::Op::Settle(ticket, s)) {
-            crate::group::Done::Settled(r) => r,
-            crate::group::Done::Begun(_) => {
-                Err(LedgerError::Invalid("a settlement was answered as a reservation".into()))
-            }
-        }
+        self.submit(Op::settle(ticket, s)?).settled()
     }
 
     /// One row by id (a ticket's), if it exists.
