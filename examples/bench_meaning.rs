@@ -1,4 +1,5 @@
-//! An experiment for search by meaning (issue 15, not the product path yet): can static
+//! An experiment for search by meaning (issue 15; the product's quick vectors in
+//! `frugal_core::quick` came out of it): can static
 //! token vectors distilled from the default embedding model make a whole corpus searchable
 //! by meaning in minutes, and what do they add to keyword search? In one run, over the Rust
 //! documentation already indexed by `frugal index add`:
@@ -18,6 +19,15 @@
 //! frugal --config C index add "$(rustc --print sysroot)/share/doc/rust/html"
 //! cargo run --release --example bench_meaning -- INDEX_DIR [DOCS_DIR]
 //! ```
+//!
+//! Further arms, each in the same run: `BENCH_PAGES=N` (one transformer vector per page, of
+//! its first N tokens), `BENCH_CUT=32,254` (the transformer over every passage cut to N
+//! tokens, fused with keywords and with keywords and the static vectors; vectors kept in
+//! `/var/tmp` for the next run), `BENCH_SKIP_SRC=1` (those arms without the docs' source
+//! listings, scripts and stylesheets), `BENCH_ONLY_CUT=1` (stop after them).
+//! `BENCH_UNDER=book,rust-by-example` reads only those folders of DOCS_DIR (index only
+//! them) and asks only the questions they answer; `BENCH_QUESTIONS=FILE` asks another
+//! question file (`file` or `files` per question, under DOCS_DIR).
 
 #[path = "support/walk.rs"]
 mod walk;
@@ -32,12 +42,12 @@ use frugal_core::local::{EmbedOptions, Embedder};
 
 const ROOT: &str = "share/doc/rust/html/";
 
-/// A passage's key, shared by the index's hits and our own chunks: page and first line.
-fn key(path: &Path, line: u32) -> (String, u32) {
-    let p = path.to_string_lossy();
-    match p.split_once(ROOT) {
-        Some((_, rest)) => (rest.to_string(), line),
-        None => panic!("{p} is not under {ROOT}: index the Rust documentation"),
+/// A passage's key, shared by the index's hits and our own chunks: page (under the corpus
+/// folder) and first line.
+fn key(root: &Path, path: &Path, line: u32) -> (String, u32) {
+    match path.strip_prefix(root) {
+        Ok(rest) => (rest.to_string_lossy().into_owned(), line),
+        Err(_) => panic!("{} is not under {}: index that folder", path.display(), root.display()),
     }
 }
 
@@ -108,7 +118,8 @@ fn remove_direction(v: &mut [f32], u: &[f32]) {
 }
 
 fn questions() -> Vec<Question> {
-    let text = std::fs::read_to_string("tests/fixtures/rust-docs-paraphrased.toml").expect("questions");
+    let file = std::env::var("BENCH_QUESTIONS").unwrap_or_else(|_| "tests/fixtures/rust-docs-paraphrased.toml".into());
+    let text = std::fs::read_to_string(file).expect("questions");
     let doc: toml::Value = text.parse().expect("toml");
     doc["question"]
         .as_array()
@@ -116,7 +127,14 @@ fn questions() -> Vec<Question> {
         .iter()
         .map(|q| Question {
             q: q["q"].as_str().unwrap_or_default().to_string(),
-            files: q["files"].as_array().into_iter().flatten().filter_map(|f| f.as_str().map(String::from)).collect(),
+            files: q
+                .get("files")
+                .and_then(|f| f.as_array())
+                .into_iter()
+                .flatten()
+                .chain(q.get("file"))
+                .filter_map(|f| f.as_str().map(String::from))
+                .collect(),
         })
         .collect()
 }
@@ -131,6 +149,7 @@ fn main() {
         let sysroot = std::process::Command::new("rustc").args(["--print", "sysroot"]).output().expect("rustc");
         PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim()).join(ROOT)
     });
+    let docs = docs.canonicalize().expect("the corpus folder");
     let (index, _) = Index::open(&index_dir, Settings::default()).expect("index");
     let embedder = Embedder::start(Path::new("models/all-MiniLM-L6-v2.f16.gguf"), EmbedOptions::default())
         .expect("embedding model (run scripts/setup.sh)");
@@ -153,14 +172,27 @@ fn main() {
     // 2. Passages, their tokens and vectors.
     let t = Instant::now();
     let mut paths = Vec::new();
-    files(&docs, &mut paths);
+    // `BENCH_UNDER=book,rust-by-example`: only those folders of the corpus (index only them).
+    let under: Vec<String> = std::env::var("BENCH_UNDER")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
+    if under.is_empty() {
+        files(&docs, &mut paths);
+    } else {
+        for u in &under {
+            files(&docs.join(u), &mut paths);
+        }
+    }
     let mut keys = Vec::new();
     let mut texts = Vec::new();
     for p in &paths {
         let (Ok(bytes), Some(kind)) = (std::fs::read(p), Kind::of(p)) else { continue };
         let Ok(doc) = extract(p, &bytes, kind) else { continue };
         for c in chunk(&doc.blocks) {
-            keys.push(key(p, c.line_start));
+            keys.push(key(&docs, p, c.line_start));
             texts.push(c.text);
         }
     }
@@ -202,8 +234,17 @@ fn main() {
         paths.len()
     );
 
+    // A passage's tokens cut to `cut`, as the transformer takes them.
+    let cut_to = |seq: &[i32], cut: usize| -> Vec<i32> {
+        std::iter::once(cls).chain(seq.iter().take(cut).copied()).chain(std::iter::once(sep)).collect()
+    };
+
     // 3. The questions.
-    let questions = questions();
+    // With `BENCH_UNDER`, the questions answered by a page there.
+    let questions: Vec<Question> = questions()
+        .into_iter()
+        .filter(|q| under.is_empty() || q.files.iter().any(|f| under.iter().any(|u| f.starts_with(&format!("{u}/")))))
+        .collect();
     let qs: Vec<Asked> = questions
         .iter()
         .map(|question| {
@@ -212,7 +253,7 @@ fn main() {
             let hits = index.search(&query).expect("keyword search");
             Asked {
                 question,
-                keyword: dedup(hits.iter().map(|h| key(&h.path, h.line_start)).collect()),
+                keyword: dedup(hits.iter().map(|h| key(&docs, &h.path, h.line_start)).collect()),
                 tokens: embedder.tokenize(&[question.q.as_str()]).expect("tokenize").pop().unwrap_or_default(),
                 vector: embedder.embed_one(&question.q).expect("query vector").vector,
             }
@@ -223,6 +264,8 @@ fn main() {
     // the static passage vectors, and fusion that weighs meaning twice as much as keywords.
     let (mut tq5, mut weighted5) = (0, 0);
     let mut query_ms = Vec::new();
+    // Each question's static meaning list, for the three-list fusion below.
+    let mut static_lists = Vec::new();
     for asked in &qs {
         let (q, keyword) = (asked.question, &asked.keyword);
         let qv = static_vector(&asked.tokens);
@@ -231,6 +274,7 @@ fn main() {
         let top = nearest(&vectors, &qv, 100);
         query_ms.push(started.elapsed().as_secs_f64() * 1e3);
         let meaning = dedup(top.iter().map(|&i| keys[i].clone()).collect());
+        static_lists.push(meaning.clone());
         tq5 += usize::from(nearest(&vectors, &asked.vector, 5).iter().any(|&i| q.files.contains(&keys[i].0)));
         let weighted = fuse(&[(keyword, 1.0), (&meaning, 2.0)]);
         let hybrid = fuse(&[(keyword, 1.0), (&meaning, 1.0)]);
@@ -270,15 +314,7 @@ fn main() {
         let mut page_vectors = Vec::with_capacity(firsts.len());
         let bar = firsts.len() / 20;
         for (n, part) in firsts.chunks(256).enumerate() {
-            let seqs: Vec<Vec<i32>> = part
-                .iter()
-                .map(|&i| {
-                    let mut s = vec![cls];
-                    s.extend(tokens[i].iter().take(cut));
-                    s.push(sep);
-                    s
-                })
-                .collect();
+            let seqs: Vec<Vec<i32>> = part.iter().map(|&i| cut_to(&tokens[i], cut)).collect();
             page_vectors.extend(embedder.embed_tokens(&seqs).expect("page vectors").into_iter().map(|e| e.vector));
             if bar > 0 && ((n + 1) * 256) / bar != (n * 256) / bar {
                 eprintln!("pages: {} of {} in {:.0} s", page_vectors.len(), firsts.len(), t.elapsed().as_secs_f64());
@@ -302,6 +338,81 @@ fn main() {
             p5 as f64 / n,
             h5 as f64 / n
         );
+    }
+
+    // 6. The transformer itself over every passage, each cut to a few tokens (a passage's
+    // heading path and first sentence), optionally without the docs' source listings,
+    // scripts and stylesheets (then the keyword list is filtered the same way, as if the
+    // index had never held them).
+    let cuts: Vec<usize> =
+        std::env::var("BENCH_CUT").unwrap_or_default().split(',').filter_map(|v| v.trim().parse().ok()).collect();
+    for &cut in &cuts {
+        let skip_src = std::env::var("BENCH_SKIP_SRC").is_ok_and(|v| v == "1");
+        let junk = |page: &str| page.contains("/src/") || page.starts_with("src/") || !page.ends_with(".html");
+        let (mut src, mut other) = (0usize, 0usize);
+        for k in &keys {
+            if junk(&k.0) {
+                src += 1
+            } else {
+                other += 1
+            }
+        }
+        println!("passages in source listings, scripts and stylesheets: {src}; in other pages: {other}");
+        let chosen: Vec<usize> = (0..keys.len()).filter(|&i| !(skip_src && junk(&keys[i].0))).collect();
+        let t = Instant::now();
+        let mut cut_vectors: Vec<Vec<f32>> = Vec::with_capacity(chosen.len());
+        let bar = (chosen.len() / 20).max(1);
+        // Vectors of an earlier run of the same corpus and cut, when kept.
+        let cache = std::path::PathBuf::from(format!("/var/tmp/bench-meaning-{cut}-{}-{}.f32", chosen.len(), skip_src));
+        if let Ok(bytes) = std::fs::read(&cache) {
+            let floats: Vec<f32> =
+                bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            cut_vectors = floats.chunks_exact(dims).map(<[f32]>::to_vec).collect();
+        }
+        if cut_vectors.len() != chosen.len() {
+            cut_vectors.clear();
+        }
+        let cached = !cut_vectors.is_empty();
+        for (n, part) in chosen.chunks(512).enumerate().filter(|_| !cached) {
+            let seqs: Vec<Vec<i32>> = part.iter().map(|&i| cut_to(&tokens[i], cut)).collect();
+            cut_vectors.extend(embedder.embed_tokens(&seqs).expect("passage vectors").into_iter().map(|e| e.vector));
+            if ((n + 1) * 512) / bar != (n * 512) / bar {
+                eprintln!("cut {cut}: {} of {} in {:.0} s", cut_vectors.len(), chosen.len(), t.elapsed().as_secs_f64());
+            }
+        }
+        let secs = t.elapsed().as_secs_f64();
+        let bytes: Vec<u8> = cut_vectors.iter().flatten().flat_map(|x| x.to_le_bytes()).collect();
+        let _ = std::fs::write(&cache, bytes);
+        let (mut k5, mut m5, mut h5, mut three5) = (0, 0, 0, 0);
+        for (asked, static_list) in qs.iter().zip(&static_lists) {
+            let q = asked.question;
+            let keyword: Vec<(String, u32)> =
+                asked.keyword.iter().filter(|k| !(skip_src && junk(&k.0))).cloned().collect();
+            let meaning: Vec<(String, u32)> =
+                dedup(nearest(&cut_vectors, &asked.vector, 100).iter().map(|&i| keys[chosen[i]].clone()).collect());
+            let hybrid = fuse(&[(&keyword, 1.0), (&meaning, 1.0)]);
+            let static_list: Vec<(String, u32)> =
+                static_list.iter().filter(|k| !(skip_src && junk(&k.0))).cloned().collect();
+            let three = fuse(&[(&keyword, 1.0), (&meaning, 1.0), (&static_list, 1.0)]);
+            let top5 = |list: &[(String, u32)]| list.iter().take(5).any(|k| q.files.contains(&k.0));
+            three5 += usize::from(top5(&three));
+            k5 += usize::from(top5(&keyword));
+            m5 += usize::from(top5(&meaning));
+            h5 += usize::from(top5(&hybrid));
+        }
+        println!(
+            "transformer over {} passages cut to {cut} tokens{}: embedded in {secs:.0} s ({:.0}/s); recall@5 keyword {:.3} meaning {:.3} hybrid {:.3}; keyword + transformer + static fused {:.3}",
+            chosen.len(),
+            if skip_src { " (no source listings, scripts, stylesheets)" } else { "" },
+            chosen.len() as f64 / secs,
+            k5 as f64 / n,
+            m5 as f64 / n,
+            h5 as f64 / n,
+            three5 as f64 / n
+        );
+    }
+    if !cuts.is_empty() && std::env::var("BENCH_ONLY_CUT").is_ok_and(|v| v == "1") {
+        return;
     }
 
     // 4. Variants of the static vectors, each in this run: token vectors centred on their

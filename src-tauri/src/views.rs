@@ -197,8 +197,13 @@ impl IndexView {
             (Some(p), _) => p.clone(),
             (None, _) if m.ready >= m.passages => "search by meaning: every passage ready".to_string(),
             (None, _) => format!(
-                "search by meaning: {} % of passages ready ({})",
+                "search by meaning: {} % of passages ready{} ({})",
                 m.ready * 100 / m.passages.max(1),
+                if m.quick > 0 {
+                    format!(", {} % more through quick vectors", (m.quick * 100).div_ceil(m.passages.max(1)))
+                } else {
+                    String::new()
+                },
                 if paused { "paused with indexing" } else { "embedding in the background" }
             ),
         };

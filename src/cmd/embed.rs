@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use frugal_core::local::human_bytes;
-use frugal_core::meaning::{CatchUp, MeaningStatus};
+use frugal_core::meaning::{CatchUp, MeaningStatus, Stage};
 use frugal_core::Assistant;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -23,15 +23,25 @@ pub fn catch_up(assistant: &Assistant, json: bool) -> Option<CatchUp> {
     let _ = ctrlc::set_handler(|| CANCEL.store(true, Ordering::SeqCst));
     let bar = if std::io::stderr().is_terminal() && !json { ProgressBar::new(0) } else { ProgressBar::hidden() };
     if let Ok(style) =
-        ProgressStyle::with_template("{spinner} embedding [{bar:24}] {pos}/{len} passages · {per_sec} · eta {eta}")
+        ProgressStyle::with_template("{spinner} {msg} [{bar:24}] {pos}/{len} passages · {per_sec} · eta {eta}")
     {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let mut stage = None;
     let result = assistant.library().embed_pending(
-        &mut |ready, all| {
-            bar.set_length(all);
-            bar.set_position(ready);
+        &mut |now, done, of| {
+            if stage != Some(now) {
+                // A new pass: its own count and rate.
+                stage = Some(now);
+                bar.reset();
+                bar.set_message(match now {
+                    Stage::Quick => "quick vectors",
+                    Stage::Transformer => "embedding",
+                });
+            }
+            bar.set_length(of);
+            bar.set_position(done);
         },
         &CANCEL,
     );
@@ -51,8 +61,8 @@ pub fn quietly(assistant: &Assistant, json: bool) {
     if !assistant.library().meaning_enabled() {
         return;
     }
-    match assistant.library().embed_pending(&mut |_, _| {}, &CANCEL) {
-        Ok(c) if c.embedded > 0 || c.dropped > 0 => {
+    match assistant.library().embed_pending(&mut |_, _, _| {}, &CANCEL) {
+        Ok(c) if c.embedded > 0 || c.dropped > 0 || c.quick > 0 => {
             if json {
                 let _ = super::print_json(&serde_json::json!({ "meaning": c }));
             } else {
@@ -71,6 +81,12 @@ pub fn print_catch_up(c: &CatchUp) {
         return;
     }
     let share = (c.ready * 100).checked_div(c.passages).unwrap_or(100);
+    if c.quick > 0 {
+        println!(
+            "meaning: {} passages searchable by meaning at once through quick vectors; the model refines them",
+            c.quick
+        );
+    }
     let dropped = if c.dropped > 0 { format!(", {} stale vectors dropped", c.dropped) } else { String::new() };
     println!("meaning: {} passages embedded{dropped}; {} of {} ready ({share} %)", c.embedded, c.ready, c.passages);
     if c.cancelled {
@@ -100,6 +116,9 @@ pub fn print_status(m: &MeaningStatus) {
         m.passages,
         human_bytes(m.memory_bytes)
     );
+    if m.quick > 0 {
+        println!("  {} more searchable through quick vectors until the model embeds them", m.quick);
+    }
     if m.ready < m.passages {
         println!("  `frugal index update` embeds the rest");
     }

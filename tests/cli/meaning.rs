@@ -284,3 +284,67 @@ fn long_empty_and_foreign_passages_and_odd_queries() {
     let e = one_line_error(&env.run(&["search", "--mode", "meaning", "   "]));
     assert!(e.contains("empty"), "{e}");
 }
+
+#[test]
+fn a_large_backlog_is_searchable_through_quick_vectors_until_the_model_replaces_them() {
+    let env = Env::new();
+    env.write_config(&format!(
+        "[index]\nembedding_model = \"{}\"\nquick_vectors_from = 100\n",
+        toml_path(&embedding_model())
+    ));
+    let docs = env.path("many");
+    std::fs::create_dir_all(&docs).unwrap();
+    // One passage per note: about 15 s of transformer work, over the quick threshold.
+    for i in 0..300 {
+        let text = format!("# Note {i}\n\nThis note talks about topic {i} and why it matters to the team.\n");
+        std::fs::write(docs.join(format!("n{i}.md")), text).unwrap();
+    }
+    std::fs::write(docs.join("pets.md"), "# Pets\n\nOur cat sleeps on the warm windowsill all afternoon.\n").unwrap();
+    ok(&env.run(&["index", "add", "--keyword-only", docs.to_str().unwrap()]));
+    let total = status(&env)["passages"].as_u64().unwrap();
+    assert!(total >= 301, "{total}");
+    // Kill the update once every passage has a quick vector (a record is 400 bytes with the
+    // default model's 384 numbers), before the transformer's first batch is on disk.
+    let quick = env.path("xdg-data/frugal/index/quick.bin");
+    let mut child = env.cmd().args(["index", "update"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let start = Instant::now();
+    while std::fs::metadata(&quick).map(|m| m.len()).unwrap_or(0) < total * 400 {
+        assert!(start.elapsed() < Duration::from_secs(180), "no quick vectors written");
+        assert!(child.try_wait().unwrap().is_none(), "finished before it could be killed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let s = status(&env);
+    let ready = s["ready"].as_u64().unwrap();
+    assert!(ready < total, "{s}");
+    assert_eq!(s["quick"].as_u64(), Some(total - ready), "{s}");
+    // Found by meaning meanwhile, not by its words (none shared), and the note says how.
+    let hits = json(&env.run(&["--json", "search", "--mode", "meaning", "-n", "3", "kitten napping in the sun"]));
+    assert!(hits[0]["path"].as_str().unwrap().ends_with("pets.md"), "{hits}");
+    let out = env.run(&["search", "kitten napping in the sun"]);
+    assert!(ok(&out).contains("pets.md"), "{}", stdout(&out));
+    assert!(stderr(&out).contains("by quick vectors"), "{}", stderr(&out));
+    // A token table cut short (a crash while it was made) is made again, and every quick
+    // vector with it; then the transformer takes over, and the quick vectors go once it has
+    // embedded everything.
+    let table = env.path("xdg-data/frugal/index/quick-tokens.bin");
+    let len = std::fs::metadata(&table).unwrap().len();
+    std::fs::File::options().write(true).open(&table).unwrap().set_len(len / 2).unwrap();
+    // Meanwhile they are not used (a query cannot be summed from half a table) nor counted.
+    let out = env.run(&["--json", "search", "--mode", "meaning", "kitten napping in the sun"]);
+    let hits = json(&out);
+    assert!(hits.as_array().unwrap().iter().all(|h| !h["path"].as_str().unwrap().ends_with("pets.md")), "{hits}");
+    assert_eq!(status(&env)["quick"], 0);
+    let v = json(&env.run(&["--json", "index", "update"]));
+    assert_eq!(v["meaning"]["embedded"].as_u64().unwrap(), total - ready, "{v}");
+    assert_eq!(v["meaning"]["quick"].as_u64().unwrap(), total - ready, "{v}");
+    let s = status(&env);
+    assert_eq!((s["ready"].as_u64(), s["quick"].as_u64()), (Some(total), Some(0)), "{s}");
+    let hits = json(&env.run(&["--json", "search", "--mode", "meaning", "-n", "1", "kitten napping in the sun"]));
+    assert!(hits[0]["path"].as_str().unwrap().ends_with("pets.md"), "{hits}");
+    // A small change stays under the threshold: the transformer alone.
+    std::fs::write(docs.join("pets.md"), "# Pets\n\nThe dog chases its ball across the garden.\n").unwrap();
+    let v = json(&env.run(&["--json", "index", "update"]));
+    assert_eq!((v["meaning"]["embedded"].as_u64(), v["meaning"]["quick"].as_u64()), (Some(1), Some(0)), "{v}");
+}

@@ -58,6 +58,11 @@ pub struct IndexSection {
     pub embedding_model: Option<PathBuf>,
     /// `false` turns search by meaning off: keyword search only, nothing embedded.
     pub meaning: Option<bool>,
+    /// Passages waiting for the transformer from which a catch-up first gives every one a
+    /// quick vector, so the whole corpus is searchable by meaning in seconds while the
+    /// transformer works through it (default 2,000: about two minutes of transformer work
+    /// on two cores; 0 = always).
+    pub quick_vectors_from: Option<u64>,
 }
 
 /// Cloud tiers, cheapest first: escalation climbs them one at a time.

@@ -35,6 +35,7 @@ pub mod library;
 pub mod meaning;
 mod metered;
 pub mod models;
+pub mod quick;
 pub mod router;
 pub mod secrets;
 pub mod settings;

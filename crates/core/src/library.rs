@@ -202,7 +202,8 @@ impl Library {
     /// fails instead, saying why.
     pub fn search_with(&self, query: &SearchQuery, mode: SearchMode) -> Result<Searched> {
         // A search the user reads in meaning mode keeps its nearest hits; fused ones give no
-        // credit to a passage that is not near the query.
+        // credit to a passage the transformer finds far from the query (quick vectors have
+        // no such floor: see `Quick::search`).
         let floor = if mode == SearchMode::Meaning { 0.0 } else { crate::meaning::MIN_SIMILARITY };
         let index = self.index()?;
         let keyword_only = |note: Option<String>| -> Result<Searched> {
@@ -235,18 +236,23 @@ impl Library {
         };
         let share = self.meaning.ready_share(&index);
         let note = match share {
-            Some((0, _)) | None => {
+            Some((0, _, 0)) | None => {
                 Some("meaning search: no passage has a vector yet (run `frugal index update`)".into())
             }
-            Some((ready, all)) if ready < all => {
+            Some((ready, all, 0)) if ready < all => {
                 Some(format!("meaning search: {} % of passages ready", (ready * 100 / all.max(1)).min(99)))
             }
+            Some((ready, all, quick)) if ready < all => Some(format!(
+                "meaning search: {} % of passages ready, {} % more by quick vectors until the model reaches them",
+                (ready * 100 / all.max(1)).min(99),
+                (quick * 100).div_ceil(all.max(1)).min(100)
+            )),
             Some(_) => None,
         };
         if mode == SearchMode::Meaning {
             return Ok(Searched { hits: meaning, mode, note });
         }
-        if matches!(share, Some((0, _)) | None) && mode == SearchMode::Auto {
+        if matches!(share, Some((0, _, 0)) | None) && mode == SearchMode::Auto {
             return keyword_only(note);
         }
         // Keyword results may be none (no shared words): meaning carries the search then.
@@ -260,8 +266,13 @@ impl Library {
     }
 
     /// Embeds the passages that have no vector yet (and drops vectors of passages that are
-    /// gone), reporting `progress(ready, passages)`; stops early when `cancel` is set.
-    pub fn embed_pending(&self, progress: &mut dyn FnMut(u64, u64), cancel: &AtomicBool) -> Result<CatchUp> {
+    /// gone), reporting `progress(stage, done, of)`: quick vectors first for a large
+    /// backlog, then the transformer; stops early when `cancel` is set.
+    pub fn embed_pending(
+        &self,
+        progress: &mut dyn FnMut(crate::meaning::Stage, u64, u64),
+        cancel: &AtomicBool,
+    ) -> Result<CatchUp> {
         let index = self.index()?;
         self.meaning.catch_up(&index, progress, cancel)
     }
@@ -291,7 +302,7 @@ impl Library {
             let mut result = Ok(CatchUp::default());
             loop {
                 while meaning.again.swap(false, Ordering::SeqCst) {
-                    result = meaning.catch_up(&index, &mut |_, _| {}, &meaning.paused);
+                    result = meaning.catch_up(&index, &mut |_, _, _| {}, &meaning.paused);
                 }
                 meaning.running.store(false, Ordering::SeqCst);
                 // A request that came between the last round and the line above.

@@ -159,6 +159,25 @@ impl Store {
         self.slot.contains_key(&key)
     }
 
+    /// The vector stored for `key`, as numbers again (within int8 rounding of what was
+    /// inserted, length included: a vector is stored with its own scale).
+    pub fn vector(&self, key: u64) -> Option<Vec<f32>> {
+        let &i = self.slot.get(&key)?;
+        let scale = self.scales[i];
+        Some(self.data[i * self.dims..(i + 1) * self.dims].iter().map(|&q| f32::from(q) * scale).collect())
+    }
+
+    /// Adds the vector stored for `key` to `sum` without a copy (a bag of token vectors
+    /// summed into one); false when `key` has none.
+    pub fn add_to(&self, key: u64, sum: &mut [f32]) -> bool {
+        let Some(&i) = self.slot.get(&key) else { return false };
+        let scale = self.scales[i];
+        for (s, &q) in sum.iter_mut().zip(&self.data[i * self.dims..(i + 1) * self.dims]) {
+            *s += f32::from(q) * scale;
+        }
+        true
+    }
+
     /// Every key with a vector.
     pub fn keys(&self) -> &[u64] {
         &self.keys

@@ -219,3 +219,23 @@ fn a_second_writer_in_the_same_process_is_told_it_is_busy() {
     s.release();
     assert!(s.writable().is_ok());
 }
+
+#[test]
+fn a_vector_reads_back_with_its_length_and_survives_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.bin");
+    let (mut s, _) = Store::open(&path, "m", 4).unwrap();
+    s.writable().unwrap();
+    // Not a unit vector: a weighted row keeps its weight.
+    s.insert(&[(7, vec![3.0, -1.5, 0.0, 0.75])]).unwrap();
+    drop(s);
+    let (s, _) = Store::open(&path, "m", 4).unwrap();
+    let v = s.vector(7).unwrap();
+    for (got, want) in v.iter().zip([3.0f32, -1.5, 0.0, 0.75]) {
+        assert!((got - want).abs() < 0.02, "{v:?}");
+    }
+    assert!(s.vector(8).is_none());
+    let mut sum = vec![1.0f32; 4];
+    assert!(s.add_to(7, &mut sum) && !s.add_to(8, &mut sum));
+    assert!((sum[0] - 4.0).abs() < 0.02 && (sum[1] + 0.5).abs() < 0.02 && (sum[3] - 1.75).abs() < 0.02, "{sum:?}");
+}

@@ -13,8 +13,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use frugal_index::{Hit, Index, SearchQuery};
 use frugal_local::{EmbedOptions, Embedder};
 use frugal_vectors::{Store, VectorError};
-use serde::Serialize;
 
+mod report;
+
+use crate::quick::Quick;
 use crate::settings::Settings;
 use crate::{CoreError, Result};
 
@@ -24,6 +26,9 @@ pub const DEFAULT_EMBEDDING_MODEL: &str = "all-MiniLM-L6-v2.f16.gguf";
 
 /// The vectors' file, in the index folder.
 pub const VECTORS_FILE: &str = "vectors.bin";
+
+/// How long a count of distinct passage texts serves the "% ready" note.
+const DISTINCT_FOR: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Passages per embedding call: large enough to fill a decode batch, small enough that a
 /// cancel or a search waits at most a second or two.
@@ -45,75 +50,14 @@ pub const MEANING_WEIGHT: f32 = 1.0;
 /// but still the best).
 pub const MIN_SIMILARITY: f32 = 0.2;
 
-/// How a search finds passages.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SearchMode {
-    /// Hybrid when passages have vectors, else keyword.
-    #[default]
-    Auto,
-    /// Words only (BM25).
-    Keyword,
-    /// Embeddings only.
-    Meaning,
-    /// Both, fused by reciprocal rank.
-    Hybrid,
-}
-
-/// Hits and how they were found.
-#[derive(Clone, Debug, Serialize)]
-pub struct Searched {
-    /// Best first.
-    pub hits: Vec<Hit>,
-    /// The mode that ran (`Auto` resolved).
-    pub mode: SearchMode,
-    /// A remark for the user: meaning search still catching up, or off and why.
-    pub note: Option<String>,
-}
-
-/// How far search by meaning has come (`frugal index status`).
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct MeaningStatus {
-    /// Search by meaning is on in the config.
-    pub enabled: bool,
-    /// The embedding model.
-    pub model: Option<PathBuf>,
-    /// Passages with a vector.
-    pub ready: u64,
-    /// Passages in the index.
-    pub passages: u64,
-    /// Vectors kept for passages no longer in the index (dropped by a catch-up once they are
-    /// a fifth of the store, or after a folder is removed).
-    pub stale: u64,
-    /// Memory the vectors take when loaded.
-    pub memory_bytes: u64,
-    /// Numbers per vector (the model's width).
-    pub dimensions: usize,
-    /// Why it is off, when it is.
-    pub problem: Option<String>,
-}
-
-/// What a catch-up did.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct CatchUp {
-    /// Passages embedded now.
-    pub embedded: u64,
-    /// Vectors of passages that are gone, dropped.
-    pub dropped: u64,
-    /// Passages with a vector now, and in all.
-    pub ready: u64,
-    /// Passages in the index.
-    pub passages: u64,
-    /// Another process was embedding: nothing done here.
-    pub busy: bool,
-    /// Stopped early by the caller.
-    pub cancelled: bool,
-}
+pub use report::{CatchUp, MeaningStatus, SearchMode, Searched, Stage};
 
 /// The model and its vectors, once loaded.
 struct Loaded {
     embedder: Embedder,
     store: Mutex<Store>,
+    /// Stand-ins for the passages the transformer has not reached yet.
+    quick: Quick,
     model: PathBuf,
     /// The model file's modification time when loaded: a file replaced at the same path is
     /// another model (and its vectors another store).
@@ -149,6 +93,11 @@ pub(crate) struct Meaning {
     /// A folder was removed: the next catch-up drops its vectors however few they are
     /// (embeddings say something of the text they came from).
     pub(crate) purge: AtomicBool,
+    /// Distinct passage texts, with the passage count and the time they were counted at:
+    /// counting them reads every key (~10 ms on 200k passages), too slow for each search's
+    /// note; counted again when the count changes or after [`DISTINCT_FOR`] (an edit can
+    /// change them and not the count).
+    distinct: Mutex<Option<(u64, u64, std::time::Instant)>>,
 }
 
 impl Meaning {
@@ -163,6 +112,7 @@ impl Meaning {
             again: AtomicBool::new(false),
             paused: AtomicBool::new(false),
             purge: AtomicBool::new(false),
+            distinct: Mutex::new(None),
         }
     }
 
@@ -239,20 +189,30 @@ impl Meaning {
         }
         std::fs::create_dir_all(&self.index_dir).map_err(CoreError::io("cannot create", &self.index_dir))?;
         let (store, message) = Store::open(&self.index_dir.join(VECTORS_FILE), &id, embedder.dimensions())?;
-        if message.is_some() {
-            *lock(&self.notice) = message;
+        let (quick, quick_message) = Quick::open(&self.index_dir, &id, embedder.dimensions(), embedder.vocab_size())?;
+        if let Some(m) = message.or(quick_message) {
+            *lock(&self.notice) = Some(m);
         }
-        Ok(Arc::new(Loaded { embedder, store: Mutex::new(store), model, modified, query_prefix, document_prefix }))
+        Ok(Arc::new(Loaded {
+            embedder,
+            store: Mutex::new(store),
+            quick,
+            model,
+            modified,
+            query_prefix,
+            document_prefix,
+        }))
     }
 
     /// Embeds every passage of `index` without a vector and drops vectors of passages that
     /// are gone. Safe to stop at any point (`cancel`): what was written stays, the rest is
-    /// done next time. `progress(ready, passages)` after each batch. The writer's lock is
+    /// done next time. `progress(stage, done, of)` after each batch: first quick vectors for
+    /// a backlog of `[index] quick_vectors_from` passages or more, then the transformer. The writer's lock is
     /// held only while this runs, so the CLI and the tray app take turns.
     pub(crate) fn catch_up(
         &self,
         index: &Index,
-        progress: &mut dyn FnMut(u64, u64),
+        progress: &mut dyn FnMut(Stage, u64, u64),
         cancel: &AtomicBool,
     ) -> Result<CatchUp> {
         let loaded = self.load()?;
@@ -273,18 +233,18 @@ impl Meaning {
         &self,
         loaded: &Loaded,
         index: &Index,
-        progress: &mut dyn FnMut(u64, u64),
+        progress: &mut dyn FnMut(Stage, u64, u64),
         cancel: &AtomicBool,
     ) -> Result<CatchUp> {
         index.reload()?;
         let live = index.passage_keys()?;
         let mut report = CatchUp { passages: live.len() as u64, ..CatchUp::default() };
+        let purge = self.purge.swap(false, Ordering::SeqCst);
         let pending: Vec<u64> = {
             let mut store = lock(&loaded.store);
             let stale = store.keys().iter().filter(|k| !live.contains(k)).count();
             // Dead vectors cost only memory and scan time: rewrite once they are a fifth,
             // or at once after a folder was removed.
-            let purge = self.purge.swap(false, Ordering::SeqCst);
             if stale > 0 && (purge || stale * 5 >= store.len()) {
                 report.dropped = store.compact(&|k| live.contains(&k))? as u64;
             }
@@ -293,7 +253,26 @@ impl Meaning {
             p
         };
         report.ready = report.passages - pending.len() as u64;
-        progress(report.ready, report.passages);
+        // A removed folder's quick vectors go now, whatever happens below.
+        if purge {
+            self.tidy_quick(loaded, &live, true);
+        }
+        let from = self.settings.get().index.quick_vectors_from.unwrap_or(crate::quick::DEFAULT_FROM);
+        if !pending.is_empty() && pending.len() as u64 >= from {
+            // Quick vectors only stand in: a failure is a notice, and the transformer's pass
+            // goes on.
+            match loaded.quick.fill(
+                &loaded.embedder,
+                index,
+                &pending,
+                &mut |done, of| progress(Stage::Quick, done, of),
+                cancel,
+            ) {
+                Ok(made) => report.quick = made,
+                Err(e) => *lock(&self.notice) = Some(format!("no quick vectors this time: {e}")),
+            }
+        }
+        progress(Stage::Transformer, report.ready, report.passages);
         for keys in pending.chunks(BATCH) {
             if cancel.load(Ordering::Relaxed) {
                 report.cancelled = true;
@@ -310,9 +289,22 @@ impl Meaning {
             report.embedded += vectors.len() as u64;
             // Keys whose passage went away since the list was made count as done too.
             report.ready += keys.len() as u64;
-            progress(report.ready, report.passages);
+            progress(Stage::Transformer, report.ready, report.passages);
         }
+        // Quick vectors the transformer has replaced go (all of them once it has caught up).
+        self.tidy_quick(loaded, &live, false);
         Ok(report)
+    }
+
+    /// Drops the quick vectors of passages that are gone or have the transformer's vector
+    /// (see `Quick::tidy`); a failure is a notice (they are never returned meanwhile).
+    fn tidy_quick(&self, loaded: &Loaded, live: &std::collections::HashSet<u64>, at_once: bool) {
+        let store = lock(&loaded.store);
+        let tidied = loaded.quick.tidy(&|k| live.contains(&k) && !store.contains(k), at_once);
+        drop(store);
+        if let Err(e) = tidied {
+            *lock(&self.notice) = Some(format!("quick vectors stay on disk until the next update: {e}"));
+        }
     }
 
     /// Drops the vectors of passages no longer in the index now (after a folder is
@@ -325,7 +317,7 @@ impl Meaning {
             return;
         }
         self.purge.store(true, Ordering::SeqCst);
-        if let Err(e) = self.catch_up(index, &mut |_, _| {}, &AtomicBool::new(true)) {
+        if let Err(e) = self.catch_up(index, &mut |_, _, _| {}, &AtomicBool::new(true)) {
             *lock(&self.notice) =
                 Some(format!("the removed passages' vectors stay on disk until the next update: {e}"));
         }
@@ -340,21 +332,43 @@ impl Meaning {
             );
         }
         let loaded = self.load()?;
-        let text = format!("{}{}", loaded.query_prefix, query.text);
-        let vector = loaded.embedder.embed_one(&text).map_err(|e| CoreError::Meaning(e.to_string()))?.vector;
         let allowed = index.keys_where(query)?;
         // Room for passages that share a text (one key, several files) and the per-file cap.
         let limit = query.limit.clamp(1, frugal_index::MAX_LIMIT);
         let k = limit * query.per_file.clamp(1, 10) * 3 + 20;
-        let mut ranked = {
+        let refined_any = {
             let mut store = lock(&loaded.store);
             store.refresh()?;
-            match &allowed {
+            !store.is_empty()
+        };
+        // The transformer's vector of the query only when it has passages to compare with.
+        let mut ranked = Vec::new();
+        if refined_any {
+            let text = format!("{}{}", loaded.query_prefix, query.text);
+            let vector = loaded.embedder.embed_one(&text).map_err(|e| CoreError::Meaning(e.to_string()))?.vector;
+            let store = lock(&loaded.store);
+            ranked = match &allowed {
                 Some(keys) => store.search_where(&vector, k, &|key| keys.contains(&key)),
                 None => store.search(&vector, k),
+            };
+            ranked.retain(|&(_, score)| score >= floor);
+        }
+        // Passages the transformer has not reached yet, by their quick vectors.
+        if !loaded.quick.is_empty() {
+            if let Some(quick_vector) = loaded.quick.query_vector(&loaded.embedder, &query.text)? {
+                let store = lock(&loaded.store);
+                // A lookup per passage only when some have the transformer's vector.
+                let refined_any = !store.is_empty();
+                let keep = |key: u64| {
+                    !(refined_any && store.contains(key)) && allowed.as_ref().is_none_or(|keys| keys.contains(&key))
+                };
+                // No floor for these (see `Quick::search`): their weight is their share.
+                let quick = loaded.quick.search(&quick_vector, k, &keep)?;
+                let (refined, waiting) = (store.len() as f32, loaded.quick.waiting(&store) as f32);
+                drop(store);
+                ranked = crate::quick::merge(ranked, quick, waiting / (refined + waiting).max(1.0));
             }
-        };
-        ranked.retain(|&(_, score)| score >= floor);
+        }
         Ok(index.passages_for_keys(&ranked, query)?)
     }
 
@@ -362,27 +376,40 @@ impl Meaning {
     /// `Auto` mode stays keyword-only (and costs no model load) until one has.
     pub(crate) fn has_vectors(&self) -> bool {
         if let Some(loaded) = lock(&self.loaded).as_ref() {
-            if !lock(&loaded.store).is_empty() {
+            if !lock(&loaded.store).is_empty() || !loaded.quick.is_empty() {
                 return true;
             }
         }
         // Loaded empty, or not loaded: another process may have written since.
         frugal_vectors::holds_records(&self.index_dir.join(VECTORS_FILE))
+            || frugal_vectors::holds_records(&self.index_dir.join(crate::quick::QUICK_FILE))
     }
 
     /// The share of passages with a vector, cheaply (vectors of deleted passages count until
     /// a catch-up drops them), from the loaded store: a count of documents when every one
     /// can have its vector, else of distinct texts (passages that share a text share a
     /// vector, and the share would never reach 100 %).
-    pub(crate) fn ready_share(&self, index: &Index) -> Option<(u64, u64)> {
+    /// The third number: passages without a transformer vector that have a quick one (at
+    /// most; a quick vector is dropped a while after the transformer's arrives).
+    pub(crate) fn ready_share(&self, index: &Index) -> Option<(u64, u64, u64)> {
         let loaded = lock(&self.loaded).clone()?;
         let passages = index.passage_count().ok()?;
         let vectors = lock(&loaded.store).len() as u64;
         if vectors >= passages {
-            return Some((passages, passages));
+            return Some((passages, passages, 0));
         }
-        let distinct = index.passage_keys().ok()?.len() as u64;
-        Some((vectors.min(distinct), distinct))
+        let cached = *lock(&self.distinct);
+        let distinct = match cached {
+            Some((count, distinct, at)) if count == passages && at.elapsed() < DISTINCT_FOR => distinct,
+            _ => {
+                let distinct = index.passage_keys().ok()?.len() as u64;
+                *lock(&self.distinct) = Some((passages, distinct, std::time::Instant::now()));
+                distinct
+            }
+        };
+        let ready = vectors.min(distinct);
+        let waiting = loaded.quick.waiting(&lock(&loaded.store)) as u64;
+        Some((ready, distinct, waiting.min(distinct - ready)))
     }
 
     /// Exact progress, for `index status`.
@@ -413,7 +440,8 @@ impl Meaning {
         status.passages = live.len() as u64;
         status.ready = live.iter().filter(|&&k| store.contains(k)).count() as u64;
         status.stale = store.len() as u64 - status.ready;
-        status.memory_bytes = store.memory_bytes() as u64;
+        status.quick = loaded.quick.count(&|k| live.contains(&k) && !store.contains(k));
+        status.memory_bytes = (store.memory_bytes() + loaded.quick.memory_bytes()) as u64;
         status.dimensions = store.dims();
         status.model = Some(loaded.model.clone());
         status
