@@ -203,7 +203,7 @@ impl Library {
     pub fn search_with(&self, query: &SearchQuery, mode: SearchMode) -> Result<Searched> {
         // A search the user reads in meaning mode keeps its nearest hits; fused ones give no
         // credit to a passage the transformer finds far from the query (quick vectors have
-        // no such floor: see `Quick::search`).
+        // no such floor: see `Quick::nearest`).
         let floor = if mode == SearchMode::Meaning { 0.0 } else { crate::meaning::MIN_SIMILARITY };
         let index = self.index()?;
         let keyword_only = |note: Option<String>| -> Result<Searched> {

@@ -224,36 +224,44 @@ impl Quick {
         Ok(true)
     }
 
-    /// A query's quick vector; None until the table is complete.
-    pub(crate) fn query_vector(&self, embedder: &Embedder, text: &str) -> Result<Option<Vec<f32>>> {
-        {
-            let mut table = lock(&self.tokens);
-            table.refresh()?;
-            if !complete(&table, self.vocab) {
-                return Ok(None);
-            }
-        }
-        let tokens = embedder.tokenize(&[text]).map_err(|e| CoreError::Meaning(e.to_string()))?;
-        let table = lock(&self.tokens);
-        Ok(Some(bag(&table, tokens.first().map_or(&[][..], Vec::as_slice), embedder.dimensions())))
-    }
-
-    /// The `k` quick vectors nearest `query` among the keys `keep` accepts, best first.
+    /// The `k` quick vectors nearest the query `text` (summed from the table like a
+    /// passage) among the keys `keep` accepts, best first; none, without tokenizing, when
+    /// there are no quick vectors or the table is not whole. Each store is read for what
+    /// another process wrote once per search.
     /// There is no similarity floor: summed token vectors all lean one way, and on the Rust
     /// Book a nonsense query's nearest stood out from the average passage as much as a real
     /// question's did (cosine 0.08–0.19 above it, against 0.10–0.14), so no threshold tells
     /// an unrelated passage from a related one. The list's weight in a search is its share of
     /// the corpus instead ([`merge`]), and it goes as the transformer catches up.
-    pub(crate) fn search(&self, query: &[f32], k: usize, keep: &dyn Fn(u64) -> bool) -> Result<Vec<(u64, f32)>> {
+    pub(crate) fn nearest(
+        &self,
+        embedder: &Embedder,
+        text: &str,
+        k: usize,
+        keep: &dyn Fn(u64) -> bool,
+    ) -> Result<Vec<(u64, f32)>> {
         let mut passages = lock(&self.passages);
         passages.refresh()?;
-        Ok(passages.search_where(query, k, keep))
+        if passages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let query = {
+            let mut table = lock(&self.tokens);
+            table.refresh()?;
+            if !complete(&table, self.vocab) {
+                return Ok(Vec::new());
+            }
+            let tokens = embedder.tokenize(&[text]).map_err(|e| CoreError::Meaning(e.to_string()))?;
+            bag(&table, tokens.first().map_or(&[][..], Vec::as_slice), embedder.dimensions())
+        };
+        Ok(passages.search_where(&query, k, keep))
     }
 
     /// How many quick vectors stand in for a passage `refined` (the transformer's store)
-    /// has no vector for; 0 while the table is not whole (they cannot be searched).
+    /// has no vector for; 0 while the table is not whole (they cannot be searched). As of
+    /// the stores' last reading (a search has just read them).
     pub(crate) fn waiting(&self, refined: &Store) -> usize {
-        if !self.usable() {
+        if !complete(&lock(&self.tokens), self.vocab) {
             return 0;
         }
         let passages = lock(&self.passages);

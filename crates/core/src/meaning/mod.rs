@@ -354,21 +354,18 @@ impl Meaning {
             ranked.retain(|&(_, score)| score >= floor);
         }
         // Passages the transformer has not reached yet, by their quick vectors.
-        if !loaded.quick.is_empty() {
-            if let Some(quick_vector) = loaded.quick.query_vector(&loaded.embedder, &query.text)? {
-                let store = lock(&loaded.store);
-                // A lookup per passage only when some have the transformer's vector.
-                let refined_any = !store.is_empty();
-                let keep = |key: u64| {
-                    !(refined_any && store.contains(key)) && allowed.as_ref().is_none_or(|keys| keys.contains(&key))
-                };
-                // No floor for these (see `Quick::search`): their weight is their share.
-                let quick = loaded.quick.search(&quick_vector, k, &keep)?;
-                let (refined, waiting) = (store.len() as f32, loaded.quick.waiting(&store) as f32);
-                drop(store);
-                ranked = crate::quick::merge(ranked, quick, waiting / (refined + waiting).max(1.0));
-            }
+        let store = lock(&loaded.store);
+        // A lookup per passage only when some have the transformer's vector.
+        let refined_any = !store.is_empty();
+        let keep =
+            |key: u64| !(refined_any && store.contains(key)) && allowed.as_ref().is_none_or(|keys| keys.contains(&key));
+        // No floor for these (see `Quick::nearest`): their weight is their share.
+        let quick = loaded.quick.nearest(&loaded.embedder, &query.text, k, &keep)?;
+        if !quick.is_empty() {
+            let (refined, waiting) = (store.len() as f32, loaded.quick.waiting(&store) as f32);
+            ranked = crate::quick::merge(ranked, quick, waiting / (refined + waiting).max(1.0));
         }
+        drop(store);
         Ok(index.passages_for_keys(&ranked, query)?)
     }
 
