@@ -9,7 +9,14 @@
 //!     --litellm PATH/TO/litellm]
 //! ```
 //!
-//! `BENCH_PROFILE=1` runs only the 64-client phase through the gateway, for a profiler.
+//! The fixed rate runs direct and through the gateway in turns of one second (`seconds`
+//! turns each), so that both meet the same stretches of a shared machine's noise;
+//! `BENCH_SEQUENTIAL=1` runs them one after the other instead. Each phase also says the
+//! gateway's CPU time per request, which that noise moves far less than a tail.
+//!
+//! `BENCH_PROFILE=1` runs only the 64-client phase through the gateway, for a profiler
+//! (`BENCH_PROFILE=N`, N > 1: N clients);
+//! `BENCH_FIXED=N` only the fixed-rate phase, N times.
 //!
 //! With `--litellm`, the LiteLLM proxy (PyPI `litellm[proxy]`, no database) runs in front of
 //! the same upstream and is measured in the same run.
@@ -162,6 +169,71 @@ async fn open(client: &reqwest::Client, t: &Target, rate: u64, seconds: u64) -> 
     run
 }
 
+/// Open loops at a fixed `rate` on two targets in turns of one second each, `seconds` turns
+/// per target: the two see the same stretches of a shared machine's noise, where two runs
+/// one after the other may not (on 2 shared cores the direct path's own p99 moves between
+/// 0.3 and 6 ms from one 10 s run to the next).
+async fn open_turns(client: &reqwest::Client, targets: [&Target; 2], rate: u64, seconds: u64) -> [Run; 2] {
+    let interval = Duration::from_nanos(1_000_000_000 / rate.max(1));
+    let start = Instant::now();
+    let mut tasks: [Vec<_>; 2] = [Vec::new(), Vec::new()];
+    for turn in 0..seconds * 2 {
+        let which = (turn % 2) as usize;
+        let begin = start + Duration::from_secs(turn);
+        for i in 0..rate {
+            let due = begin + interval * i as u32;
+            tokio::time::sleep_until(due.into()).await;
+            let (client, t) = (client.clone(), targets[which].clone());
+            tasks[which].push(tokio::spawn(async move {
+                let sent = Instant::now();
+                let ok = once(&client, &t).await;
+                (ok, due.elapsed().as_secs_f64() * 1000.0, sent.elapsed().as_secs_f64() * 1000.0)
+            }));
+        }
+    }
+    let mut runs =
+        [(); 2].map(|()| Run { latencies_ms: Vec::new(), from_send_ms: Vec::new(), failed: 0, wall: Duration::ZERO });
+    for (run, tasks) in runs.iter_mut().zip(tasks) {
+        for task in tasks {
+            match task.await {
+                Ok((true, ms, sent_ms)) => {
+                    run.latencies_ms.push(ms);
+                    run.from_send_ms.push(sent_ms);
+                }
+                _ => run.failed += 1,
+            }
+        }
+        // Each target had half of the wall clock.
+        run.wall = start.elapsed() / 2;
+        run.latencies_ms.sort_by(f64::total_cmp);
+        run.from_send_ms.sort_by(f64::total_cmp);
+    }
+    runs
+}
+
+/// CPU seconds this process's gateway threads (its runtime and the ledger's checkpointer)
+/// have used: per request, the noise of a shared machine barely moves it, where it moves
+/// the latencies' tails a lot.
+fn gateway_cpu_s() -> f64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return f64::NAN };
+    let mut ticks = 0u64;
+    for task in tasks.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if !(comm.starts_with("gateway") || comm.starts_with("frugal-ledger")) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        // Fields after the command's closing parenthesis, from the state: utime and stime are
+        // the 12th and 13th.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let field = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+        ticks += field(11) + field(12);
+    }
+    // USER_HZ is 100 on Linux.
+    ticks as f64 / 100.0
+}
+
 /// An open loop's run measured from each request's send.
 fn from_send(r: &Run) -> Run {
     Run { latencies_ms: r.from_send_ms.clone(), from_send_ms: Vec::new(), failed: r.failed, wall: r.wall }
@@ -291,11 +363,11 @@ fn main() {
     let cached_app = App { name: "bench-cache".into(), cache: true, ..app.clone() };
     let cached_token = assistant.spend().add_app(&cached_app).expect("app");
     // The gateway on its own runtime, as `frugal serve` runs it; the load on another.
-    let served_rt = tokio::runtime::Builder::new_multi_thread()
-        .thread_name("gateway")
-        .enable_all()
-        .build()
-        .expect("gateway runtime");
+    let mut served_rt = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = std::env::var("BENCH_GATEWAY_WORKERS").ok().and_then(|n| n.parse::<usize>().ok()) {
+        served_rt.worker_threads(n);
+    }
+    let served_rt = served_rt.thread_name("gateway").enable_all().build().expect("gateway runtime");
     let runtime =
         tokio::runtime::Builder::new_multi_thread().thread_name("load").enable_all().build().expect("runtime");
     let listener = served_rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
@@ -330,9 +402,42 @@ fn main() {
         // Warm both paths (connections, the ledger's first writes).
         closed(&client, &direct, 4, 200).await;
         closed(&client, &gateway, 4, 200).await;
-        if std::env::var_os("BENCH_PROFILE").is_some() {
-            let g = closed(&client, &gateway, 64, a.requests).await;
-            println!("64 clients through the gateway: {:.0}/s", g.latencies_ms.len() as f64 / g.wall.as_secs_f64());
+        // The fixed rate: direct and through the gateway in turns of a second (the same
+        // stretches of the machine's noise), or with `BENCH_SEQUENTIAL` one run after the other.
+        let fixed = || async {
+            if std::env::var_os("BENCH_SEQUENTIAL").is_some() {
+                [open(&client, &direct, a.rate, a.seconds).await, open(&client, &gateway, a.rate, a.seconds).await]
+            } else {
+                open_turns(&client, [&direct, &gateway], a.rate, a.seconds).await
+            }
+        };
+        let cpu = |since: f64, g: &Run| {
+            println!(
+                "{:<22} gateway CPU {:.0} us per request",
+                "",
+                (gateway_cpu_s() - since) * 1e6 / g.latencies_ms.len().max(1) as f64
+            );
+        };
+        // `BENCH_FIXED=N`: only the fixed-rate phase, N times back to back (its p99 is noisy).
+        if let Some(n) = std::env::var("BENCH_FIXED").ok().and_then(|n| n.parse::<usize>().ok()) {
+            for _ in 0..n {
+                let since = gateway_cpu_s();
+                let [d, g] = fixed().await;
+                row(&format!("fixed {}/s", a.rate), &d, &g, "frugal");
+                row("  from send", &from_send(&d), &from_send(&g), "frugal");
+                cpu(since, &g);
+            }
+            std::process::exit(0);
+        }
+        if let Some(var) = std::env::var_os("BENCH_PROFILE") {
+            let clients = var.to_str().and_then(|n| n.parse::<usize>().ok()).filter(|&n| n > 1).unwrap_or(64);
+            let since = gateway_cpu_s();
+            let g = closed(&client, &gateway, clients, a.requests).await;
+            println!(
+                "{clients} clients through the gateway: {:.0}/s",
+                g.latencies_ms.len() as f64 / g.wall.as_secs_f64()
+            );
+            cpu(since, &g);
             std::process::exit(0);
         }
         let group = || ledger.group_stats();
@@ -343,17 +448,18 @@ fn main() {
         };
         for c in [1, 64] {
             let d = closed(&client, &direct, c, a.requests).await;
-            let before = group();
+            let (before, since) = (group(), gateway_cpu_s());
             let g = closed(&client, &gateway, c, a.requests).await;
             row(&format!("{c} client(s)"), &d, &g, "frugal");
             batched(before);
+            cpu(since, &g);
         }
-        let d = open(&client, &direct, a.rate, a.seconds).await;
-        let before = group();
-        let g = open(&client, &gateway, a.rate, a.seconds).await;
+        let (before, since) = (group(), gateway_cpu_s());
+        let [d, g] = fixed().await;
         row(&format!("fixed {}/s", a.rate), &d, &g, "frugal");
         row("  from send", &from_send(&d), &from_send(&g), "frugal");
         batched(before);
+        cpu(since, &g);
         closed(&client, &cached, 1, 10).await;
         for c in [1, 64] {
             let d = closed(&client, &direct, c, a.requests).await;
