@@ -139,46 +139,25 @@ async fn closed(client: &reqwest::Client, t: &Target, concurrency: usize, n: usi
 
 /// Requests started at a fixed `rate` for `seconds`, each timed from its scheduled start.
 async fn open(client: &reqwest::Client, t: &Target, rate: u64, seconds: u64) -> Run {
-    let interval = Duration::from_nanos(1_000_000_000 / rate.max(1));
-    let total = rate * seconds;
-    let start = Instant::now();
-    let mut tasks = Vec::with_capacity(total as usize);
-    for i in 0..total {
-        let due = start + interval * i as u32;
-        tokio::time::sleep_until(due.into()).await;
-        let (client, t) = (client.clone(), t.clone());
-        tasks.push(tokio::spawn(async move {
-            let sent = Instant::now();
-            let ok = once(&client, &t).await;
-            (ok, due.elapsed().as_secs_f64() * 1000.0, sent.elapsed().as_secs_f64() * 1000.0)
-        }));
-    }
-    let mut run = Run { latencies_ms: Vec::new(), from_send_ms: Vec::new(), failed: 0, wall: Duration::ZERO };
-    for task in tasks {
-        match task.await {
-            Ok((true, ms, sent_ms)) => {
-                run.latencies_ms.push(ms);
-                run.from_send_ms.push(sent_ms);
-            }
-            _ => run.failed += 1,
-        }
-    }
-    run.wall = start.elapsed();
-    run.latencies_ms.sort_by(f64::total_cmp);
-    run.from_send_ms.sort_by(f64::total_cmp);
-    run
+    let mut runs = open_turns(client, &[t], rate, seconds).await;
+    runs.pop().unwrap_or_else(|| Run {
+        latencies_ms: Vec::new(),
+        from_send_ms: Vec::new(),
+        failed: 0,
+        wall: Duration::ZERO,
+    })
 }
 
-/// Open loops at a fixed `rate` on two targets in turns of one second each, `seconds` turns
-/// per target: the two see the same stretches of a shared machine's noise, where two runs
-/// one after the other may not (on 2 shared cores the direct path's own p99 moves between
-/// 0.3 and 6 ms from one 10 s run to the next).
-async fn open_turns(client: &reqwest::Client, targets: [&Target; 2], rate: u64, seconds: u64) -> [Run; 2] {
+/// Open loops at a fixed `rate` on each target in turns of one second, `seconds` turns per
+/// target, each request timed from its scheduled start: the targets meet the same stretches
+/// of a shared machine's noise, where runs one after the other may not (on 2 shared cores
+/// the direct path's own p99 moves between 0.3 and 6 ms from one 10 s run to the next).
+async fn open_turns(client: &reqwest::Client, targets: &[&Target], rate: u64, seconds: u64) -> Vec<Run> {
     let interval = Duration::from_nanos(1_000_000_000 / rate.max(1));
     let start = Instant::now();
-    let mut tasks: [Vec<_>; 2] = [Vec::new(), Vec::new()];
-    for turn in 0..seconds * 2 {
-        let which = (turn % 2) as usize;
+    let mut tasks: Vec<Vec<_>> = targets.iter().map(|_| Vec::new()).collect();
+    for turn in 0..seconds * targets.len() as u64 {
+        let which = (turn % targets.len() as u64) as usize;
         let begin = start + Duration::from_secs(turn);
         for i in 0..rate {
             let due = begin + interval * i as u32;
@@ -191,9 +170,9 @@ async fn open_turns(client: &reqwest::Client, targets: [&Target; 2], rate: u64, 
             }));
         }
     }
-    let mut runs =
-        [(); 2].map(|()| Run { latencies_ms: Vec::new(), from_send_ms: Vec::new(), failed: 0, wall: Duration::ZERO });
-    for (run, tasks) in runs.iter_mut().zip(tasks) {
+    let mut runs = Vec::new();
+    for tasks in tasks {
+        let mut run = Run { latencies_ms: Vec::new(), from_send_ms: Vec::new(), failed: 0, wall: Duration::ZERO };
         for task in tasks {
             match task.await {
                 Ok((true, ms, sent_ms)) => {
@@ -203,10 +182,11 @@ async fn open_turns(client: &reqwest::Client, targets: [&Target; 2], rate: u64, 
                 _ => run.failed += 1,
             }
         }
-        // Each target had half of the wall clock.
-        run.wall = start.elapsed() / 2;
+        // Each target had its share of the wall clock.
+        run.wall = start.elapsed() / targets.len() as u32;
         run.latencies_ms.sort_by(f64::total_cmp);
         run.from_send_ms.sort_by(f64::total_cmp);
+        runs.push(run);
     }
     runs
 }
@@ -408,7 +388,9 @@ fn main() {
             if std::env::var_os("BENCH_SEQUENTIAL").is_some() {
                 [open(&client, &direct, a.rate, a.seconds).await, open(&client, &gateway, a.rate, a.seconds).await]
             } else {
-                open_turns(&client, [&direct, &gateway], a.rate, a.seconds).await
+                let mut runs = open_turns(&client, &[&direct, &gateway], a.rate, a.seconds).await;
+                let g = runs.pop().expect("two runs");
+                [runs.pop().expect("two runs"), g]
             }
         };
         let cpu = |since: f64, g: &Run| {
