@@ -25,6 +25,8 @@
 //! tokens, fused with keywords and with keywords and the static vectors; vectors kept in
 //! `/var/tmp` for the next run), `BENCH_SKIP_SRC=1` (those arms without the docs' source
 //! listings, scripts and stylesheets), `BENCH_ONLY_CUT=1` (stop after them).
+//! `BENCH_TITLED=0.5,1` (static vectors with the page title's added at that weight),
+//! `BENCH_PER_FILE=N` (the meaning and fused lists with at most N passages a file).
 //! `BENCH_UNDER=book,rust-by-example` reads only those folders of DOCS_DIR (index only
 //! them) and asks only the questions they answer; `BENCH_QUESTIONS=FILE` asks another
 //! question file (`file` or `files` per question, under DOCS_DIR).
@@ -188,12 +190,16 @@ fn main() {
     }
     let mut keys = Vec::new();
     let mut texts = Vec::new();
+    // Each passage's page title (HTML `<title>`), by index into `titles`.
+    let (mut titles, mut title_of) = (Vec::new(), Vec::new());
     for p in &paths {
         let (Ok(bytes), Some(kind)) = (std::fs::read(p), Kind::of(p)) else { continue };
         let Ok(doc) = extract(p, &bytes, kind) else { continue };
+        titles.push(doc.title.clone().unwrap_or_default());
         for c in chunk(&doc.blocks) {
             keys.push(key(&docs, p, c.line_start));
             texts.push(c.text);
+            title_of.push(titles.len() - 1);
         }
     }
     let extract_secs = t.elapsed().as_secs_f64();
@@ -228,6 +234,20 @@ fn main() {
     };
     let vectors: Vec<Vec<f32>> = tokens.iter().map(|s| static_vector(s)).collect();
     let vectors_secs = t.elapsed().as_secs_f64();
+    // `BENCH_TITLED=W,…`: passages' static vectors with their page title's added, weighed W
+    // against the passage's own (a chunk that never names its page's item, an API page's
+    // later sections, still carries it).
+    let title_weights: Vec<f32> =
+        std::env::var("BENCH_TITLED").unwrap_or_default().split(',').filter_map(|v| v.trim().parse().ok()).collect();
+    let title_vectors: Vec<Vec<f32>> = if title_weights.is_empty() {
+        Vec::new()
+    } else {
+        let mut out = Vec::new();
+        for part in titles.chunks(4096) {
+            out.extend(embedder.tokenize(part).expect("tokenize titles").iter().map(|s| static_vector(s)));
+        }
+        out
+    };
     println!(
         "bench_meaning: {} passages from {} files; static table of {vocab} tokens {table_secs:.1} s, extract {extract_secs:.1} s, tokenize {tokenize_secs:.1} s, passage vectors {vectors_secs:.1} s",
         vectors.len(),
@@ -284,6 +304,32 @@ fn main() {
         hyb5 += usize::from(top5(&hybrid));
         weighted5 += usize::from(top5(&weighted));
     }
+    // The fused list with at most N passages a file (BENCH_PER_FILE=N): five places for five
+    // pages rather than three passages of one.
+    if let Some(per_file) = std::env::var("BENCH_PER_FILE").ok().and_then(|v| v.parse::<usize>().ok()) {
+        let cap = |list: Vec<(String, u32)>| {
+            let mut seen: HashMap<String, usize> = HashMap::new();
+            list.into_iter()
+                .filter(|k| {
+                    let n = seen.entry(k.0.clone()).or_default();
+                    *n += 1;
+                    *n <= per_file
+                })
+                .collect::<Vec<_>>()
+        };
+        let (mut m5, mut h5) = (0, 0);
+        for (asked, meaning) in qs.iter().zip(&static_lists) {
+            let q = asked.question;
+            let top5 = |list: &[(String, u32)]| list.iter().take(5).any(|k| q.files.contains(&k.0));
+            m5 += usize::from(top5(&cap(meaning.clone())));
+            h5 += usize::from(top5(&cap(fuse(&[(&asked.keyword, 1.0), (meaning, 1.0)]))));
+        }
+        println!(
+            "at most {per_file} passage(s) a file: meaning {:.3}, hybrid {:.3}",
+            m5 as f64 / qs.len() as f64,
+            h5 as f64 / qs.len() as f64
+        );
+    }
     query_ms.sort_by(f64::total_cmp);
     let n = qs.len() as f64;
     println!(
@@ -300,6 +346,36 @@ fn main() {
         query_ms[query_ms.len() / 2],
         query_ms[(query_ms.len() as f64 * 0.95) as usize]
     );
+
+    // 4. Titled static vectors.
+    for w in &title_weights {
+        let titled: Vec<Vec<f32>> = vectors
+            .iter()
+            .zip(&title_of)
+            .map(|(v, &t)| {
+                let mut x: Vec<f32> = v.iter().zip(&title_vectors[t]).map(|(a, b)| a + w * b).collect();
+                normalise(&mut x);
+                x
+            })
+            .collect();
+        let (mut m5, mut h5, mut three5) = (0, 0, 0);
+        for (asked, plain) in qs.iter().zip(&static_lists) {
+            let (q, keyword) = (asked.question, &asked.keyword);
+            let qv = static_vector(&asked.tokens);
+            let meaning = dedup(nearest(&titled, &qv, 100).iter().map(|&i| keys[i].clone()).collect());
+            let top5 = |list: &[(String, u32)]| list.iter().take(5).any(|k| q.files.contains(&k.0));
+            m5 += usize::from(top5(&meaning));
+            h5 += usize::from(top5(&fuse(&[(keyword, 1.0), (&meaning, 1.0)])));
+            three5 += usize::from(top5(&fuse(&[(keyword, 1.0), (&meaning, 1.0), (plain, 1.0)])));
+        }
+        let n = qs.len() as f64;
+        println!(
+            "titled static vectors (title weight {w}): meaning {:.3}, hybrid {:.3}, with the plain static list too {:.3}",
+            m5 as f64 / n,
+            h5 as f64 / n,
+            three5 as f64 / n
+        );
+    }
 
     // 5. Pages: one transformer vector per file, of its first passage cut to a few tokens
     // (a page's title and first sentence: what an API page is about).
