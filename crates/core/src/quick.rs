@@ -224,37 +224,45 @@ impl Quick {
         Ok(true)
     }
 
-    /// The `k` quick vectors nearest the query `text` (summed from the table like a
-    /// passage) among the keys `keep` accepts, best first; none, without tokenizing, when
-    /// there are no quick vectors or the table is not whole. Each store is read for what
-    /// another process wrote once per search.
+    /// The query's quick vector, summed from the token table: `None` when there is no quick
+    /// vector to search or the table is not whole (after reading what another process wrote
+    /// since). The query is tokenized with no lock held: the embedder's one worker may be
+    /// busy with a batch of the catch-up for seconds, and a search must not hold the stores
+    /// (nor the transformer's, which its caller takes next) meanwhile.
+    pub(crate) fn query(&self, embedder: &Embedder, text: &str) -> Result<Option<Vec<f32>>> {
+        {
+            let mut passages = lock(&self.passages);
+            passages.refresh()?;
+            if passages.is_empty() {
+                return Ok(None);
+            }
+        }
+        {
+            let mut table = lock(&self.tokens);
+            table.refresh()?;
+            if !complete(&table, self.vocab) {
+                return Ok(None);
+            }
+        }
+        let tokens = embedder.tokenize(&[text]).map_err(|e| CoreError::Meaning(e.to_string()))?;
+        let table = lock(&self.tokens);
+        // Emptied for a new table meanwhile: nothing to sum from (the passages went first).
+        if !complete(&table, self.vocab) {
+            return Ok(None);
+        }
+        Ok(Some(bag(&table, tokens.first().map_or(&[][..], Vec::as_slice), embedder.dimensions())))
+    }
+
+    /// The `k` passages nearest `query` (from [`Quick::query`]) among those `keep` allows,
+    /// best first, as the store was last read.
+    ///
     /// There is no similarity floor: summed token vectors all lean one way, and on the Rust
     /// Book a nonsense query's nearest stood out from the average passage as much as a real
     /// question's did (cosine 0.08–0.19 above it, against 0.10–0.14), so no threshold tells
     /// an unrelated passage from a related one. The list's weight in a search is its share of
     /// the corpus instead ([`merge`]), and it goes as the transformer catches up.
-    pub(crate) fn nearest(
-        &self,
-        embedder: &Embedder,
-        text: &str,
-        k: usize,
-        keep: &dyn Fn(u64) -> bool,
-    ) -> Result<Vec<(u64, f32)>> {
-        let mut passages = lock(&self.passages);
-        passages.refresh()?;
-        if passages.is_empty() {
-            return Ok(Vec::new());
-        }
-        let query = {
-            let mut table = lock(&self.tokens);
-            table.refresh()?;
-            if !complete(&table, self.vocab) {
-                return Ok(Vec::new());
-            }
-            let tokens = embedder.tokenize(&[text]).map_err(|e| CoreError::Meaning(e.to_string()))?;
-            bag(&table, tokens.first().map_or(&[][..], Vec::as_slice), embedder.dimensions())
-        };
-        Ok(passages.search_where(&query, k, keep))
+    pub(crate) fn nearest(&self, query: &[f32], k: usize, keep: &dyn Fn(u64) -> bool) -> Vec<(u64, f32)> {
+        lock(&self.passages).search_where(query, k, keep)
     }
 
     /// How many quick vectors stand in for a passage `refined` (the transformer's store)
@@ -346,8 +354,19 @@ fn bag(table: &Store, tokens: &[i32], dims: usize) -> Vec<f32> {
 /// One ranked list from the transformer's hits and the quick ones, which cover different
 /// passages and score on different scales: each hit weighs its list's share of the
 /// passages over its rank (reciprocal rank, k = 60), so the quick list counts for as much as
-/// the part of the corpus it alone covers. Scores stay each list's cosine.
-pub(crate) fn merge(refined: Vec<(u64, f32)>, quick: Vec<(u64, f32)>, quick_share: f32) -> Vec<(u64, f32)> {
+/// the part of the corpus it alone covers. The first `k` are kept, and only then are the
+/// transformer's hits under `floor` dropped (quick hits have no floor, see
+/// [`Quick::nearest`]): a query that nothing the transformer has embedded is near leaves the
+/// quick hits the places their share earns beside a full list — none when they stand for
+/// 1 % of the passages — not the whole list, which the search would then weigh as much as
+/// a whole list of the transformer's. Scores stay each list's cosine.
+pub(crate) fn merge(
+    refined: Vec<(u64, f32)>,
+    quick: Vec<(u64, f32)>,
+    quick_share: f32,
+    floor: f32,
+    k: usize,
+) -> Vec<(u64, f32)> {
     let share = quick_share.clamp(0.0, 1.0);
     let mut all: Vec<(f32, usize, (u64, f32))> = refined
         .into_iter()
@@ -357,7 +376,12 @@ pub(crate) fn merge(refined: Vec<(u64, f32)>, quick: Vec<(u64, f32)>, quick_shar
         .collect();
     all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let mut seen = HashSet::new();
-    all.into_iter().filter(|(_, _, h)| seen.insert(h.0)).map(|(_, _, h)| h).collect()
+    all.into_iter()
+        .filter(|(_, _, h)| seen.insert(h.0))
+        .take(k)
+        .filter(|&(_, list, (_, score))| list == 1 || score >= floor)
+        .map(|(_, _, h)| h)
+        .collect()
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -373,15 +397,33 @@ mod tests {
         let refined = vec![(1, 0.9), (2, 0.8), (3, 0.7)];
         let quick = vec![(10, 0.95), (11, 0.9)];
         // Half the corpus each: the two lists interleave, the transformer's first on a tie.
-        let keys: Vec<u64> = merge(refined.clone(), quick.clone(), 0.5).iter().map(|h| h.0).collect();
-        assert_eq!(keys, [1, 10, 2, 11, 3]);
+        let keys = |m: Vec<(u64, f32)>| m.iter().map(|h| h.0).collect::<Vec<u64>>();
+        assert_eq!(keys(merge(refined.clone(), quick.clone(), 0.5, 0.0, 10)), [1, 10, 2, 11, 3]);
         // The transformer has embedded nearly everything: quick hits go to the end.
-        let keys: Vec<u64> = merge(refined.clone(), quick.clone(), 0.01).iter().map(|h| h.0).collect();
-        assert_eq!(keys, [1, 2, 3, 10, 11]);
+        assert_eq!(keys(merge(refined.clone(), quick.clone(), 0.01, 0.0, 10)), [1, 2, 3, 10, 11]);
         // Nothing refined yet: the quick list alone, scores kept.
-        assert_eq!(merge(Vec::new(), quick.clone(), 1.0), quick);
+        assert_eq!(merge(Vec::new(), quick.clone(), 1.0, 0.2, 10), quick);
         // A key in both lists is listed once, at its better place.
-        let keys: Vec<u64> = merge(vec![(10, 0.5)], quick, 0.9).iter().map(|h| h.0).collect();
-        assert_eq!(keys, [10, 11]);
+        assert_eq!(keys(merge(vec![(10, 0.5)], quick.clone(), 0.9, 0.0, 10)), [10, 11]);
+        // At most k.
+        assert_eq!(keys(merge(refined.clone(), quick.clone(), 0.5, 0.0, 3)), [1, 10, 2]);
+    }
+
+    #[test]
+    fn quick_hits_keep_only_their_share_when_the_transformers_fall_under_the_floor() {
+        // The transformer's 40 nearest, all under the floor of 0.2: nothing it embedded is
+        // near the query. Quick vectors stand for 1 % of the passages: none of their hits
+        // earns a place among the first 40, so none is left to stand for the whole list.
+        let refined: Vec<(u64, f32)> = (0..40).map(|i| (i, 0.15 - i as f32 * 0.001)).collect();
+        let quick: Vec<(u64, f32)> = (100..140).map(|i| (i, 0.8)).collect();
+        assert!(merge(refined.clone(), quick.clone(), 0.01, 0.2, 40).is_empty());
+        // Half of the passages: about half of the places, still only those.
+        let half = merge(refined.clone(), quick.clone(), 0.5, 0.2, 40);
+        assert_eq!(half.len(), 20, "{half:?}");
+        assert!(half.iter().all(|h| h.0 >= 100));
+        // The transformer's hits over the floor stay where their rank puts them.
+        let mut refined = refined;
+        refined[0].1 = 0.6;
+        assert_eq!(merge(refined, quick, 0.01, 0.2, 40), [(0, 0.6)]);
     }
 }

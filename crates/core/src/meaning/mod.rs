@@ -342,6 +342,7 @@ impl Meaning {
             !store.is_empty()
         };
         // The transformer's vector of the query only when it has passages to compare with.
+        // Its nearest are kept whatever their cosine until they meet the quick list's.
         let mut ranked = Vec::new();
         if refined_any {
             let text = format!("{}{}", loaded.query_prefix, query.text);
@@ -351,19 +352,24 @@ impl Meaning {
                 Some(keys) => store.search_where(&vector, k, &|key| keys.contains(&key)),
                 None => store.search(&vector, k),
             };
-            ranked.retain(|&(_, score)| score >= floor);
         }
-        // Passages the transformer has not reached yet, by their quick vectors.
+        // Passages the transformer has not reached yet, by their quick vectors. They only
+        // stand in: a failure to read them is a notice, and the search goes on without them.
+        let quick_query = loaded.quick.query(&loaded.embedder, &query.text).unwrap_or_else(|e| {
+            *lock(&self.notice) = Some(format!("quick vectors were not searched: {e}"));
+            None
+        });
         let store = lock(&loaded.store);
         // A lookup per passage only when some have the transformer's vector.
         let refined_any = !store.is_empty();
         let keep =
             |key: u64| !(refined_any && store.contains(key)) && allowed.as_ref().is_none_or(|keys| keys.contains(&key));
-        // No floor for these (see `Quick::nearest`): their weight is their share.
-        let quick = loaded.quick.nearest(&loaded.embedder, &query.text, k, &keep)?;
-        if !quick.is_empty() {
+        let quick = quick_query.map(|q| loaded.quick.nearest(&q, k, &keep)).unwrap_or_default();
+        if quick.is_empty() {
+            ranked.retain(|&(_, score)| score >= floor);
+        } else {
             let (refined, waiting) = (store.len() as f32, loaded.quick.waiting(&store) as f32);
-            ranked = crate::quick::merge(ranked, quick, waiting / (refined + waiting).max(1.0));
+            ranked = crate::quick::merge(ranked, quick, waiting / (refined + waiting).max(1.0), floor, k);
         }
         drop(store);
         Ok(index.passages_for_keys(&ranked, query)?)
