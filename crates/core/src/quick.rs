@@ -28,6 +28,9 @@ use frugal_vectors::Store;
 
 use crate::{CoreError, Result};
 
+/// A store's [`Store::version`].
+type Version = (Option<u64>, u64);
+
 /// Quick vectors of passages, in the index folder.
 pub const QUICK_FILE: &str = "quick.bin";
 
@@ -65,9 +68,10 @@ pub(crate) struct Quick {
     tokens: Mutex<Store>,
     /// The model's vocabulary: the table is whole with a row for each and the mark.
     vocab: usize,
-    /// Quick vectors of passages without a transformer vector, with the two stores' sizes
-    /// it was counted at (counting looks up every key: done again only when one changes).
-    waiting: Mutex<(usize, usize, usize)>,
+    /// Quick vectors of passages without a transformer vector, with the two stores'
+    /// versions it was counted at (counting looks up every key: done again only when one
+    /// changes).
+    waiting: Mutex<Option<(Version, Version, usize)>>,
 }
 
 impl Quick {
@@ -76,12 +80,8 @@ impl Quick {
     pub(crate) fn open(dir: &Path, model_id: &str, dims: usize, vocab: usize) -> Result<(Quick, Option<String>)> {
         let (passages, a) = Store::open(&dir.join(QUICK_FILE), &format!("{model_id} quick"), dims)?;
         let (tokens, b) = Store::open(&dir.join(TOKENS_FILE), &format!("{model_id} tokens"), dims)?;
-        let quick = Quick {
-            passages: Mutex::new(passages),
-            tokens: Mutex::new(tokens),
-            vocab,
-            waiting: Mutex::new((usize::MAX, 0, 0)),
-        };
+        let quick =
+            Quick { passages: Mutex::new(passages), tokens: Mutex::new(tokens), vocab, waiting: Mutex::new(None) };
         Ok((quick, a.or(b)))
     }
 
@@ -274,11 +274,15 @@ impl Quick {
         }
         let passages = lock(&self.passages);
         let mut waiting = lock(&self.waiting);
-        if (waiting.0, waiting.1) != (passages.len(), refined.len()) {
-            let n = passages.keys().iter().filter(|&&k| !refined.contains(k)).count();
-            *waiting = (passages.len(), refined.len(), n);
+        let now = (passages.version(), refined.version());
+        match *waiting {
+            Some((p, r, n)) if (p, r) == now => n,
+            _ => {
+                let n = passages.keys().iter().filter(|&&k| !refined.contains(k)).count();
+                *waiting = Some((now.0, now.1, n));
+                n
+            }
         }
-        waiting.2
     }
 
     /// No quick vector to search, after reading what another process wrote since (a

@@ -271,6 +271,13 @@ impl Store {
         Ok(())
     }
 
+    /// A value that changes whenever the vectors held do (an append, a compaction, a file
+    /// another process replaced): the key for a cache of counts over [`Store::keys`], which
+    /// a compaction and as many appends would leave at the same length.
+    pub fn version(&self) -> (Option<u64>, u64) {
+        (self.identity, self.read_to)
+    }
+
     /// Reads what another process appended (or reloads a file it replaced).
     pub fn refresh(&mut self) -> Result<()> {
         let since = match (self.foreign, self.identity) {

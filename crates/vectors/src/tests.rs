@@ -239,3 +239,26 @@ fn a_vector_reads_back_with_its_length_and_survives_a_reopen() {
     assert!(s.add_to(7, &mut sum) && !s.add_to(8, &mut sum));
     assert!((sum[0] - 4.0).abs() < 0.02 && (sum[1] + 0.5).abs() < 0.02 && (sum[3] - 1.75).abs() < 0.02, "{sum:?}");
 }
+
+#[test]
+fn the_version_changes_with_what_is_held_even_at_the_same_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.bin");
+    let (mut s, vs) = filled(&path, 10);
+    let (reader, _) = Store::open(&path, "m", 32).unwrap();
+    // Another process reading the same file sees the same version.
+    assert_eq!(reader.version(), s.version());
+    let before = s.version();
+    // One vector out, one in: the length is what it was, the vectors held are not.
+    s.compact(&|k| k != 100).unwrap();
+    s.insert(&[(500, vs[0].clone())]).unwrap();
+    assert_eq!(s.len(), 10);
+    assert_ne!(s.version(), before);
+    let mut reader = reader;
+    reader.refresh().unwrap();
+    assert_eq!((reader.len(), reader.version()), (10, s.version()));
+    // Nothing new: nothing changes.
+    let same = s.version();
+    s.insert(&[(500, vs[0].clone())]).unwrap();
+    assert_eq!(s.version(), same);
+}
