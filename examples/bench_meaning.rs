@@ -26,7 +26,8 @@
 //! `/var/tmp` for the next run), `BENCH_SKIP_SRC=1` (those arms without the docs' source
 //! listings, scripts and stylesheets), `BENCH_ONLY_CUT=1` (stop after them).
 //! `BENCH_TITLED=0.5,1` (static vectors with the page title's added at that weight),
-//! `BENCH_PER_FILE=N` (the meaning and fused lists with at most N passages a file).
+//! `BENCH_PER_FILE=N` (the meaning and fused lists with at most N passages a file),
+//! `BENCH_IDF_UNDER=book` (token weights from those folders' passages only).
 //! `BENCH_UNDER=book,rust-by-example` reads only those folders of DOCS_DIR (index only
 //! them) and asks only the questions they answer; `BENCH_QUESTIONS=FILE` asks another
 //! question file (`file` or `files` per question, under DOCS_DIR).
@@ -212,7 +213,21 @@ fn main() {
     let tokenize_secs = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let mut df = vec![0u32; vocab];
-    for seq in &tokens {
+    // `BENCH_IDF_UNDER=book`: token weights from those folders' passages only, as a token
+    // table weighed on a first, smaller folder weighs every later one.
+    let idf_under: Vec<String> = std::env::var("BENCH_IDF_UNDER")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|u| format!("{u}/"))
+        .collect();
+    let weighed = |i: usize| idf_under.is_empty() || idf_under.iter().any(|u| keys[i].0.starts_with(u.as_str()));
+    let mut sampled = 0usize;
+    for (i, seq) in tokens.iter().enumerate() {
+        if !weighed(i) {
+            continue;
+        }
+        sampled += 1;
         let mut seen: Vec<i32> = seq.clone();
         seen.sort_unstable();
         seen.dedup();
@@ -220,7 +235,10 @@ fn main() {
             df[id as usize] += 1;
         }
     }
-    let n = tokens.len() as f32;
+    if !idf_under.is_empty() {
+        println!("token weights from {sampled} passages under {idf_under:?}");
+    }
+    let n = sampled as f32;
     let idf: Vec<f32> = df.iter().map(|&d| ((n + 1.0) / (d as f32 + 1.0)).ln()).collect();
     let static_vector = |seq: &[i32]| {
         let mut v = vec![0f32; dims];
