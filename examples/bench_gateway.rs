@@ -95,6 +95,7 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+#[derive(Default)]
 struct Run {
     latencies_ms: Vec<f64>,
     /// An open loop's latencies from each request's send, not its schedule: what vegeta
@@ -125,7 +126,7 @@ async fn closed(client: &reqwest::Client, t: &Target, concurrency: usize, n: usi
             (lat, failed)
         }));
     }
-    let mut run = Run { latencies_ms: Vec::new(), from_send_ms: Vec::new(), failed: 0, wall: Duration::ZERO };
+    let mut run = Run::default();
     for task in tasks {
         if let Ok((l, f)) = task.await {
             run.latencies_ms.extend(l);
@@ -140,12 +141,7 @@ async fn closed(client: &reqwest::Client, t: &Target, concurrency: usize, n: usi
 /// Requests started at a fixed `rate` for `seconds`, each timed from its scheduled start.
 async fn open(client: &reqwest::Client, t: &Target, rate: u64, seconds: u64) -> Run {
     let mut runs = open_turns(client, &[t], rate, seconds).await;
-    runs.pop().unwrap_or_else(|| Run {
-        latencies_ms: Vec::new(),
-        from_send_ms: Vec::new(),
-        failed: 0,
-        wall: Duration::ZERO,
-    })
+    runs.pop().unwrap_or_default()
 }
 
 /// Open loops at a fixed `rate` on each target in turns of one second, `seconds` turns per
@@ -172,7 +168,7 @@ async fn open_turns(client: &reqwest::Client, targets: &[&Target], rate: u64, se
     }
     let mut runs = Vec::new();
     for tasks in tasks {
-        let mut run = Run { latencies_ms: Vec::new(), from_send_ms: Vec::new(), failed: 0, wall: Duration::ZERO };
+        let mut run = Run::default();
         for task in tasks {
             match task.await {
                 Ok((true, ms, sent_ms)) => {
@@ -216,7 +212,7 @@ fn gateway_cpu_s() -> f64 {
 
 /// An open loop's run measured from each request's send.
 fn from_send(r: &Run) -> Run {
-    Run { latencies_ms: r.from_send_ms.clone(), from_send_ms: Vec::new(), failed: r.failed, wall: r.wall }
+    Run { latencies_ms: r.from_send_ms.clone(), failed: r.failed, wall: r.wall, ..Run::default() }
 }
 
 fn row(label: &str, direct: &Run, gateway: &Run, name: &str) {
@@ -388,9 +384,8 @@ fn main() {
             if std::env::var_os("BENCH_SEQUENTIAL").is_some() {
                 [open(&client, &direct, a.rate, a.seconds).await, open(&client, &gateway, a.rate, a.seconds).await]
             } else {
-                let mut runs = open_turns(&client, &[&direct, &gateway], a.rate, a.seconds).await;
-                let g = runs.pop().expect("two runs");
-                [runs.pop().expect("two runs"), g]
+                let runs = open_turns(&client, &[&direct, &gateway], a.rate, a.seconds).await;
+                <[Run; 2]>::try_from(runs).unwrap_or_else(|_| unreachable!("one run per target"))
             }
         };
         let cpu = |since: f64, g: &Run| {

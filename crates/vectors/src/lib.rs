@@ -160,8 +160,10 @@ impl Store {
     }
 
     /// The vector stored for `key`, as numbers again (within int8 rounding of what was
-    /// inserted, length included: a vector is stored with its own scale).
-    pub fn vector(&self, key: u64) -> Option<Vec<f32>> {
+    /// inserted, length included: a vector is stored with its own scale). The product sums
+    /// rows with [`Store::add_to`]; this checks what it sums.
+    #[cfg(test)]
+    pub(crate) fn vector(&self, key: u64) -> Option<Vec<f32>> {
         let &i = self.slot.get(&key)?;
         let scale = self.scales[i];
         Some(self.data[i * self.dims..(i + 1) * self.dims].iter().map(|&q| f32::from(q) * scale).collect())
