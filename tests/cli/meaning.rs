@@ -144,6 +144,53 @@ fn vectors_follow_edits_renames_and_deletes() {
     assert!(store.is_empty(), "{store:?}");
 }
 
+#[test]
+fn vectors_of_deleted_passages_never_take_the_places_of_live_ones() {
+    let env = env_with(&embedding_model());
+    let docs = env.path("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    // 150 passages far from the query, one live passage near it, and 30 drafts nearer still
+    // that are then deleted: too few dead vectors (under a fifth) for a compaction, so they
+    // stay in the store, nearer the query than anything live.
+    for i in 0..150 {
+        std::fs::write(
+            docs.join(format!("invoice-{i}.md")),
+            format!("Invoice {i} for order {} was paid on day {}.\n", i * 7, i % 28 + 1),
+        )
+        .unwrap();
+    }
+    std::fs::write(docs.join("pets.md"), "Our dog naps in the shade of the garden all afternoon.\n").unwrap();
+    let draft = |i: usize| format!("Draft {i}: our cat sleeps on the warm windowsill in the sun.\n");
+    for i in 0..30 {
+        std::fs::write(docs.join(format!("draft-{i}.md")), draft(i)).unwrap();
+    }
+    let v = json(&env.run(&["--json", "index", "add", docs.to_str().unwrap()]));
+    assert_eq!(v["meaning"]["ready"], v["meaning"]["passages"], "{v}");
+    let top = |q: &str| -> Vec<String> {
+        let hits = json(&env.run(&["--json", "search", "--mode", "meaning", "-n", "1", q]));
+        hits.as_array().unwrap().iter().map(|h| h["path"].as_str().unwrap().to_string()).collect()
+    };
+    assert!(top("kitten napping in the sun")[0].contains("draft-"));
+    for i in 0..30 {
+        std::fs::remove_file(docs.join(format!("draft-{i}.md"))).unwrap();
+    }
+    let v = json(&env.run(&["--json", "index", "update"]));
+    assert_eq!(v["meaning"]["dropped"], 0, "a compaction would hide the fault: {v}");
+    assert_eq!(status(&env)["stale"], 30);
+    // The 30 dead vectors are the query's 30 nearest, more than the 26 a one-hit search
+    // scans for: the live passage must still be found, not an empty list.
+    let found = top("kitten napping in the sun");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].ends_with("pets.md"), "{found:?}");
+    let hybrid = json(&env.run(&["--json", "search", "-n", "3", "kitten napping in the sun"]));
+    assert!(hybrid.as_array().unwrap().iter().all(|h| !h["path"].as_str().unwrap().contains("draft-")), "{hybrid}");
+    // A passage back with its old text (an edit undone) is found again by its old vector.
+    std::fs::write(docs.join("draft-3.md"), draft(3)).unwrap();
+    let v = json(&env.run(&["--json", "index", "update"]));
+    assert_eq!(v["meaning"]["embedded"], 0, "{v}");
+    assert!(top("kitten napping in the sun")[0].ends_with("draft-3.md"));
+}
+
 fn model_id() -> String {
     frugal_core::meaning::model_id(&embedding_model()).unwrap()
 }

@@ -68,10 +68,10 @@ pub(crate) struct Quick {
     tokens: Mutex<Store>,
     /// The model's vocabulary: the table is whole with a row for each and the mark.
     vocab: usize,
-    /// Quick vectors of passages without a transformer vector, with the two stores'
-    /// versions it was counted at (counting looks up every key: done again only when one
-    /// changes).
-    waiting: Mutex<Option<(Version, Version, usize)>>,
+    /// Quick vectors of live passages without a transformer vector, with the two stores'
+    /// versions and the quick store's marking it was counted at (counting looks up every
+    /// key: done again only when one changes).
+    waiting: Mutex<Option<(Version, Version, u64, usize)>>,
 }
 
 impl Quick {
@@ -274,15 +274,26 @@ impl Quick {
         }
         let passages = lock(&self.passages);
         let mut waiting = lock(&self.waiting);
-        let now = (passages.version(), refined.version());
+        let now = (passages.version(), refined.version(), passages.marking());
         match *waiting {
-            Some((p, r, n)) if (p, r) == now => n,
+            Some((p, r, m, n)) if (p, r, m) == now => n,
             _ => {
-                let n = passages.keys().iter().filter(|&&k| !refined.contains(k)).count();
-                *waiting = Some((now.0, now.1, n));
+                let n = passages.live_keys().filter(|&k| !refined.contains(k)).count();
+                *waiting = Some((now.0, now.1, now.2, n));
                 n
             }
         }
+    }
+
+    /// The quick vectors' store's [`Store::version`] as last read.
+    pub(crate) fn version(&self) -> Version {
+        lock(&self.passages).version()
+    }
+
+    /// Marks the quick vectors of passages `live` rejects, which search then skips (see
+    /// [`Store::set_live`]).
+    pub(crate) fn set_live(&self, live: &dyn Fn(u64) -> bool) {
+        lock(&self.passages).set_live(live);
     }
 
     /// No quick vector to search, after reading what another process wrote since (a

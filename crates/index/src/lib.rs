@@ -34,7 +34,7 @@ pub mod watch;
 pub use error::{IndexError, Result};
 pub use extract::{email, transcript};
 pub use kind::Kind;
-pub use meaning::{embed_text, fuse, passage_key};
+pub use meaning::{embed_text, fuse, passage_key, Contents};
 pub use schema::SCHEMA_VERSION;
 pub use search::{Hit, SearchQuery, MAX_LIMIT};
 pub use store::{Folder, FolderStatus, Index, Settings, SkippedFile, Status};

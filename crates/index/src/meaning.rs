@@ -38,10 +38,28 @@ pub fn passage_key(embedded: &str) -> u64 {
 /// the original paper; it keeps one list's top hit from drowning the other's.
 const RRF_K: f32 = 60.0;
 
+/// What the index held as one reader saw it: equal values, the same passages (the same
+/// segments with the same deletions). Work over every passage (the live keys) is done
+/// again only when this changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contents(std::collections::BTreeMap<tantivy::index::SegmentId, Option<u64>>);
+
 impl Index {
+    /// What the index holds now, cheaply (no document is read).
+    pub fn contents(&self) -> Contents {
+        Contents(self.reader.searcher().generation().segments().clone())
+    }
+
     /// Every passage's key, once each.
     pub fn passage_keys(&self) -> Result<HashSet<u64>> {
+        Ok(self.passage_keys_with_contents()?.1)
+    }
+
+    /// [`Index::passage_keys`] with the [`Contents`] they were read from (one reader for
+    /// both, so a commit in between cannot pair the keys with another version).
+    pub fn passage_keys_with_contents(&self) -> Result<(Contents, HashSet<u64>)> {
         let searcher = self.reader.searcher();
+        let contents = Contents(searcher.generation().segments().clone());
         let mut keys = HashSet::new();
         for segment in searcher.segment_readers() {
             let column = segment.fast_fields().u64("passage_key").map_err(IndexError::tantivy(&self.dir))?;
@@ -55,7 +73,7 @@ impl Index {
                 }
             }
         }
-        Ok(keys)
+        Ok((contents, keys))
     }
 
     /// How many passages the index holds (from the term statistics: no document is read).

@@ -7,8 +7,9 @@
 //! failed write ends the writer: the next one keeps its whole records and cuts the rest).
 //! Vectors are keyed by *content*, not by document: the keyword index says which keys are
 //! live, so a vector whose passage is gone is never returned (the caller maps keys to
-//! passages) and is dropped at the next [`Store::compact`]; a passage without a vector is
-//! simply one the embedder has not reached yet.
+//! passages), is skipped by search once the caller marks it ([`Store::set_live`]), and is
+//! dropped at the next [`Store::compact`]; a passage without a vector is simply one the
+//! embedder has not reached yet.
 //!
 //! Search is an exact scan over int8 vectors (a quarter of f32's memory; the scores differ
 //! from f32 cosine by well under 0.01): at a few hundred thousand passages it takes
@@ -105,6 +106,12 @@ pub struct Store {
     foreign: bool,
     /// Set by [`Store::writable`]: the lock and the file to append to.
     writer: Option<(File, File)>,
+    /// Rows whose key the caller last said is not live ([`Store::set_live`]), which search
+    /// skips; empty when none is.
+    dead: Vec<bool>,
+    dead_count: usize,
+    /// Changes whenever [`Store::set_live`] changes which rows are dead.
+    marking: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -134,6 +141,9 @@ impl Store {
             identity: None,
             foreign: false,
             writer: None,
+            dead: Vec::new(),
+            dead_count: 0,
+            marking: 0,
         };
         let message = store.load()?;
         Ok((store, message))
@@ -183,6 +193,39 @@ impl Store {
     /// Every key with a vector.
     pub fn keys(&self) -> &[u64] {
         &self.keys
+    }
+
+    /// Marks the rows whose key `live` rejects (their passage deleted or edited since) so
+    /// that search skips them until a [`Store::compact`] drops them: left in, they would
+    /// take the places of live passages among the nearest, and the caller, which drops
+    /// them, would have fewer than it asked for. Called again after every change of what is
+    /// live, it brings back a key live again (an edit undone). Rows read or inserted later
+    /// count as live until the next call. Returns how many rows are dead.
+    pub fn set_live(&mut self, live: &dyn Fn(u64) -> bool) -> usize {
+        let dead: Vec<bool> = self.keys.iter().map(|&k| !live(k)).collect();
+        let count = dead.iter().filter(|&&d| d).count();
+        let dead = if count == 0 { Vec::new() } else { dead };
+        if dead != self.dead {
+            self.marking += 1;
+        }
+        (self.dead, self.dead_count) = (dead, count);
+        count
+    }
+
+    /// How many rows [`Store::set_live`] last marked dead.
+    pub fn dead(&self) -> usize {
+        self.dead_count
+    }
+
+    /// The keys of the rows not marked dead.
+    pub fn live_keys(&self) -> impl Iterator<Item = u64> + '_ {
+        self.keys.iter().enumerate().filter(|&(i, _)| !self.dead.get(i).copied().unwrap_or(false)).map(|(_, &k)| k)
+    }
+
+    /// Changes whenever [`Store::set_live`] changes which rows are dead (beside
+    /// [`Store::version`], which it leaves as it is).
+    pub fn marking(&self) -> u64 {
+        self.marking
     }
 
     /// Memory the vectors take (keys, scales, int8 numbers and the key map).
@@ -343,7 +386,8 @@ impl Store {
         Ok(dropped)
     }
 
-    /// The `k` stored vectors nearest to `query` (a unit vector) by cosine, best first.
+    /// The `k` stored vectors nearest to `query` (a unit vector) by cosine, best first,
+    /// among the rows not marked dead ([`Store::set_live`]).
     pub fn search(&self, query: &[f32], k: usize) -> Vec<(u64, f32)> {
         self.search_where(query, k, &|_| true)
     }
@@ -353,8 +397,9 @@ impl Store {
         if query.len() != self.dims || self.keys.is_empty() || k == 0 {
             return Vec::new();
         }
-        let keys = &self.keys;
-        scan::top_k(query, &self.data, &self.scales, self.dims, k, &|i| keep(keys[i]))
+        let (keys, dead) = (&self.keys, &self.dead);
+        let wanted = |i: usize| !dead.get(i).copied().unwrap_or(false) && keep(keys[i]);
+        scan::top_k(query, &self.data, &self.scales, self.dims, k, &wanted)
             .into_iter()
             .map(|(i, score)| (self.keys[i], score))
             .collect()
@@ -366,6 +411,9 @@ impl Store {
             return;
         }
         self.slot.insert(key, self.keys.len());
+        if !self.dead.is_empty() {
+            self.dead.push(false);
+        }
         self.keys.push(key);
         self.scales.push(scale);
         self.data.extend_from_slice(q);
@@ -377,6 +425,8 @@ impl Store {
             // A first load: the arrays as read (one copy of the data, not two).
             self.keys = tail.keys;
             self.scales = tail.scales;
+            self.dead.clear();
+            self.dead_count = 0;
             self.data = tail.data;
             self.slot = self.keys.iter().enumerate().map(|(i, &k)| (k, i)).collect();
             if self.slot.len() != self.keys.len() {
@@ -399,6 +449,11 @@ impl Store {
     }
 
     fn clear(&mut self) {
+        if self.dead_count > 0 {
+            self.marking += 1;
+        }
+        self.dead.clear();
+        self.dead_count = 0;
         self.keys.clear();
         self.scales.clear();
         self.data.clear();

@@ -262,3 +262,36 @@ fn the_version_changes_with_what_is_held_even_at_the_same_length() {
     s.insert(&[(500, vs[0].clone())]).unwrap();
     assert_eq!(s.version(), same);
 }
+
+#[test]
+fn rows_marked_dead_are_not_searched_and_come_back_when_live_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut s, vs) = filled(&dir.path().join("v.bin"), 200);
+    // Ten near-copies of row 0's vector (an edited passage's earlier versions), all dead.
+    let copies: Vec<(u64, Vec<f32>)> = (0..10).map(|i| (1_000 + i, vs[0].clone())).collect();
+    s.insert(&copies).unwrap();
+    let before = s.marking();
+    assert_eq!(s.set_live(&|k| k < 1_000), 10);
+    assert_eq!((s.dead(), s.len()), (10, 210));
+    assert_ne!(s.marking(), before);
+    let got = s.search(&vs[0], 5);
+    assert_eq!(got.len(), 5, "the dead rows took places: {got:?}");
+    assert_eq!(got[0].0, 100);
+    assert!(got.iter().all(|(k, _)| *k < 1_000), "{got:?}");
+    assert!(s.search_where(&vs[0], 5, &|_| true).iter().all(|(k, _)| *k < 1_000));
+    assert_eq!(s.live_keys().count(), 200);
+    // A row appended later counts as live until the next marking.
+    s.insert(&[(2_000, vs[0].clone())]).unwrap();
+    assert!(s.search(&vs[0], 2).iter().any(|(k, _)| *k == 2_000));
+    // One copy live again (an edit undone): searched again.
+    let marked = s.marking();
+    assert_eq!(s.set_live(&|k| k < 1_000 || k == 1_003 || k == 2_000), 9);
+    assert_ne!(s.marking(), marked);
+    assert!(s.search(&vs[0], 3).iter().any(|(k, _)| *k == 1_003));
+    // The same marking again changes nothing; a compaction drops the dead for good.
+    let marked = s.marking();
+    s.set_live(&|k| k < 1_000 || k == 1_003 || k == 2_000);
+    assert_eq!(s.marking(), marked);
+    assert_eq!(s.compact(&|k| k < 1_000 || k == 1_003 || k == 2_000).unwrap(), 9);
+    assert_eq!((s.dead(), s.len()), (0, 202));
+}

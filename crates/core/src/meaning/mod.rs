@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use frugal_index::{Hit, Index, SearchQuery};
+use std::collections::HashSet;
+
+use frugal_index::{Contents, Hit, Index, SearchQuery};
 use frugal_local::{EmbedOptions, Embedder};
 use frugal_vectors::{Store, VectorError};
 
@@ -26,9 +28,6 @@ pub const DEFAULT_EMBEDDING_MODEL: &str = "all-MiniLM-L6-v2.f16.gguf";
 
 /// The vectors' file, in the index folder.
 pub const VECTORS_FILE: &str = "vectors.bin";
-
-/// How long a count of distinct passage texts serves the "% ready" note.
-const DISTINCT_FOR: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Passages per embedding call: large enough to fill a decode batch, small enough that a
 /// cancel or a search waits at most a second or two.
@@ -66,7 +65,13 @@ struct Loaded {
     /// entry's; none for a model the catalog does not know).
     query_prefix: String,
     document_prefix: String,
+    /// What the stores' dead rows were last marked against: the index's contents and the
+    /// two stores' versions (see [`Meaning::mark_dead`]).
+    marked: Mutex<Option<(Contents, Marked)>>,
 }
+
+/// The transformer store's and the quick store's versions.
+type Marked = ((Option<u64>, u64), (Option<u64>, u64));
 
 /// A model that would not load: which file (and its modification time) and why, so every
 /// search does not try again, and a new or fixed model is tried at once.
@@ -93,11 +98,10 @@ pub(crate) struct Meaning {
     /// A folder was removed: the next catch-up drops its vectors however few they are
     /// (embeddings say something of the text they came from).
     pub(crate) purge: AtomicBool,
-    /// Distinct passage texts, with the passage count and the time they were counted at:
-    /// counting them reads every key (~10 ms on 200k passages), too slow for each search's
-    /// note; counted again when the count changes or after [`DISTINCT_FOR`] (an edit can
-    /// change them and not the count).
-    distinct: Mutex<Option<(u64, u64, std::time::Instant)>>,
+    /// The live passages' keys (distinct texts) and the index contents they were read
+    /// from: reading them touches every passage (~20 ms on 228k), so once per change of the
+    /// index, not per search.
+    live: Mutex<Option<(Contents, Arc<HashSet<u64>>)>>,
 }
 
 impl Meaning {
@@ -112,7 +116,7 @@ impl Meaning {
             again: AtomicBool::new(false),
             paused: AtomicBool::new(false),
             purge: AtomicBool::new(false),
-            distinct: Mutex::new(None),
+            live: Mutex::new(None),
         }
     }
 
@@ -201,7 +205,44 @@ impl Meaning {
             modified,
             query_prefix,
             document_prefix,
+            marked: Mutex::new(None),
         }))
+    }
+
+    /// The live passages' keys, read again only when the index has changed.
+    fn live_keys(&self, index: &Index) -> Result<Arc<HashSet<u64>>> {
+        let now = index.contents();
+        if let Some((contents, keys)) = lock(&self.live).as_ref() {
+            if *contents == now {
+                return Ok(keys.clone());
+            }
+        }
+        let (contents, keys) = index.passage_keys_with_contents()?;
+        let keys = Arc::new(keys);
+        *lock(&self.live) = Some((contents, keys.clone()));
+        Ok(keys)
+    }
+
+    /// Marks the stored vectors whose passage is gone (a file deleted, or a passage edited:
+    /// its new text has a new key) so that searches skip them. They stay in the stores until
+    /// a catch-up compacts them (once they are a fifth), and among the nearest they would
+    /// take the places of live passages: a notes file edited fifty times leaves fifty
+    /// versions of a paragraph near any query about it. Done again only when the index or a
+    /// store has changed since.
+    fn mark_dead(&self, index: &Index, loaded: &Loaded) -> Result<()> {
+        let contents = index.contents();
+        let versions = (lock(&loaded.store).version(), loaded.quick.version());
+        if lock(&loaded.marked).as_ref().is_some_and(|m| m.0 == contents && m.1 == versions) {
+            return Ok(());
+        }
+        let live = self.live_keys(index)?;
+        let mut store = lock(&loaded.store);
+        store.set_live(&|k| live.contains(&k));
+        loaded.quick.set_live(&|k| live.contains(&k));
+        let versions = (store.version(), loaded.quick.version());
+        drop(store);
+        *lock(&loaded.marked) = Some((contents, versions));
+        Ok(())
     }
 
     /// Embeds every passage of `index` without a vector and drops vectors of passages that
@@ -237,7 +278,7 @@ impl Meaning {
         cancel: &AtomicBool,
     ) -> Result<CatchUp> {
         index.reload()?;
-        let live = index.passage_keys()?;
+        let live = self.live_keys(index)?;
         let mut report = CatchUp { passages: live.len() as u64, ..CatchUp::default() };
         let purge = self.purge.swap(false, Ordering::SeqCst);
         let pending: Vec<u64> = {
@@ -341,6 +382,14 @@ impl Meaning {
             store.refresh()?;
             !store.is_empty()
         };
+        // Passages the transformer has not reached yet, by their quick vectors. They only
+        // stand in: a failure to read them is a notice, and the search goes on without them.
+        let quick_query = loaded.quick.query(&loaded.embedder, &query.text).unwrap_or_else(|e| {
+            *lock(&self.notice) = Some(format!("quick vectors were not searched: {e}"));
+            None
+        });
+        // Both stores read: their vectors of passages since gone are skipped.
+        self.mark_dead(index, &loaded)?;
         // The transformer's vector of the query only when it has passages to compare with.
         // Its nearest are kept whatever their cosine until they meet the quick list's.
         let mut ranked = Vec::new();
@@ -353,12 +402,6 @@ impl Meaning {
                 None => store.search(&vector, k),
             };
         }
-        // Passages the transformer has not reached yet, by their quick vectors. They only
-        // stand in: a failure to read them is a notice, and the search goes on without them.
-        let quick_query = loaded.quick.query(&loaded.embedder, &query.text).unwrap_or_else(|e| {
-            *lock(&self.notice) = Some(format!("quick vectors were not searched: {e}"));
-            None
-        });
         let store = lock(&loaded.store);
         // A lookup per passage only when some have the transformer's vector.
         let refined_any = !store.is_empty();
@@ -397,19 +440,15 @@ impl Meaning {
     pub(crate) fn ready_share(&self, index: &Index) -> Option<(u64, u64, u64)> {
         let loaded = lock(&self.loaded).clone()?;
         let passages = index.passage_count().ok()?;
-        let vectors = lock(&loaded.store).len() as u64;
+        // Vectors of passages since gone do not count (as of the last search's marking).
+        let vectors = {
+            let store = lock(&loaded.store);
+            (store.len() - store.dead()) as u64
+        };
         if vectors >= passages {
             return Some((passages, passages, 0));
         }
-        let cached = *lock(&self.distinct);
-        let distinct = match cached {
-            Some((count, distinct, at)) if count == passages && at.elapsed() < DISTINCT_FOR => distinct,
-            _ => {
-                let distinct = index.passage_keys().ok()?.len() as u64;
-                *lock(&self.distinct) = Some((passages, distinct, std::time::Instant::now()));
-                distinct
-            }
-        };
+        let distinct = self.live_keys(index).ok()?.len() as u64;
         let ready = vectors.min(distinct);
         let waiting = loaded.quick.waiting(&lock(&loaded.store)) as u64;
         Some((ready, distinct, waiting.min(distinct - ready)))
