@@ -287,9 +287,12 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
             Ok(())
         }
         "quit" => {
-            // The process ends without dropping the app's state: bring the ledger's backup
-            // up to date first.
-            app.state::<AppState>().assistant().flush_ledger();
+            // The process ends without dropping the app's state: answers the gateway is
+            // giving finish and settle first (a few seconds at most), then the ledger's
+            // backup is brought up to date.
+            let state = app.state::<AppState>();
+            state.gateway().stop(std::time::Duration::from_secs(5));
+            state.assistant().flush_ledger();
             app.exit(0);
             Ok(())
         }

@@ -69,6 +69,21 @@ impl Served {
         Ok(())
     }
 
+    /// Stops the server and waits, at most `within`, until the requests in flight have
+    /// finished and every metered row has settled: the app is quitting, and a row left
+    /// pending would be charged its worst case at the next start, not what was used.
+    pub fn stop(&self, within: std::time::Duration) {
+        let until = std::time::Instant::now() + within;
+        let running = self.running.lock().unwrap_or_else(PoisonError::into_inner).take();
+        // Dropping it tells the server to stop taking requests.
+        let alive = running.map(|r| r.alive.clone());
+        while (alive.as_ref().is_some_and(|a| a.load(Ordering::SeqCst)) || frugal_core::unsettled() > 0)
+            && std::time::Instant::now() < until
+        {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
     /// Where it listens, when it does.
     pub fn address(&self) -> Option<String> {
         let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);

@@ -616,6 +616,32 @@ fn the_gateway_is_served_from_settings_with_its_apps() {
     let g = h.ok("set_gateway", json!({ "enabled": true, "port": busy }));
     assert_eq!((g["running"].as_bool(), g["error"].as_str()), (Some(true), None), "{g}");
     assert_eq!(http.get(format!("http://127.0.0.1:{busy}/health")).send().unwrap().status(), 200);
+
+    // Quit while an answer streams: the app stops the gateway and waits for the answer to
+    // finish and its row to settle, rather than leaving it for the next start to charge at
+    // its worst case.
+    let n = h.ok("add_gateway_app", json!({ "name": "notes", "monthlyUsd": null, "localOnly": true }));
+    let token = n["token"].as_str().unwrap().to_string();
+    let url = format!("http://127.0.0.1:{busy}/v1/chat/completions");
+    let answer = std::thread::spawn(move || {
+        let body = json!({ "model": "frugal/local", "stream": true, "max_tokens": 48,
+            "messages": [{ "role": "user", "content": "Write three sentences about the sea." }] });
+        let r = http.post(url).bearer_auth(&token).header("content-type", "application/json").body(body.to_string());
+        r.send().and_then(|r| r.text())
+    });
+    let start = std::time::Instant::now();
+    while frugal_core::unsettled() == 0 {
+        assert!(start.elapsed() < std::time::Duration::from_secs(30), "the request never started");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    h._app.state::<AppState>().gateway().stop(std::time::Duration::from_secs(30));
+    assert_eq!(frugal_core::unsettled(), 0);
+    let text = answer.join().unwrap().unwrap();
+    assert!(text.contains("data: [DONE]"), "the answer was cut: {text}");
+    let spend = h.ok("spend", json!({ "monthText": null }));
+    let by_app = spend["by_app"].as_array().unwrap();
+    assert!(by_app.iter().any(|a| a["app"] == "notes" && a["requests"] == 1), "{by_app:?}");
+    assert!(h.ok("gateway", json!({}))["running"] == false);
 }
 
 /// The Meetings folder's summaries escalate by batch (nobody waits for them): the poller

@@ -188,7 +188,7 @@ pub(crate) fn settle_stale_batches(tx: &Transaction<'_>, pid: u32) -> rusqlite::
     };
     let now = now_ms();
     for (id, state, owner, at) in open {
-        if owner == i64::from(pid) || process_alive(owner, at, now) {
+        if owner == i64::from(pid) || process_alive(owner, None, at, now) {
             continue;
         }
         if state == "submitting" {

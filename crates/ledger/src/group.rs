@@ -421,8 +421,8 @@ fn begin_in(
     // runs these two for every request.
     tx.prepare_cached(
         "INSERT INTO requests (started_at, finished_at, run_id, task, route, provider, model, reserved_micros,
-            cost_micros, state, outcome, escalation, note, owner_pid, app, prefix_hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            cost_micros, state, outcome, escalation, note, owner_pid, app, prefix_hash, owner_start)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -441,6 +441,7 @@ fn begin_in(
             i64::from(pid),
             req.app,
             req.prefix_hash,
+            crate::ledger::own_start(),
         ])
     })
     .map_err(db)?;

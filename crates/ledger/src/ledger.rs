@@ -102,6 +102,11 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE batches ADD COLUMN pricing TEXT NOT NULL DEFAULT '';
     ALTER TABLE batches ADD COLUMN misses INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE batches ADD COLUMN claimed_at INTEGER;",
+    // Which process of that pid owns a pending row (see `process_start`): a pid is reused,
+    // by the next run of a server that always gets the same one (PID 1 in a container) or
+    // by any process later, and a row whose owner was killed must not stay reserved for as
+    // long as the pid's new holder lives.
+    "ALTER TABLE requests ADD COLUMN owner_start INTEGER;",
 ];
 
 /// How long a writer waits for another (thread or process) before giving up.
@@ -544,20 +549,30 @@ impl Ledger {
     fn settle_stale(&self) -> Result<Option<String>> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(self.db())?;
-        let pending: Vec<(i64, i64, i64, i64)> = {
+        type Pending = (i64, i64, i64, i64, Option<i64>);
+        let pending: Vec<Pending> = {
             let mut stmt = tx
                 .prepare(
-                    "SELECT id, owner_pid, started_at, reserved_micros FROM requests WHERE state = 'pending'
-                    AND NOT (batch_id IS NOT NULL AND owner_pid = 0)",
+                    "SELECT id, owner_pid, started_at, reserved_micros, owner_start FROM requests
+                    WHERE state = 'pending' AND NOT (batch_id IS NOT NULL AND owner_pid = 0)",
                 )
                 .map_err(self.db())?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).map_err(self.db())?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+                .map_err(self.db())?;
             rows.collect::<rusqlite::Result<_>>().map_err(self.db())?
         };
         let now = now_ms();
         let (mut count, mut total) = (0u64, 0i64);
-        for (id, pid, started_at, reserved) in pending {
-            if pid == i64::from(self.pid) || process_alive(pid, started_at, now) {
+        for (id, pid, started_at, reserved, start) in pending {
+            // A row of this pid is ours only if this process wrote it (rows from before the
+            // column existed are presumed ours, as before).
+            let alive = if pid == i64::from(self.pid) {
+                start.is_none_or(|s| s == own_start())
+            } else {
+                process_alive(pid, start, started_at, now)
+            };
+            if alive {
                 continue;
             }
             tx.execute(
@@ -709,23 +724,56 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 /// Whether the process that owns a pending row may still settle it. Unsure means alive: a
-/// held reservation only blocks spending, a wrongly charged one misstates history.
+/// held reservation only blocks spending, a wrongly charged one misstates history. A live
+/// process of that pid that started at another time than the row's owner is another
+/// process (the pid was reused).
 #[cfg(unix)]
-pub(crate) fn process_alive(pid: i64, _started_at: i64, _now: i64) -> bool {
+pub(crate) fn process_alive(pid: i64, owner_start: Option<i64>, _started_at: i64, _now: i64) -> bool {
     use rustix::io::Errno;
-    let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) else {
+    let Some(raw) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) else {
         return false;
     };
-    match rustix::process::test_kill_process(pid) {
-        Ok(()) => true,
+    match rustix::process::test_kill_process(raw) {
+        Ok(()) => match (owner_start, process_start(pid)) {
+            (Some(owner), Some(now)) => owner == now,
+            _ => true,
+        },
         Err(e) => e != Errno::SRCH,
     }
 }
 
 /// Without a portable process probe, a reservation older than a day is presumed orphaned.
 #[cfg(not(unix))]
-pub(crate) fn process_alive(_pid: i64, started_at: i64, now: i64) -> bool {
+pub(crate) fn process_alive(_pid: i64, _owner_start: Option<i64>, started_at: i64, now: i64) -> bool {
     now - started_at < STALE_AFTER_MS
+}
+
+/// When process `pid` started, in clock ticks since boot (`/proc/PID/stat`, field 22): with
+/// the pid, it names one process (a pid is reused only by a process started later). `None`
+/// where there is no `/proc` or the process is gone.
+fn process_start(pid: i64) -> Option<i64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces or ')': the fields
+    // after the last ')' start at field 3.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// This process's `owner_start`: its start time where `/proc` says it, else a number drawn
+/// once (the rows are still told apart from another process's of the same pid).
+pub(crate) fn own_start() -> i64 {
+    static START: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *START.get_or_init(|| {
+        process_start(i64::from(std::process::id())).unwrap_or_else(|| {
+            use std::hash::{BuildHasher, Hasher};
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u128(
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()),
+            );
+            // Negative: never a start time in ticks.
+            -((h.finish() >> 2) as i64) - 1
+        })
+    })
 }
 
 /// A ledger row as stored, for reports and export.

@@ -407,6 +407,45 @@ fn raw(path: &Path) -> rusqlite::Connection {
     rusqlite::Connection::open(path).unwrap()
 }
 
+/// When process `pid` started, in clock ticks since boot (`/proc/PID/stat`, field 22), as
+/// the ledger records a row's owner.
+fn start_of(pid: u32) -> i64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    stat[stat.rfind(')').unwrap() + 1..].split_whitespace().nth(19).unwrap().parse().unwrap()
+}
+
+/// A pid reused: by the next run of a server that always gets the same one (PID 1 in a
+/// container, here this test's own pid), or by another process that is alive now (here the
+/// test's parent). The killed owner's row is charged at its worst case all the same, where
+/// before it stayed reserved for as long as the pid's new holder lived.
+#[test]
+fn a_killed_owners_reservation_is_charged_even_when_its_pid_is_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spend.db");
+    let month = Month::new(2026, 6).unwrap();
+    let (ledger, _) = Ledger::open(&path).unwrap();
+    let mine = ledger.begin(cloud(at(month, 3), "r0", "ask", 1_000), &monthly(1_000_000)).unwrap();
+    let same_pid = ledger.begin(cloud(at(month, 3), "r1", "ask", 2_000), &monthly(1_000_000)).unwrap();
+    let other_pid = ledger.begin(cloud(at(month, 3), "r2", "ask", 4_000), &monthly(1_000_000)).unwrap();
+    let parent = i64::from(std::os::unix::process::parent_id());
+    let db = raw(&path);
+    // Owned by an earlier process of this pid (it started at another time).
+    db.execute("UPDATE requests SET owner_start = owner_start - 7 WHERE id = ?1", [same_pid.id()]).unwrap();
+    // Owned by a process of the parent's pid that started at another time than the parent.
+    db.execute("UPDATE requests SET owner_pid = ?1, owner_start = 1 WHERE id = ?2", [parent, other_pid.id()]).unwrap();
+
+    let (reopened, notice) = Ledger::open(&path).unwrap();
+    assert_eq!(notice.as_deref(), Some("settled 2 interrupted requests at their worst case ($0.0060)"));
+    for (ticket, cost) in [(&same_pid, 2_000), (&other_pid, 4_000)] {
+        let row = reopened.row(ticket.id()).unwrap().unwrap();
+        assert_eq!((row.state, row.outcome, row.cost_micros), (State::Settled, Some(Outcome::Interrupted), cost));
+    }
+    // This process's own row stays pending for it to settle.
+    let id = mine.id();
+    assert_eq!(reopened.row(id).unwrap().unwrap().state, State::Pending);
+    ledger.settle(mine, done(at(month, 3), 10, Outcome::Ok)).unwrap();
+}
+
 #[test]
 fn a_dead_process_reservation_is_charged_at_its_worst_case_and_cannot_be_settled_later() {
     let dir = tempfile::tempdir().unwrap();
@@ -439,9 +478,11 @@ fn a_live_process_reservation_is_left_alone() {
     let month = Month::new(2026, 6).unwrap();
     let (ledger, _) = Ledger::open(&path).unwrap();
     let mine = ledger.begin(cloud(at(month, 3), "r1", "ask", 4_000), &monthly(1_000_000)).unwrap();
-    // Another live process (our parent, the test runner's shell or init) owns a second one.
+    // Another live process (init, PID 1) owns a second one.
     let other = ledger.begin(cloud(at(month, 3), "r2", "ask", 1_000), &monthly(1_000_000)).unwrap();
-    raw(&path).execute("UPDATE requests SET owner_pid = 1 WHERE id = ?1", [other.id()]).unwrap();
+    raw(&path)
+        .execute("UPDATE requests SET owner_pid = 1, owner_start = ?1 WHERE id = ?2", [start_of(1), other.id()])
+        .unwrap();
 
     let (second, notice) = Ledger::open(&path).unwrap();
     assert_eq!(notice, None);
