@@ -1,5 +1,5 @@
 //! `frugal serve`: the gateway in the foreground, until Ctrl-C (in-flight requests finish
-//! and settle first).
+//! and settle first, for a minute at most; a second Ctrl-C stops at once).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -43,30 +43,34 @@ pub fn run(g: &super::Globals, args: ServeArgs) -> anyhow::Result<ExitCode> {
         );
         // Ctrl-C, or SIGTERM from a service manager or `kill`: either way the requests in
         // flight finish and settle, rather than being left for the next start to charge.
+        let (asked, asked_rx) = tokio::sync::oneshot::channel::<()>();
         let shutdown = async {
-            #[cfg(unix)]
-            {
-                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-                let term = async {
-                    match term.as_mut() {
-                        Some(t) => {
-                            t.recv().await;
-                        }
-                        None => std::future::pending::<()>().await,
-                    }
-                };
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term => {}
-                }
-            }
-            #[cfg(not(unix))]
-            let _ = tokio::signal::ctrl_c().await;
-            eprintln!("frugal: stopping; requests in flight finish first");
+            stop_signal().await;
+            eprintln!("frugal: stopping; requests in flight finish first (Ctrl-C again stops now)");
+            let _ = asked.send(());
         };
-        frugal_gateway::serve(listener, assistant, (args.body_limit_mb as usize) << 20, shutdown)
-            .await
-            .context("the server stopped")?;
+        let served = frugal_gateway::serve(listener, assistant, (args.body_limit_mb as usize) << 20, shutdown);
+        // A client that keeps its connection open without reading, or a long local answer,
+        // would hold a graceful stop for ever: after a minute, or a second signal, it stops.
+        let impatient = async {
+            if asked_rx.await.is_err() {
+                return std::future::pending::<()>().await;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(GRACE) => {}
+                _ = stop_signal() => {}
+            }
+        };
+        tokio::select! {
+            served = served => served.context("the server stopped")?,
+            _ = impatient => {
+                let left = frugal_core::unsettled();
+                eprintln!(
+                    "frugal: stopped with {left} answer(s) unfinished; each is charged at most what it reserved"
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+        }
         // The meters run on this runtime: a client that left mid-answer may still have its
         // row to settle. Dropping the runtime now would leave it for the next start to charge
         // at its worst case.
@@ -76,4 +80,29 @@ pub fn run(g: &super::Globals, args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// How long a stop waits for the answers in flight.
+const GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Ctrl-C, or SIGTERM (a service manager, `kill`).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let term = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }

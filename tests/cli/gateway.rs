@@ -237,6 +237,51 @@ fn both_protocols_answer_locally_and_from_the_cloud_metered_per_app() {
     assert_eq!(spend[0]["requests"], 4);
 }
 
+/// What clients send that the providers take: no `max_tokens` (a ceiling long enough for a
+/// code edit, not 1,024), `stream: null`, an empty `Bearer` beside a good `x-api-key`; and
+/// counting tokens on an idle server does not load the local model to do it.
+#[test]
+fn lenient_requests_are_taken_as_the_providers_take_them() {
+    let sim = SimServer::start(Kind::OpenAi).unwrap();
+    let env = gateway_env(&sim);
+    let token = add_app(&env, &["editor"]);
+    let s = serve(&env);
+    let rss_kb = |s: &Serve| -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", s.child.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap().to_string();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    let idle = rss_kb(&s);
+    let r = post(
+        &s,
+        "/v1/messages/count_tokens",
+        Some(&token),
+        &json!({ "model": "frugal/local", "messages": [{ "role": "user", "content": "Count to three, slowly." }] }),
+    );
+    assert_eq!(r.status(), 200);
+    assert!(json_of(r)["input_tokens"].as_u64().unwrap() >= 4);
+    // The default model and its context take well over 100 MB once loaded.
+    let after = rss_kb(&s);
+    assert!(after < idle + 50_000, "counting loaded the model: {idle} kB → {after} kB");
+
+    let r = client()
+        .post(format!("{}/v1/chat/completions", s.base))
+        .header("authorization", "Bearer ")
+        .header("x-api-key", &token)
+        .header("content-type", "application/json")
+        .body(
+            json!({ "model": "frugal/economy", "stream": null, "stream_options": null,
+                    "messages": [{ "role": "user", "content": "Rewrite this function." }] })
+            .to_string(),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(json_of(r)["object"], "chat.completion");
+    let sent: Value = serde_json::from_str(&sim.requests()[0].body).unwrap();
+    assert_eq!(sent["max_tokens"], 4096, "{sent}");
+}
+
 #[test]
 fn tokens_caps_privacy_and_bad_input_get_each_protocols_error() {
     let sim = SimServer::start(Kind::OpenAi).unwrap();
@@ -442,10 +487,37 @@ fn a_client_gone_mid_stream_and_a_killed_server_both_leave_settled_rows() {
     let killed = rows(&env);
     assert_eq!(killed.iter().filter(|r| r["state"] == "pending").count(), 1, "{killed:?}");
     drop(s);
-    let s = serve(&env);
+    let mut s = serve(&env);
     let after = rows(&env);
     assert!(after.iter().all(|r| r["state"] == "settled"), "{after:?}");
     assert!(after[1]["cost_micros"].as_i64().unwrap() > 0, "the interrupted request is charged: {after:?}");
+
+    // SIGTERM waits for the answer in flight (16 s here); a second one stops at once, and
+    // the answer is charged all the same.
+    let mut r = post(&s, "/v1/chat/completions", Some(&token), &body);
+    r.read_exact(&mut first).unwrap();
+    let pid = s.child.id().to_string();
+    let term = || assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    term();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(s.child.try_wait().unwrap().is_none(), "the first SIGTERM must let the answer finish");
+    term();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = s.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "a second SIGTERM must stop the server at once");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success(), "stopping with an answer unfinished is a failure exit");
+    drop(r);
+    drop(s);
+    let s = serve(&env);
+    let last = rows(&env);
+    assert_eq!(last.len(), 3, "{last:?}");
+    assert!(last.iter().all(|r| r["state"] == "settled"), "{last:?}");
+    assert!(last[2]["cost_micros"].as_i64().unwrap() > 0, "the cut answer is charged: {last:?}");
     drop(s);
 }
 

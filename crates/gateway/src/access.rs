@@ -22,7 +22,10 @@ fn token(headers: &HeaderMap) -> Option<String> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
     let key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
-    bearer.or(key).map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
+    // An empty one of the two (a client that sends `Bearer ` with nothing set) does not
+    // hide the other.
+    let given = |t: Option<&str>| t.map(str::trim).filter(|t| !t.is_empty()).map(str::to_string);
+    given(bearer).or_else(|| given(key))
 }
 
 /// The app behind the request's token; a missing or unknown token is a 401 that names no

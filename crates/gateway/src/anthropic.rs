@@ -23,7 +23,7 @@ struct MessagesRequest {
     max_tokens: Option<i64>,
     messages: Vec<WireMessage>,
     system: Option<Content>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "wire::null_as_false")]
     stream: bool,
     temperature: Option<f32>,
     top_p: Option<f32>,
@@ -276,10 +276,14 @@ pub async fn count_tokens(State(gw): State<Arc<Gateway>>, headers: HeaderMap, bo
             text.push_str(&format!("\n{} {} {}", t.name, t.description, t.parameters));
         }
         let a = gw.assistant.clone();
+        // The local tokenizer only while the model is loaded anyway: clients call this
+        // before every request, and loading a model to count (a cloud model's tokens, as
+        // often as not) would hold its memory for nothing. Else about four characters a token.
         let n = tokio::task::spawn_blocking(move || {
             a.models()
                 .engine()
                 .ok()
+                .filter(|e| e.is_loaded())
                 .and_then(|e| e.count_tokens(&text).ok())
                 .unwrap_or(text.chars().count().div_ceil(4))
         })

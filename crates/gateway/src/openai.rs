@@ -17,11 +17,19 @@ use crate::error::{Failure, Problem, Protocol};
 use crate::tools::{openai_call, openai_calls, openai_tools, OpenAiCall, OpenAiTool};
 use crate::wire::{self, served_headers, Content, Gateway};
 
+/// The answer's ceiling when a request names none. OpenAI's own default is the model's
+/// whole output limit, and clients such as Open WebUI send none: 1,024 cut long answers and
+/// code edits short. A cloud request reserves its ceiling's price before it is sent (4,096
+/// tokens at $15 per million is $0.06), and a local answer is capped to the room its
+/// context has left, so a ceiling costs nothing there.
+pub const DEFAULT_MAX_TOKENS: u32 = 4_096;
+
 #[derive(Deserialize)]
 struct ChatRequest {
     model: String,
     messages: Vec<ChatMessage>,
-    #[serde(default)]
+    /// `null` as absent, as OpenAI takes it.
+    #[serde(default, deserialize_with = "wire::null_as_false")]
     stream: bool,
     stream_options: Option<StreamOptions>,
     max_tokens: Option<u32>,
@@ -38,7 +46,7 @@ struct ChatRequest {
 
 #[derive(Deserialize)]
 struct StreamOptions {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "wire::null_as_false")]
     include_usage: bool,
 }
 
@@ -112,7 +120,7 @@ fn to_call(r: ChatRequest) -> Result<(Call, bool, bool), Problem> {
             other => return Err(bad(format!("messages[{i}].role `{}` is not a chat role", one_line(other)))),
         });
     }
-    let max_tokens = r.max_completion_tokens.or(r.max_tokens).unwrap_or(1024);
+    let max_tokens = r.max_completion_tokens.or(r.max_tokens).unwrap_or(DEFAULT_MAX_TOKENS);
     if max_tokens == 0 {
         return Err(bad("`max_tokens` must be at least 1"));
     }
@@ -198,7 +206,7 @@ async fn chat(gw: Arc<Gateway>, headers: HeaderMap, body: Body) -> Result<Respon
             "usage": {
                 "prompt_tokens": u.prompt_tokens,
                 "completion_tokens": u.completion_tokens,
-                "total_tokens": u.prompt_tokens + u.completion_tokens,
+                "total_tokens": u.prompt_tokens.saturating_add(u.completion_tokens),
             },
         });
         return Ok((served_headers(&route, Some(spent), &answer.notes), axum::Json(body)).into_response());
@@ -246,7 +254,7 @@ async fn chat(gw: Arc<Gateway>, headers: HeaderMap, body: Body) -> Result<Respon
                             "id": format!("chatcmpl-{}", s.route.run_id), "object": "chat.completion.chunk",
                             "created": created, "model": usage_model, "choices": [],
                             "usage": { "prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
-                                       "total_tokens": u.prompt_tokens + u.completion_tokens },
+                                       "total_tokens": u.prompt_tokens.saturating_add(u.completion_tokens) },
                         });
                         let _ = tx.send(Bytes::from(format!("data: {v}\n\n"))).await;
                     }

@@ -145,7 +145,11 @@ impl Content {
 pub fn served_headers(route: &RouteReport, spent_micros: Option<i64>, notes: &Notes) -> HeaderMap {
     let mut h = HeaderMap::new();
     let mut put = |name: &'static str, value: String| {
-        if let Ok(v) = HeaderValue::from_str(&crate::access::one_line_long(&value)) {
+        // A header holds ASCII only: a reason that quotes other text (a schema's message
+        // about the answer) keeps its words, with `?` for the rest, rather than going.
+        let ascii: String =
+            crate::access::one_line_long(&value).chars().map(|c| if c.is_ascii() { c } else { '?' }).collect();
+        if let Ok(v) = HeaderValue::from_str(&ascii) {
             h.insert(HeaderName::from_static(name), v);
         }
     };
@@ -178,6 +182,12 @@ pub fn served_comment(route: &RouteReport, spent_micros: i64, notes: &Notes) -> 
         notes.queue_ms.map(|q| format!(" x-frugal-queue-ms={q}")).unwrap_or_default(),
         crate::access::one_line(route.escalated.as_deref().unwrap_or("no")),
     ))
+}
+
+/// `stream: null` read as `false` (absent), as the providers take it; `true`/`false` as
+/// they are, anything else an error naming the field.
+pub fn null_as_false<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(Option::<bool>::deserialize(d)?.unwrap_or(false))
 }
 
 /// A body of server-sent events.
