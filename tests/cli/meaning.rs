@@ -191,6 +191,38 @@ fn vectors_of_deleted_passages_never_take_the_places_of_live_ones() {
     assert!(top("kitten napping in the sun")[0].ends_with("draft-3.md"));
 }
 
+/// A folder removed (`frugal index remove`) while another process holds the embeddings'
+/// writer lock (the tray app mid-round): its vectors still go, at the next catch-up of any
+/// process, not once dead vectors reach a fifth of the store.
+#[test]
+fn a_folder_removed_while_another_process_embeds_loses_its_vectors_later() {
+    let env = env_with(&embedding_model());
+    let (gone, kept) = (env.path("gone"), env.path("kept"));
+    std::fs::create_dir_all(&gone).unwrap();
+    std::fs::create_dir_all(&kept).unwrap();
+    std::fs::write(gone.join("diary.md"), "# Diary\n\nA private note about the doctor's visit.\n").unwrap();
+    std::fs::write(gone.join("money.md"), "# Money\n\nThe loan repayments are late again.\n").unwrap();
+    for i in 0..12 {
+        std::fs::write(kept.join(format!("item-{i}.md")), format!("Item {i} of the packing list: {} socks.\n", i + 2))
+            .unwrap();
+    }
+    ok(&env.run(&["index", "add", gone.to_str().unwrap()]));
+    ok(&env.run(&["index", "add", kept.to_str().unwrap()]));
+    let stored = || frugal_core::vectors::Store::open(&vectors_file(&env), &model_id(), 384).unwrap().0.len();
+    assert_eq!(stored(), 14);
+    let (mut other, _) = frugal_core::vectors::Store::open(&vectors_file(&env), &model_id(), 384).unwrap();
+    other.writable().unwrap();
+    ok(&env.run(&["index", "remove", gone.to_str().unwrap()]));
+    assert_eq!(stored(), 14, "the writer's lock was held: nothing could be dropped yet");
+    other.release();
+    // Two dead of 14 is under a fifth: only the removal's mark drops them now.
+    let v = json(&env.run(&["--json", "index", "update"]));
+    assert_eq!(v["meaning"]["dropped"], 2, "{v}");
+    assert_eq!(stored(), 12);
+    let v = json(&env.run(&["--json", "index", "update"]));
+    assert_eq!(v["meaning"]["dropped"], 0, "{v}");
+}
+
 fn model_id() -> String {
     frugal_core::meaning::model_id(&embedding_model()).unwrap()
 }

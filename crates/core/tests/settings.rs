@@ -217,3 +217,56 @@ fn a_model_change_under_load_never_holds_two_engines() {
         larger >> 20
     );
 }
+
+/// Another embedding model chosen while a round embeds a backlog (Settings → Models): the
+/// round ends after its batch, rather than spend what would be hours on a large folder on
+/// vectors the new model's replace; the next round starts on the new one.
+#[test]
+fn choosing_another_embedding_model_ends_the_round_on_the_old_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let minilm = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/all-MiniLM-L6-v2.f16.gguf");
+    let docs = dir.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    for i in 0..200 {
+        std::fs::write(
+            docs.join(format!("note-{i}.md")),
+            format!("Note {i}: the shipment of {} crates arrived.\n", i * 3),
+        )
+        .unwrap();
+    }
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "ledger = {:?}\n[model]\npath = {:?}\n[index]\ndir = {:?}\nembedding_model = {:?}\nquick_vectors_from = 100000\n",
+            dir.path().join("ledger.sqlite3"),
+            model(),
+            dir.path().join("index"),
+            minilm
+        ),
+    )
+    .unwrap();
+    let a = Arc::new(Assistant::open(Some(&config), None).unwrap());
+    a.library().add(&docs, false, &mut |_| {}).unwrap();
+    // The same model under another name is another model to the store.
+    let other = dir.path().join("other-embedder.gguf");
+    std::fs::copy(&minilm, &other).unwrap();
+    let mut switched = false;
+    let round = a
+        .library()
+        .embed_pending(
+            &mut |stage, done, _| {
+                if stage == frugal_core::meaning::Stage::Transformer && done > 0 && !switched {
+                    switched = true;
+                    a.models().use_model(other.to_str().unwrap()).unwrap();
+                }
+            },
+            &std::sync::atomic::AtomicBool::new(false),
+        )
+        .unwrap();
+    assert!(switched);
+    assert!(round.cancelled && round.embedded <= 64, "{round:?}");
+    // The next round is the new model's, from the start.
+    let next = a.library().embed_pending(&mut |_, _, _| {}, &std::sync::atomic::AtomicBool::new(false)).unwrap();
+    assert!(!next.cancelled && next.embedded == 200, "{next:?}");
+}

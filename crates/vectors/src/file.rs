@@ -138,12 +138,17 @@ fn decode(bytes: &[u8], dims: usize) -> Tail {
     tail
 }
 
+/// The whole file, read only once its header says it is `model`'s: another model's file
+/// (the old one's, right after the user switched models) is read again on every refresh
+/// until it is replaced, and at a few hundred MB that would be every search's cost.
 pub(crate) fn read_all(path: &Path, model: &str, dims: usize) -> Result<Loaded> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
+    let mut f = match File::open(path) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Loaded::Missing),
         Err(e) => return Err(VectorError::io("cannot read", path)(e)),
     };
+    let mut bytes = Vec::with_capacity(28 + MAX_NAME);
+    (&mut f).take(28 + MAX_NAME as u64).read_to_end(&mut bytes).map_err(VectorError::io("cannot read", path))?;
     let h = match parse_header(&bytes) {
         Ok(h) => h,
         Err(reason) => return Ok(Loaded::Other(reason.to_string())),
@@ -154,6 +159,7 @@ pub(crate) fn read_all(path: &Path, model: &str, dims: usize) -> Result<Loaded> 
     if h.dims != dims {
         return Ok(Loaded::Other(format!("are {} numbers wide, not the model's {dims}", h.dims)));
     }
+    f.read_to_end(&mut bytes).map_err(VectorError::io("cannot read", path))?;
     let mut tail = decode(&bytes[h.len..], dims);
     tail.bytes += h.len as u64;
     Ok(Loaded::Records(h.id, tail))

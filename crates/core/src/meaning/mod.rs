@@ -29,6 +29,11 @@ pub const DEFAULT_EMBEDDING_MODEL: &str = "all-MiniLM-L6-v2.f16.gguf";
 /// The vectors' file, in the index folder.
 pub const VECTORS_FILE: &str = "vectors.bin";
 
+/// Left in the index folder by a folder's removal until the removed passages' vectors are
+/// gone: whichever process next holds the writer's lock drops them (the tray app may be
+/// embedding while the CLI removes a folder, and the CLI's own flag dies with it).
+const PURGE_FILE: &str = "vectors.purge";
+
 /// Passages per embedding call: large enough to fill a decode batch, small enough that a
 /// cancel or a search waits at most a second or two.
 const BATCH: usize = 32;
@@ -74,12 +79,18 @@ struct Loaded {
 type Marked = ((Option<u64>, u64), (Option<u64>, u64));
 
 /// A model that would not load: which file (and its modification time) and why, so every
-/// search does not try again, and a new or fixed model is tried at once.
+/// search does not try again, and a new or fixed model is tried at once. Tried again after
+/// [`RETRY_AFTER`] all the same: not every failure is the model's (a store that could not be
+/// read, memory short for a moment), and a tray app runs for weeks.
 struct Failed {
     model: PathBuf,
     modified: Option<std::time::SystemTime>,
     reason: String,
+    at: std::time::Instant,
 }
+
+/// How long a failure to load stands before the next search tries again.
+const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The meaning retriever (one per library).
 pub(crate) struct Meaning {
@@ -145,7 +156,7 @@ impl Meaning {
             return Ok(l.clone());
         }
         if let Some(f) = lock(&self.failed).as_ref() {
-            if f.model == model && f.modified == modified {
+            if f.model == model && f.modified == modified && f.at.elapsed() < RETRY_AFTER {
                 return Err(CoreError::Meaning(f.reason.clone()));
             }
         }
@@ -166,7 +177,8 @@ impl Meaning {
             }
             Err(e) => {
                 let reason = format!("search by meaning is off: {e}");
-                *lock(&self.failed) = Some(Failed { model, modified, reason: reason.clone() });
+                *lock(&self.failed) =
+                    Some(Failed { model, modified, reason: reason.clone(), at: std::time::Instant::now() });
                 Err(CoreError::Meaning(reason))
             }
         }
@@ -182,10 +194,12 @@ impl Meaning {
         }
         let embedder =
             Embedder::start(&model, EmbedOptions::default()).map_err(|e| CoreError::Meaning(e.to_string()))?;
-        let (query_prefix, document_prefix) = crate::models::catalog_in_effect(&self.settings)
-            .ok()
-            .and_then(|c| c.by_file(&model).map(|e| (e.query_prefix.clone(), e.document_prefix.clone())))
-            .unwrap_or_default();
+        // A catalog that cannot be read fails the load (tried again later): taken as "no
+        // prefix", a prefixed model's store would read as another model's and be emptied.
+        let catalog = crate::models::catalog_in_effect(&self.settings)
+            .map_err(|e| CoreError::Meaning(format!("cannot read the model catalog: {e}")))?;
+        let (query_prefix, document_prefix) =
+            catalog.by_file(&model).map(|e| (e.query_prefix.clone(), e.document_prefix.clone())).unwrap_or_default();
         let mut id = model_id(&model)?;
         // Passages embedded with another prefix are other vectors.
         if !document_prefix.is_empty() {
@@ -280,7 +294,8 @@ impl Meaning {
         index.reload()?;
         let live = self.live_keys(index)?;
         let mut report = CatchUp { passages: live.len() as u64, ..CatchUp::default() };
-        let purge = self.purge.swap(false, Ordering::SeqCst);
+        let marker = self.index_dir.join(PURGE_FILE);
+        let purge = self.purge.swap(false, Ordering::SeqCst) || marker.exists();
         let pending: Vec<u64> = {
             let mut store = lock(&loaded.store);
             let stale = store.keys().iter().filter(|k| !live.contains(k)).count();
@@ -295,8 +310,8 @@ impl Meaning {
         };
         report.ready = report.passages - pending.len() as u64;
         // A removed folder's quick vectors go now, whatever happens below.
-        if purge {
-            self.tidy_quick(loaded, &live, true);
+        if purge && self.tidy_quick(loaded, &live, true) {
+            let _ = std::fs::remove_file(&marker);
         }
         let from = self.settings.get().index.quick_vectors_from.unwrap_or(crate::quick::DEFAULT_FROM);
         if !pending.is_empty() && pending.len() as u64 >= from {
@@ -315,7 +330,10 @@ impl Meaning {
         }
         progress(Stage::Transformer, report.ready, report.passages);
         for keys in pending.chunks(BATCH) {
-            if cancel.load(Ordering::Relaxed) {
+            // Another model chosen meanwhile: its vectors replace these, so the round ends
+            // here rather than spend hours on vectors that are thrown away (the next round,
+            // which the change asked for, starts on the new model).
+            if cancel.load(Ordering::Relaxed) || self.model_path() != loaded.model {
                 report.cancelled = true;
                 break;
             }
@@ -338,26 +356,31 @@ impl Meaning {
     }
 
     /// Drops the quick vectors of passages that are gone or have the transformer's vector
-    /// (see `Quick::tidy`); a failure is a notice (they are never returned meanwhile).
-    fn tidy_quick(&self, loaded: &Loaded, live: &std::collections::HashSet<u64>, at_once: bool) {
+    /// (see `Quick::tidy`); a failure is a notice (they are never returned meanwhile), and
+    /// the answer false.
+    fn tidy_quick(&self, loaded: &Loaded, live: &std::collections::HashSet<u64>, at_once: bool) -> bool {
         let store = lock(&loaded.store);
         let tidied = loaded.quick.tidy(&|k| live.contains(&k) && !store.contains(k), at_once);
         drop(store);
-        if let Err(e) = tidied {
+        if let Err(e) = &tidied {
             *lock(&self.notice) = Some(format!("quick vectors stay on disk until the next update: {e}"));
         }
+        tidied.is_ok()
     }
 
     /// Drops the vectors of passages no longer in the index now (after a folder is
     /// removed), not when they reach a fifth of the store: a catch-up with the purge flag
     /// set, stopped before it embeds anything. When another process holds the writer's lock
-    /// the flag stays for this process's next catch-up; a failure is a notice (the vectors
-    /// are never returned meanwhile: their passages are gone).
+    /// the marker file stays for its next catch-up, or any later one; a failure is a notice
+    /// (the vectors are never returned meanwhile: their passages are gone).
     pub(crate) fn purge(&self, index: &Index) {
         if !self.enabled() || !self.has_vectors() {
             return;
         }
         self.purge.store(true, Ordering::SeqCst);
+        if let Err(e) = std::fs::write(self.index_dir.join(PURGE_FILE), b"") {
+            *lock(&self.notice) = Some(format!("the removed passages' vectors may stay on disk for a while: {e}"));
+        }
         if let Err(e) = self.catch_up(index, &mut |_, _, _| {}, &AtomicBool::new(true)) {
             *lock(&self.notice) =
                 Some(format!("the removed passages' vectors stay on disk until the next update: {e}"));
