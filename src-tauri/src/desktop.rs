@@ -287,10 +287,12 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
             Ok(())
         }
         "quit" => {
-            // The process ends without dropping the app's state: answers the gateway is
-            // giving finish and settle first (a few seconds at most), then the ledger's
-            // backup is brought up to date.
+            // The process ends without dropping the app's state: a meeting being recorded
+            // is finished and its transcript saved, answers the gateway is giving finish
+            // and settle (a few seconds at most), then the ledger's backup is brought up
+            // to date.
             let state = app.state::<AppState>();
+            crate::recording::stop_for_quit(&crate::recording::Parts::of(&state));
             state.gateway().stop(std::time::Duration::from_secs(5));
             state.assistant().flush_ledger();
             app.exit(0);

@@ -132,6 +132,20 @@ pub fn stop(parts: &Parts, on_event: &dyn Fn(StreamEvent)) -> CmdResult<SummaryV
     result
 }
 
+/// Quitting while a meeting records: the recording is finished (every captured second
+/// written, its header whole, the helper gone) and its live transcript saved beside it when
+/// it is ready; the summary is left for later, since the user is leaving. Without this the
+/// process ended under the writer: the last second's audio and the transcript were lost.
+pub fn stop_for_quit(parts: &Parts) {
+    let taken = parts.recorder.active.lock().unwrap_or_else(PoisonError::into_inner).take();
+    let Some((recording, _)) = taken else { return };
+    let mut finished = recording.stop();
+    if matches!(finished.transcript, Some(Ok(_))) {
+        let cancel = std::sync::atomic::AtomicBool::new(false);
+        let _ = parts.assistant.recording_transcript(&mut finished, &mut |_| {}, &cancel);
+    }
+}
+
 fn finish(assistant: &Assistant, recording: Recording, on_event: &dyn Fn(StreamEvent)) -> CmdResult<SummaryView> {
     on_event(StreamEvent::status("finishing the transcript"));
     let mut finished = recording.stop();

@@ -134,6 +134,25 @@ fn record_then_stop_saves_the_recording_its_transcript_and_its_summary() {
     assert_eq!(invoke(&webview, "record_status", json!({})).unwrap(), Value::Null);
     // The speech model lived in the helper, which is gone: the app is back to its own size.
     assert_eq!(helpers_of_this_process(), 0, "a frugal-whisper helper outlived the recording");
+
+    // Quit while recording: the recording is finished whole, its transcript saved, the
+    // helper gone; nothing is summarized (the user is leaving).
+    let started = invoke(&webview, "record_start", json!({})).unwrap();
+    let wav = PathBuf::from(started["path"].as_str().unwrap());
+    let player = pulse.play(&speech.path().join("Dana.wav"), "fake_mic");
+    std::thread::sleep(Duration::from_millis(6_000));
+    {
+        use tauri::Manager;
+        frugal_app::recording::stop_for_quit(&frugal_app::recording::Parts::of(&app.state::<AppState>()));
+    }
+    drop(player);
+    let bytes = std::fs::read(&wav).unwrap();
+    let riff = u32::from_le_bytes(bytes[4..8].try_into().unwrap()) as usize;
+    assert_eq!(riff + 8, bytes.len(), "the WAV's header does not cover all its audio");
+    assert!(bytes.len() > 5 * 16_000 * 2 * 2, "{} bytes for 6 s", bytes.len());
+    assert!(wav.with_extension("vtt").is_file(), "the live transcript was not saved");
+    assert_eq!(invoke(&webview, "record_status", json!({})).unwrap(), Value::Null);
+    assert_eq!(helpers_of_this_process(), 0, "a frugal-whisper helper outlived the recording");
 }
 
 /// Running `frugal-whisper` processes started by this one (Linux `/proc`).

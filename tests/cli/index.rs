@@ -61,6 +61,24 @@ fn add_status_search_and_remove() {
     assert!(e.contains("index add"), "{e}");
 }
 
+/// The index kept inside a folder it indexes (`[index] dir` there, or a data folder under
+/// an indexed home folder): its own files are not indexed, so a commit does not change what
+/// the next update finds, and a watcher does not commit for ever.
+#[test]
+fn an_index_inside_an_indexed_folder_leaves_its_own_files_alone() {
+    let env = Env::new();
+    let docs = env.path("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(docs.join("notes.md"), "# Notes\n\nThe boiler was serviced in March.\n").unwrap();
+    env.write_config(&format!("[index]\ndir = \"{}\"\nmeaning = false\n", toml_path(&docs.join("frugal-index"))));
+    let v = json(&env.run(&["--json", "index", "add", docs.to_str().unwrap()]));
+    assert_eq!(v["files_indexed"], 1, "{v}");
+    for _ in 0..2 {
+        let v = json(&env.run(&["--json", "index", "update"]));
+        assert_eq!((v["changed"].as_bool(), v["files_indexed"].as_u64()), (Some(false), Some(0)), "{v}");
+    }
+}
+
 #[test]
 fn nested_and_missing_folders_are_refused_clearly() {
     let env = Env::new();

@@ -267,6 +267,16 @@ fn bad_recordings_get_one_line_and_lose_nothing() {
     assert!(text_of(&vtt).to_lowercase().contains("garden"), "{vtt}");
     assert!(err.contains("the file ends early, at 0:20 of 1:02"), "{err}");
 
+    // A WAV header that says 0 Hz (the decoder panics on it) or 2 Hz: damaged, in one line.
+    for (rate, says) in [(0u32, "its header cannot be decoded"), (2, "its header says 2 samples a second")] {
+        let mut odd = full.clone();
+        odd[24..28].copy_from_slice(&rate.to_le_bytes());
+        let path = env.path(&format!("rate-{rate}.wav"));
+        std::fs::write(&path, &odd).unwrap();
+        let err = one_line_error(&env.run(&["transcribe", path.to_str().unwrap()]));
+        assert!(err.contains("is damaged") && err.contains(says), "{err}");
+    }
+
     // An MP3 with garbage in the middle: the rest is still read.
     let mp3 = env.path("clip.mp3");
     let status = Command::new("ffmpeg")

@@ -189,7 +189,8 @@ impl CloudClient {
             Kind::Anthropic => "messages/batches",
         };
         match self.call(Method::POST, path, Some(body)).await? {
-            Some(v) => self.describe(&v),
+            // Accepted, but with no id to follow: the batch may run and be billed.
+            Some(v) => self.describe(&v).map_err(ProviderError::billable),
             None => {
                 Err(self.failure(ErrorKind::Protocol, "the batch endpoint was not found (no batch API here?)".into()))
             }
@@ -303,14 +304,25 @@ impl CloudClient {
         sent: Result<Result<reqwest::Response, reqwest::Error>, tokio::time::error::Elapsed>,
     ) -> Result<Option<Value>, ProviderError> {
         let Some(resp) = self.response(sent).await? else { return Ok(None) };
-        let text = resp.text().await.map_err(|e| {
-            self.failure(ErrorKind::Network, format!("the answer broke off: {}", crate::client::describe(&e)))
-        })?;
+        // The provider said yes: whatever goes wrong reading its answer, it may have acted
+        // on the request (a batch submitted is a batch billed), so these failures are
+        // billable. A body that stalls is one too, after the first-byte timeout again.
+        let text = match tokio::time::timeout(self.config().timeouts.first_byte, resp.text()).await {
+            Ok(Ok(t)) => t,
+            Ok(Err(e)) => {
+                let why = format!("the answer broke off: {}", crate::client::describe(&e));
+                return Err(self.failure(ErrorKind::Network, why).billable());
+            }
+            Err(_) => {
+                let why = format!("the answer stalled for {} s", self.config().timeouts.first_byte.as_secs());
+                return Err(self.failure(ErrorKind::Network, why).billable());
+            }
+        };
         serde_json::from_str::<Value>(&text)
             .ok()
             .filter(Value::is_object)
             .map(Some)
-            .ok_or_else(|| self.failure(ErrorKind::Protocol, "sent an answer that is not JSON".into()))
+            .ok_or_else(|| self.failure(ErrorKind::Protocol, "sent an answer that is not JSON".into()).billable())
     }
 
     /// A batch object of either protocol.

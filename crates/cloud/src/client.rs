@@ -346,6 +346,12 @@ impl CloudClient {
     pub(crate) async fn status_error(&self, response: reqwest::Response) -> ProviderError {
         let status = response.status();
         let body = tokio::time::timeout(Duration::from_secs(5), response.text()).await.ok().and_then(Result::ok);
+        // Redacted before it is cut: a key echoed near the cut would otherwise be matched
+        // only in part.
+        let body = body.map(|b| match &self.key {
+            Some(k) => k.redact(&b),
+            None => b,
+        });
         let detail = body
             .as_deref()
             .and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok())

@@ -25,17 +25,30 @@ impl Secret {
         self.0.is_empty()
     }
 
-    /// Replaces every occurrence of the key (or a long prefix of it, which providers echo in
-    /// "incorrect API key sk-abc…" messages) in `text` with `***`.
+    /// Replaces every run of `text` that begins like the key (its first 8 characters) with
+    /// `***`, as far as the run goes on agreeing with the key: the whole key, a prefix that
+    /// providers echo in "incorrect API key sk-abc…" messages, and a key cut short where an
+    /// error message was (a proxy echoing the `Authorization` header, cut at 200 characters,
+    /// kept everything after a 12-character prefix before).
     pub fn redact(&self, text: &str) -> String {
-        if self.0.len() < 8 {
+        let key = self.0.as_str();
+        let head_len = key.char_indices().nth(8).map_or(key.len(), |(i, _)| i);
+        if key.chars().count() < 8 {
             return text.to_string();
         }
-        let mut out = text.replace(&self.0, "***");
-        let prefix: String = self.0.chars().take(12).collect();
-        if prefix.len() >= 8 {
-            out = out.replace(&prefix, "***");
+        let head = &key[..head_len];
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(at) = rest.find(head) {
+            out.push_str(&rest[..at]);
+            let mut run = rest[at..].bytes().zip(key.bytes()).take_while(|(a, b)| a == b).count();
+            while !rest.is_char_boundary(at + run) {
+                run -= 1;
+            }
+            out.push_str("***");
+            rest = &rest[at + run..];
         }
+        out.push_str(rest);
         out
     }
 }
@@ -63,5 +76,16 @@ mod tests {
         assert_eq!(s.expose(), "sk-canary-1234567890abcdef");
         assert_eq!(s.redact("bad key sk-canary-1234567890abcdef here"), "bad key *** here");
         assert_eq!(s.redact("Incorrect API key provided: sk-canary-12**cdef"), "Incorrect API key provided: *****cdef");
+        // Cut short inside the key: all of what is there goes, not just its first characters.
+        assert_eq!(
+            s.redact("Invalid header Authorization: Bearer sk-canary-1234567"),
+            "Invalid header Authorization: Bearer ***"
+        );
+        assert_eq!(s.redact("two: sk-canary-1234567890abcdef and sk-canary-12"), "two: *** and ***");
+        assert_eq!(s.redact("too short to tell: sk-cana"), "too short to tell: sk-cana");
+        // Keys shorter than 8 characters are not looked for (they would match ordinary words).
+        assert_eq!(Secret::new("abc").redact("abc abc"), "abc abc");
+        let odd = Secret::new("ключ-секрет-1234");
+        assert_eq!(odd.redact("echo ключ-секрет-12"), "echo ***");
     }
 }

@@ -226,8 +226,11 @@ impl ToolCalls {
     pub fn push(&mut self, mut d: ToolDelta) {
         // A server that sends each call without its index (so all look like call 0): a new
         // id at a taken index is a new call, not more of the last one.
-        while self.calls.get(&d.index).is_some_and(|c| c.id.is_some() && d.id.is_some() && c.id != d.id) {
-            d.index = self.calls.keys().next_back().map_or(0, |k| k + 1);
+        // The next index past the last, or (a provider that sent u64::MAX) the first free one:
+        // either is free, so this ends.
+        if self.calls.get(&d.index).is_some_and(|c| c.id.is_some() && d.id.is_some() && c.id != d.id) {
+            let past_last = self.calls.keys().next_back().and_then(|k| k.checked_add(1));
+            d.index = past_last.unwrap_or_else(|| (0..).find(|i| !self.calls.contains_key(i)).unwrap_or(0));
         }
         let c = self.calls.entry(d.index).or_insert_with(|| ToolDelta { index: d.index, ..ToolDelta::default() });
         c.id = d.id.or(c.id.take());
@@ -270,6 +273,25 @@ mod tests {
             Message::tool_result("call_1", "12 °C"),
             Message::user("And tomorrow?"),
         ]
+    }
+
+    #[test]
+    fn a_call_at_the_largest_index_with_another_id_gets_a_free_one() {
+        let mut calls = ToolCalls::default();
+        let piece = |id: &str| ToolDelta {
+            index: u64::MAX,
+            id: Some(id.into()),
+            name: Some("f".into()),
+            arguments: "{}".into(),
+        };
+        for id in ["a", "b", "c"] {
+            calls.push(piece(id));
+        }
+        let ids: Vec<String> = calls.finish().into_iter().map(|c| c.id).collect();
+        assert_eq!(ids.len(), 3, "{ids:?}");
+        for id in ["a", "b", "c"] {
+            assert!(ids.iter().any(|i| i == id), "{ids:?}");
+        }
     }
 
     #[test]

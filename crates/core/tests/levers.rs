@@ -355,6 +355,26 @@ fn a_batch_the_provider_refuses_as_a_whole_bills_nothing() {
     }
 }
 
+/// The provider takes the batch but its answer cannot be read: the batch runs, and is
+/// billed, without Frugal knowing its id. Its requests are charged at their worst case, never
+/// settled at $0 as if nothing had been sent.
+#[test]
+fn a_batch_accepted_with_an_unreadable_answer_is_charged_not_free() {
+    for kind in [Kind::OpenAi, Kind::Anthropic] {
+        let dir = tempfile::tempdir().unwrap();
+        let sim = SimServer::start(kind).unwrap();
+        sim.set_batch_fault(Some(BatchFault::GarbledCreate));
+        let a = setup(dir.path(), &sim, kind, 5.0);
+        let (name, _) = provider(kind);
+        let entry = a.settings().get().provider(name).cloned().unwrap();
+        let request = vec![(Request::new(vec![Message::user("part")]).with_max_tokens(20), None)];
+        let e = a.router().submit_batch("summarize", "run-1", &entry, "asked", request).unwrap_err();
+        assert!(e.to_string().contains("not JSON") && !e.to_string().contains('\n'), "{e}");
+        let report = a.spend().report(Month::containing(now())).unwrap();
+        assert!(report.spent_micros > 0 && report.reserved_micros == 0, "{kind:?}: {report:?}");
+    }
+}
+
 #[test]
 fn two_processes_never_settle_one_batch_and_a_price_change_does_not_strand_it() {
     let dir = tempfile::tempdir().unwrap();

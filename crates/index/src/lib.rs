@@ -20,7 +20,6 @@
 pub mod chunk;
 mod error;
 pub mod extract;
-mod guard;
 mod kind;
 pub mod meaning;
 pub mod rules;

@@ -252,20 +252,23 @@ fn recency(score: Score, age_secs: i64) -> Score {
     score * (1.0 + 0.15 * 0.5f32.powf(days / 90.0))
 }
 
-/// The user's text without query syntax (`field:`, `+`, `-`, parentheses…) and without
-/// question words; double quotes are kept for phrases.
+/// The user's text without query syntax (`field:`, `+`, `-`, parentheses…, and the
+/// operators `AND`, `OR`, `NOT`, `IN`, `TO` written in capitals, which become plain words:
+/// "which invoices are NOT paid" must not exclude every passage that says "paid") and
+/// without question words; double quotes are kept for phrases.
 fn clean(text: &str) -> String {
     let plain: String =
         text.chars().map(|c| if c.is_alphanumeric() || c == '"' || c.is_whitespace() { c } else { ' ' }).collect();
     let plain = if plain.matches('"').count() % 2 == 1 { plain.replace('"', " ") } else { plain };
-    let mut kept: Vec<&str> = Vec::new();
+    let mut kept: Vec<String> = Vec::new();
     let mut in_quote = false;
     for word in plain.split_whitespace() {
         let opens = word.starts_with('"');
         let quotes = word.matches('"').count();
         let inside = in_quote || opens;
         if inside || !STOP.contains(&word.to_lowercase().as_str()) {
-            kept.push(word);
+            let operator = matches!(word, "AND" | "OR" | "NOT" | "IN" | "TO");
+            kept.push(if operator { word.to_lowercase() } else { word.to_string() });
         }
         if quotes % 2 == 1 {
             in_quote = !in_quote;
@@ -290,6 +293,8 @@ mod tests {
         assert_eq!(clean("\"lake house\" budget"), "\"lake house\" budget");
         assert_eq!(clean("what is it"), "what is it");
         assert_eq!(clean("title:(x"), "title x");
+        // Capitals are words, not operators: NOT would exclude every passage saying "paid".
+        assert_eq!(clean("invoices NOT paid OR late"), "invoices not paid late");
         assert!(recency(1.0, 0) > recency(1.0, 86_400 * 365));
     }
 }

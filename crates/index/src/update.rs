@@ -125,7 +125,13 @@ impl Index {
         let previous = self.records_matching(terms)?;
         let mut work = Work::default();
         let mut report = UpdateReport::default();
+        let own = self.own_dir();
         for path in paths {
+            // The index's own files, when it sits inside an indexed folder: each commit
+            // rewrites them, which the watcher hears, which would commit again, for ever.
+            if path.starts_with(&own) {
+                continue;
+            }
             let Some((i, folder)) = folders
                 .iter()
                 .enumerate()
@@ -224,6 +230,11 @@ impl Index {
     }
 
     /// Walks `root` (the folder or a directory inside it); returns the paths seen.
+    /// The index's folder as the walk and the watcher write paths (resolved, like folders).
+    fn own_dir(&self) -> PathBuf {
+        self.dir.canonicalize().unwrap_or_else(|_| self.dir.clone())
+    }
+
     fn walk(&self, root: &Path, index: usize, folder: &Folder, work: &mut Work) -> HashSet<String> {
         let mut seen = HashSet::new();
         // Links that point back to one of their own ancestors, found before the walk follows
@@ -231,8 +242,13 @@ impl Index {
         // walk of a subfolder (the watcher's) would otherwise read the whole tree again.
         let loops = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let found = loops.clone();
+        let own = self.own_dir();
         let walker = ignore::WalkBuilder::new(root)
             .filter_entry(move |e| {
+                // The index's own folder, inside an indexed one, is not the user's files.
+                if e.path().starts_with(&own) {
+                    return false;
+                }
                 if !e.path_is_symlink() {
                     return true;
                 }

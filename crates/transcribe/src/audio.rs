@@ -31,6 +31,11 @@ pub const ENERGY_BLOCK_MS: u64 = 100;
 /// Decode errors in a row after which the rest of the file is taken as damaged.
 const MAX_BAD_PACKETS: usize = 64;
 
+/// The sample rates a file may say it has: from under telephone quality (8 kHz) to above
+/// any studio recorder's (384 kHz).
+const MIN_RATE: u32 = 1_000;
+const MAX_RATE: u32 = 768_000;
+
 enum Inner {
     Native { format: Box<dyn FormatReader>, decoder: Box<dyn Decoder>, track: u32, buffer: Option<SampleBuffer<f32>> },
     Ffmpeg { child: Child, stdout: ChildStdout },
@@ -99,12 +104,16 @@ impl Source {
             hint.with_extension(&ext.to_ascii_lowercase());
         }
         let stream = MediaSourceStream::new(Box::new(file), Default::default());
-        let probed = symphonia::default::get_probe().format(
-            &hint,
-            stream,
-            &FormatOptions::default(),
-            &MetadataOptions::default(),
-        );
+        // The decoder panics on some headers (a WAV that says 0 Hz): a damaged file, said so.
+        let probed = frugal_guard::quietly(|| {
+            symphonia::default::get_probe().format(
+                &hint,
+                stream,
+                &FormatOptions::default(),
+                &MetadataOptions::default(),
+            )
+        })
+        .ok_or_else(|| Error::Damaged { path: path.to_path_buf(), why: "its header cannot be decoded".into() })?;
         let format = match probed {
             Ok(p) => p.format,
             // A container Symphonia does not know (WMA, AMR, …): ffmpeg may.
@@ -120,7 +129,17 @@ impl Source {
         };
         let params = track.codec_params.clone();
         let track_id = track.id;
-        let decoder = match symphonia::default::get_codecs().make(&params, &DecoderOptions::default()) {
+        // Below telephone quality or above any recorder's: a damaged header, which would
+        // otherwise stretch a few seconds into days of "audio" to resample.
+        if let Some(rate) = params.sample_rate.filter(|r| !(MIN_RATE..=MAX_RATE).contains(r)) {
+            return Err(Error::Damaged {
+                path: path.to_path_buf(),
+                why: format!("its header says {rate} samples a second"),
+            });
+        }
+        let made = frugal_guard::quietly(|| symphonia::default::get_codecs().make(&params, &DecoderOptions::default()))
+            .ok_or_else(|| Error::Damaged { path: path.to_path_buf(), why: "its audio cannot be decoded".into() })?;
+        let decoder = match made {
             Ok(d) => d,
             Err(_) => {
                 let codec = codec_name(params.codec);
@@ -251,7 +270,10 @@ impl Source {
             if packet.track_id() != *track {
                 continue;
             }
-            let decoded = match decoder.decode(&packet) {
+            let Some(decoded) = frugal_guard::quietly(|| decoder.decode(&packet)) else {
+                return self.damaged(out);
+            };
+            let decoded = match decoded {
                 Ok(d) => d,
                 Err(SymError::DecodeError(_)) | Err(SymError::IoError(_)) => {
                     self.bad_in_row += 1;

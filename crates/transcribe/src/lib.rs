@@ -42,6 +42,8 @@ pub enum Error {
     NotAudio(PathBuf),
     #[error("{} has no audio track", .0.display())]
     NoAudioTrack(PathBuf),
+    #[error("{} is damaged: {why}", path.display())]
+    Damaged { path: PathBuf, why: String },
     #[error("{}: its audio is {codec}, which Frugal decodes only through ffmpeg; install ffmpeg and try again", path.display())]
     UnsupportedCodec { path: PathBuf, codec: String },
     #[error("speech model: {0}")]

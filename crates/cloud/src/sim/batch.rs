@@ -32,6 +32,9 @@ pub enum BatchFault {
     /// The batch is refused as a whole: OpenAI fails it in validation (no output file),
     /// Anthropic refuses to create it (400).
     Invalid,
+    /// The batch is created (and will run, and be billed), but the answer that says so is
+    /// not JSON: a proxy that cut it, a connection reset after the status line.
+    GarbledCreate,
 }
 
 struct SimBatch {
@@ -192,6 +195,9 @@ impl Batches {
         let id = self.id(if kind == Kind::OpenAi { "batch_sim_" } else { "msgbatch_sim_" });
         self.batches.insert(id.clone(), SimBatch { requests, polls: 0, cancelled: false, ended: None });
         self.created.push(id.clone());
+        if self.fault == Some(BatchFault::GarbledCreate) {
+            return ("200 OK", "{\"id\": \"".to_string());
+        }
         ("200 OK", self.describe(kind, &id, base).to_string())
     }
 

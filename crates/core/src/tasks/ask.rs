@@ -9,7 +9,7 @@
 use frugal_llm::{CacheMark, Completion, Constraint, Message, Request, Sampling};
 use serde::Serialize;
 
-use super::{repeated_ngram, Check, Task};
+use super::{facts, repeated_ngram, Check, Task};
 use crate::grounding::{Grounding, Source};
 
 const SYSTEM: &str = include_str!("../../prompts/ask.system.md");
@@ -144,23 +144,40 @@ impl Task for AskTask {
         if a.not_found {
             return vec![Check::new("found", false, "the model found no answer in the sources")];
         }
-        let cited_text: String = self
-            .grounding
-            .sources
-            .iter()
-            .filter(|s| a.cited.contains(&s.n))
-            .map(|s| format!("{} {} ", s.title, s.text))
-            .collect();
-        // Citation markers are not claims.
-        let claims = frugal_index::text::remove_between(&a.text, '[', ']');
-        let unsupported = unsupported_words(&claims, &format!("{cited_text} {}", self.question));
-        let words = content_words(&claims).len().max(1);
-        // Numbers are facts: a date or amount that is not in the sources is an invention,
-        // however well the rest is worded.
-        let invented_numbers: Vec<&String> =
-            unsupported.iter().filter(|w| w.chars().any(|c| c.is_ascii_digit())).collect();
-        // Small models paraphrase; a third of new words is the most we accept.
-        let grounded = unsupported.len() * 3 <= words && invented_numbers.is_empty();
+        let source_text = |ns: &[usize]| -> String {
+            self.grounding
+                .sources
+                .iter()
+                .filter(|s| ns.contains(&s.n))
+                .map(|s| format!("{}\n{}\n", s.title, s.text))
+                .collect()
+        };
+        // Each claim against the source it cites (the grammar has one per claim): a fact
+        // from another source, or from the question, is not what this source says. Names,
+        // numbers and a "not" must be in that source; other words may come from the
+        // question too (small models paraphrase; a third of new words is the most we accept).
+        let (mut unsupported, mut invented, mut words) = (Vec::<String>::new(), Vec::<String>::new(), 0);
+        for (claim, cites) in claims(&a.text, &a.cited) {
+            let source = source_text(&cites);
+            let stated = facts::Stated::new(&source);
+            for f in facts::unsupported_facts(&claim, &stated) {
+                if !invented.contains(&f) {
+                    invented.push(f);
+                }
+            }
+            if facts::negates(&claim, true) && !stated.negates() {
+                invented.push("not".into());
+            }
+            for w in unsupported_words(&claim, &format!("{source} {}", self.question)) {
+                if !unsupported.contains(&w) {
+                    unsupported.push(w);
+                }
+            }
+            words += content_words(&claim).len();
+        }
+        let grounded = unsupported.len() * 3 <= words.max(1) && invented.is_empty();
+        let mut findings = invented.clone();
+        findings.extend(unsupported.iter().filter(|w| !invented.contains(w)).cloned());
         vec![
             Check::new("found", true, ""),
             Check::new(
@@ -171,15 +188,42 @@ impl Task for AskTask {
             Check {
                 name: "grounded",
                 passed: grounded,
-                detail: if unsupported.is_empty() {
+                detail: if findings.is_empty() {
                     String::new()
                 } else {
-                    format!("words not in the cited sources: {}", unsupported.join(", "))
+                    format!("not in the cited sources: {}", findings.join(", "))
                 },
-                findings: if grounded { Vec::new() } else { unsupported.clone() },
+                findings: if grounded { Vec::new() } else { findings },
             },
         ]
     }
+}
+
+/// The answer's claims, each with the sources it cites: the text before each `[n]` (or
+/// `[n, m]`) marker. Text after the last marker, or an answer with none (a cloud model's
+/// prose), is checked against every source the answer cites.
+fn claims(text: &str, cited: &[usize]) -> Vec<(String, Vec<usize>)> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('[') {
+        let Some(len) = rest[open..].find(']') else { break };
+        let inside = &rest[open + 1..open + len];
+        let ns: Vec<usize> = inside.split(',').filter_map(|n| n.trim().parse().ok()).collect();
+        // The end of the last claim's sentence ("[1]. Next…") is not part of this one.
+        let before = rest[..open].trim().trim_start_matches(['.', '!', '?', ',', ';']).trim();
+        if !ns.is_empty() && !before.is_empty() {
+            out.push((before.to_string(), ns));
+        } else if let Some(last) = out.last_mut().filter(|_| before.is_empty()) {
+            // "[1][2]": one claim, two sources.
+            last.1.extend(ns);
+        }
+        rest = &rest[open + len + 1..];
+    }
+    let tail = rest.trim().trim_start_matches(['.', '!', '?', ',', ';', ' ']);
+    if !tail.is_empty() {
+        out.push((tail.to_string(), cited.to_vec()));
+    }
+    out
 }
 
 /// Lower-cased words of four letters or more, and every number.
@@ -281,10 +325,45 @@ mod tests {
         let mut bad = t.parse(&done("The offsite moved to Barcelona with catering from Pierre [2].")).unwrap();
         let checks = t.check(&mut bad);
         let grounded = checks.iter().find(|c| c.name == "grounded").unwrap();
-        assert!(!grounded.passed && grounded.detail.contains("barcelona"), "{grounded:?}");
+        assert!(!grounded.passed && grounded.detail.contains("Barcelona"), "{grounded:?}");
         let mut nf = t.parse(&done("NOT FOUND")).unwrap();
         assert!(nf.not_found && !t.check(&mut nf)[0].passed);
         assert_eq!(t.parse(&done("It is there [9].")).unwrap().cited, Vec::<usize>::new());
+    }
+
+    /// What a leading question, a near number, a "not" or a fact from the other source must
+    /// not get past: each was shown as Frugal's answer before.
+    #[test]
+    fn the_question_is_no_evidence_and_facts_are_matched_whole_per_claim() {
+        let passes = |question: &str, sources: &[&str], answer: &str| {
+            let mut t = task();
+            t.question = question.into();
+            for (s, text) in t.grounding.sources.iter_mut().zip(sources) {
+                s.text = (*text).into();
+            }
+            let mut a = t.parse(&done(answer)).unwrap();
+            t.check(&mut a).iter().all(|c| c.passed)
+        };
+        let lake = ["The offsite is at the lake house, booked for May 12.", "Parking is free."];
+        assert!(passes("Where is the offsite?", &lake, "The offsite is at the lake house on May 12 [1]."));
+        assert!(passes("Is the offsite at the Hilton?", &lake, "No, the offsite is at the lake house [1]."));
+        assert!(!passes(
+            "Did we book the Hilton for the offsite?",
+            &lake,
+            "Yes, the offsite is booked at the Hilton [1]."
+        ));
+        assert!(!passes("Where is the offsite?", &lake, "The offsite is not at the lake house [1]."));
+        assert!(!passes("Where is the offsite?", &lake, "Parking is free at the lake house on May 12 [2]."));
+        let money = ["Budget $12,500. Deposit $2,000. Invoice 2024117.", "Parking is free."];
+        assert!(passes("What is the budget?", &money, "The budget is $12,500 [1]."));
+        assert!(!passes("Is the budget $15,000?", &money, "Yes, the budget is $15,000 [1]."));
+        assert!(!passes("What is the budget?", &money, "The budget is $12,000 [1]."));
+        assert!(!passes("What is the budget?", &money, "The deposit is $500 [1]."));
+        assert!(!passes("Which invoice?", &money, "Invoice 2024118 [1]."));
+        assert!(
+            claims("A [1]. B [1][2]. C", &[1, 2])
+                == vec![("A".to_string(), vec![1]), ("B".to_string(), vec![1, 2]), ("C".to_string(), vec![1, 2])]
+        );
     }
 
     #[test]

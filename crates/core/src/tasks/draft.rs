@@ -10,7 +10,6 @@ use serde::Serialize;
 
 use super::{repeated_ngram, Check, Task, CALENDAR_WORDS};
 use crate::email::Email;
-use frugal_index::text::remove_between;
 
 pub use super::chatter::{is_chatter, strip_chatter, ChatterFilter};
 
@@ -151,85 +150,10 @@ impl DraftTask {
 }
 
 /// Words in the draft that state facts — capitalised names (not at a sentence start),
-/// numbers and amounts, month and day names — and are not in `source`.
+/// numbers and amounts, month and day names — and are not in `source`, matched whole (see
+/// `facts`).
 pub fn unsupported_facts(draft: &str, source: &str) -> Vec<String> {
-    const COMMON: &[&str] = &[
-        "i",
-        "hi",
-        "hello",
-        "dear",
-        "thanks",
-        "thank",
-        "best",
-        "regards",
-        "sincerely",
-        "kind",
-        "cheers",
-        "please",
-        "subject",
-        "re",
-        "team",
-        "all",
-        "everyone",
-        "the",
-        "a",
-        "we",
-        "you",
-        "my",
-        "our",
-        "let",
-        "looking",
-        "warm",
-        "warmest",
-        "yours",
-        "ok",
-        "okay",
-        "fw",
-        "fwd",
-        "am",
-        "pm",
-        "mr",
-        "ms",
-        "mrs",
-        "dr",
-    ];
-    let src = source.to_lowercase();
-    let mut out: Vec<String> = Vec::new();
-    let mut sentence_start = true;
-    // Placeholders ("[Your Name]") are not facts; `placeholders` reports them separately.
-    let draft = remove_between(draft, '[', ']');
-    // Each line starts a sentence: greetings ("Hi Sam,") end lines, not sentences.
-    for raw in draft.lines().flat_map(|line| std::iter::once("\n").chain(line.split_whitespace())) {
-        if raw == "\n" {
-            sentence_start = true;
-            continue;
-        }
-        let word = raw.trim_matches(|c: char| !c.is_alphanumeric() && c != '$' && c != '%' && c != '€' && c != '£');
-        let ends_sentence = raw.ends_with(['.', '!', '?', ':']);
-        if word.is_empty() || raw.starts_with('[') {
-            sentence_start = ends_sentence || sentence_start;
-            continue;
-        }
-        let lower = word.to_lowercase();
-        if lower.starts_with("i'") || lower.starts_with("i’") {
-            sentence_start = ends_sentence;
-            continue;
-        }
-        let digits: String = word.chars().filter(char::is_ascii_digit).collect();
-        let is_fact = if !digits.is_empty() {
-            !src.contains(&digits) && !src.contains(&lower)
-        } else if CALENDAR_WORDS.contains(&lower.as_str()) {
-            !src.contains(&lower)
-        } else {
-            let capital = word.chars().next().is_some_and(char::is_uppercase);
-            capital && !sentence_start && !COMMON.contains(&lower.as_str()) && !src.contains(&lower)
-        };
-        if is_fact && !out.contains(&word.to_string()) {
-            out.push(word.to_string());
-        }
-        sentence_start = ends_sentence;
-    }
-    out
+    super::facts::unsupported_facts(draft, &super::facts::Stated::new(source))
 }
 
 /// Fill-in-the-blank placeholders ("[Your Name]", "[Date]") left in a draft.
@@ -486,5 +410,8 @@ mod tests {
         assert_eq!(unsupported_facts(draft, src), vec!["Karen", "Tuesday"]);
         assert!(unsupported_facts("Hi Sam,\nSee you Friday. I'm glad, and I'll bring it.", src).is_empty());
         assert_eq!(unsupported_facts("We need $9,000 by then.", src), vec!["$9,000"]);
+        // Whole numbers: "$500" is not in "$4,500" (the 2nd is the 2 of "2pm").
+        let src = "- tell Sam: budget is $4,500\n- review Friday 2pm";
+        assert_eq!(unsupported_facts("Hi Sam,\nWe spent $500 by the 2nd.", src), vec!["$500"]);
     }
 }

@@ -9,6 +9,7 @@ pub mod ask;
 mod chatter;
 mod chunking;
 pub mod draft;
+pub mod facts;
 pub mod grounded;
 pub mod summarize;
 

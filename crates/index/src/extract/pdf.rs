@@ -8,7 +8,7 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, String> {
     if !bytes.starts_with(b"%PDF") {
         return Err("not a PDF file (no %PDF header)".into());
     }
-    let pages = crate::guard::quietly(|| pdf_extract::extract_text_from_mem_by_pages(bytes))
+    let pages = frugal_guard::quietly(|| pdf_extract::extract_text_from_mem_by_pages(bytes))
         .ok_or_else(|| "corrupt PDF (the reader gave up on it)".to_string())?
         .map_err(|e| format!("unreadable PDF: {}", crate::error::first_line(&e.to_string())))?;
     let text = pages.join("\n\n");

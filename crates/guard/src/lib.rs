@@ -1,6 +1,11 @@
-//! Runs third-party parsers that may panic on hostile input (the PDF reader does) without
-//! letting the panic reach the user: it is caught, and the process-wide panic hook is told to
-//! stay silent for it, so the file shows up as skipped with a reason, not as a crash report.
+//! Runs third-party parsers that may panic on hostile input (the PDF reader does; so does
+//! the audio decoder on a WAV whose header says 0 Hz) without letting the panic reach the
+//! user: it is caught, and the process-wide panic hook is told to stay silent for it, so the
+//! file shows up as skipped or refused with a reason, not as a crash report.
+//!
+//! ```
+//! assert_eq!(frugal_guard::quietly(|| 5), Some(5));
+//! ```
 
 use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
