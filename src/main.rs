@@ -89,6 +89,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Started to read one PDF for the indexer (see `extract::pdf`): does that and exits.
+    frugal_core::index::extract::pdf::reader_main();
     // A panic is a bug; still, the user gets one line, not a backtrace.
     std::panic::set_hook(Box::new(|info| {
         let msg = info

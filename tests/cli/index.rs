@@ -107,6 +107,54 @@ fn a_corrupt_index_is_rebuilt_with_one_line_and_search_still_works() {
     assert!(hits[0]["path"].as_str().unwrap().ends_with("threads.mbox"), "{hits}");
 }
 
+/// A PDF whose page draws a Form XObject that draws itself: the PDF reader recurses until
+/// its stack overflows, which no panic guard catches.
+fn self_drawing_pdf() -> Vec<u8> {
+    let stream =
+        |dict: &str, content: &str| format!("<< {dict} /Length {} >>\nstream\n{content}\nendstream", content.len());
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /XObject << /X0 5 0 R >> >> /Contents 4 0 R >>"
+            .to_string(),
+        stream("", "/X0 Do"),
+        stream("/Type /XObject /Subtype /Form /BBox [0 0 612 792] /Resources << /XObject << /X0 5 0 R >> >>", "/X0 Do"),
+    ];
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = out.len();
+    out.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    for o in offsets {
+        out.extend(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    out.extend(
+        format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).as_bytes(),
+    );
+    out
+}
+
+/// A PDF that kills its reader (here by overflowing its stack) is a file skipped with a
+/// reason; the rest of the folder is indexed, and the next update does not die on it again.
+#[test]
+fn a_pdf_that_crashes_its_reader_is_skipped_not_the_indexer() {
+    let env = Env::new();
+    let docs = env.path("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(docs.join("loop.pdf"), self_drawing_pdf()).unwrap();
+    std::fs::write(docs.join("notes.md"), "# Notes\n\nThe heron survey starts in April.\n").unwrap();
+    let v = json(&env.run(&["--json", "index", "add", docs.to_str().unwrap()]));
+    assert_eq!(v["files_indexed"], 1, "{v}");
+    let status = json(&env.run(&["--json", "index", "status"]));
+    assert!(status["skipped"].to_string().contains("the reader crashed on it"), "{status}");
+    assert!(ok(&env.run(&["search", "heron"])).contains("notes.md"));
+    let v = json(&env.run(&["--json", "index", "update"]));
+    assert_eq!(v["changed"], false, "{v}");
+}
+
 #[test]
 fn unreadable_files_show_in_status_for_an_unprivileged_user() {
     use std::os::unix::fs::PermissionsExt;
