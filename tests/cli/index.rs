@@ -155,6 +155,40 @@ fn a_pdf_that_crashes_its_reader_is_skipped_not_the_indexer() {
     assert_eq!(v["changed"], false, "{v}");
 }
 
+/// Runs `frugal ARGS` so that file permissions apply: as this user, or as `nobody` when
+/// the tests run as root (root reads everything), with the environment's folder and `docs`
+/// open to it.
+fn as_user(env: &Env, docs: &Path, args: &[&str]) -> std::process::Output {
+    use std::os::unix::fs::PermissionsExt;
+    let is_root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
+    if !is_root {
+        return env.run(args);
+    }
+    // Root reads everything: run as `nobody` so permissions apply.
+    for p in [env.dir.path().to_path_buf(), docs.to_path_buf()] {
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let c = env.cmd();
+    // The build folder may sit where `nobody` cannot reach (a clone under /root).
+    let program = env.path("frugal-as-nobody");
+    if !program.exists() {
+        std::fs::copy(c.get_program(), &program).unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let mut wrapped = Command::new("setpriv");
+    wrapped.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(program).args(c.get_args()).args(args);
+    for (k, v) in c.get_envs() {
+        match v {
+            Some(v) => wrapped.env(k, v),
+            None => wrapped.env_remove(k),
+        };
+    }
+    wrapped.output().unwrap()
+}
+
 #[test]
 fn unreadable_files_show_in_status_for_an_unprivileged_user() {
     use std::os::unix::fs::PermissionsExt;
@@ -166,39 +200,7 @@ fn unreadable_files_show_in_status_for_an_unprivileged_user() {
     std::fs::write(docs.join("locked/inner.md"), "the ibis survey").unwrap();
     std::fs::set_permissions(docs.join("secret.md"), std::fs::Permissions::from_mode(0o000)).unwrap();
     std::fs::set_permissions(docs.join("locked"), std::fs::Permissions::from_mode(0o000)).unwrap();
-    let is_root = std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
-    let run = |args: &[&str]| {
-        if !is_root {
-            return env.run(args);
-        }
-        // Root reads everything: run as `nobody` so permissions apply.
-        for p in [env.dir.path().to_path_buf(), docs.clone()] {
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o777)).unwrap();
-        }
-        let c = env.cmd();
-        // The build folder may sit where `nobody` cannot reach (a clone under /root).
-        let program = env.path("frugal-as-nobody");
-        if !program.exists() {
-            std::fs::copy(c.get_program(), &program).unwrap();
-            std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
-        let mut wrapped = Command::new("setpriv");
-        wrapped
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .arg(program)
-            .args(c.get_args())
-            .args(args);
-        for (k, v) in c.get_envs() {
-            match v {
-                Some(v) => wrapped.env(k, v),
-                None => wrapped.env_remove(k),
-            };
-        }
-        wrapped.output().unwrap()
-    };
+    let run = |args: &[&str]| as_user(&env, &docs, args);
     ok(&run(&["index", "add", docs.to_str().unwrap()]));
     let status = ok(&run(&["index", "status"]));
     assert!(status.contains("secret.md: permission denied"), "{status}");
@@ -206,6 +208,26 @@ fn unreadable_files_show_in_status_for_an_unprivileged_user() {
     let hits = ok(&run(&["search", "survey"]));
     assert!(hits.contains("open.md") && !hits.contains("secret.md"), "{hits}");
     std::fs::set_permissions(docs.join("locked"), std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// An index this user cannot open (permission denied here; too many open files is the
+/// same) is the system's trouble, not damage: one line saying so, and the index is left
+/// whole — it used to be set aside and rebuilt empty.
+#[test]
+fn an_index_that_cannot_be_opened_for_now_is_not_thrown_away() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let docs = env.path("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(docs.join("notes.md"), "the heron survey").unwrap();
+    ok(&as_user(&env, &docs, &["index", "add", docs.to_str().unwrap()]));
+    let data = env.path("xdg-data/frugal/index/tantivy");
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let err = one_line_error(&as_user(&env, &docs, &["index", "update"]));
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert!(err.contains("ermission denied"), "{err}");
+    assert!(!env.path("xdg-data/frugal/index/tantivy.old").exists(), "the index was set aside");
+    assert!(ok(&as_user(&env, &docs, &["search", "heron"])).contains("notes.md"));
 }
 
 #[test]

@@ -97,8 +97,21 @@ impl Index {
             message = Some(format!("the index at {} was built by another version of frugal; {REBUILT}", dir.display()));
             set_aside(&data)?;
         }
-        let opened = match Self::open_existing(dir, &data, settings.clone()) {
+        let first = match Self::open_existing(dir, &data, settings.clone()) {
+            // Not the index's fault (permission denied, too many open files, another writer
+            // busy): said as it is, and the index is left as it is — it may be whole.
+            Err(e @ (IndexError::Io { .. } | IndexError::Busy(_))) => return Err(e),
+            // Another process may have been deleting merged segments while this one read
+            // their list: once more, a moment later, before calling the index damaged.
+            Err(_) => {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                Self::open_existing(dir, &data, settings.clone())
+            }
+            ok => ok,
+        };
+        let opened = match first {
             Ok(index) => (index, message),
+            Err(e @ (IndexError::Io { .. } | IndexError::Busy(_))) => return Err(e),
             Err(e) => {
                 let reason = e.to_string();
                 set_aside(&data)?;
@@ -118,11 +131,18 @@ impl Index {
     fn open_existing(dir: &Path, data: &Path, settings: Settings) -> Result<Index> {
         std::fs::create_dir_all(data).map_err(IndexError::io("cannot create", data))?;
         let (schema, fields) = schema::build();
-        let mmap = tantivy::directory::MmapDirectory::open(data).map_err(|e| IndexError::Tantivy {
-            path: data.to_path_buf(),
-            reason: crate::error::first_line(&e.to_string()),
+        let mmap = tantivy::directory::MmapDirectory::open(data).map_err(|e| match e {
+            tantivy::directory::error::OpenDirectoryError::IoError { io_error, .. } => IndexError::Io {
+                what: "cannot open",
+                path: data.to_path_buf(),
+                error: std::io::Error::new(io_error.kind(), io_error.to_string()),
+            },
+            e => IndexError::Tantivy { path: data.to_path_buf(), reason: crate::error::first_line(&e.to_string()) },
         })?;
-        let index = tantivy::Index::open_or_create(mmap, schema).map_err(IndexError::tantivy(data))?;
+        let index = tantivy::Index::open_or_create(mmap, schema).map_err(|e| match passing_trouble(&e) {
+            Some(error) => IndexError::Io { what: "cannot open", path: data.to_path_buf(), error },
+            None => IndexError::tantivy(data)(e),
+        })?;
         Self::finish(dir, index, fields, settings)
     }
 
@@ -317,4 +337,22 @@ pub struct SkippedFile {
     pub path: PathBuf,
     /// Why (one line).
     pub reason: String,
+}
+
+/// A failure to open that is the system's, not the index's — permission denied, too many
+/// open files, memory short — as the I/O error it is; `None` for everything else, which is
+/// taken for damage.
+fn passing_trouble(e: &tantivy::TantivyError) -> Option<std::io::Error> {
+    use tantivy::directory::error::{OpenDirectoryError, OpenReadError};
+    let io = match e {
+        tantivy::TantivyError::IoError(io) => io,
+        tantivy::TantivyError::OpenReadError(OpenReadError::IoError { io_error, .. }) => io_error,
+        tantivy::TantivyError::OpenDirectoryError(OpenDirectoryError::IoError { io_error, .. }) => io_error,
+        _ => return None,
+    };
+    // EMFILE, ENFILE, ENOMEM: the system's limits, not the files'.
+    let passing = io.kind() == std::io::ErrorKind::PermissionDenied
+        || io.kind() == std::io::ErrorKind::OutOfMemory
+        || matches!(io.raw_os_error(), Some(12 | 23 | 24));
+    passing.then(|| std::io::Error::new(io.kind(), io.to_string()))
 }
