@@ -93,7 +93,14 @@ pub fn start(parts: &Parts) -> CmdResult<RecordingView> {
     // The sound server's streams open without the lock held: the tray's menu reads it.
     let dir =
         assistant.config().app.meetings_folder.clone().unwrap_or_else(|| assistant.paths().data_dir.join("Meetings"));
-    let recording = match assistant.start_recording(Some(&dir), true, [None, None]) {
+    // No speech model or helper: the meeting is still recorded, without a live transcript
+    // (a meeting not recorded cannot be transcribed later; Stop says what to fix).
+    let live_problem = match assistant.speech_options() {
+        Ok(o) if o.model.is_file() => None,
+        Ok(o) => Some(format!("no speech model at {}", o.model.display())),
+        Err(e) => Some(e.to_string()),
+    };
+    let recording = match assistant.start_recording(Some(&dir), live_problem.is_none(), [None, None]) {
         Ok(r) => r,
         Err(e) => {
             recorder.starting.store(false, Ordering::SeqCst);
@@ -101,7 +108,10 @@ pub fn start(parts: &Parts) -> CmdResult<RecordingView> {
         }
     };
     let view = RecordingView { path: recording.path().display().to_string(), elapsed_secs: 0 };
-    let notes = recording.notes();
+    let mut notes = recording.notes();
+    if let Some(why) = live_problem {
+        notes.push(format!("recording without a live transcript: {why}"));
+    }
     *recorder.active.lock().unwrap_or_else(PoisonError::into_inner) = Some((recording, Instant::now()));
     recorder.starting.store(false, Ordering::SeqCst);
     if !notes.is_empty() {

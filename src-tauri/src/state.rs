@@ -27,6 +27,8 @@ pub struct AppState {
     gateway: crate::gateway::Served,
     /// Record meeting / Stop.
     recorder: Arc<crate::recording::Recorder>,
+    /// A catch-up update of the folders is running (see `set_watching`).
+    catching_up: Arc<AtomicBool>,
 }
 
 impl AppState {
@@ -45,6 +47,7 @@ impl AppState {
             unused: Default::default(),
             gateway: Default::default(),
             recorder: Default::default(),
+            catching_up: Default::default(),
         })
     }
 
@@ -185,8 +188,26 @@ impl AppState {
                 // New and edited passages get their vectors off the UI's threads.
                 embedding.library().embed_in_background(|_| {});
             })?);
-            // Whatever an earlier run or the CLI left unembedded.
-            assistant.library().embed_in_background(|_| {});
+            // What changed while the app was closed or paused (the watcher hears only what
+            // changes from now on: a file deleted meanwhile could still be cited), then
+            // whatever an earlier run or the CLI left unembedded. One catch-up at a time.
+            if !self.catching_up.swap(true, Ordering::SeqCst) {
+                let (shell, running) = (self.shell.clone(), self.catching_up.clone());
+                let spawned = std::thread::Builder::new().name("frugal-catch-up".into()).spawn(move || {
+                    match assistant.library().update(&mut |_| {}) {
+                        Ok(report) if report.changed => shell.index_changed(),
+                        Ok(_) => {}
+                        // Another frugal is updating: it catches up for both.
+                        Err(frugal_core::CoreError::Index(frugal_core::index::IndexError::Busy(_))) => {}
+                        Err(e) => shell.notify("Indexing stopped", &e.to_string()),
+                    }
+                    assistant.library().embed_in_background(|_| {});
+                    running.store(false, Ordering::SeqCst);
+                });
+                if spawned.is_err() {
+                    self.catching_up.store(false, Ordering::SeqCst);
+                }
+            }
         }
         Ok(())
     }

@@ -183,6 +183,22 @@ fn folders_are_added_indexed_and_removed() {
     assert_eq!(h.shell.calls().iter().filter(|c| c.starts_with("open file")).count(), 1);
     let v = h.ok("set_paused", json!({ "paused": true }));
     assert_eq!(v["paused"], true);
+    // Changed while paused (or while the app was closed): caught up when watching resumes,
+    // not only what changes after.
+    std::fs::remove_file(notes.join("offsite.md")).unwrap();
+    std::fs::write(notes.join("retreat.md"), "# Retreat\n\nThe retreat is in the mountains.\n").unwrap();
+    std::fs::write(notes.join("agenda.md"), "# Agenda\n\nBudget review, then hiking.\n").unwrap();
+    h.ok("set_paused", json!({ "paused": false }));
+    let start = std::time::Instant::now();
+    while h.ok("index_status", json!({}))["files"] != 2 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "not caught up: {}",
+            h.ok("index_status", json!({}))
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    h.ok("set_paused", json!({ "paused": true }));
     let v = h.ok("remove_folder", json!({ "path": notes }));
     assert!(v["folders"].as_array().unwrap().is_empty());
     let e = h

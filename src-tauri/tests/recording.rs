@@ -155,6 +155,29 @@ fn record_then_stop_saves_the_recording_its_transcript_and_its_summary() {
     assert!(wav.with_extension("vtt").is_file(), "the live transcript was not saved");
     assert_eq!(invoke(&webview, "record_status", json!({})).unwrap(), Value::Null);
     assert_eq!(helpers_of_this_process(), 0, "a frugal-whisper helper outlived the recording");
+
+    // No speech model: the meeting is recorded all the same, without a live transcript; Stop
+    // keeps the recording and says what to fix.
+    {
+        use tauri::Manager;
+        let missing = dir.path().join("no-such-model.bin");
+        app.state::<AppState>()
+            .change(|a| {
+                a.settings().update(|c| {
+                    c.transcribe.model = Some(missing.clone());
+                    Ok(())
+                })
+            })
+            .unwrap();
+    }
+    let started = invoke(&webview, "record_start", json!({})).unwrap();
+    let wav = PathBuf::from(started["path"].as_str().unwrap());
+    std::thread::sleep(Duration::from_millis(2_000));
+    let calls = shell.0.lock().unwrap().clone();
+    assert!(calls.iter().any(|c| c.contains("recording without a live transcript")), "{calls:?}");
+    let e = invoke(&webview, "record_stop", json!({ "onEvent": "__CHANNEL__:7" })).unwrap_err();
+    assert!(e["message"].as_str().unwrap().contains("no speech model"), "{e}");
+    assert!(std::fs::metadata(&wav).unwrap().len() > 44, "the recording was not kept");
 }
 
 /// Running `frugal-whisper` processes started by this one (Linux `/proc`).

@@ -186,10 +186,15 @@ pub fn made_by_frugal(path: &Path) -> bool {
     String::from_utf8_lossy(&head[..n]).contains("NOTE Transcribed by Frugal")
 }
 
-/// Writes `text` to `path` through a temporary file, so a full disk leaves no half file.
+/// Writes `text` to `path` through a temporary file, synced before it is renamed, so a full
+/// disk or a power cut leaves the old file or the whole new one, never a short one that
+/// would pass for current (it is newer than the recording).
 pub fn save_transcript(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
     let part = path.with_extension("vtt.part");
-    let written = std::fs::write(&part, text).and_then(|()| std::fs::rename(&part, path));
+    let written = std::fs::File::create(&part)
+        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
+        .and_then(|()| std::fs::rename(&part, path));
     if let Err(e) = written {
         let _ = std::fs::remove_file(&part);
         return Err(CoreError::io("cannot write the transcript", path)(e));

@@ -134,6 +134,12 @@ impl TokenSink for Sink {
                             st.in_title = true;
                             return TokenSinkResult::RawData(RawKind::Rcdata);
                         }
+                        // `</head>` is optional: the body, or anything that can only be in
+                        // it, ends the head (else a page without it read as empty).
+                        let body_content = name == "body" || BLOCK.contains(&name) || heading(name).is_some();
+                        if body_content && st.skip.last().is_some_and(|s| s == "head") {
+                            st.skip.pop();
+                        }
                         if SKIP.contains(&name) && !tag.self_closing {
                             st.skip.push(name.to_string());
                         }
@@ -228,5 +234,17 @@ mod tests {
         assert_eq!(e.blocks[0].heading_path, vec!["Struct Vec"]);
         assert_eq!(e.blocks[1].heading_path, vec!["Struct Vec", "Examples"]);
         assert_eq!((e.blocks[0].line_start, e.blocks[0].line_end), (5, 6));
+    }
+
+    #[test]
+    fn a_head_left_open_ends_where_the_body_begins() {
+        for html in [
+            "<html><head><title>Notes</title><body><p>The heron survey starts in April.</p></body></html>",
+            "<head><title>Notes</title><meta charset=utf-8><h1>Survey</h1><p>The heron survey starts in April.",
+        ] {
+            let e = super::extract(html);
+            assert_eq!(e.title.as_deref(), Some("Notes"), "{html}");
+            assert!(e.blocks.iter().any(|b| b.text.contains("heron survey")), "{html}: {:?}", e.blocks);
+        }
     }
 }
