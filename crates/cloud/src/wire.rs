@@ -29,16 +29,30 @@ pub fn unstreamed_body(kind: Kind, model: &str, request: &Request) -> Value {
 /// (a later prefix contains the earlier ones).
 const MAX_BREAKPOINTS: usize = 4;
 
+/// OpenAI's reasoning models (o1, o3, o4-mini, gpt-5…) refuse `max_tokens` (they take
+/// `max_completion_tokens`, which counts their reasoning too) and any `temperature` or
+/// `top_p` but the default: sent as to other models, every request to them was a 400.
+fn reasoning_model(model: &str) -> bool {
+    let name = model.rsplit('/').next().unwrap_or(model).to_ascii_lowercase();
+    let family = |p: &str| name.strip_prefix(p).is_some_and(|rest| rest.is_empty() || rest.starts_with('-'));
+    ["o1", "o3", "o4", "o4-mini", "o3-mini", "o1-mini"].iter().any(|p| family(p))
+        || (name.starts_with("gpt-5") && !name.contains("chat"))
+}
+
 fn openai_body(model: &str, request: &Request) -> Value {
     let messages = tool_wire::openai_messages(&request.messages);
     let mut body = json!({
         "model": model,
         "stream": true,
         "stream_options": { "include_usage": true },
-        "max_tokens": request.max_tokens,
-        "temperature": request.sampling.temperature,
-        "top_p": request.sampling.top_p,
     });
+    if reasoning_model(model) {
+        body["max_completion_tokens"] = json!(request.max_tokens);
+    } else {
+        body["max_tokens"] = json!(request.max_tokens);
+        body["temperature"] = json!(request.sampling.temperature);
+        body["top_p"] = json!(request.sampling.top_p);
+    }
     if let Some(seed) = request.sampling.seed {
         body["seed"] = json!(seed);
     }
@@ -334,6 +348,24 @@ impl SseDecoder {
 mod tests {
     use super::*;
     use frugal_llm::Message;
+
+    #[test]
+    fn reasoning_models_get_max_completion_tokens_and_no_sampling() {
+        let r = Request::new(vec![Message::user("hi")]).with_max_tokens(300);
+        for m in ["o3", "o4-mini", "o1-2024-12-17", "gpt-5", "gpt-5-mini", "openai/o3-mini"] {
+            let b = body(Kind::OpenAi, m, &r);
+            assert_eq!(b["max_completion_tokens"], 300, "{m}: {b}");
+            assert!(
+                b.get("max_tokens").is_none() && b.get("temperature").is_none() && b.get("top_p").is_none(),
+                "{m}: {b}"
+            );
+        }
+        for m in ["gpt-4.1-mini", "gpt-4o", "gpt-5-chat-latest", "llama-3.1-8b", "o3xx", "sim-small"] {
+            let b = body(Kind::OpenAi, m, &r);
+            assert_eq!(b["max_tokens"], 300, "{m}: {b}");
+            assert!(b.get("temperature").is_some() && b.get("max_completion_tokens").is_none(), "{m}: {b}");
+        }
+    }
 
     #[test]
     fn sse_lines_split_across_chunks() {

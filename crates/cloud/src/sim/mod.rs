@@ -294,7 +294,11 @@ fn serve(kind: Kind, conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool) -
         return Ok(());
     }
     let text = responder(&request);
-    let max = request.get("max_tokens").and_then(Value::as_u64).unwrap_or(4096) as usize;
+    let max = request
+        .get("max_tokens")
+        .or_else(|| request.get("max_completion_tokens"))
+        .and_then(Value::as_u64)
+        .unwrap_or(4096) as usize;
     let mut tokens = split_tokens(&text);
     let truncated = tokens.len() > max;
     tokens.truncate(max);
@@ -401,7 +405,11 @@ fn data(v: &Value) -> String {
 /// A whole (unstreamed) answer in the protocol's shape: the body of a plain request, and of
 /// each line of a batch's results.
 fn whole_answer(kind: Kind, request: &Value, text: &str, cache: CacheUse) -> Value {
-    let max = request.get("max_tokens").and_then(Value::as_u64).unwrap_or(4096) as usize;
+    let max = request
+        .get("max_tokens")
+        .or_else(|| request.get("max_completion_tokens"))
+        .and_then(Value::as_u64)
+        .unwrap_or(4096) as usize;
     let mut tokens = split_tokens(text);
     let truncated = tokens.len() > max;
     tokens.truncate(max);
