@@ -292,7 +292,16 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
             // and settle (a few seconds at most), then the ledger's backup is brought up
             // to date.
             let state = app.state::<AppState>();
-            crate::recording::stop_for_quit(&crate::recording::Parts::of(&state));
+            // On a thread of its own, waited for 15 s at most: finishing the transcript waits
+            // for the helper, and a wedged one must not freeze the tray (the WAV itself is
+            // whole on disk to its last second already).
+            let parts = crate::recording::Parts::of(&state);
+            let (done, finished) = std::sync::mpsc::channel();
+            let _ = std::thread::Builder::new().name("frugal-quit-recording".into()).spawn(move || {
+                crate::recording::stop_for_quit(&parts);
+                let _ = done.send(());
+            });
+            let _ = finished.recv_timeout(std::time::Duration::from_secs(15));
             state.gateway().stop(std::time::Duration::from_secs(5));
             state.assistant().flush_ledger();
             app.exit(0);

@@ -27,8 +27,9 @@ pub struct AppState {
     gateway: crate::gateway::Served,
     /// Record meeting / Stop.
     recorder: Arc<crate::recording::Recorder>,
-    /// A catch-up update of the folders is running (see `set_watching`).
-    catching_up: Arc<AtomicBool>,
+    /// A catch-up update of the folders is running, and whether another is wanted after it
+    /// (see `set_watching`).
+    catching_up: Arc<(AtomicBool, AtomicBool)>,
 }
 
 impl AppState {
@@ -191,21 +192,26 @@ impl AppState {
             // What changed while the app was closed or paused (the watcher hears only what
             // changes from now on: a file deleted meanwhile could still be cited), then
             // whatever an earlier run or the CLI left unembedded. One catch-up at a time.
-            if !self.catching_up.swap(true, Ordering::SeqCst) {
-                let (shell, running) = (self.shell.clone(), self.catching_up.clone());
+            // A resume during a running catch-up asks for one more (the running walk may
+            // have passed what changed meanwhile).
+            self.catching_up.1.store(true, Ordering::SeqCst);
+            if !self.catching_up.0.swap(true, Ordering::SeqCst) {
+                let (shell, flags) = (self.shell.clone(), self.catching_up.clone());
                 let spawned = std::thread::Builder::new().name("frugal-catch-up".into()).spawn(move || {
-                    match assistant.library().update(&mut |_| {}) {
-                        Ok(report) if report.changed => shell.index_changed(),
-                        Ok(_) => {}
-                        // Another frugal is updating: it catches up for both.
-                        Err(frugal_core::CoreError::Index(frugal_core::index::IndexError::Busy(_))) => {}
-                        Err(e) => shell.notify("Indexing stopped", &e.to_string()),
+                    while flags.1.swap(false, Ordering::SeqCst) {
+                        match assistant.library().update(&mut |_| {}) {
+                            Ok(report) if report.changed => shell.index_changed(),
+                            Ok(_) => {}
+                            // Another frugal is updating: it catches up for both.
+                            Err(frugal_core::CoreError::Index(frugal_core::index::IndexError::Busy(_))) => {}
+                            Err(e) => shell.notify("Indexing stopped", &e.to_string()),
+                        }
                     }
                     assistant.library().embed_in_background(|_| {});
-                    running.store(false, Ordering::SeqCst);
+                    flags.0.store(false, Ordering::SeqCst);
                 });
                 if spawned.is_err() {
-                    self.catching_up.store(false, Ordering::SeqCst);
+                    self.catching_up.0.store(false, Ordering::SeqCst);
                 }
             }
         }

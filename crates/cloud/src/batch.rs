@@ -212,7 +212,13 @@ impl CloudClient {
             self.http().post(url).headers(headers).multipart(form).send(),
         )
         .await;
-        let v = self.answer(sent).await?.ok_or_else(|| self.failure(ErrorKind::Protocol, "no file endpoint".into()))?;
+        // An upload is no batch: a reply that cannot be read costs nothing, so it is not
+        // billable (the batch's own create is).
+        let v = self
+            .answer(sent)
+            .await
+            .map_err(ProviderError::not_billable)?
+            .ok_or_else(|| self.failure(ErrorKind::Protocol, "no file endpoint".into()))?;
         v.get("id")
             .and_then(Value::as_str)
             .map(str::to_string)

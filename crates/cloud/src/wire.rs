@@ -30,12 +30,14 @@ pub fn unstreamed_body(kind: Kind, model: &str, request: &Request) -> Value {
 const MAX_BREAKPOINTS: usize = 4;
 
 /// OpenAI's reasoning models (o1, o3, o4-mini, gpt-5…) refuse `max_tokens` (they take
-/// `max_completion_tokens`, which counts their reasoning too) and any `temperature` or
-/// `top_p` but the default: sent as to other models, every request to them was a 400.
+/// `max_completion_tokens`, which counts their reasoning too), `stop`, and any `temperature`
+/// or `top_p` but the default: sent as to other models, every request to them was a 400.
+/// They are asked for little reasoning: Frugal's ceilings are small (an `ask` answer is 200
+/// tokens), and reasoning at the default effort could spend all of it and answer nothing.
 fn reasoning_model(model: &str) -> bool {
     let name = model.rsplit('/').next().unwrap_or(model).to_ascii_lowercase();
     let family = |p: &str| name.strip_prefix(p).is_some_and(|rest| rest.is_empty() || rest.starts_with('-'));
-    ["o1", "o3", "o4", "o4-mini", "o3-mini", "o1-mini"].iter().any(|p| family(p))
+    ["o1", "o3", "o4", "o4-mini", "o3-mini"].iter().any(|p| family(p))
         || (name.starts_with("gpt-5") && !name.contains("chat"))
 }
 
@@ -46,8 +48,10 @@ fn openai_body(model: &str, request: &Request) -> Value {
         "stream": true,
         "stream_options": { "include_usage": true },
     });
-    if reasoning_model(model) {
+    let reasoning = reasoning_model(model);
+    if reasoning {
         body["max_completion_tokens"] = json!(request.max_tokens);
+        body["reasoning_effort"] = json!("low");
     } else {
         body["max_tokens"] = json!(request.max_tokens);
         body["temperature"] = json!(request.sampling.temperature);
@@ -56,7 +60,8 @@ fn openai_body(model: &str, request: &Request) -> Value {
     if let Some(seed) = request.sampling.seed {
         body["seed"] = json!(seed);
     }
-    if !request.stop.is_empty() {
+    // A reasoning model's stop sequences are cut by the caller (the gateway's stop filter).
+    if !request.stop.is_empty() && !reasoning {
         body["stop"] = json!(request.stop);
     }
     match &request.constraint {
@@ -359,6 +364,7 @@ mod tests {
                 b.get("max_tokens").is_none() && b.get("temperature").is_none() && b.get("top_p").is_none(),
                 "{m}: {b}"
             );
+            assert_eq!(b["reasoning_effort"], "low", "{m}: {b}");
         }
         for m in ["gpt-4.1-mini", "gpt-4o", "gpt-5-chat-latest", "llama-3.1-8b", "o3xx", "sim-small"] {
             let b = body(Kind::OpenAi, m, &r);

@@ -65,6 +65,13 @@ impl ProviderError {
         self
     }
 
+    /// The opposite of [`ProviderError::billable`]: for a step that costs nothing whatever
+    /// happened (uploading a batch's file creates no batch).
+    pub fn not_billable(mut self) -> Self {
+        self.billable = false;
+        self
+    }
+
     /// Whether the provider may have billed for the failed request.
     pub fn is_billable(&self) -> bool {
         self.billable

@@ -295,7 +295,10 @@ impl Meaning {
         let live = self.live_keys(index)?;
         let mut report = CatchUp { passages: live.len() as u64, ..CatchUp::default() };
         let marker = self.index_dir.join(PURGE_FILE);
-        let purge = self.purge.swap(false, Ordering::SeqCst) || marker.exists();
+        // What the mark said when this round began: a removal after it writes another, which
+        // this round must not delete (its passages may still have been live here).
+        let mark = std::fs::read_to_string(&marker).ok();
+        let purge = self.purge.swap(false, Ordering::SeqCst) || mark.is_some();
         let pending: Vec<u64> = {
             let mut store = lock(&loaded.store);
             let stale = store.keys().iter().filter(|k| !live.contains(k)).count();
@@ -310,7 +313,7 @@ impl Meaning {
         };
         report.ready = report.passages - pending.len() as u64;
         // A removed folder's quick vectors go now, whatever happens below.
-        if purge && self.tidy_quick(loaded, &live, true) {
+        if purge && self.tidy_quick(loaded, &live, true) && std::fs::read_to_string(&marker).ok() == mark {
             let _ = std::fs::remove_file(&marker);
         }
         let from = self.settings.get().index.quick_vectors_from.unwrap_or(crate::quick::DEFAULT_FROM);
@@ -378,7 +381,9 @@ impl Meaning {
             return;
         }
         self.purge.store(true, Ordering::SeqCst);
-        if let Err(e) = std::fs::write(self.index_dir.join(PURGE_FILE), b"") {
+        // Each removal's mark is its own (see `embed_missing`).
+        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        if let Err(e) = std::fs::write(self.index_dir.join(PURGE_FILE), stamp.to_string()) {
             *lock(&self.notice) = Some(format!("the removed passages' vectors may stay on disk for a while: {e}"));
         }
         if let Err(e) = self.catch_up(index, &mut |_, _, _| {}, &AtomicBool::new(true)) {

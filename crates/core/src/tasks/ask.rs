@@ -200,28 +200,60 @@ impl Task for AskTask {
 }
 
 /// The answer's claims, each with the sources it cites: the text before each `[n]` (or
-/// `[n, m]`) marker. Text after the last marker, or an answer with none (a cloud model's
-/// prose), is checked against every source the answer cites.
+/// `[n, m]`, `[n][m]`) marker — or after it, when the answer puts its markers first
+/// ("[1] The offsite…"). A bracket that holds no source number (`[note]`) is part of the
+/// claim's text, never a place where text goes unchecked. Text after the last marker, or an
+/// answer with none (a cloud model's prose), is checked against every source it cites.
 fn claims(text: &str, cited: &[usize]) -> Vec<(String, Vec<usize>)> {
-    let mut out = Vec::new();
+    let numbers = |inside: &str| -> Vec<usize> {
+        let ns: Vec<Option<usize>> = inside.split(',').map(|n| n.trim().parse().ok()).collect();
+        if ns.iter().all(Option::is_some) {
+            ns.into_iter().flatten().collect()
+        } else {
+            Vec::new()
+        }
+    };
+    // Markers first: each claim follows its marker.
+    let leads = text
+        .trim_start()
+        .strip_prefix('[')
+        .and_then(|r| r.split_once(']'))
+        .is_some_and(|(inside, _)| !numbers(inside).is_empty());
+    let clean = |t: &str| t.trim().trim_start_matches(['.', '!', '?', ',', ';']).trim().to_string();
+    let mut out: Vec<(String, Vec<usize>)> = Vec::new();
+    let mut pending = String::new();
+    let mut lead: Vec<usize> = Vec::new();
     let mut rest = text;
     while let Some(open) = rest.find('[') {
         let Some(len) = rest[open..].find(']') else { break };
-        let inside = &rest[open + 1..open + len];
-        let ns: Vec<usize> = inside.split(',').filter_map(|n| n.trim().parse().ok()).collect();
-        // The end of the last claim's sentence ("[1]. Next…") is not part of this one.
-        let before = rest[..open].trim().trim_start_matches(['.', '!', '?', ',', ';']).trim();
-        if !ns.is_empty() && !before.is_empty() {
-            out.push((before.to_string(), ns));
-        } else if let Some(last) = out.last_mut().filter(|_| before.is_empty()) {
+        let ns = numbers(&rest[open + 1..open + len]);
+        if ns.is_empty() {
+            // Not a citation: it stays in the text.
+            pending.push_str(&rest[..open + len + 1]);
+            rest = &rest[open + len + 1..];
+            continue;
+        }
+        pending.push_str(&rest[..open]);
+        let claim = clean(&pending);
+        pending.clear();
+        if leads {
+            if !claim.is_empty() {
+                out.push((claim, std::mem::take(&mut lead)));
+            }
+            lead.extend(ns);
+        } else if !claim.is_empty() {
+            out.push((claim, ns));
+        } else if let Some(last) = out.last_mut() {
             // "[1][2]": one claim, two sources.
             last.1.extend(ns);
         }
         rest = &rest[open + len + 1..];
     }
-    let tail = rest.trim().trim_start_matches(['.', '!', '?', ',', ';', ' ']);
+    pending.push_str(rest);
+    let tail = clean(&pending);
     if !tail.is_empty() {
-        out.push((tail.to_string(), cited.to_vec()));
+        let sources = if leads && !lead.is_empty() { lead } else { cited.to_vec() };
+        out.push((tail, sources));
     }
     out
 }
@@ -360,10 +392,19 @@ mod tests {
         assert!(!passes("What is the budget?", &money, "The budget is $12,000 [1]."));
         assert!(!passes("What is the budget?", &money, "The deposit is $500 [1]."));
         assert!(!passes("Which invoice?", &money, "Invoice 2024118 [1]."));
-        assert!(
-            claims("A [1]. B [1][2]. C", &[1, 2])
-                == vec![("A".to_string(), vec![1]), ("B".to_string(), vec![1, 2]), ("C".to_string(), vec![1, 2])]
+        let own = |v: &[(&str, &[usize])]| v.iter().map(|(t, n)| (t.to_string(), n.to_vec())).collect::<Vec<_>>();
+        assert_eq!(claims("A [1]. B [1][2]. C", &[1, 2]), own(&[("A", &[1]), ("B", &[1, 2]), ("C", &[1, 2])]));
+        // A bracket that is no citation stays in the claim's text; markers first work too.
+        assert_eq!(
+            claims("The budget is $99,999 [note]. It is at the lake house [1].", &[1]),
+            own(&[("The budget is $99,999 [note]. It is at the lake house", &[1])])
         );
+        assert_eq!(claims("[1] A. [2] B.", &[1, 2]), own(&[("A.", &[1]), ("B.", &[2])]));
+        assert!(!passes("What is the budget?", &money, "The budget is $99,999 [note]. It is $12,500 [1]."));
+        assert!(passes("Where is the offsite?", &lake, "[1] The offsite is at the lake house on May 12."));
+        assert!(!passes("Where is the offsite?", &lake, "Not at the lake house [1]."));
+        let money2 = ["Total: $2,000.00, open 9:00-17:00.", "Parking is free."];
+        assert!(passes("What is the total?", &money2, "The total is $2,000 and it opens at 9:00 [1]."));
     }
 
     #[test]

@@ -74,7 +74,11 @@ impl Stated {
             text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
         let mut numbers = HashSet::new();
         for n in numbers_in(text) {
-            // A date or a time states its parts too: "2026-05-12" says 12, "10:30" says 10.
+            // A date or a time states its parts too ("2026-05-12" says 12, "10:30" says 10),
+            // and a range each end ("9:00-17:00" says 9:00).
+            for side in n.split(['-', '/']).filter(|p| !p.is_empty()) {
+                numbers.insert(side.to_string());
+            }
             for part in n.split([':', '/', '-']).filter(|p| !p.is_empty()) {
                 numbers.insert(part.to_string());
             }
@@ -149,7 +153,20 @@ fn normalize(raw: &str) -> String {
     out
 }
 
+/// One part without its leading zeros, nor a fraction's trailing ones: "2,000.00" is 2000,
+/// "1.50" is 1.5, "09" is 9.
 fn push_part(out: &mut String, part: &str) {
+    let part = match part.split_once('.') {
+        Some((whole, fraction)) => {
+            let fraction = fraction.trim_end_matches('0');
+            if fraction.is_empty() {
+                whole.to_string()
+            } else {
+                format!("{whole}.{fraction}")
+            }
+        }
+        None => part.to_string(),
+    };
     let trimmed = part.trim_start_matches('0');
     if trimmed.is_empty() || trimmed.starts_with('.') {
         out.push('0');
@@ -157,10 +174,14 @@ fn push_part(out: &mut String, part: &str) {
     out.push_str(trimmed);
 }
 
-/// Whether `text` says "not" (or another negation), leaving out its first word when
-/// `skip_first` (an answer's "No," answers a question; it is not a claim).
+/// Whether `text` says "not" (or another negation), leaving out an opening "No," or "No."
+/// when `skip_first` (an answer's "No," answers a question; it is not a claim; "Not at the
+/// lake house" and "Nothing was booked" still negate).
 pub fn negates(text: &str, skip_first: bool) -> bool {
-    text.split_whitespace().skip(usize::from(skip_first)).any(|raw| {
+    let answer_word = |w: &str| matches!(w.to_lowercase().as_str(), "no," | "no.");
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let skip = usize::from(skip_first && words.first().is_some_and(|w| answer_word(w)));
+    words.into_iter().skip(skip).any(|raw| {
         let w = raw.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’').to_lowercase();
         NEGATIONS.contains(&w.as_str()) || w.ends_with("n't") || w.ends_with("n’t")
     })
@@ -218,6 +239,7 @@ mod tests {
             ["12500", "2026-5-12", "10:30", "1.2", "3", "7"]
         );
         assert_eq!(numbers_in("0.5 and 0 and -4"), ["0.5", "0", "4"]);
+        assert_eq!(numbers_in("$2,000.00, $1.50, 3.0"), ["2000", "1.5", "3"]);
         let s = Stated::new("Budget $12,500. Deposit $2,000. Cutover 2026-05-12.");
         for yes in ["12500", "2000", "12", "5", "2026-5-12"] {
             assert!(s.number(yes), "{yes}");
@@ -240,6 +262,8 @@ mod tests {
         assert!(negates("The offsite is not at the lake house.", true));
         assert!(negates("It isn't booked.", true));
         assert!(!negates("No, the offsite is at the lake house.", true));
+        assert!(negates("Not at the lake house.", true));
+        assert!(negates("Nothing was booked.", true));
         assert!(!Stated::new("The offsite is at the lake house.").negates());
         assert!(Stated::new("The offsite is not at the lake house.").negates());
     }
