@@ -37,8 +37,8 @@ const MAX_BREAKPOINTS: usize = 4;
 fn reasoning_model(model: &str) -> bool {
     let name = model.rsplit('/').next().unwrap_or(model).to_ascii_lowercase();
     let family = |p: &str| name.strip_prefix(p).is_some_and(|rest| rest.is_empty() || rest.starts_with('-'));
-    ["o1", "o3", "o4", "o4-mini", "o3-mini"].iter().any(|p| family(p))
-        || (name.starts_with("gpt-5") && !name.contains("chat"))
+    // A family's variants follow a dash: "o4-mini", "o3-mini", "o1-2024-12-17".
+    ["o1", "o3", "o4"].iter().any(|p| family(p)) || (name.starts_with("gpt-5") && !name.contains("chat"))
 }
 
 fn openai_body(model: &str, request: &Request) -> Value {

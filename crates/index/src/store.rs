@@ -131,18 +131,13 @@ impl Index {
     fn open_existing(dir: &Path, data: &Path, settings: Settings) -> Result<Index> {
         std::fs::create_dir_all(data).map_err(IndexError::io("cannot create", data))?;
         let (schema, fields) = schema::build();
-        let mmap = tantivy::directory::MmapDirectory::open(data).map_err(|e| match e {
-            tantivy::directory::error::OpenDirectoryError::IoError { io_error, .. } => IndexError::Io {
-                what: "cannot open",
-                path: data.to_path_buf(),
-                error: std::io::Error::new(io_error.kind(), io_error.to_string()),
-            },
-            e => IndexError::Tantivy { path: data.to_path_buf(), reason: crate::error::first_line(&e.to_string()) },
-        })?;
-        let index = tantivy::Index::open_or_create(mmap, schema).map_err(|e| match passing_trouble(&e) {
+        // Both steps' failures are told apart the same way: the system's, or damage.
+        let failed = |e: tantivy::TantivyError| match passing_trouble(&e) {
             Some(error) => IndexError::Io { what: "cannot open", path: data.to_path_buf(), error },
             None => IndexError::tantivy(data)(e),
-        })?;
+        };
+        let mmap = tantivy::directory::MmapDirectory::open(data).map_err(|e| failed(e.into()))?;
+        let index = tantivy::Index::open_or_create(mmap, schema).map_err(failed)?;
         Self::finish(dir, index, fields, settings)
     }
 

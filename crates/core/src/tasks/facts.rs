@@ -5,6 +5,10 @@
 //! Matching is by whole words and whole numbers. Substrings let inventions through: "Ann"
 //! was found in "announce", "$500" in "$12,500", and a number compared by its first five
 //! characters let invoice 2024118 pass for 2024117.
+//!
+//! Summaries keep their own check (`grounded::claim_unsupported` with `grounded::numbers`):
+//! a transcript says numbers in words too ("twelve"), and a range's ends apart. Here both
+//! sides are written text, so numbers are compared in one normal form instead.
 
 use std::collections::HashSet;
 
